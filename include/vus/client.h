@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libvus client: the VMM side of vfio-user, for tests, tools and VMMs
+ * written in C. Connects to a device server, negotiates, and offers the
+ * operations a VMM needs: device/region/IRQ info, region access, DMA
+ * mappings (memfd-backed, or served by messages), interrupt eventfds, reset.
+ * A raw interface sends arbitrary messages for protocol and hostile tests.
+ *
+ * Calls block until the server replies or the timeout passes. While a call
+ * waits, server requests (DMA_READ/DMA_WRITE into fd-less mappings) are
+ * served from the client's memory; vus_client_process() serves them when
+ * idle. A client object is used from one thread at a time.
+ *
+ * Errors: 0 or a non-negative count on success, a negative errno on
+ * failure. An error reply from the server returns its errno negated.
+ * -ETIMEDOUT when no reply came in time; -ENOTCONN once the connection is
+ * gone (every later call fails the same way).
+ */
+#ifndef VUS_CLIENT_H
+#define VUS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "region.h" /* struct vus_mmap_area */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque client connection. */
+typedef struct vus_client vus_client;
+
+/** Connection parameters. Zero-initialise, then set what you need. */
+struct vus_client_config {
+	size_t struct_size;          /**< sizeof(struct vus_client_config) */
+	/** Largest DMA transfer we accept from the server. 0: 1 MiB. */
+	uint32_t max_data_xfer_size;
+	/** Most fds we accept in one message. 0: 16. */
+	uint32_t max_msg_fds;
+	/** Wait for each reply at most this long. 0: 5000 ms. */
+	int timeout_ms;
+	/**
+	 * Capabilities JSON to send instead of the one built from the fields
+	 * above (tests); sent as given, with its NUL. NULL: built.
+	 */
+	const char *caps_json;
+	/** Protocol version to propose. Default 0.0. */
+	uint16_t major;
+	uint16_t minor;
+	/** Connect only; the caller negotiates (raw protocol tests). */
+	bool no_negotiate;
+};
+
+/**
+ * Connect to the server listening at @path and negotiate VERSION.
+ * @cfg may be NULL for defaults. On success *out owns the connection.
+ * Errors: connect's errno, -EPROTO (the server's VERSION reply is
+ * malformed), the server's errno for a refused VERSION, -ETIMEDOUT.
+ */
+int vus_client_connect(const char *path, const struct vus_client_config *cfg,
+		       vus_client **out);
+
+/** As vus_client_connect() on a connected socket @fd (taken, also on error). */
+int vus_client_attach_fd(int fd, const struct vus_client_config *cfg,
+			 vus_client **out);
+
+/**
+ * Close the connection, unmap every DMA mapping this client made and close
+ * every eventfd it created. NULL is ignored.
+ */
+void vus_client_close(vus_client *c);
+
+/** The socket, e.g. to poll for server requests. */
+int vus_client_fd(const vus_client *c);
+
+/** What the server announced in its VERSION reply. */
+struct vus_client_caps {
+	uint16_t major;
+	uint16_t minor;
+	uint64_t max_msg_fds;
+	uint64_t max_data_xfer_size;
+	uint64_t pgsizes;
+	uint64_t max_dma_maps;
+	bool write_multiple;
+};
+
+/** The server's negotiated capabilities. -ENOTCONN before negotiation. */
+int vus_client_server_caps(const vus_client *c, struct vus_client_caps *out);
+
+/**
+ * Send VERSION with @json (NUL-terminated text, or NULL for none) and
+ * record the server's answer. For clients made with no_negotiate.
+ */
+int vus_client_negotiate(vus_client *c, uint16_t major, uint16_t minor,
+			 const char *json);
+
+/* Device flags (VFIO_DEVICE_FLAGS_*). */
+#define VUS_CLIENT_DEV_RESET 0x1u
+#define VUS_CLIENT_DEV_PCI 0x2u
+#define VUS_CLIENT_DEV_PLATFORM 0x4u
+
+struct vus_client_device_info {
+	uint32_t flags;
+	uint32_t num_regions;
+	uint32_t num_irqs;
+};
+
+int vus_client_device_info(vus_client *c, struct vus_client_device_info *out);
+
+/* Region flags (VFIO_REGION_INFO_FLAG_*). */
+#define VUS_CLIENT_REGION_READ 0x1u
+#define VUS_CLIENT_REGION_WRITE 0x2u
+#define VUS_CLIENT_REGION_MMAP 0x4u
+
+#define VUS_CLIENT_MAX_AREAS 64
+
+struct vus_client_region_info {
+	uint32_t index;
+	uint32_t flags;    /**< VUS_CLIENT_REGION_* */
+	uint64_t size;     /**< 0: no region at this index */
+	uint64_t offset;   /**< mmap offset in @fd */
+	/** Areas the client may mmap; with MMAP and no sparse capability,
+	 * one area covering the region. */
+	uint32_t nr_areas;
+	struct vus_mmap_area areas[VUS_CLIENT_MAX_AREAS];
+	bool has_type;     /**< a TYPE capability was present */
+	uint32_t type;
+	uint32_t subtype;
+	/** The region's fd (with MMAP), owned by the caller; -1 if none. */
+	int fd;
+};
+
+/**
+ * Describe region @index, asking again with a larger argsz when the
+ * capability chain needs it. The caller owns out->fd (close it, or hand it
+ * to vus_client_region_mmap()). -EPROTO for a malformed reply.
+ */
+int vus_client_region_info(vus_client *c, uint32_t index,
+			   struct vus_client_region_info *out);
+
+/**
+ * mmap every area of a region described by @ri (MAP_SHARED): *base is the
+ * start of a reservation of the region's size in which only the areas are
+ * accessible. Release with munmap(*base, ri->size). @ri->fd stays the
+ * caller's. -EINVAL without MMAP, mmap's errno.
+ */
+int vus_client_region_mmap(const struct vus_client_region_info *ri,
+			   void **base);
+
+/**
+ * Read/write @len bytes of region @index at @offset, split into transfers
+ * the server accepts. A posted write is sent with NO_REPLY and not waited
+ * for (errors are invisible, as for a VMM's posted MMIO writes).
+ */
+int vus_client_region_read(vus_client *c, uint32_t index, uint64_t offset,
+			   void *buf, size_t len);
+int vus_client_region_write(vus_client *c, uint32_t index, uint64_t offset,
+			    const void *buf, size_t len);
+int vus_client_region_write_posted(vus_client *c, uint32_t index,
+				   uint64_t offset, const void *buf,
+				   size_t len);
+
+/** A doorbell from DEVICE_GET_REGION_IO_FDS. */
+struct vus_client_ioeventfd {
+	uint64_t offset;
+	uint64_t size;
+	bool datamatch;
+	uint64_t data;
+	int fd; /**< owned by the caller */
+};
+
+/**
+ * Fetch the ioeventfds of region @index: fills at most @max entries and
+ * returns how many the server has (entries beyond @max are not fetched).
+ */
+int vus_client_region_io_fds(vus_client *c, uint32_t index,
+			     struct vus_client_ioeventfd *out, unsigned int max);
+
+/* IRQ info flags (VFIO_IRQ_INFO_*). */
+#define VUS_CLIENT_IRQ_EVENTFD 0x1u
+#define VUS_CLIENT_IRQ_MASKABLE 0x2u
+#define VUS_CLIENT_IRQ_AUTOMASKED 0x4u
+#define VUS_CLIENT_IRQ_NORESIZE 0x8u
+
+struct vus_client_irq_info {
+	uint32_t flags;
+	uint32_t count;
+};
+
+int vus_client_irq_info(vus_client *c, uint32_t index,
+			struct vus_client_irq_info *out);
+
+/**
+ * Bind eventfds to vectors [start, start + count) of @index: fds[i] to
+ * vector start + i (borrowed; the server gets its own copies). Entries of
+ * -1 unbind, and @fds NULL unbinds the whole range. Runs of valid and -1
+ * entries go in separate messages, each within the server's max_msg_fds,
+ * as QEMU sends them.
+ */
+int vus_client_irq_bind(vus_client *c, uint32_t index, uint32_t start,
+			uint32_t count, const int *fds);
+
+/** Disable @index (unbind all vectors). */
+int vus_client_irq_disable(vus_client *c, uint32_t index);
+
+/** Ask the server to raise vectors (loop-back test of the eventfds). */
+int vus_client_irq_trigger(vus_client *c, uint32_t index, uint32_t start,
+			   uint32_t count);
+
+/** Mask (@mask true) or unmask vectors by message. */
+int vus_client_irq_mask(vus_client *c, uint32_t index, uint32_t start,
+			uint32_t count, bool mask);
+
+/**
+ * Bind an eventfd (borrowed) that unmasks (@unmask true) or masks
+ * @vector whenever the client signals it, as KVM's INTx resample fd does.
+ * @fd -1 unbinds.
+ */
+int vus_client_irq_bind_mask_fd(vus_client *c, uint32_t index,
+				uint32_t vector, int fd, bool unmask);
+
+/**
+ * Convenience: create one eventfd per vector [0, count) of @index, owned
+ * by the client, and bind them. vus_client_irq_wait() then waits on them.
+ */
+int vus_client_irq_enable(vus_client *c, uint32_t index, uint32_t count);
+
+/**
+ * Wait up to @timeout_ms for @vector of an index enabled with
+ * vus_client_irq_enable(), serving server requests meanwhile. Returns the
+ * number of signals since the last wait (>= 1), or -ETIMEDOUT.
+ */
+int vus_client_irq_wait(vus_client *c, uint32_t index, uint32_t vector,
+			int timeout_ms);
+
+/** Signals on @vector so far without waiting (0 if none). */
+int vus_client_irq_poll(vus_client *c, uint32_t index, uint32_t vector);
+
+/* DMA protection (VFIO_DMA_MAP_FLAG_*). */
+#define VUS_CLIENT_DMA_READ 0x1u
+#define VUS_CLIENT_DMA_WRITE 0x2u
+
+/**
+ * Create @size bytes of shared memory (a memfd), map it here at *mem and
+ * grant it to the server at DMA address @addr with the fd. The memory
+ * belongs to the client until unmapped or closed.
+ */
+int vus_client_dma_map_memfd(vus_client *c, uint64_t addr, uint64_t size,
+			     uint32_t prot, void **mem);
+
+/**
+ * Grant @size bytes at @mem (the caller's, kept valid until unmapped)
+ * without an fd: the server reaches it with DMA_READ/DMA_WRITE messages,
+ * which this client serves.
+ */
+int vus_client_dma_map_mem(vus_client *c, uint64_t addr, uint64_t size,
+			   uint32_t prot, void *mem);
+
+/** Withdraw a mapping made with one of the calls above. */
+int vus_client_dma_unmap(vus_client *c, uint64_t addr, uint64_t size);
+
+/** Withdraw every mapping (DMA_UNMAP with the ALL flag). */
+int vus_client_dma_unmap_all(vus_client *c);
+
+/** DEVICE_RESET. */
+int vus_client_reset(vus_client *c);
+
+/**
+ * Serve server requests for up to @timeout_ms (0: only what is already
+ * there). Returns the number served.
+ */
+int vus_client_process(vus_client *c, int timeout_ms);
+
+/* Raw protocol access, for protocol and hostile-input tests. */
+
+/** vfio-user command numbers. */
+enum vus_client_cmd {
+	VUS_CMD_VERSION = 1,
+	VUS_CMD_DMA_MAP = 2,
+	VUS_CMD_DMA_UNMAP = 3,
+	VUS_CMD_DEVICE_GET_INFO = 4,
+	VUS_CMD_DEVICE_GET_REGION_INFO = 5,
+	VUS_CMD_DEVICE_GET_REGION_IO_FDS = 6,
+	VUS_CMD_DEVICE_GET_IRQ_INFO = 7,
+	VUS_CMD_DEVICE_SET_IRQS = 8,
+	VUS_CMD_REGION_READ = 9,
+	VUS_CMD_REGION_WRITE = 10,
+	VUS_CMD_DMA_READ = 11,
+	VUS_CMD_DMA_WRITE = 12,
+	VUS_CMD_DEVICE_RESET = 13,
+	VUS_CMD_REGION_WRITE_MULTI = 15,
+	VUS_CMD_DEVICE_FEATURE = 16,
+	VUS_CMD_MIG_DATA_READ = 17,
+	VUS_CMD_MIG_DATA_WRITE = 18,
+};
+
+#define VUS_CLIENT_F_NO_REPLY 0x10u
+
+/** A reply as received. Free with vus_client_reply_free(). */
+struct vus_client_reply {
+	uint16_t msg_id;
+	uint16_t cmd;
+	uint32_t flags;
+	int error;        /**< errno of an error reply, else 0 */
+	uint8_t *payload; /**< malloc'd */
+	uint32_t len;
+	int fds[16];      /**< owned by the reply until taken (set to -1) */
+	unsigned int nfds;
+};
+
+void vus_client_reply_free(struct vus_client_reply *r);
+
+/**
+ * Send @cmd with @payload and @fds (borrowed) under the next message id
+ * and wait for its reply (unless @flags has VUS_CLIENT_F_NO_REPLY; @reply
+ * may then be NULL). Returns 0 when a reply (error or not) was received,
+ * else -errno; the reply's own errno is in reply->error.
+ */
+int vus_client_request(vus_client *c, uint16_t cmd, uint32_t flags,
+		       const void *payload, size_t len, const int *fds,
+		       unsigned int nfds, struct vus_client_reply *reply);
+
+/**
+ * Send arbitrary bytes with @fds attached to the first byte: no framing,
+ * no checks (hostile tests). Returns 0 or -errno.
+ */
+int vus_client_send_raw(vus_client *c, const void *bytes, size_t len,
+			const int *fds, unsigned int nfds);
+
+/**
+ * Wait for the next message from the server (any reply or request) and
+ * return it in @reply, serving nothing. For raw tests.
+ */
+int vus_client_recv(vus_client *c, struct vus_client_reply *reply,
+		    int timeout_ms);
+
+/** The message id the next request will use. */
+uint16_t vus_client_next_id(const vus_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VUS_CLIENT_H */

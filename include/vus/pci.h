@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * PCI adapter: turns a context into a PCI function. The library emulates
+ * configuration space (header, BAR sizing, command/status, capabilities and
+ * their write semantics), the MSI-X table and PBA, and routes INTx, MSI and
+ * MSI-X onto the vfio-user interrupt indexes. The device supplies identity,
+ * BARs (regions) and, if it wants, device-specific config registers.
+ *
+ * Call order: vus_ctx_create(bus = VUS_BUS_PCI) -> vus_pci_init() ->
+ * vus_pci_setup_bar() / vus_pci_add_cap_*() -> vus_ctx_realize().
+ * PCI region indexes: 0-5 BARs, 6 ROM, 7 config space, 8 VGA (never used).
+ * PCI interrupt indexes: 0 INTx, 1 MSI, 2 MSI-X, 3 ERR, 4 REQ.
+ */
+#ifndef VUS_PCI_H
+#define VUS_PCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "region.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Region index of BAR n, the ROM and config space. */
+#define VUS_PCI_REGION_BAR(n) ((uint32_t)(n))
+#define VUS_PCI_REGION_ROM 6u
+#define VUS_PCI_REGION_CONFIG 7u
+
+/** Interrupt indexes. */
+#define VUS_PCI_IRQ_INTX 0u
+#define VUS_PCI_IRQ_MSI 1u
+#define VUS_PCI_IRQ_MSIX 2u
+#define VUS_PCI_IRQ_ERR 3u
+#define VUS_PCI_IRQ_REQ 4u
+
+/** Identity and header of the function. Zero-initialise, then fill. */
+struct vus_pci_info {
+	size_t struct_size; /**< sizeof(struct vus_pci_info) */
+	uint16_t vendor_id;
+	uint16_t device_id;
+	uint16_t subsys_vendor_id;
+	uint16_t subsys_id;
+	uint8_t revision;
+	uint32_t class_code;   /**< base class << 16 | subclass << 8 | prog-if */
+	uint8_t interrupt_pin; /**< 0 none, 1 INTA# .. 4 INTD#; 1 enables INTx */
+	/** PCI Express: 4 KiB config space with extended capabilities. */
+	bool express;
+};
+
+/**
+ * Make the context a PCI function. Once, before any other vus_pci_* call.
+ * -EINVAL (not a PCI context, vendor 0 or 0xffff, pin > 4), -EEXIST, -EBUSY.
+ */
+int vus_pci_init(vus_ctx *ctx, const struct vus_pci_info *info);
+
+/* BAR type flags for vus_pci_setup_bar(). */
+#define VUS_PCI_BAR_IO 0x1u       /**< I/O space (default: memory) */
+#define VUS_PCI_BAR_MEM64 0x2u    /**< 64-bit memory BAR (uses bar + 1 too) */
+#define VUS_PCI_BAR_PREFETCH 0x4u /**< prefetchable memory */
+
+/**
+ * Describe BAR @bar (0-5). desc->size must be a power of two, >= 16 for
+ * memory and >= 4 (<= 256) for I/O BARs. A 64-bit BAR occupies @bar and
+ * @bar + 1 (so @bar <= 4). Region callbacks of BARs receive accesses
+ * exactly as the client sends them (for QEMU: 1, 2, 4 or 8 bytes, naturally
+ * aligned); MSI-X table and PBA ranges are handled by the library and
+ * never reach them. -EINVAL, -EEXIST, -EBUSY, -ENOMEM, or as
+ * vus_region_setup().
+ */
+int vus_pci_setup_bar(vus_ctx *ctx, unsigned int bar, uint32_t bar_flags,
+		      const struct vus_region_desc *desc);
+
+/**
+ * Give the function an expansion ROM (copied). @size must be a power of two
+ * >= 2 KiB and no larger than the transfer limit. -EINVAL, -EEXIST, -EBUSY,
+ * -ENOMEM.
+ */
+int vus_pci_setup_rom(vus_ctx *ctx, const void *image, size_t size);
+
+/*
+ * Capabilities. Each vus_pci_add_cap_*() appends to the capability list
+ * (conventional space from 0x40, extended space from 0x100) and returns the
+ * capability's config-space offset (> 0), or -EINVAL (bad parameters, or
+ * an extended capability on a conventional function), -EEXIST (added
+ * twice), -ENOSPC (no room left), -EBUSY (after realize).
+ */
+
+/** Power management: D0 and D3hot, no PME. */
+int vus_pci_add_cap_pm(vus_ctx *ctx);
+
+/** MSI capability parameters. */
+struct vus_pci_msi_desc {
+	uint32_t nr_vectors;  /**< 1, 2, 4, 8, 16 or 32 */
+	bool addr64;          /**< 64-bit message address */
+	bool per_vector_mask; /**< mask and pending bits per vector */
+};
+
+/** MSI capability; the interrupt index 1 gets @nr_vectors vectors. */
+int vus_pci_add_cap_msi(vus_ctx *ctx, const struct vus_pci_msi_desc *d);
+
+/** MSI-X capability parameters. */
+struct vus_pci_msix_desc {
+	uint32_t nr_vectors;   /**< 1 .. 2048 */
+	unsigned int table_bar; /**< BAR holding the table (16 bytes/vector) */
+	uint32_t table_offset; /**< 8-byte aligned */
+	unsigned int pba_bar;  /**< BAR holding the pending-bit array */
+	uint32_t pba_offset;   /**< 8-byte aligned, not overlapping the table */
+};
+
+/**
+ * MSI-X capability. The library emulates the table (address, data, vector
+ * mask) and the PBA inside the given BARs, which must be memory BARs set up
+ * before this call and large enough. Interrupt index 2 gets @nr_vectors.
+ */
+int vus_pci_add_cap_msix(vus_ctx *ctx, const struct vus_pci_msix_desc *d);
+
+/** PCI Express device/port types for vus_pci_exp_desc.type. */
+#define VUS_PCI_EXP_ENDPOINT 0x0u
+#define VUS_PCI_EXP_LEGACY_ENDPOINT 0x1u
+#define VUS_PCI_EXP_RC_ENDPOINT 0x9u /**< root-complex integrated endpoint */
+
+/** PCI Express capability parameters. */
+struct vus_pci_exp_desc {
+	uint8_t type;         /**< VUS_PCI_EXP_* */
+	uint16_t max_payload; /**< bytes: 128 .. 4096, power of two; 0: 128 */
+	uint8_t link_speed;   /**< 1 = 2.5 GT/s .. 5; 0: 1 (not for RC endpoints) */
+	uint8_t link_width;   /**< lanes: 1, 2, 4, 8, 16, 32; 0: 1 */
+};
+
+/** PCI Express capability (version 2). Needs info.express. */
+int vus_pci_add_cap_exp(vus_ctx *ctx, const struct vus_pci_exp_desc *d);
+
+/**
+ * Vendor-specific capability (ID 0x09) with @len bytes of body after the
+ * 3-byte header (id, next, length). The body is read-only data unless the
+ * device's config ops claim it (see vus_pci_config_ops).
+ */
+int vus_pci_add_cap_vendor(vus_ctx *ctx, const void *body, size_t len);
+
+/** Device Serial Number extended capability. Needs info.express. */
+int vus_pci_add_ext_cap_dsn(vus_ctx *ctx, uint64_t serial);
+
+/**
+ * Any other extended capability: @id, @version and @len bytes (multiple of
+ * 4) of read-only body after the 4-byte header. Needs info.express.
+ */
+int vus_pci_add_ext_cap(vus_ctx *ctx, uint16_t id, uint8_t version,
+			const void *body, size_t len);
+
+/**
+ * Device-specific configuration registers. The library owns the standard
+ * header and every capability it built; the device owns the rest of config
+ * space (and vendor-specific capability bodies). Accesses to device-owned
+ * bytes reach these callbacks in naturally aligned pieces of 1, 2 or 4 bytes
+ * that never cross into library-owned bytes. Without callbacks,
+ * device-owned bytes read as zero and ignore writes.
+ */
+struct vus_pci_config_ops {
+	size_t struct_size; /**< sizeof(struct vus_pci_config_ops) */
+	int (*read)(void *opaque, uint32_t offset, void *buf, size_t len);
+	int (*write)(void *opaque, uint32_t offset, const void *buf, size_t len);
+	/**
+	 * After a client write changed library-owned bytes [offset, +len),
+	 * e.g. the command register or a BAR. May be NULL.
+	 */
+	void (*changed)(void *opaque, uint32_t offset, uint32_t len);
+};
+
+/** Set config callbacks (copied). Only before realize. */
+int vus_pci_set_config_ops(vus_ctx *ctx, const struct vus_pci_config_ops *ops,
+			   void *opaque);
+
+/**
+ * Read the current emulated config space (what the client would read),
+ * e.g. the command register. -EINVAL for a range outside config space.
+ * Thread-safe.
+ */
+int vus_pci_config_read(vus_ctx *ctx, uint32_t offset, void *buf, size_t len);
+
+/** Interrupt mode the client has enabled. */
+enum vus_pci_irq_mode {
+	VUS_PCI_IRQ_MODE_NONE = 0,
+	VUS_PCI_IRQ_MODE_INTX = 1,
+	VUS_PCI_IRQ_MODE_MSI = 2,
+	VUS_PCI_IRQ_MODE_MSIX = 3,
+};
+
+/** The mode in use: MSI-X or MSI if enabled in config space, else INTx. */
+enum vus_pci_irq_mode vus_pci_irq_mode(vus_ctx *ctx);
+
+/**
+ * Set the INTx line level. While raised, Status.Interrupt reads 1; the
+ * client is signalled unless Command.INTx-Disable is set, and (INTx being
+ * automasked) again after each unmask while still raised. Returns as
+ * vus_irq_set_level(). -EINVAL without an interrupt pin. Thread-safe.
+ */
+int vus_pci_intx(vus_ctx *ctx, bool level);
+
+/**
+ * Raise MSI vector @vector. With per-vector masking a masked vector sets its
+ * pending bit and fires when unmasked. Returns 1 if signalled, 0 if held
+ * pending or dropped (MSI disabled, vector beyond the enabled count),
+ * -EINVAL. Thread-safe.
+ */
+int vus_pci_msi(vus_ctx *ctx, uint32_t vector);
+
+/**
+ * Raise MSI-X vector @vector. While the function or the vector is masked
+ * the PBA bit is set and the message is sent on unmask. Returns 1 if
+ * signalled, 0 if pending or dropped (MSI-X disabled), -EINVAL. Thread-safe.
+ */
+int vus_pci_msix(vus_ctx *ctx, uint32_t vector);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VUS_PCI_H */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* common: fd and struct-copy helpers (see common.h). */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+
+void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		/* close() releases the fd even when it reports EINTR on Linux. */
+		(void)close(*fd);
+		*fd = -1;
+	}
+}
+
+void close_fds(int *fds, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		close_fd(&fds[i]);
+}
+
+int copy_sized(void *dst, size_t dst_size, const void *src)
+{
+	size_t n;
+
+	if (src == NULL)
+		return -EINVAL;
+	memcpy(&n, src, sizeof(n));
+	if (n < sizeof(size_t) || n > dst_size)
+		return -EINVAL;
+	memset(dst, 0, dst_size);
+	memcpy(dst, src, n);
+	return 0;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * common: small helpers every part of libvus uses: the export macro,
+ * array sizes, overflow-checked arithmetic and fd helpers.
+ */
+#ifndef VUS_COMMON_H
+#define VUS_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Public symbols are marked; everything else is hidden by the build. */
+#define VUS_EXPORT __attribute__((visibility("default")))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+
+/** a + b, saturating at UINT64_MAX. */
+static inline uint64_t satadd_u64(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static inline bool is_pow2_u64(uint64_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+/**
+ * Whether [off, off + len) lies inside [0, limit), computed without
+ * overflow. len 0 is inside iff off <= limit.
+ */
+static inline bool range_ok(uint64_t off, uint64_t len, uint64_t limit)
+{
+	return off <= limit && len <= limit - off;
+}
+
+/**
+ * Whether [addr, addr + size) is non-empty and does not wrap past 2^64
+ * (ending exactly at 2^64 is allowed).
+ */
+static inline bool span_ok(uint64_t addr, uint64_t size)
+{
+	return size != 0 && size - 1 <= UINT64_MAX - addr;
+}
+
+/** Last byte of a span checked with span_ok(). */
+static inline uint64_t span_last(uint64_t addr, uint64_t size)
+{
+	return addr + (size - 1);
+}
+
+/** Close *fd if it is open and mark it closed. */
+void close_fd(int *fd);
+
+/** Close every open fd in @fds[0..n) and mark them closed. */
+void close_fds(int *fds, unsigned int n);
+
+/**
+ * Copy a caller's versioned struct (first member size_t struct_size) into
+ * @dst of @dst_size bytes, zeroing what the caller's older struct lacks.
+ * -EINVAL if struct_size is smaller than a size_t or larger than @dst_size.
+ */
+int copy_sized(void *dst, size_t dst_size, const void *src);
+
+#endif /* VUS_COMMON_H */

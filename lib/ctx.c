@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ctx: the device context. Owns one object per layer (regions, IRQs, DMA,
+ * device callbacks, engine, bus adapter), the epoll loop that makes the
+ * whole context one pollable fd, the listening socket and device fd
+ * handlers. One client at a time: while a client (or its teardown) is
+ * active the listener is not polled, so further clients wait in the
+ * kernel's backlog.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "device.h"
+#include "dma.h"
+#include "engine.h"
+#include "irq.h"
+#include "log.h"
+#include "loop.h"
+#include "region.h"
+#include "ctx_priv.h"
+#include "wire.h"
+
+struct log *ctx_log(vus_ctx *ctx) { return &ctx->log; }
+struct loop *ctx_loop(vus_ctx *ctx) { return ctx->loop; }
+struct region_table *ctx_regions(vus_ctx *ctx) { return ctx->regions; }
+struct irq_table *ctx_irqs(vus_ctx *ctx) { return ctx->irqs; }
+struct dma_table *ctx_dma(vus_ctx *ctx) { return ctx->dma; }
+struct device *ctx_device(vus_ctx *ctx) { return &ctx->dev; }
+struct engine *ctx_engine(vus_ctx *ctx) { return ctx->engine; }
+enum vus_bus ctx_bus_type(const vus_ctx *ctx) { return ctx->bus_type; }
+bool ctx_realized(const vus_ctx *ctx) { return ctx->realized; }
+uint32_t ctx_max_xfer(const vus_ctx *ctx) { return ctx->max_xfer; }
+const struct bus_ops *ctx_bus_ops(vus_ctx *ctx) { return ctx->bus_ops; }
+
+bool ctx_on_thread(const vus_ctx *ctx)
+{
+	return atomic_load(&ctx->thread_known) &&
+	       pthread_equal(ctx->thread, pthread_self());
+}
+
+void ctx_trace(vus_ctx *ctx, const struct vus_trace_event *ev)
+{
+	if (ctx->trace_fn != NULL)
+		ctx->trace_fn(ctx->trace_opaque, ev);
+}
+
+int ctx_set_bus(vus_ctx *ctx, const struct bus_ops *ops, void *bus)
+{
+	if (ctx->realized)
+		return -EBUSY;
+	if (ctx->bus_ops != NULL)
+		return -EEXIST;
+	ctx->bus_ops = ops;
+	ctx->bus = bus;
+	return 0;
+}
+
+void *ctx_bus(vus_ctx *ctx, const struct bus_ops *ops)
+{
+	return ctx->bus_ops == ops ? ctx->bus : NULL;
+}
+
+int ctx_reset(vus_ctx *ctx, enum vus_reset_reason why)
+{
+	if (ctx->bus_ops != NULL && ctx->bus_ops->reset != NULL)
+		ctx->bus_ops->reset(ctx->bus, why);
+	return device_reset(&ctx->dev, why);
+}
+
+static void wake_cb(struct watch *w, uint32_t events)
+{
+	vus_ctx *ctx = (vus_ctx *)((char *)w - offsetof(vus_ctx, wake_w));
+	eventfd_t v;
+
+	(void)events;
+	(void)eventfd_read(w->fd, &v);
+	engine_wakeup(ctx->engine);
+}
+
+
+static int check_limits(const struct vus_ctx_config *c)
+{
+	if (c->bus != VUS_BUS_PCI && c->bus != VUS_BUS_SYSBUS)
+		return -EINVAL;
+	if (c->max_data_xfer_size &&
+	    (c->max_data_xfer_size < WIRE_MIN_XFER ||
+	     c->max_data_xfer_size > WIRE_MAX_XFER))
+		return -EINVAL;
+	if (c->max_msg_fds > WIRE_MAX_FDS_LIMIT)
+		return -EINVAL;
+	return 0;
+}
+
+static int create_layers(vus_ctx *ctx, const struct vus_ctx_config *c)
+{
+	struct engine_limits lim = {
+		.max_xfer = ctx->max_xfer,
+		.max_fds = c->max_msg_fds ? c->max_msg_fds : 16,
+		.max_dma_maps = c->max_dma_maps ? c->max_dma_maps : 65535,
+	};
+	int ret, fd;
+
+	ret = loop_create(&ctx->loop);
+	if (ret == 0)
+		ret = region_table_create(&ctx->log, &ctx->regions);
+	if (ret == 0)
+		ret = irq_table_create(&ctx->log, ctx->loop, &ctx->irqs);
+	if (ret == 0)
+		ret = dma_table_create(&ctx->log, lim.max_dma_maps, &ctx->dma);
+	if (ret == 0)
+		ret = engine_create(ctx, &lim, &ctx->engine);
+	if (ret < 0)
+		return ret;
+	engine_set_idle_cb(ctx->engine, ctx_engine_idle, ctx);
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	ctx->wake_w = (struct watch){ .fd = fd, .events = EPOLLIN, .cb = wake_cb };
+	return loop_add(ctx->loop, &ctx->wake_w);
+}
+
+VUS_EXPORT int vus_ctx_create(const struct vus_ctx_config *cfg, vus_ctx **out)
+{
+	struct vus_ctx_config c;
+	vus_ctx *ctx;
+	int ret;
+
+	if (out == NULL || copy_sized(&c, sizeof(c), cfg) < 0)
+		return -EINVAL;
+	ret = check_limits(&c);
+	if (ret < 0)
+		return ret;
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL)
+		return -ENOMEM;
+	log_init(&ctx->log, c.name);
+	ctx->bus_type = c.bus;
+	ctx->opaque = c.opaque;
+	ctx->max_xfer = c.max_data_xfer_size ? c.max_data_xfer_size
+					     : WIRE_DEFAULT_XFER;
+	ctx->listen_w = (struct watch){ .fd = -1, .cb = ctx_listen_cb };
+	ctx->wake_w.fd = -1;
+	device_init(&ctx->dev, c.opaque);
+	ret = create_layers(ctx, &c);
+	if (ret < 0) {
+		vus_ctx_destroy(ctx);
+		return ret;
+	}
+	*out = ctx;
+	return 0;
+}
+
+VUS_EXPORT void vus_ctx_destroy(vus_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	if (ctx->engine != NULL) {
+		engine_set_idle_cb(ctx->engine, NULL, NULL);
+		engine_destroy(ctx->engine);
+	}
+	while (ctx->handlers != NULL) {
+		struct fd_handler *h = ctx->handlers;
+
+		ctx->handlers = h->next;
+		loop_del(&h->w);
+		free(h);
+	}
+	loop_del(&ctx->listen_w);
+	close_fd(&ctx->listen_w.fd);
+	if (ctx->sock_path != NULL) {
+		(void)unlink(ctx->sock_path);
+		free(ctx->sock_path);
+	}
+	loop_del(&ctx->wake_w);
+	close_fd(&ctx->wake_w.fd);
+	if (ctx->bus_ops != NULL && ctx->bus_ops->destroy != NULL)
+		ctx->bus_ops->destroy(ctx->bus);
+	dma_table_destroy(ctx->dma);
+	irq_table_destroy(ctx->irqs);
+	region_table_destroy(ctx->regions);
+	loop_destroy(ctx->loop);
+	log_fini(&ctx->log);
+	free(ctx);
+}
+
+VUS_EXPORT void *vus_ctx_opaque(const vus_ctx *ctx)
+{
+	return ctx ? ctx->opaque : NULL;
+}
+
+VUS_EXPORT void vus_ctx_set_log(vus_ctx *ctx, int level, vus_log_fn *fn,
+				void *opaque)
+{
+	if (ctx == NULL)
+		return;
+	ctx->log.level = level;
+	ctx->log.fn = fn;
+	ctx->log.opaque = opaque;
+}
+
+VUS_EXPORT void vus_ctx_set_trace(vus_ctx *ctx, vus_trace_fn *fn, void *opaque)
+{
+	if (ctx == NULL)
+		return;
+	ctx->trace_fn = fn;
+	ctx->trace_opaque = opaque;
+}
+
+VUS_EXPORT int vus_ctx_set_device_ops(vus_ctx *ctx,
+				      const struct vus_device_ops *ops,
+				      void *opaque)
+{
+	if (ctx == NULL || ops == NULL)
+		return -EINVAL;
+	if (ctx->realized)
+		return -EBUSY;
+	if (copy_sized(&ctx->dev.ops, sizeof(ctx->dev.ops), ops) < 0)
+		return -EINVAL;
+	ctx->dev.opaque = opaque ? opaque : ctx->opaque;
+	return 0;
+}
+
+VUS_EXPORT void vus_ctx_quiesced(vus_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	atomic_store(&ctx->dev.quiesce_confirmed, true);
+	(void)eventfd_write(ctx->wake_w.fd, 1);
+}
+
+VUS_EXPORT int vus_ctx_realize(vus_ctx *ctx)
+{
+	int ret;
+
+	if (ctx == NULL)
+		return -EINVAL;
+	if (ctx->realized)
+		return -EBUSY;
+	if (ctx->bus_type == VUS_BUS_PCI && ctx->bus_ops == NULL) {
+		log_msg(&ctx->log, VUS_LOG_ERR,
+			"a PCI context needs vus_pci_init() before realize");
+		return -EINVAL;
+	}
+	if (ctx->bus_ops != NULL && ctx->bus_ops->realize != NULL) {
+		ret = ctx->bus_ops->realize(ctx->bus);
+		if (ret < 0) {
+			log_msg(&ctx->log, VUS_LOG_ERR, "%s realize failed: %s",
+				ctx->bus_ops->name, strerror(-ret));
+			return ret;
+		}
+	}
+	ctx->realized = true;
+	return 0;
+}
+
+VUS_EXPORT const char *vus_version(void)
+{
+	return VUS_VERSION_STRING;
+}

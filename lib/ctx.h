@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ctx (internal): what the layers may ask of a context. The context struct
+ * itself is private to ctx.c; each layer keeps its own state in its own
+ * object and reaches the others through these accessors.
+ */
+#ifndef VUS_CTX_INTERNAL_H
+#define VUS_CTX_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vus/ctx.h"
+
+struct log;
+struct loop;
+struct region_table;
+struct irq_table;
+struct dma_table;
+struct device;
+struct engine;
+
+struct log *ctx_log(vus_ctx *ctx);
+struct loop *ctx_loop(vus_ctx *ctx);
+struct region_table *ctx_regions(vus_ctx *ctx);
+struct irq_table *ctx_irqs(vus_ctx *ctx);
+struct dma_table *ctx_dma(vus_ctx *ctx);
+struct device *ctx_device(vus_ctx *ctx);
+struct engine *ctx_engine(vus_ctx *ctx);
+enum vus_bus ctx_bus_type(const vus_ctx *ctx);
+bool ctx_realized(const vus_ctx *ctx);
+/** Negotiable limit on data transfers (our own, from the config). */
+uint32_t ctx_max_xfer(const vus_ctx *ctx);
+/** Report a message to the trace hook, if one is set. */
+void ctx_trace(vus_ctx *ctx, const struct vus_trace_event *ev);
+
+/** Whether the caller runs on the thread serving the context. */
+bool ctx_on_thread(const vus_ctx *ctx);
+
+/*
+ * Bus adapters (PCI, SysBus) plug in here. The engine asks the adapter for
+ * the device flags and the minimum numbers of regions and IRQ indexes; the
+ * context calls realize/reset/destroy at the right moments.
+ */
+struct bus_ops {
+	const char *name;
+	uint32_t dev_flags;   /* WIRE_DEV_PCI or WIRE_DEV_PLATFORM */
+	uint32_t min_regions; /* num_regions is at least this */
+	uint32_t min_irqs;    /* num_irqs is at least this */
+	/** Check and freeze the bus configuration. -errno fails realize. */
+	int (*realize)(void *bus);
+	/**
+	 * Return emulated bus state (config space, MSI-X table...) to
+	 * power-on values. Runs quiesced, before the device's reset callback.
+	 */
+	void (*reset)(void *bus, enum vus_reset_reason why);
+	void (*destroy)(void *bus);
+};
+
+/** Attach a bus adapter. -EEXIST if one is attached, -EBUSY if realized. */
+int ctx_set_bus(vus_ctx *ctx, const struct bus_ops *ops, void *bus);
+
+/** The attached adapter's private state if it is @ops, else NULL. */
+void *ctx_bus(vus_ctx *ctx, const struct bus_ops *ops);
+
+/** The attached adapter's ops, or NULL. */
+const struct bus_ops *ctx_bus_ops(vus_ctx *ctx);
+
+/**
+ * Reset emulated state: bus adapter first, then the device's callback.
+ * The caller has quiesced the device. Returns the device's result.
+ */
+int ctx_reset(vus_ctx *ctx, enum vus_reset_reason why);
+
+#endif /* VUS_CTX_INTERNAL_H */

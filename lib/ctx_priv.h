@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ctx_priv: the context struct, shared by ctx.c (lifecycle, accessors) and
+ * ctx_serve.c (sockets, the run loop, device fd handlers) only.
+ */
+#ifndef VUS_CTX_PRIV_H
+#define VUS_CTX_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "device.h"
+#include "log.h"
+#include "loop.h"
+#include "vus/ctx.h"
+
+struct fd_handler {
+	struct watch w;
+	vus_fd_fn *fn;
+	void *opaque;
+	struct fd_handler *next;
+};
+
+struct vus_ctx {
+	struct log log;
+	enum vus_bus bus_type;
+	void *opaque;
+	uint32_t max_xfer;
+	bool realized;
+	struct loop *loop;
+	struct region_table *regions;
+	struct irq_table *irqs;
+	struct dma_table *dma;
+	struct device dev;
+	struct engine *engine;
+	const struct bus_ops *bus_ops;
+	void *bus;
+	struct watch listen_w; /* fd -1 without a listener */
+	char *sock_path;       /* removed on destroy */
+	struct watch wake_w;   /* eventfd for stop and quiesce confirmations */
+	atomic_bool stop;
+	pthread_t thread;
+	atomic_bool thread_known;
+	struct fd_handler *handlers;
+	vus_trace_fn *trace_fn;
+	void *trace_opaque;
+};
+
+/* ctx_serve.c */
+void ctx_listen_cb(struct watch *w, uint32_t events);
+void ctx_engine_idle(void *opaque);
+
+#endif /* VUS_CTX_PRIV_H */

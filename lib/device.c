@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * device: calls into the device's callbacks and the quiesce handshake.
+ * A device without a quiesce callback has no threads that touch DMA, so it
+ * counts as quiet whenever the context thread is in the library.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "device.h"
+
+void device_init(struct device *d, void *opaque)
+{
+	memset(&d->ops, 0, sizeof(d->ops));
+	d->opaque = opaque;
+	atomic_init(&d->quiesce_confirmed, false);
+	d->quiesced = false;
+}
+
+bool device_needs_quiesce(const struct device *d)
+{
+	return d->ops.quiesce != NULL;
+}
+
+int device_quiesce(struct device *d)
+{
+	int ret;
+
+	if (d->quiesced || d->ops.quiesce == NULL) {
+		d->quiesced = true;
+		return 0;
+	}
+	atomic_store(&d->quiesce_confirmed, false);
+	ret = d->ops.quiesce(d->opaque);
+	if (ret == -EBUSY)
+		return -EBUSY;
+	/* Any other answer means the device is quiet now (errors cannot
+	 * leave DMA running: the library proceeds either way). */
+	d->quiesced = true;
+	return 0;
+}
+
+bool device_quiesce_done(struct device *d)
+{
+	if (d->quiesced)
+		return true;
+	if (atomic_exchange(&d->quiesce_confirmed, false))
+		d->quiesced = true;
+	return d->quiesced;
+}
+
+void device_resume(struct device *d)
+{
+	if (!d->quiesced)
+		return;
+	d->quiesced = false;
+	if (d->ops.quiesce != NULL && d->ops.resume != NULL)
+		d->ops.resume(d->opaque);
+}
+
+int device_reset(struct device *d, enum vus_reset_reason why)
+{
+	if (d->ops.reset == NULL)
+		return 0;
+	return d->ops.reset(d->opaque, why);
+}
+
+void device_dma_map(struct device *d, const struct vus_dma_region *r)
+{
+	if (d->ops.dma_map != NULL)
+		d->ops.dma_map(d->opaque, r);
+}
+
+void device_dma_unmap(struct device *d, const struct vus_dma_region *r)
+{
+	if (d->ops.dma_unmap != NULL)
+		d->ops.dma_unmap(d->opaque, r);
+}
+
+void device_connected(struct device *d)
+{
+	if (d->ops.connected != NULL)
+		d->ops.connected(d->opaque);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dma (internal): the client's DMA mappings. A sorted array searched by
+ * binary search under a reader/writer lock: device threads translate while
+ * the context thread adds mappings. Removing a mapping happens only after
+ * the engine has quiesced the device. Mappings with an fd are mmap'd and
+ * the fd closed at once; mappings without one are reached through a message
+ * hook the engine installs.
+ */
+#ifndef VUS_DMA_INTERNAL_H
+#define VUS_DMA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vus/dma.h"
+
+struct log;
+struct dma_table;
+
+int dma_table_create(struct log *log, uint32_t max_maps,
+		     struct dma_table **out);
+void dma_table_destroy(struct dma_table *dt);
+
+/**
+ * Whether a new mapping could be added: 0, -EINVAL (size 0, wraps past
+ * 2^64, prot not READ/WRITE), -EEXIST (overlaps), -ENOSPC (too many).
+ * Pure.
+ */
+int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
+		  uint32_t prot);
+
+/**
+ * Add a mapping. @fd (taken, closed in all cases) is mmap'd at @offset for
+ * @size bytes; -1 makes a message-only mapping. An fd whose file is too
+ * small for [offset, offset + size) gives -EINVAL (touching it would
+ * SIGBUS). Fills *out. Errors as dma_map_check(), plus -ENOMEM or the
+ * errno of fstat/mmap.
+ */
+int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
+	    int fd, uint64_t offset, struct vus_dma_region *out);
+
+typedef void dma_region_fn(void *opaque, const struct vus_dma_region *r);
+
+/**
+ * Whether removing [addr, addr + size) is possible: 0 (one mapping, or a
+ * range covering whole mappings), -ENOENT (no mapping in range), -EINVAL
+ * (would split a mapping). Pure.
+ */
+int dma_remove_check(struct dma_table *dt, uint64_t addr, uint64_t size);
+
+/**
+ * Remove mappings in the range checked by dma_remove_check(); @fn runs for
+ * each before it is unmapped. Returns the number removed or -errno.
+ */
+int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
+	       dma_region_fn *fn, void *opaque);
+
+/** Remove everything, calling @fn for each mapping. */
+void dma_remove_all(struct dma_table *dt, dma_region_fn *fn, void *opaque);
+
+/**
+ * Message transfer hook for message-only mappings: read (@write false) or
+ * write @len bytes at @addr. Returns 0 or -errno.
+ */
+typedef int dma_msg_fn(void *opaque, bool write, uint64_t addr, void *buf,
+		       size_t len);
+void dma_set_msg_fn(struct dma_table *dt, dma_msg_fn *fn, void *opaque);
+
+#endif /* VUS_DMA_INTERNAL_H */

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * engine: connection lifecycle and the message loop.
+ *
+ * A connection goes NEGOTIATING -> READY -> (client gone) TEARDOWN -> IDLE.
+ * Messages are handled strictly in arrival order; a message that needs the
+ * device quiesced is held (and reading stops) until the device confirms.
+ * Teardown quiesces the device, drops the client's mappings and eventfds
+ * and resets the device, then the engine is ready for the next client.
+ * Nothing a client sends ends the process: bad requests get error replies,
+ * broken framing ends the connection.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "device.h"
+#include "dma.h"
+#include "engine_priv.h"
+#include "irq.h"
+#include "log.h"
+#include "region.h"
+
+static void conn_cb(struct watch *w, uint32_t events);
+static void process(struct engine *e);
+
+int engine_create(vus_ctx *ctx, const struct engine_limits *lim,
+		  struct engine **out)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return -ENOMEM;
+	e->ctx = ctx;
+	e->log = ctx_log(ctx);
+	e->lim = *lim;
+	/* A full data transfer with its headers, or the largest control
+	 * message, whichever is bigger. */
+	e->max_msg = MAX(WIRE_HDR_SIZE + 16u + lim->max_xfer,
+			 WIRE_HDR_SIZE + WIRE_MAX_CONTROL_MSG);
+	e->scratch_cap = e->max_msg;
+	e->scratch = malloc(e->scratch_cap);
+	if (e->scratch == NULL) {
+		free(e);
+		return -ENOMEM;
+	}
+	e->w = (struct watch){ .fd = -1, .cb = conn_cb };
+	dma_set_msg_fn(ctx_dma(ctx), engine_dma_msg, e);
+	*out = e;
+	return 0;
+}
+
+void engine_set_idle_cb(struct engine *e, engine_idle_fn *fn, void *opaque)
+{
+	e->idle_fn = fn;
+	e->idle_opaque = opaque;
+}
+
+bool engine_busy(const struct engine *e)
+{
+	return e->state != CONN_IDLE;
+}
+
+bool engine_connected(const struct engine *e)
+{
+	return e->state == CONN_NEGOTIATING || e->state == CONN_READY;
+}
+
+bool engine_has_work(const struct engine *e)
+{
+	return (e->dq_head != NULL || e->broken) && engine_connected(e) &&
+	       !e->in_request;
+}
+
+uint32_t engine_dev_flags(const struct engine *e)
+{
+	const struct bus_ops *b = ctx_bus_ops(e->ctx);
+
+	if (b != NULL)
+		return b->dev_flags;
+	return WIRE_DEV_PLATFORM | WIRE_DEV_RESET;
+}
+
+uint32_t engine_num_regions(const struct engine *e)
+{
+	const struct bus_ops *b = ctx_bus_ops(e->ctx);
+	uint32_t n = region_count(ctx_regions(e->ctx));
+
+	return b != NULL ? MAX(n, b->min_regions) : n;
+}
+
+uint32_t engine_num_irqs(const struct engine *e)
+{
+	const struct bus_ops *b = ctx_bus_ops(e->ctx);
+	uint32_t n = irq_count(ctx_irqs(e->ctx));
+
+	return b != NULL ? MAX(n, b->min_irqs) : n;
+}
+
+static void trace(struct engine *e, enum vus_trace_dir dir,
+		  const struct wire_hdr *h, unsigned int nfds)
+{
+	struct vus_trace_event ev = {
+		.dir = dir, .msg_id = h->msg_id, .cmd = h->cmd,
+		.flags = h->flags, .size = h->msg_size, .nr_fds = nfds,
+		.error = (h->flags & WIRE_F_ERROR) ? (int)h->error : 0,
+	};
+
+	ctx_trace(e->ctx, &ev);
+}
+
+/* Listen for what we can handle now: no reading while a message is held
+ * or the client does not read our replies. */
+static void update_events(struct engine *e)
+{
+	uint32_t ev = 0;
+	size_t out;
+
+	if (e->t == NULL)
+		return;
+	out = transport_out_pending(e->t);
+	if (!e->has_held && out < ENGINE_OUT_HIGH)
+		ev |= EPOLLIN;
+	if (out > 0)
+		ev |= EPOLLOUT;
+	if (loop_mod(&e->w, ev) < 0)
+		e->broken = true;
+}
+
+int engine_attach(struct engine *e, int fd)
+{
+	struct transport_limits tl = { .max_msg_size = e->max_msg,
+				       .max_fds = e->lim.max_fds };
+	int ret;
+
+	if (e->state != CONN_IDLE) {
+		close_fd(&fd);
+		return -EBUSY;
+	}
+	ret = transport_sock_create(fd, &tl, &e->t);
+	if (ret < 0)
+		return ret;
+	e->w.fd = transport_fd(e->t);
+	e->w.events = EPOLLIN;
+	ret = loop_add(ctx_loop(e->ctx), &e->w);
+	if (ret < 0) {
+		transport_destroy(e->t);
+		e->t = NULL;
+		return ret;
+	}
+	caps_defaults(&e->peer);
+	e->peer_fds = 1;
+	e->peer_xfer = WIRE_DEFAULT_XFER;
+	e->broken = false;
+	e->state = CONN_NEGOTIATING;
+	log_msg(e->log, VUS_LOG_INFO, "client connected");
+	return 0;
+}
+
+static void drop_deferred(struct engine *e)
+{
+	while (e->dq_head != NULL) {
+		struct deferred *d = e->dq_head;
+
+		e->dq_head = d->next;
+		msg_release(&d->m);
+		free(d);
+	}
+	e->dq_tail = NULL;
+	e->dq_count = 0;
+	e->dq_bytes = 0;
+}
+
+static void dma_unmap_notify(void *opaque, const struct vus_dma_region *r)
+{
+	device_dma_unmap(opaque, r);
+}
+
+/* The device is quiet: forget the client and start afresh. */
+static void finish_teardown(struct engine *e)
+{
+	struct device *dev = ctx_device(e->ctx);
+	int ret;
+
+	e->quiesce_pending = false;
+	dma_remove_all(ctx_dma(e->ctx), dma_unmap_notify, dev);
+	irq_reset(ctx_irqs(e->ctx));
+	ret = ctx_reset(e->ctx, VUS_RESET_DISCONNECT);
+	if (ret < 0)
+		log_msg(e->log, VUS_LOG_WARNING,
+			"device reset after disconnect failed: %s", strerror(-ret));
+	device_resume(dev);
+	e->state = CONN_IDLE;
+	log_msg(e->log, VUS_LOG_INFO, "ready for the next client");
+	if (e->idle_fn != NULL)
+		e->idle_fn(e->idle_opaque);
+}
+
+static void disconnect(struct engine *e, int why)
+{
+	struct device *dev = ctx_device(e->ctx);
+
+	if (!engine_connected(e))
+		return;
+	if (why == -EPIPE)
+		log_msg(e->log, VUS_LOG_INFO, "client disconnected");
+	else
+		log_msg(e->log, VUS_LOG_NOTICE, "dropping client: %s",
+			strerror(-why));
+	loop_del(&e->w);
+	transport_destroy(e->t);
+	e->t = NULL;
+	e->w.fd = -1;
+	if (e->has_held) {
+		msg_release(&e->held);
+		e->has_held = false;
+	}
+	drop_deferred(e);
+	e->state = CONN_TEARDOWN;
+	/* A quiesce already asked for keeps running; otherwise ask now. */
+	if (e->quiesce_pending || device_quiesce(dev) == -EBUSY) {
+		e->quiesce_pending = true;
+		return;
+	}
+	finish_teardown(e);
+}
+
+void engine_destroy(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	disconnect(e, -ECONNABORTED);
+	/* Destroy cannot wait: the owner has stopped its threads by now. */
+	if (e->state == CONN_TEARDOWN)
+		finish_teardown(e);
+	dma_set_msg_fn(ctx_dma(e->ctx), NULL, NULL);
+	free(e->scratch);
+	free(e);
+}
+
+static void send_reply(struct engine *e, const struct wire_hdr *req, int err,
+		       const struct reply *r)
+{
+	struct wire_hdr h;
+	struct iovec iov = { .iov_base = r->buf, .iov_len = r->len };
+	int ret;
+
+	wire_reply_hdr(&h, req, err < 0 ? 0 : r->len, err);
+	if (err < 0)
+		iov.iov_len = 0;
+	ret = transport_send(e->t, &h, &iov, iov.iov_len ? 1 : 0,
+			     err < 0 ? NULL : r->fds, err < 0 ? 0 : r->nfds);
+	trace(e, VUS_TRACE_TX, &h, err < 0 ? 0 : r->nfds);
+	if (ret < 0)
+		e->broken = true;
+}
+
+/* Run a validated command (quiesced if it needed that) and answer it. */
+static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m)
+{
+	struct reply *r = &e->reply;
+	int ret;
+
+	r->buf = e->scratch;
+	r->cap = e->scratch_cap;
+	r->len = 0;
+	r->nfds = 0;
+	r->close_after = false;
+	ret = d->handler(e, m, r);
+	if (d->quiesce)
+		device_resume(ctx_device(e->ctx));
+	if (ret < 0)
+		log_client(e->log, VUS_LOG_DEBUG, "%s failed: %s", d->name,
+			   strerror(-ret));
+	if (!(m->hdr.flags & WIRE_F_NO_REPLY) && e->t != NULL)
+		send_reply(e, &m->hdr, ret, r);
+	if (r->close_after)
+		e->broken = true;
+	msg_release(m);
+}
+
+static void reply_error(struct engine *e, struct msg *m, int err)
+{
+	log_client(e->log, VUS_LOG_DEBUG, "rejecting %s (id %u): %s",
+		   wire_cmd_name(m->hdr.cmd), m->hdr.msg_id, strerror(-err));
+	if (!(m->hdr.flags & WIRE_F_NO_REPLY))
+		send_reply(e, &m->hdr, err, &(struct reply){ 0 });
+	msg_release(m);
+}
+
+/* Keep @m until the device confirms its quiesce. */
+static void hold(struct engine *e, const struct cmd_desc *d, struct msg *m)
+{
+	if (msg_detach(m) < 0) {
+		device_resume(ctx_device(e->ctx));
+		reply_error(e, m, -ENOMEM);
+		return;
+	}
+	e->held = *m;
+	e->held_desc = d;
+	e->has_held = true;
+	e->quiesce_pending = true;
+}
+
+static void handle_msg(struct engine *e, struct msg *m)
+{
+	const struct cmd_desc *d;
+	int ret;
+
+	trace(e, VUS_TRACE_RX, &m->hdr, m->nfds);
+	if (wire_is_reply(&m->hdr)) {
+		/* Nothing of ours is outstanding outside engine_dma_msg(). */
+		log_client(e->log, VUS_LOG_DEBUG, "unexpected reply id %u",
+			   m->hdr.msg_id);
+		msg_release(m);
+		return;
+	}
+	if ((m->hdr.flags & WIRE_F_TYPE_MASK) != WIRE_F_TYPE_CMD) {
+		reply_error(e, m, -EINVAL);
+		return;
+	}
+	if (m->reject) {
+		reply_error(e, m, m->reject);
+		return;
+	}
+	d = engine_cmd(m->hdr.cmd);
+	if (d == NULL) {
+		reply_error(e, m, -ENOSYS);
+		return;
+	}
+	ret = engine_cmd_check(e, d, m);
+	if (ret == 0 && d->check != NULL)
+		ret = d->check(e, m);
+	if (ret < 0) {
+		reply_error(e, m, ret);
+		return;
+	}
+	if (d->quiesce && device_quiesce(ctx_device(e->ctx)) == -EBUSY) {
+		hold(e, d, m);
+		return;
+	}
+	execute(e, d, m);
+}
+
+static bool next_msg(struct engine *e, struct msg *m)
+{
+	int ret;
+
+	if (e->dq_head != NULL) {
+		struct deferred *d = e->dq_head;
+
+		e->dq_head = d->next;
+		if (e->dq_head == NULL)
+			e->dq_tail = NULL;
+		e->dq_count--;
+		e->dq_bytes -= d->m.len;
+		*m = d->m;
+		free(d);
+		return true;
+	}
+	ret = transport_recv(e->t, m);
+	if (ret == 0)
+		return true;
+	if (ret != -EAGAIN)
+		disconnect(e, ret);
+	return false;
+}
+
+static void after_batch(struct engine *e)
+{
+	int ret;
+
+	if (e->t == NULL)
+		return;
+	ret = transport_flush(e->t);
+	if (ret < 0 && ret != -EAGAIN)
+		e->broken = true;
+	if (e->notify_connected && !e->broken) {
+		e->notify_connected = false;
+		device_connected(ctx_device(e->ctx));
+	}
+	if (e->broken) {
+		disconnect(e, -EPROTO);
+		return;
+	}
+	update_events(e);
+}
+
+static void process(struct engine *e)
+{
+	for (unsigned int n = 0; n < ENGINE_BUDGET; n++) {
+		struct msg m;
+
+		if (!engine_connected(e) || e->has_held || e->broken)
+			break;
+		if (transport_out_pending(e->t) >= ENGINE_OUT_HIGH)
+			break;
+		if (!next_msg(e, &m))
+			break;
+		handle_msg(e, &m);
+	}
+	after_batch(e);
+}
+
+static void conn_cb(struct watch *w, uint32_t events)
+{
+	struct engine *e = (struct engine *)((char *)w - offsetof(struct engine, w));
+
+	if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) {
+		/* Nobody can read our replies any more. */
+		disconnect(e, -EPIPE);
+		return;
+	}
+	process(e);
+}
+
+void engine_run_deferred(struct engine *e)
+{
+	if (engine_has_work(e))
+		process(e);
+}
+
+void engine_wakeup(struct engine *e)
+{
+	struct device *dev = ctx_device(e->ctx);
+
+	if (!e->quiesce_pending || !device_quiesce_done(dev))
+		return;
+	e->quiesce_pending = false;
+	if (e->state == CONN_TEARDOWN) {
+		finish_teardown(e);
+		return;
+	}
+	if (e->has_held) {
+		struct msg m = e->held;
+
+		e->has_held = false;
+		execute(e, e->held_desc, &m);
+	}
+	process(e);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * engine: one connection's state machine (negotiate, serve, tear down), the
+ * command table and its handlers, and the server's own requests to the
+ * client (DMA_READ/DMA_WRITE). The only layer that sees both messages and
+ * the device model; it never touches socket bytes (the transport does).
+ */
+#ifndef VUS_ENGINE_H
+#define VUS_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vus/ctx.h"
+
+struct engine;
+
+struct engine_limits {
+	uint32_t max_xfer;     /* largest data transfer we accept */
+	uint32_t max_fds;      /* most fds per message we accept */
+	uint32_t max_dma_maps; /* announced in VERSION */
+};
+
+int engine_create(vus_ctx *ctx, const struct engine_limits *lim,
+		  struct engine **out);
+
+/** Drop any client at once (device quiesce is not waited for) and free. */
+void engine_destroy(struct engine *e);
+
+/**
+ * Serve a connected socket (taken, closed on error). -EBUSY while a client
+ * or its teardown is in progress.
+ */
+int engine_attach(struct engine *e, int fd);
+
+/** A client is connected, or the teardown after one is still running. */
+bool engine_busy(const struct engine *e);
+
+/** A client is connected. */
+bool engine_connected(const struct engine *e);
+
+/** The context's wake eventfd fired: look for quiesce confirmations. */
+void engine_wakeup(struct engine *e);
+
+/** Messages were deferred while the engine waited for a reply. */
+bool engine_has_work(const struct engine *e);
+
+/** Process deferred messages (context thread, outside any handler). */
+void engine_run_deferred(struct engine *e);
+
+/** Called when the engine becomes free for the next client. */
+typedef void engine_idle_fn(void *opaque);
+void engine_set_idle_cb(struct engine *e, engine_idle_fn *fn, void *opaque);
+
+#endif /* VUS_ENGINE_H */

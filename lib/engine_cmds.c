@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * engine_cmds: every vfio-user command described once, as data: payload
+ * bounds, fds, argsz, the connection states it is legal in, whether it
+ * needs the device quiesced, and its handler. The engine's generic check
+ * reads this table before any handler runs; the fuzz target reads it too.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "common.h"
+#include "engine_priv.h"
+
+#define READY CONN_BIT(CONN_READY)
+#define NEGOTIATING CONN_BIT(CONN_NEGOTIATING)
+#define FDS_NEGOTIATED 0xff
+
+/* Commands that exist but are not served (yet): a clean refusal. */
+static int handle_wrong_direction(struct engine *e, struct msg *m,
+				  struct reply *r)
+{
+	/* DMA_READ/DMA_WRITE go from server to client only. */
+	return -EINVAL;
+}
+
+static int handle_feature(struct engine *e, struct msg *m, struct reply *r)
+{
+	/* No device features yet: the kernel's "unknown feature" errno,
+	 * which QEMU reads as "migration not supported". */
+	return -ENOTTY;
+}
+
+static int handle_mig_data(struct engine *e, struct msg *m, struct reply *r)
+{
+	return -ENOTSUP;
+}
+
+static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
+	[WIRE_CMD_VERSION] = {
+		.name = "VERSION", .min_len = 4,
+		.max_len = WIRE_MAX_CONTROL_MSG, .states = NEGOTIATING,
+		.handler = handle_version,
+	},
+	[WIRE_CMD_DMA_MAP] = {
+		.name = "DMA_MAP", .min_len = 32, .max_len = 32, .max_fds = 1,
+		.argsz_min = 32, .states = READY, .handler = handle_dma_map,
+	},
+	[WIRE_CMD_DMA_UNMAP] = {
+		.name = "DMA_UNMAP", .min_len = 24, .max_len = 24,
+		.argsz_min = 24, .states = READY, .quiesce = true,
+		.check = dma_unmap_check, .handler = handle_dma_unmap,
+	},
+	[WIRE_CMD_DEVICE_GET_INFO] = {
+		.name = "DEVICE_GET_INFO", .min_len = 16, .max_len = 16,
+		.argsz_min = 16, .states = READY,
+		.handler = handle_device_get_info,
+	},
+	[WIRE_CMD_DEVICE_GET_REGION_INFO] = {
+		/* libvfio-user's client sends argsz bytes; QEMU sends 32. */
+		.name = "DEVICE_GET_REGION_INFO", .min_len = 32,
+		.max_len = WIRE_MAX_CONTROL_MSG, .argsz_min = 32,
+		.states = READY, .handler = handle_device_get_region_info,
+	},
+	[WIRE_CMD_DEVICE_GET_REGION_IO_FDS] = {
+		.name = "DEVICE_GET_REGION_IO_FDS", .min_len = 16,
+		.max_len = 16, .argsz_min = 16, .states = READY,
+		.handler = handle_device_get_region_io_fds,
+	},
+	[WIRE_CMD_DEVICE_GET_IRQ_INFO] = {
+		.name = "DEVICE_GET_IRQ_INFO", .min_len = 16, .max_len = 16,
+		.argsz_min = 16, .states = READY,
+		.handler = handle_device_get_irq_info,
+	},
+	[WIRE_CMD_DEVICE_SET_IRQS] = {
+		.name = "DEVICE_SET_IRQS", .min_len = 20,
+		.max_len = 20 + WIRE_MAX_IRQ_COUNT, .max_fds = FDS_NEGOTIATED,
+		.argsz_min = 20, .states = READY,
+		.handler = handle_device_set_irqs,
+	},
+	[WIRE_CMD_REGION_READ] = {
+		.name = "REGION_READ", .min_len = 16, .max_len = 16,
+		.states = READY, .handler = handle_region_read,
+	},
+	[WIRE_CMD_REGION_WRITE] = {
+		.name = "REGION_WRITE", .min_len = 16, .data_max = true,
+		.states = READY, .handler = handle_region_write,
+	},
+	[WIRE_CMD_DMA_READ] = {
+		.name = "DMA_READ", .min_len = 0,
+		.max_len = WIRE_MAX_CONTROL_MSG, .states = READY | NEGOTIATING,
+		.handler = handle_wrong_direction,
+	},
+	[WIRE_CMD_DMA_WRITE] = {
+		.name = "DMA_WRITE", .min_len = 0, .data_max = true,
+		.states = READY | NEGOTIATING,
+		.handler = handle_wrong_direction,
+	},
+	[WIRE_CMD_DEVICE_RESET] = {
+		.name = "DEVICE_RESET", .min_len = 0, .max_len = 0,
+		.states = READY, .quiesce = true,
+		.handler = handle_device_reset,
+	},
+	[WIRE_CMD_REGION_WRITE_MULTI] = {
+		.name = "REGION_WRITE_MULTI", .min_len = 8,
+		.max_len = 8 + 24 * WIRE_WRITE_MULTI_MAX, .states = READY,
+		.handler = handle_region_write_multi,
+	},
+	[WIRE_CMD_DEVICE_FEATURE] = {
+		.name = "DEVICE_FEATURE", .min_len = 8,
+		.max_len = WIRE_MAX_CONTROL_MSG, .argsz_min = 8,
+		.states = READY, .handler = handle_feature,
+	},
+	[WIRE_CMD_MIG_DATA_READ] = {
+		.name = "MIG_DATA_READ", .min_len = 8, .max_len = 8,
+		.states = READY, .handler = handle_mig_data,
+	},
+	[WIRE_CMD_MIG_DATA_WRITE] = {
+		.name = "MIG_DATA_WRITE", .min_len = 8, .data_max = true,
+		.states = READY, .handler = handle_mig_data,
+	},
+};
+
+const struct cmd_desc *engine_cmd(uint32_t cmd)
+{
+	if (cmd >= WIRE_CMD_MAX || cmds[cmd].handler == NULL)
+		return NULL;
+	return &cmds[cmd];
+}
+
+uint32_t engine_argsz(const struct msg *m)
+{
+	uint32_t argsz;
+
+	memcpy(&argsz, m->payload, sizeof(argsz));
+	return argsz;
+}
+
+int engine_cmd_check(const struct engine *e, const struct cmd_desc *d,
+		     const struct msg *m)
+{
+	uint32_t max_len = d->data_max ? d->min_len + e->lim.max_xfer
+				       : d->max_len;
+	unsigned int max_fds = d->max_fds == FDS_NEGOTIATED ? e->lim.max_fds
+							    : d->max_fds;
+
+	/* Nothing but VERSION before negotiation; VERSION only once. */
+	if (!(d->states & CONN_BIT(e->state)))
+		return -EINVAL;
+	/* Length before content. */
+	if (m->len < d->min_len || m->len > max_len)
+		return -EINVAL;
+	if (m->nfds > max_fds)
+		return -EINVAL;
+	if (d->argsz_min && engine_argsz(m) < d->argsz_min)
+		return -EINVAL;
+	return 0;
+}

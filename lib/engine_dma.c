@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * engine_dma: DMA_MAP, DMA_UNMAP, and the server's own DMA_READ/DMA_WRITE
+ * requests for memory the client mapped without an fd.
+ *
+ * A server request is sent and then the socket is pumped until its reply
+ * arrives: client commands that come in meanwhile are queued (bounded) and
+ * handled afterwards, in order, so replies keep the client's order.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "device.h"
+#include "dma.h"
+#include "engine_priv.h"
+#include "log.h"
+
+int handle_dma_map(struct engine *e, struct msg *m, struct reply *r)
+{
+	struct wire_dma_map mp;
+	struct vus_dma_region region;
+	int fd, ret;
+
+	memcpy(&mp, m->payload, sizeof(mp));
+	if (mp.flags & ~(WIRE_DMA_READ | WIRE_DMA_WRITE))
+		return -EINVAL;
+	/* Without an fd there is nothing to map at an offset. */
+	if (m->nfds == 0 && mp.offset != 0)
+		return -EINVAL;
+	fd = m->nfds ? msg_take_fd(m, 0) : -1;
+	ret = dma_add(ctx_dma(e->ctx), mp.addr, mp.size, mp.flags, fd,
+		      mp.offset, &region);
+	if (ret < 0)
+		return ret;
+	device_dma_map(ctx_device(e->ctx), &region);
+	return 0;
+}
+
+int dma_unmap_check(struct engine *e, const struct msg *m)
+{
+	struct wire_dma_unmap u;
+
+	memcpy(&u, m->payload, sizeof(u));
+	/* The legacy dirty bitmap went away with migration v2. */
+	if (u.flags & ~WIRE_DMA_UNMAP_ALL)
+		return -EINVAL;
+	if (u.flags & WIRE_DMA_UNMAP_ALL)
+		return u.addr == 0 && u.size == 0 ? 0 : -EINVAL;
+	return dma_remove_check(ctx_dma(e->ctx), u.addr, u.size);
+}
+
+static void unmap_notify(void *opaque, const struct vus_dma_region *r)
+{
+	device_dma_unmap(opaque, r);
+}
+
+int handle_dma_unmap(struct engine *e, struct msg *m, struct reply *r)
+{
+	struct device *dev = ctx_device(e->ctx);
+	struct wire_dma_unmap u;
+	int ret = 0;
+
+	memcpy(&u, m->payload, sizeof(u));
+	if (u.flags & WIRE_DMA_UNMAP_ALL)
+		dma_remove_all(ctx_dma(e->ctx), unmap_notify, dev);
+	else
+		ret = dma_remove(ctx_dma(e->ctx), u.addr, u.size, unmap_notify,
+				 dev);
+	if (ret < 0)
+		return ret;
+	/* The reply is the request's entry (argsz >= 24 was checked). */
+	memcpy(r->buf, &u, sizeof(u));
+	r->len = sizeof(u);
+	return 0;
+}
+
+/* Queue a client command that arrived while we await our reply. */
+static int defer(struct engine *e, struct msg *m)
+{
+	struct deferred *d;
+
+	if (e->dq_count >= ENGINE_DEFER_MAX_MSGS ||
+	    e->dq_bytes + m->len > ENGINE_DEFER_MAX_BYTES)
+		return -ENOBUFS;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL || msg_detach(m) < 0) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->m = *m;
+	if (e->dq_tail)
+		e->dq_tail->next = d;
+	else
+		e->dq_head = d;
+	e->dq_tail = d;
+	e->dq_count++;
+	e->dq_bytes += m->len;
+	return 0;
+}
+
+/* Check a reply to our request and copy DMA_READ data out. */
+static int take_reply(const struct msg *m, bool write, uint64_t addr,
+		      void *buf, size_t len)
+{
+	struct wire_dma_access a;
+
+	if (m->hdr.flags & WIRE_F_ERROR)
+		return m->hdr.error > 0 && m->hdr.error < 4096 ?
+		       -(int)m->hdr.error : -EIO;
+	if (write) {
+		/* Clients answer with nothing, 12 or 16 bytes. */
+		return m->len == 0 || m->len == 12 || m->len == 16 ? 0 : -EPROTO;
+	}
+	if (m->len != sizeof(a) + len)
+		return -EPROTO;
+	memcpy(&a, m->payload, sizeof(a));
+	if (a.addr != addr || a.count != len)
+		return -EPROTO;
+	memcpy(buf, m->payload + sizeof(a), len);
+	return 0;
+}
+
+static int wait_readable(struct engine *e, uint64_t deadline)
+{
+	struct pollfd p = { .fd = transport_fd(e->t), .events = POLLIN };
+	uint64_t now = log_now_ms();
+	int n;
+
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	if (transport_out_pending(e->t) > 0)
+		p.events |= POLLOUT;
+	n = poll(&p, 1, (int)(deadline - now));
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+/* Pump the socket until the reply to @id arrives. */
+static int await_reply(struct engine *e, uint16_t id, bool write,
+		       uint64_t addr, void *buf, size_t len)
+{
+	uint64_t deadline = log_now_ms() + ENGINE_REQUEST_TIMEOUT_MS;
+
+	for (;;) {
+		struct msg m;
+		int ret = transport_flush(e->t);
+
+		if (ret == 0 || ret == -EAGAIN)
+			ret = transport_recv(e->t, &m);
+		if (ret == -EAGAIN) {
+			ret = wait_readable(e, deadline);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		if (ret < 0) {
+			e->broken = true;
+			return -ENOTCONN;
+		}
+		if (wire_is_reply(&m.hdr) && m.hdr.msg_id == id) {
+			ret = take_reply(&m, write, addr, buf, len);
+			msg_release(&m);
+			return ret;
+		}
+		if (wire_is_reply(&m.hdr)) {
+			msg_release(&m); /* stale: a request we gave up on */
+			continue;
+		}
+		ret = defer(e, &m);
+		if (ret < 0) {
+			msg_release(&m);
+			e->broken = true;
+			return ret;
+		}
+	}
+}
+
+static int one_request(struct engine *e, bool write, uint64_t addr,
+		       void *buf, size_t len)
+{
+	struct wire_dma_access a = { .addr = addr, .count = len };
+	struct iovec iov[2] = {
+		{ .iov_base = &a, .iov_len = sizeof(a) },
+		{ .iov_base = buf, .iov_len = len },
+	};
+	struct wire_hdr h = {
+		.msg_id = e->next_id++,
+		.cmd = write ? WIRE_CMD_DMA_WRITE : WIRE_CMD_DMA_READ,
+		.msg_size = (uint32_t)(WIRE_HDR_SIZE + sizeof(a) + (write ? len : 0)),
+		.flags = WIRE_F_TYPE_CMD,
+	};
+	int ret = transport_send(e->t, &h, iov, write ? 2 : 1, NULL, 0);
+
+	if (ret < 0) {
+		e->broken = true;
+		return -ENOTCONN;
+	}
+	e->in_request = true;
+	ret = await_reply(e, h.msg_id, write, addr, buf, len);
+	e->in_request = false;
+	return ret;
+}
+
+int engine_dma_msg(void *opaque, bool write, uint64_t addr, void *buf,
+		   size_t len)
+{
+	struct engine *e = opaque;
+	uint8_t *p = buf;
+
+	if (e->state != CONN_READY || e->broken || e->t == NULL)
+		return -ENOTCONN;
+	/* One request at a time: a nested one could not tell replies apart
+	 * from the outer one's stream position. */
+	if (e->in_request)
+		return -EBUSY;
+	while (len > 0) {
+		size_t chunk = MIN(len, (size_t)e->peer_xfer);
+		int ret = one_request(e, write, addr, p, chunk);
+
+		if (ret < 0)
+			return ret;
+		len -= chunk;
+		addr += chunk;
+		p += chunk;
+	}
+	return 0;
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * engine_priv: state and helpers shared by the engine's files only
+ * (engine.c: lifecycle and message loop; engine_cmds.c: the command table;
+ * engine_info.c, engine_io.c, engine_irq.c, engine_dma.c: handlers).
+ */
+#ifndef VUS_ENGINE_PRIV_H
+#define VUS_ENGINE_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "caps.h"
+#include "engine.h"
+#include "loop.h"
+#include "transport.h"
+#include "wire.h"
+
+enum conn_state {
+	CONN_IDLE = 0,        /* no client */
+	CONN_NEGOTIATING = 1, /* connected, waiting for VERSION */
+	CONN_READY = 2,       /* negotiated */
+	CONN_TEARDOWN = 3,    /* client gone; waiting for the device to quiesce */
+};
+
+#define CONN_BIT(s) (1u << (s))
+
+/* Bounds on what a client can make us hold. */
+#define ENGINE_OUT_HIGH (4u << 20)      /* stop reading above this backlog */
+#define ENGINE_DEFER_MAX_MSGS 1024u    /* queued while awaiting our reply */
+#define ENGINE_DEFER_MAX_BYTES (16u << 20)
+#define ENGINE_REQUEST_TIMEOUT_MS 5000 /* as QEMU's own x-msg-timeout */
+#define ENGINE_BUDGET 64u              /* messages per wakeup */
+
+/* What a handler fills in. */
+struct reply {
+	uint8_t *buf;   /* payload buffer */
+	uint32_t cap;   /* its size */
+	uint32_t len;   /* payload bytes to send */
+	int fds[WIRE_MAX_FDS_LIMIT]; /* borrowed; attached to the reply */
+	unsigned int nfds;
+	bool close_after; /* hang up once the reply is out */
+};
+
+struct engine;
+
+/* One entry per command: the engine, the validator and the fuzzer read it. */
+struct cmd_desc {
+	const char *name;
+	uint32_t min_len;    /* payload bytes */
+	uint32_t max_len;    /* payload bytes; see data_max */
+	bool data_max;       /* max_len is min_len + the transfer limit */
+	uint8_t max_fds;     /* 0xff: the negotiated per-message limit */
+	uint32_t argsz_min;  /* non-zero: payload starts with argsz >= this */
+	uint32_t states;     /* CONN_BIT()s it is allowed in */
+	bool quiesce;        /* runs with the device quiesced */
+	/* Pure check beyond the table (run before quiescing); may be NULL. */
+	int (*check)(struct engine *e, const struct msg *m);
+	int (*handler)(struct engine *e, struct msg *m, struct reply *r);
+};
+
+struct deferred {
+	struct deferred *next;
+	struct msg m;
+};
+
+struct engine {
+	vus_ctx *ctx;
+	struct log *log;
+	struct engine_limits lim;
+	uint32_t max_msg;     /* receive limit, header included */
+	enum conn_state state;
+	struct transport *t;
+	struct watch w;
+	/* What the client announced, and what we may send it. */
+	struct caps peer;
+	uint32_t peer_fds;
+	uint32_t peer_xfer;
+	bool notify_connected;
+	/* A message waiting for the device to quiesce. */
+	bool has_held;
+	struct msg held;
+	const struct cmd_desc *held_desc;
+	bool quiesce_pending; /* device answered -EBUSY */
+	/* Client commands received while we awaited our own reply. */
+	struct deferred *dq_head;
+	struct deferred *dq_tail;
+	unsigned int dq_count;
+	size_t dq_bytes;
+	/* Server-to-client requests. */
+	uint16_t next_id;
+	bool in_request;
+	bool broken;          /* failed inside a handler; tear down after */
+	uint8_t *scratch;     /* reply payload buffer */
+	uint32_t scratch_cap;
+	struct reply reply;   /* handlers never nest: one is enough */
+	engine_idle_fn *idle_fn;
+	void *idle_opaque;
+};
+
+/* engine_cmds.c */
+const struct cmd_desc *engine_cmd(uint32_t cmd);
+int engine_cmd_check(const struct engine *e, const struct cmd_desc *d,
+		     const struct msg *m);
+/** The payload's leading argsz (caller checked the length). */
+uint32_t engine_argsz(const struct msg *m);
+
+/* engine.c */
+/** Whole numbers of regions/IRQ indexes the client sees. */
+uint32_t engine_num_regions(const struct engine *e);
+uint32_t engine_num_irqs(const struct engine *e);
+uint32_t engine_dev_flags(const struct engine *e);
+
+/* Handlers (one file per family). */
+int handle_version(struct engine *e, struct msg *m, struct reply *r);
+int handle_device_get_info(struct engine *e, struct msg *m, struct reply *r);
+int handle_device_get_region_info(struct engine *e, struct msg *m,
+				  struct reply *r);
+int handle_device_get_region_io_fds(struct engine *e, struct msg *m,
+				    struct reply *r);
+int handle_device_get_irq_info(struct engine *e, struct msg *m,
+			       struct reply *r);
+int handle_device_set_irqs(struct engine *e, struct msg *m, struct reply *r);
+int handle_region_read(struct engine *e, struct msg *m, struct reply *r);
+int handle_region_write(struct engine *e, struct msg *m, struct reply *r);
+int handle_region_write_multi(struct engine *e, struct msg *m,
+			      struct reply *r);
+int handle_device_reset(struct engine *e, struct msg *m, struct reply *r);
+int handle_dma_map(struct engine *e, struct msg *m, struct reply *r);
+int handle_dma_unmap(struct engine *e, struct msg *m, struct reply *r);
+int dma_unmap_check(struct engine *e, const struct msg *m);
+
+/* engine_dma.c: server-to-client DMA through messages (dma_msg_fn). */
+int engine_dma_msg(void *opaque, bool write, uint64_t addr, void *buf,
+		   size_t len);
+
+#endif /* VUS_ENGINE_PRIV_H */

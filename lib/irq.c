@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * irq: interrupt indexes, their eventfds and vector state (see irq.h for
+ * the semantics). One mutex guards every vector's state and trigger fd, so
+ * device threads can raise interrupts while the context thread rebinds;
+ * mask/unmask eventfds are watched by the context loop.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "irq.h"
+#include "log.h"
+#include "loop.h"
+
+/* VFIO_IRQ_INFO_EVENTFD: every index here is driven by eventfds. */
+#define IRQ_INFO_EVENTFD 0x1u
+
+struct irq_vec {
+	struct irq_table *it;
+	uint32_t index;
+	uint32_t vector;
+	int trigger_fd;
+	struct watch mask_w;   /* fd -1 when unbound */
+	struct watch unmask_w;
+	bool masked;
+	bool pending;
+	bool level;
+};
+
+struct irq_index {
+	bool declared;
+	uint32_t count;
+	uint32_t flags;
+	struct irq_vec *v;
+};
+
+struct irq_table {
+	struct log *log;
+	struct loop *loop;
+	pthread_mutex_t lock;
+	uint32_t reserved;
+	struct irq_index idx[IRQ_MAX_INDEX];
+	vus_irq_state_fn *state_fn;
+	void *state_opaque;
+};
+
+_Static_assert(IRQ_MAX_INDEX <= 32, "reserved is a 32-bit mask");
+
+int irq_table_create(struct log *log, struct loop *loop,
+		     struct irq_table **out)
+{
+	struct irq_table *it = calloc(1, sizeof(*it));
+
+	if (it == NULL)
+		return -ENOMEM;
+	it->log = log;
+	it->loop = loop;
+	pthread_mutex_init(&it->lock, NULL);
+	*out = it;
+	return 0;
+}
+
+static void watch_drop(struct watch *w)
+{
+	loop_del(w);
+	close_fd(&w->fd);
+}
+
+static void vec_unbind_all(struct irq_vec *v)
+{
+	close_fd(&v->trigger_fd);
+	watch_drop(&v->mask_w);
+	watch_drop(&v->unmask_w);
+}
+
+void irq_table_destroy(struct irq_table *it)
+{
+	if (it == NULL)
+		return;
+	for (unsigned int i = 0; i < IRQ_MAX_INDEX; i++) {
+		for (uint32_t j = 0; j < it->idx[i].count; j++)
+			vec_unbind_all(&it->idx[i].v[j]);
+		free(it->idx[i].v);
+	}
+	pthread_mutex_destroy(&it->lock);
+	free(it);
+}
+
+void irq_reserve(struct irq_table *it, uint32_t first, uint32_t n)
+{
+	for (uint32_t i = first; i < first + n && i < IRQ_MAX_INDEX; i++)
+		it->reserved |= 1u << i;
+}
+
+bool irq_reserved(const struct irq_table *it, uint32_t index)
+{
+	return index < IRQ_MAX_INDEX && (it->reserved & (1u << index));
+}
+
+static void mask_watch_cb(struct watch *w, uint32_t events);
+static void unmask_watch_cb(struct watch *w, uint32_t events);
+
+int irq_add(struct irq_table *it, uint32_t index, uint32_t count,
+	    uint32_t flags)
+{
+	const uint32_t known = VUS_IRQ_MASKABLE | VUS_IRQ_AUTOMASKED |
+			       VUS_IRQ_NORESIZE;
+	struct irq_index *x;
+
+	if (index >= IRQ_MAX_INDEX || count > IRQ_MAX_VECTORS ||
+	    (flags & ~known))
+		return -EINVAL;
+	/* A vector that masks itself must be unmaskable by the client. */
+	if ((flags & VUS_IRQ_AUTOMASKED) && !(flags & VUS_IRQ_MASKABLE))
+		return -EINVAL;
+	x = &it->idx[index];
+	if (x->declared)
+		return -EEXIST;
+	x->v = count ? calloc(count, sizeof(*x->v)) : NULL;
+	if (count && x->v == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count; i++) {
+		struct irq_vec *v = &x->v[i];
+
+		v->it = it;
+		v->index = index;
+		v->vector = i;
+		v->trigger_fd = -1;
+		v->mask_w = (struct watch){ .fd = -1, .events = EPOLLIN,
+					    .cb = mask_watch_cb };
+		v->unmask_w = (struct watch){ .fd = -1, .events = EPOLLIN,
+					      .cb = unmask_watch_cb };
+	}
+	x->declared = true;
+	x->count = count;
+	x->flags = flags;
+	return 0;
+}
+
+uint32_t irq_count(const struct irq_table *it)
+{
+	for (uint32_t i = IRQ_MAX_INDEX; i > 0; i--)
+		if (it->idx[i - 1].declared)
+			return i;
+	return 0;
+}
+
+int irq_get_info(const struct irq_table *it, uint32_t index, uint32_t *count,
+		 uint32_t *flags)
+{
+	if (index >= IRQ_MAX_INDEX)
+		return -EINVAL;
+	*count = it->idx[index].count;
+	*flags = IRQ_INFO_EVENTFD | it->idx[index].flags;
+	return 0;
+}
+
+/* The vector, or NULL for an index/vector the table does not have. */
+static struct irq_vec *vec(struct irq_table *it, uint32_t index,
+			   uint32_t vector)
+{
+	if (index >= IRQ_MAX_INDEX || vector >= it->idx[index].count)
+		return NULL;
+	return &it->idx[index].v[vector];
+}
+
+/* Signal the vector, or keep it pending. Lock held. */
+static int fire_locked(struct irq_table *it, struct irq_vec *v)
+{
+	if (v->masked || v->trigger_fd < 0) {
+		v->pending = true;
+		return 0;
+	}
+	v->pending = false;
+	(void)eventfd_write(v->trigger_fd, 1);
+	if (it->idx[v->index].flags & VUS_IRQ_AUTOMASKED)
+		v->masked = true;
+	return 1;
+}
+
+static void unmask_locked(struct irq_table *it, struct irq_vec *v)
+{
+	v->masked = false;
+	if (v->pending || v->level)
+		(void)fire_locked(it, v);
+}
+
+static void notify(struct irq_table *it, uint32_t index, uint32_t start,
+		   uint32_t count)
+{
+	if (it->state_fn != NULL)
+		it->state_fn(it->state_opaque, index, start, count);
+}
+
+int irq_bind(struct irq_table *it, uint32_t index, uint32_t start,
+	     uint32_t count, int *fds)
+{
+	if (vec(it, index, start) == NULL || count > it->idx[index].count - start)
+		return -EINVAL;
+	pthread_mutex_lock(&it->lock);
+	for (uint32_t i = 0; i < count; i++) {
+		struct irq_vec *v = &it->idx[index].v[start + i];
+
+		close_fd(&v->trigger_fd);
+		if (fds != NULL) {
+			v->trigger_fd = fds[i];
+			fds[i] = -1;
+		}
+		/* Something raised while nobody listened fires on binding. */
+		if (v->trigger_fd >= 0 && !v->masked && (v->pending || v->level))
+			(void)fire_locked(it, v);
+	}
+	pthread_mutex_unlock(&it->lock);
+	notify(it, index, start, count);
+	return 0;
+}
+
+int irq_disable(struct irq_table *it, uint32_t index)
+{
+	struct irq_index *x;
+
+	if (index >= IRQ_MAX_INDEX)
+		return -EINVAL;
+	x = &it->idx[index];
+	pthread_mutex_lock(&it->lock);
+	for (uint32_t i = 0; i < x->count; i++) {
+		vec_unbind_all(&x->v[i]);
+		x->v[i].masked = false;
+		x->v[i].pending = false;
+	}
+	pthread_mutex_unlock(&it->lock);
+	if (x->count)
+		notify(it, index, 0, x->count);
+	return 0;
+}
+
+int irq_fire(struct irq_table *it, uint32_t index, uint32_t start,
+	     uint32_t count, const uint8_t *bools)
+{
+	if (vec(it, index, start) == NULL || count > it->idx[index].count - start)
+		return -EINVAL;
+	pthread_mutex_lock(&it->lock);
+	for (uint32_t i = 0; i < count; i++)
+		if (bools == NULL || bools[i])
+			(void)fire_locked(it, &it->idx[index].v[start + i]);
+	pthread_mutex_unlock(&it->lock);
+	return 0;
+}
+
+int irq_mask(struct irq_table *it, uint32_t index, uint32_t start,
+	     uint32_t count, const uint8_t *bools, bool mask)
+{
+	if (vec(it, index, start) == NULL || count > it->idx[index].count - start)
+		return -EINVAL;
+	pthread_mutex_lock(&it->lock);
+	for (uint32_t i = 0; i < count; i++) {
+		struct irq_vec *v = &it->idx[index].v[start + i];
+
+		if (bools != NULL && !bools[i])
+			continue;
+		if (mask)
+			v->masked = true;
+		else
+			unmask_locked(it, v);
+	}
+	pthread_mutex_unlock(&it->lock);
+	return 0;
+}
+
+static void mask_event(struct watch *w, bool unmask)
+{
+	struct irq_vec *v = (struct irq_vec *)((char *)w -
+		(unmask ? offsetof(struct irq_vec, unmask_w)
+			: offsetof(struct irq_vec, mask_w)));
+	struct irq_table *it = v->it;
+	eventfd_t cnt;
+
+	/* Clear the eventfd first so the next signal is a new event. */
+	(void)eventfd_read(w->fd, &cnt);
+	pthread_mutex_lock(&it->lock);
+	if (unmask)
+		unmask_locked(it, v);
+	else
+		v->masked = true;
+	pthread_mutex_unlock(&it->lock);
+}
+
+static void mask_watch_cb(struct watch *w, uint32_t events)
+{
+	(void)events;
+	mask_event(w, false);
+}
+
+static void unmask_watch_cb(struct watch *w, uint32_t events)
+{
+	(void)events;
+	mask_event(w, true);
+}
+
+int irq_bind_mask_fds(struct irq_table *it, uint32_t index, uint32_t start,
+		      uint32_t count, int *fds, bool unmask)
+{
+	int ret = 0;
+
+	if (vec(it, index, start) == NULL || count > it->idx[index].count - start)
+		return -EINVAL;
+	for (uint32_t i = 0; i < count; i++) {
+		struct irq_vec *v = &it->idx[index].v[start + i];
+		struct watch *w = unmask ? &v->unmask_w : &v->mask_w;
+
+		watch_drop(w);
+		if (fds == NULL)
+			continue;
+		w->fd = fds[i];
+		fds[i] = -1;
+		if (it->loop == NULL)
+			continue;
+		int r = loop_add(it->loop, w);
+		if (r < 0) {
+			/* Not an eventfd we can poll: refuse it. */
+			close_fd(&w->fd);
+			ret = r;
+		}
+	}
+	return ret;
+}
+
+void irq_reset(struct irq_table *it)
+{
+	for (uint32_t i = 0; i < IRQ_MAX_INDEX; i++)
+		if (it->idx[i].declared)
+			(void)irq_disable(it, i);
+}
+
+int irq_trigger(struct irq_table *it, uint32_t index, uint32_t vector)
+{
+	struct irq_vec *v = vec(it, index, vector);
+	int ret;
+
+	if (v == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&it->lock);
+	ret = fire_locked(it, v);
+	pthread_mutex_unlock(&it->lock);
+	return ret;
+}
+
+int irq_set_level(struct irq_table *it, uint32_t index, uint32_t vector,
+		  bool level)
+{
+	struct irq_vec *v = vec(it, index, vector);
+	int ret = 0;
+
+	if (v == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&it->lock);
+	if (level && !v->level) {
+		v->level = true;
+		ret = fire_locked(it, v);
+	} else if (!level) {
+		/* A lowered line is no longer pending. */
+		v->level = false;
+		v->pending = false;
+	}
+	pthread_mutex_unlock(&it->lock);
+	return ret;
+}
+
+bool irq_is_pending(struct irq_table *it, uint32_t index, uint32_t vector)
+{
+	struct irq_vec *v = vec(it, index, vector);
+	bool ret;
+
+	if (v == NULL)
+		return false;
+	pthread_mutex_lock(&it->lock);
+	ret = v->pending;
+	pthread_mutex_unlock(&it->lock);
+	return ret;
+}
+
+bool irq_is_bound(struct irq_table *it, uint32_t index, uint32_t vector)
+{
+	struct irq_vec *v = vec(it, index, vector);
+	bool ret;
+
+	if (v == NULL)
+		return false;
+	pthread_mutex_lock(&it->lock);
+	ret = v->trigger_fd >= 0;
+	pthread_mutex_unlock(&it->lock);
+	return ret;
+}
+
+void irq_set_state_cb(struct irq_table *it, vus_irq_state_fn *fn,
+		      void *opaque)
+{
+	it->state_fn = fn;
+	it->state_opaque = opaque;
+}
+
+/* Public API. */
+
+VUS_EXPORT int vus_irq_setup(vus_ctx *ctx, uint32_t index, uint32_t count,
+			     uint32_t flags)
+{
+	struct irq_table *it;
+
+	if (ctx == NULL)
+		return -EINVAL;
+	if (ctx_realized(ctx))
+		return -EBUSY;
+	it = ctx_irqs(ctx);
+	if (irq_reserved(it, index))
+		return -EINVAL;
+	return irq_add(it, index, count, flags);
+}
+
+VUS_EXPORT int vus_irq_trigger(vus_ctx *ctx, uint32_t index, uint32_t vector)
+{
+	return ctx ? irq_trigger(ctx_irqs(ctx), index, vector) : -EINVAL;
+}
+
+VUS_EXPORT int vus_irq_set_level(vus_ctx *ctx, uint32_t index,
+				 uint32_t vector, bool level)
+{
+	return ctx ? irq_set_level(ctx_irqs(ctx), index, vector, level)
+		   : -EINVAL;
+}
+
+VUS_EXPORT bool vus_irq_is_bound(vus_ctx *ctx, uint32_t index,
+				 uint32_t vector)
+{
+	return ctx ? irq_is_bound(ctx_irqs(ctx), index, vector) : false;
+}
+
+VUS_EXPORT int vus_irq_set_state_cb(vus_ctx *ctx, vus_irq_state_fn *fn,
+				    void *opaque)
+{
+	if (ctx == NULL)
+		return -EINVAL;
+	if (ctx_realized(ctx))
+		return -EBUSY;
+	irq_set_state_cb(ctx_irqs(ctx), fn, opaque ? opaque : vus_ctx_opaque(ctx));
+	return 0;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * transport: moves whole vfio-user messages and their fds. Knows the
+ * 16-byte header (for framing) and nothing about commands. Non-blocking:
+ * receive returns -EAGAIN until a whole message is in, send buffers what
+ * the socket does not take. Behind an ops table so that a socketpair in
+ * tests, or a future vsock transport, can slot in.
+ */
+#ifndef VUS_TRANSPORT_H
+#define VUS_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "wire.h"
+
+/*
+ * A received message. @payload has hdr.msg_size - 16 bytes. The fds belong
+ * to the message: a handler takes one with msg_take_fd(); msg_release()
+ * closes whatever nobody took.
+ */
+struct msg {
+	struct wire_hdr hdr;
+	uint8_t *payload;
+	uint32_t len;
+	int *fds;
+	unsigned int nfds;
+	/*
+	 * Non-zero when the transport rejected the message but kept the
+	 * stream in step: -EMSGSIZE (body discarded, payload NULL) or
+	 * -EINVAL (more fds than allowed, or fds not on the header; all
+	 * closed). The message must still get an error reply.
+	 */
+	int reject;
+	/* Whether payload/fds are owned by the message (msg_detach()). */
+	bool owned;
+};
+
+/** Take fd @i out of the message; the caller owns it. -1 if none. */
+int msg_take_fd(struct msg *m, unsigned int i);
+
+/** Close untaken fds and free owned storage. */
+void msg_release(struct msg *m);
+
+/**
+ * Make @m independent of the transport's buffers (copy the payload and fd
+ * array) so it can be kept while more messages are received. -ENOMEM.
+ */
+int msg_detach(struct msg *m);
+
+struct transport;
+
+struct transport_ops {
+	/**
+	 * Receive the next whole message into @m without blocking. Returns
+	 * 0, -EAGAIN (nothing complete yet), -EPIPE (peer closed between
+	 * messages), -EPROTO (peer broke framing: EOF inside a message,
+	 * msg_size < 16, lost fds), or another -errno from the socket.
+	 * @m stays valid until the next recv or msg_release/msg_detach.
+	 */
+	int (*recv)(struct transport *t, struct msg *m);
+	/**
+	 * Send header + @iov with @fds (borrowed) on the first byte. What
+	 * cannot be written now is copied (fds dup'd) and written by flush.
+	 * Returns 0, -EPIPE/-ECONNRESET, -ENOMEM.
+	 */
+	int (*send)(struct transport *t, const struct wire_hdr *h,
+		    const struct iovec *iov, int iovcnt, const int *fds,
+		    unsigned int nfds);
+	/** Write buffered output: 0 when all is out, -EAGAIN, -errno. */
+	int (*flush)(struct transport *t);
+	/** Bytes buffered for output. */
+	size_t (*out_pending)(const struct transport *t);
+	int (*fd)(const struct transport *t);
+	void (*destroy)(struct transport *t);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+};
+
+struct transport_limits {
+	uint32_t max_msg_size; /* largest message accepted, header included */
+	unsigned int max_fds;  /* most fds accepted with one message */
+};
+
+/**
+ * A transport over a connected AF_UNIX stream socket. Takes ownership of
+ * @fd (closed on error too) and makes it non-blocking.
+ */
+int transport_sock_create(int fd, const struct transport_limits *lim,
+			  struct transport **out);
+
+static inline int transport_recv(struct transport *t, struct msg *m)
+{
+	return t->ops->recv(t, m);
+}
+
+static inline int transport_send(struct transport *t, const struct wire_hdr *h,
+				 const struct iovec *iov, int iovcnt,
+				 const int *fds, unsigned int nfds)
+{
+	return t->ops->send(t, h, iov, iovcnt, fds, nfds);
+}
+
+static inline int transport_flush(struct transport *t)
+{
+	return t->ops->flush(t);
+}
+
+static inline size_t transport_out_pending(const struct transport *t)
+{
+	return t->ops->out_pending(t);
+}
+
+static inline int transport_fd(const struct transport *t)
+{
+	return t->ops->fd(t);
+}
+
+static inline void transport_destroy(struct transport *t)
+{
+	if (t != NULL)
+		t->ops->destroy(t);
+}
+
+#endif /* VUS_TRANSPORT_H */

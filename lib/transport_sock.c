@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * transport_sock: vfio-user framing over an AF_UNIX stream socket.
+ *
+ * Receiving reads exactly the 16-byte header, then exactly the body, so a
+ * read never runs into the next message (whose fds travel with its first
+ * byte). fds are accepted only with the header bytes; each read uses a
+ * control buffer large enough for the kernel's per-message maximum, so
+ * excess fds are seen and closed rather than silently lost. A message
+ * larger than the limit is read and discarded to keep the stream in step.
+ *
+ * Sending writes header + payload + fds with one sendmsg(); whatever the
+ * socket does not take is copied to an output queue (fds dup'd if none of
+ * the message went out) and written by flush().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "transport.h"
+
+#define DISCARD_CHUNK (64u * 1024u)
+
+struct outq {
+	struct outq *next;
+	uint8_t *data;
+	size_t len;
+	size_t off;
+	unsigned int nfds;
+	int fds[];
+};
+
+struct sock_transport {
+	struct transport base;
+	int fd;
+	struct transport_limits lim;
+	/* Message being received. */
+	struct wire_hdr hdr;
+	size_t hdr_got;
+	size_t body_len;
+	size_t body_got;
+	bool discard;
+	int reject;
+	uint8_t *buf;
+	size_t buf_cap;
+	int fds[WIRE_MAX_FDS_LIMIT];
+	unsigned int nfds;
+	/* fds of the message last delivered (owned by that message). */
+	int dfds[WIRE_MAX_FDS_LIMIT];
+	/* Output queue. */
+	struct outq *head;
+	struct outq *tail;
+	size_t out_bytes;
+};
+
+static struct sock_transport *to_sock(struct transport *t)
+{
+	return (struct sock_transport *)t;
+}
+
+/* Keep fds from one control message; close the ones we cannot accept. */
+static void take_cmsg_fds(struct sock_transport *s, struct cmsghdr *c,
+			  bool with_header)
+{
+	size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	int *p = (int *)CMSG_DATA(c);
+
+	for (size_t i = 0; i < n; i++) {
+		int fd;
+
+		memcpy(&fd, p + i, sizeof(fd));
+		if (with_header && s->nfds < s->lim.max_fds) {
+			s->fds[s->nfds++] = fd;
+			continue;
+		}
+		/* Too many, or not attached to the header: refuse them all. */
+		close_fd(&fd);
+		s->reject = -EINVAL;
+	}
+}
+
+static ssize_t rx(struct sock_transport *s, void *p, size_t len,
+		  bool with_header)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS_LIMIT)];
+	} cbuf;
+	struct iovec iov = { .iov_base = p, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	ssize_t n;
+
+	do {
+		n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			take_cmsg_fds(s, c, with_header);
+	/* fds were lost in the kernel: we cannot tell whose they were. */
+	if (mh.msg_flags & MSG_CTRUNC)
+		return -EPROTO;
+	return n;
+}
+
+static int grow_buf(struct sock_transport *s, size_t need)
+{
+	uint8_t *nb;
+
+	if (need <= s->buf_cap)
+		return 0;
+	nb = realloc(s->buf, need);
+	if (nb == NULL)
+		return -ENOMEM;
+	s->buf = nb;
+	s->buf_cap = need;
+	return 0;
+}
+
+/* The header is complete: decide how to take the body. */
+static int start_body(struct sock_transport *s)
+{
+	if (s->hdr.msg_size < WIRE_HDR_SIZE)
+		return -EPROTO;
+	s->body_len = s->hdr.msg_size - WIRE_HDR_SIZE;
+	s->body_got = 0;
+	if (s->hdr.msg_size > s->lim.max_msg_size ||
+	    grow_buf(s, s->body_len) < 0) {
+		s->discard = true;
+		s->reject = -EMSGSIZE;
+		return grow_buf(s, DISCARD_CHUNK);
+	}
+	return 0;
+}
+
+static int recv_header(struct sock_transport *s)
+{
+	while (s->hdr_got < WIRE_HDR_SIZE) {
+		ssize_t n = rx(s, (uint8_t *)&s->hdr + s->hdr_got,
+			       WIRE_HDR_SIZE - s->hdr_got, true);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return s->hdr_got == 0 ? -EPIPE : -EPROTO;
+		s->hdr_got += (size_t)n;
+		if (s->hdr_got == WIRE_HDR_SIZE) {
+			int ret = start_body(s);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int recv_body(struct sock_transport *s)
+{
+	while (s->body_got < s->body_len) {
+		size_t left = s->body_len - s->body_got;
+		uint8_t *dst = s->discard ? s->buf : s->buf + s->body_got;
+		ssize_t n;
+
+		if (s->discard)
+			left = MIN(left, s->buf_cap);
+		n = rx(s, dst, left, false);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPROTO;
+		s->body_got += (size_t)n;
+	}
+	return 0;
+}
+
+static int sock_recv(struct transport *t, struct msg *m)
+{
+	struct sock_transport *s = to_sock(t);
+	int ret;
+
+	ret = recv_header(s);
+	if (ret == 0)
+		ret = recv_body(s);
+	if (ret < 0)
+		return ret;
+
+	memset(m, 0, sizeof(*m));
+	m->hdr = s->hdr;
+	m->payload = s->discard ? NULL : s->buf;
+	m->len = s->discard ? 0 : (uint32_t)s->body_len;
+	memcpy(s->dfds, s->fds, s->nfds * sizeof(int));
+	m->fds = s->dfds;
+	m->nfds = s->nfds;
+	m->reject = s->reject;
+	if (m->reject)
+		close_fds(m->fds, m->nfds);
+
+	s->hdr_got = 0;
+	s->body_len = 0;
+	s->body_got = 0;
+	s->nfds = 0;
+	s->reject = 0;
+	s->discard = false;
+	return 0;
+}
+
+static ssize_t tx(struct sock_transport *s, const struct iovec *iov,
+		  int iovcnt, const int *fds, unsigned int nfds)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS_LIMIT)];
+	} cbuf;
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = (size_t)iovcnt };
+	ssize_t n;
+
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(cbuf.buf, 0, sizeof(cbuf.buf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do {
+		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return n;
+}
+
+/* Queue bytes [skip, total) of the iovec; dup fds if nothing went out. */
+static int enqueue(struct sock_transport *s, const struct iovec *iov,
+		   int iovcnt, size_t total, size_t skip, const int *fds,
+		   unsigned int nfds)
+{
+	unsigned int qfds = skip == 0 ? nfds : 0;
+	struct outq *q = calloc(1, sizeof(*q) + qfds * sizeof(int));
+	size_t pos = 0, w = 0;
+
+	if (q == NULL)
+		return -ENOMEM;
+	q->len = total - skip;
+	q->data = malloc(q->len);
+	if (q->data == NULL) {
+		free(q);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		size_t len = iov[i].iov_len, from = 0;
+
+		if (pos + len <= skip) {
+			pos += len;
+			continue;
+		}
+		if (pos < skip)
+			from = skip - pos;
+		memcpy(q->data + w, (const uint8_t *)iov[i].iov_base + from,
+		       len - from);
+		w += len - from;
+		pos += len;
+	}
+	for (unsigned int i = 0; i < qfds; i++) {
+		q->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+		if (q->fds[i] < 0) {
+			int err = -errno;
+			close_fds(q->fds, i);
+			free(q->data);
+			free(q);
+			return err;
+		}
+	}
+	q->nfds = qfds;
+	if (s->tail)
+		s->tail->next = q;
+	else
+		s->head = q;
+	s->tail = q;
+	s->out_bytes += q->len;
+	return 0;
+}
+
+static int sock_send(struct transport *t, const struct wire_hdr *h,
+		     const struct iovec *iov, int iovcnt, const int *fds,
+		     unsigned int nfds)
+{
+	struct sock_transport *s = to_sock(t);
+	struct iovec v[8];
+	size_t total = WIRE_HDR_SIZE;
+	ssize_t n = 0;
+
+	if (iovcnt < 0 || iovcnt > 7 || nfds > WIRE_MAX_FDS_LIMIT)
+		return -EINVAL;
+	v[0].iov_base = (void *)h;
+	v[0].iov_len = WIRE_HDR_SIZE;
+	for (int i = 0; i < iovcnt; i++) {
+		v[i + 1] = iov[i];
+		total += iov[i].iov_len;
+	}
+	if (s->head == NULL) {
+		n = tx(s, v, iovcnt + 1, fds, nfds);
+		if (n == -EAGAIN)
+			n = 0;
+		if (n < 0)
+			return (int)n;
+		if ((size_t)n == total)
+			return 0;
+	}
+	return enqueue(s, v, iovcnt + 1, total, (size_t)n, fds, nfds);
+}
+
+static int sock_flush(struct transport *t)
+{
+	struct sock_transport *s = to_sock(t);
+
+	while (s->head != NULL) {
+		struct outq *q = s->head;
+		struct iovec v = { .iov_base = q->data + q->off,
+				   .iov_len = q->len - q->off };
+		bool first = q->off == 0;
+		ssize_t n = tx(s, &v, 1, q->fds, first ? q->nfds : 0);
+
+		if (n < 0)
+			return (int)n;
+		if (first && n > 0)
+			close_fds(q->fds, q->nfds); /* the kernel has its copies */
+		q->off += (size_t)n;
+		s->out_bytes -= (size_t)n;
+		if (q->off < q->len)
+			return -EAGAIN;
+		s->head = q->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		free(q->data);
+		free(q);
+	}
+	return 0;
+}
+
+static size_t sock_out_pending(const struct transport *t)
+{
+	return ((const struct sock_transport *)t)->out_bytes;
+}
+
+static int sock_fd(const struct transport *t)
+{
+	return ((const struct sock_transport *)t)->fd;
+}
+
+static void sock_destroy(struct transport *t)
+{
+	struct sock_transport *s = to_sock(t);
+
+	while (s->head != NULL) {
+		struct outq *q = s->head;
+		s->head = q->next;
+		close_fds(q->fds, q->nfds);
+		free(q->data);
+		free(q);
+	}
+	close_fds(s->fds, s->nfds);
+	close_fd(&s->fd);
+	free(s->buf);
+	free(s);
+}
+
+static const struct transport_ops sock_ops = {
+	.recv = sock_recv,
+	.send = sock_send,
+	.flush = sock_flush,
+	.out_pending = sock_out_pending,
+	.fd = sock_fd,
+	.destroy = sock_destroy,
+};
+
+int transport_sock_create(int fd, const struct transport_limits *lim,
+			  struct transport **out)
+{
+	struct sock_transport *s;
+	int fl;
+
+	if (fd < 0 || lim->max_msg_size < WIRE_HDR_SIZE ||
+	    lim->max_fds > WIRE_MAX_FDS_LIMIT) {
+		close_fd(&fd);
+		return -EINVAL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		int err = -errno;
+		close_fd(&fd);
+		return err;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		close_fd(&fd);
+		return -ENOMEM;
+	}
+	s->base.ops = &sock_ops;
+	s->fd = fd;
+	s->lim = *lim;
+	*out = &s->base;
+	return 0;
+}

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of the socket transport: framing over a real socketpair, with
+ * the awkward deliveries real peers produce (pieces, fds in the wrong place,
+ * oversized messages, EOF anywhere).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "transport.h"
+#include "vtest.h"
+
+struct pair {
+	struct transport *t;
+	int peer;
+};
+
+static void pair_open(struct pair *p, uint32_t max_msg, unsigned int max_fds)
+{
+	struct transport_limits lim = { .max_msg_size = max_msg,
+					.max_fds = max_fds };
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(transport_sock_create(sv[0], &lim, &p->t), 0);
+	p->peer = sv[1];
+}
+
+static void pair_close(struct pair *p)
+{
+	transport_destroy(p->t);
+	close(p->peer);
+}
+
+/* Raw sendmsg of @len bytes with @nfds fds. */
+static void raw_send(int fd, const void *buf, size_t len, const int *fds,
+		     unsigned int nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 32)];
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	assert_int_equal(sendmsg(fd, &mh, 0), (ssize_t)len);
+}
+
+static size_t build(uint8_t *buf, uint16_t id, uint32_t payload_len)
+{
+	struct wire_hdr h = { .msg_id = id, .cmd = WIRE_CMD_REGION_WRITE,
+			      .msg_size = WIRE_HDR_SIZE + payload_len };
+
+	memcpy(buf, &h, sizeof(h));
+	for (uint32_t i = 0; i < payload_len; i++)
+		buf[sizeof(h) + i] = (uint8_t)(i * 7 + id);
+	return sizeof(h) + payload_len;
+}
+
+static void whole_message_with_fd(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	size_t n = build(buf, 5, 20);
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	raw_send(p.peer, buf, n, &efd, 1);
+	close(efd);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 5);
+	assert_int_equal(m.len, 20);
+	assert_memory_equal(m.payload, buf + 16, 20);
+	assert_int_equal(m.nfds, 1);
+	assert_int_equal(m.reject, 0);
+	efd = msg_take_fd(&m, 0);
+	assert_true(efd >= 0);
+	assert_int_equal(eventfd_write(efd, 1), 0); /* a working eventfd */
+	close(efd);
+	msg_release(&m);
+	assert_int_equal(transport_recv(p.t, &m), -EAGAIN);
+	pair_close(&p);
+}
+
+static void header_and_body_in_single_bytes(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+	size_t n = build(buf, 9, 30);
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(transport_recv(p.t, &m), -EAGAIN);
+		raw_send(p.peer, buf + i, 1, NULL, 0);
+	}
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.len, 30);
+	assert_memory_equal(m.payload, buf + 16, 30);
+	msg_release(&m);
+	pair_close(&p);
+}
+
+static void too_many_fds_are_closed_and_rejected(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+	int fds[6], before;
+	size_t n = build(buf, 1, 8);
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	for (int i = 0; i < 6; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	raw_send(p.peer, buf, n, fds, 6);
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	before = vtest_count_fds();
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.reject, -EINVAL);
+	msg_release(&m);
+	/* All six, kept or not, are closed again. */
+	assert_int_equal(vtest_count_fds(), before);
+	/* The stream is still in step. */
+	n = build(buf, 2, 4);
+	raw_send(p.peer, buf, n, NULL, 0);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 2);
+	assert_int_equal(m.reject, 0);
+	msg_release(&m);
+	pair_close(&p);
+}
+
+static void fds_on_the_body_are_refused(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	size_t n = build(buf, 3, 24);
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	raw_send(p.peer, buf, 16, NULL, 0);
+	assert_int_equal(transport_recv(p.t, &m), -EAGAIN);
+	raw_send(p.peer, buf + 16, n - 16, &efd, 1);
+	close(efd);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.reject, -EINVAL);
+	assert_int_equal(m.nfds, 0);
+	msg_release(&m);
+	pair_close(&p);
+}
+
+static void oversized_body_is_discarded_in_step(void **state)
+{
+	struct pair p;
+	uint8_t *buf = malloc(200000);
+	struct msg m;
+	size_t n = build(buf, 4, 150000);
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	n += build(buf + n, 5, 10);
+	/* Feed it in chunks while receiving, as a stream would. */
+	for (size_t off = 0; off < n;) {
+		size_t chunk = n - off < 30000 ? n - off : 30000;
+		int ret;
+
+		raw_send(p.peer, buf + off, chunk, NULL, 0);
+		off += chunk;
+		ret = transport_recv(p.t, &m);
+		if (ret == 0) {
+			assert_int_equal(m.hdr.msg_id, 4);
+			assert_int_equal(m.reject, -EMSGSIZE);
+			assert_null(m.payload);
+			msg_release(&m);
+		} else {
+			assert_int_equal(ret, -EAGAIN);
+		}
+	}
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 5);
+	assert_int_equal(m.len, 10);
+	msg_release(&m);
+	free(buf);
+	pair_close(&p);
+}
+
+static void large_body_in_pieces(void **state)
+{
+	const uint32_t len = 1u << 20;
+	uint8_t *buf = malloc(len + 16);
+	struct pair p;
+	struct msg m;
+	size_t n = build(buf, 6, len), off = 0;
+	int ret = -EAGAIN;
+
+	(void)state;
+	pair_open(&p, len + 64, 4);
+	while (off < n) {
+		size_t chunk = n - off < 65536 ? n - off : 65536;
+
+		raw_send(p.peer, buf + off, chunk, NULL, 0);
+		off += chunk;
+		ret = transport_recv(p.t, &m);
+		if (off < n)
+			assert_int_equal(ret, -EAGAIN);
+	}
+	assert_int_equal(ret, 0);
+	assert_int_equal(m.len, len);
+	assert_memory_equal(m.payload, buf + 16, len);
+	msg_release(&m);
+	free(buf);
+	pair_close(&p);
+}
+
+static void eof_between_and_inside_messages(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	close(p.peer);
+	assert_int_equal(transport_recv(p.t, &m), -EPIPE);
+	transport_destroy(p.t);
+
+	pair_open(&p, 4096, 4);
+	build(buf, 1, 20);
+	raw_send(p.peer, buf, 20, NULL, 0); /* header and 4 of 20 bytes */
+	close(p.peer);
+	assert_int_equal(transport_recv(p.t, &m), -EPROTO);
+	transport_destroy(p.t);
+}
+
+static void short_msg_size_breaks_framing(void **state)
+{
+	struct pair p;
+	struct wire_hdr h = { .msg_size = 8 };
+	struct msg m;
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	raw_send(p.peer, &h, sizeof(h), NULL, 0);
+	assert_int_equal(transport_recv(p.t, &m), -EPROTO);
+	pair_close(&p);
+}
+
+static void send_queues_when_the_peer_is_slow(void **state)
+{
+	const size_t len = 256 * 1024;
+	uint8_t *data = calloc(1, len), *got = malloc(len + 16);
+	struct wire_hdr h = { .msg_id = 1, .msg_size = (uint32_t)(16 + len) };
+	struct iovec iov = { .iov_base = data, .iov_len = len };
+	int efd = eventfd(0, EFD_CLOEXEC), sndbuf = 4096;
+	struct pair p;
+	size_t have = 0;
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	setsockopt(transport_fd(p.t), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)i;
+	assert_int_equal(transport_send(p.t, &h, &iov, 1, &efd, 1), 0);
+	close(efd);
+	assert_true(transport_out_pending(p.t) > 0);
+	/* Our buffers may be reused at once: the transport copied them. */
+	memset(data, 0xee, len);
+	while (have < len + 16) {
+		ssize_t n = recv(p.peer, got + have, len + 16 - have, MSG_DONTWAIT);
+		if (n > 0)
+			have += (size_t)n;
+		int ret = transport_flush(p.t);
+		assert_true(ret == 0 || ret == -EAGAIN);
+	}
+	assert_int_equal(transport_out_pending(p.t), 0);
+	for (size_t i = 0; i < len; i++)
+		if (got[16 + i] != (uint8_t)i)
+			fail_msg("byte %zu differs", i);
+	free(data);
+	free(got);
+	pair_close(&p);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		VTEST(whole_message_with_fd),
+		VTEST(header_and_body_in_single_bytes),
+		VTEST(too_many_fds_are_closed_and_rejected),
+		VTEST(fds_on_the_body_are_refused),
+		VTEST(oversized_body_is_discarded_in_step),
+		VTEST(large_body_in_pieces),
+		VTEST(eof_between_and_inside_messages),
+		VTEST(short_msg_size_breaks_framing),
+		VTEST(send_queues_when_the_peer_is_slow),
+	};
+
+	return vtest_run("transport", tests, argc, argv);
+}
