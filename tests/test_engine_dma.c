@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DMA through the server, with real memfds over a real socket: mapping and
+ * unmapping rules (size 0, wrap past 2^64, two fds, fd smaller than the
+ * range, overlaps, limits), quiesce before unmap, and server-initiated
+ * DMA_READ/DMA_WRITE for memory mapped without an fd, interleaved with the
+ * client's own pipelined commands.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "tserver.h"
+#include "vtest.h"
+
+static struct peer_msg *m;
+static struct tserver s;
+
+static int setup_opts(void **state, const struct tserver_opts *o)
+{
+	m = calloc(1, sizeof(*m));
+	vtest_setup(state);
+	tserver_start(&s, o);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_opts(state, &(struct tserver_opts){ .max_dma_maps = 8 });
+}
+
+static int setup_quiesce(void **state)
+{
+	return setup_opts(state, &(struct tserver_opts){ .with_quiesce = true });
+}
+
+static int teardown(void **state)
+{
+	tserver_stop(&s);
+	free(m);
+	return vtest_teardown(state);
+}
+
+#define CASE(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define QCASE(fn) cmocka_unit_test_setup_teardown(fn, setup_quiesce, teardown)
+
+static int memfd(size_t size)
+{
+	int fd = memfd_create("test-ram", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	return fd;
+}
+
+static int dma_map(uint64_t addr, uint64_t size, uint64_t off, uint32_t flags,
+		   const int *fds, unsigned int nfds)
+{
+	struct wire_dma_map q = { .argsz = 32, .flags = flags, .offset = off,
+				  .addr = addr, .size = size };
+
+	return peer_call(&s, WIRE_CMD_DMA_MAP, &q, sizeof(q), fds, nfds, m);
+}
+
+static int dma_unmap(uint64_t addr, uint64_t size, uint32_t flags)
+{
+	struct wire_dma_unmap q = { .argsz = 24, .flags = flags, .addr = addr,
+				    .size = size };
+
+	return peer_call(&s, WIRE_CMD_DMA_UNMAP, &q, sizeof(q), NULL, 0, m);
+}
+
+#define RW (WIRE_DMA_READ | WIRE_DMA_WRITE)
+
+static void map_checks(void **state)
+{
+	int fd = memfd(0x10000), fd2 = memfd(0x1000), fds[2] = { fd, fd2 };
+
+	(void)state;
+	assert_int_equal(dma_map(0x100000, 0, 0, RW, &fd, 1), -EINVAL);         /* size 0 */
+	assert_int_equal(dma_map(UINT64_MAX - 0xfff, 0x2000, 0, RW, NULL, 0), -EINVAL); /* wraps */
+	assert_int_equal(dma_map(0x100000, 0x1000, 0, RW, fds, 2), -EINVAL);    /* two fds */
+	assert_int_equal(dma_map(0x100000, 0x20000, 0, RW, &fd, 1), -EINVAL);   /* > file */
+	assert_int_equal(dma_map(0x100000, 0x1000, 0xf000 + 1, RW, &fd, 1), -EINVAL);
+	assert_int_equal(dma_map(0x100000, 0x1000, UINT64_MAX - 10, RW, &fd, 1), -EINVAL);
+	assert_int_equal(dma_map(0x100000, 0x1000, 0, 0x4, &fd, 1), -EINVAL);   /* flags */
+	assert_int_equal(dma_map(0x100000, 0x1000, 0, 0, &fd, 1), -EINVAL);
+	assert_int_equal(dma_map(0x100000, 0x1000, 0x1000, RW, NULL, 0), -EINVAL); /* offset, no fd */
+	assert_int_equal(vus_dma_nr_regions(s.ctx), 0);
+	assert_int_equal(s.dev.maps, 0);
+
+	assert_int_equal(dma_map(0x100000, 0x10000, 0, RW, &fd, 1), 0);
+	assert_int_equal(s.dev.maps, 1);
+	assert_int_equal(dma_map(0x10f000, 0x2000, 0, RW, NULL, 0), -EEXIST);   /* overlap */
+	assert_int_equal(dma_map(0x100000, 0x10000, 0, RW, &fd, 1), -EEXIST);   /* again */
+	assert_int_equal(dma_map(0xfff000, 0x1000, 0, RW, NULL, 0), 0);
+	/* A mapping may end exactly at 2^64. */
+	assert_int_equal(dma_map(UINT64_MAX - 0xfff, 0x1000, 0, RW, NULL, 0), 0);
+	assert_int_equal(vus_dma_nr_regions(s.ctx), 3);
+	close(fd);
+	close(fd2);
+}
+
+static void map_limit_gives_enospc(void **state)
+{
+	(void)state;
+	for (uint64_t i = 0; i < 8; i++)
+		assert_int_equal(dma_map(i << 20, 0x1000, 0, RW, NULL, 0), 0);
+	assert_int_equal(dma_map(9ull << 20, 0x1000, 0, RW, NULL, 0), -ENOSPC);
+	assert_int_equal(dma_unmap(0, 0, WIRE_DMA_UNMAP_ALL), 0);
+	assert_int_equal(s.dev.unmaps, 8);
+	assert_int_equal(dma_map(9ull << 20, 0x1000, 0, RW, NULL, 0), 0);
+}
+
+static void non_mappable_fds_fail_cleanly(void **state)
+{
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_true(dma_map(0x100000, 0x1000, 0, RW, &p[0], 1) < 0);
+	assert_int_equal(vus_dma_nr_regions(s.ctx), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void device_reads_and_writes_mapped_memory(void **state)
+{
+	int fd = memfd(0x4000);
+	uint8_t *ram = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct vus_sg sg[2];
+	size_t n;
+	uint32_t v32;
+	uint8_t buf[16];
+
+	(void)state;
+	/* Two mappings of one file, adjacent in DMA space. */
+	assert_int_equal(dma_map(0x10000, 0x2000, 0, RW, &fd, 1), 0);
+	assert_int_equal(dma_map(0x12000, 0x2000, 0x2000, WIRE_DMA_READ, &fd, 1), 0);
+	memcpy(ram + 0x1ff8, "abcdefghijklmnop", 16);
+	assert_int_equal(vus_dma_read(s.ctx, 0x11ff8, buf, 16), 0);
+	assert_memory_equal(buf, "abcdefghijklmnop", 16);
+	assert_int_equal(vus_dma_sg(s.ctx, 0x11ff8, 16, VUS_DMA_READ, sg, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(sg[0].len, 8);
+	assert_int_equal(sg[1].addr, 0x12000);
+	/* The second mapping is read-only. */
+	assert_int_equal(vus_dma_write(s.ctx, 0x11ff8, buf, 16), -EACCES);
+	assert_int_equal(vus_dma_sg(s.ctx, 0x11ff8, 16, VUS_DMA_WRITE, sg, 2, &n), -EACCES);
+	assert_int_equal(vus_dma_sg(s.ctx, 0x11ff8, 16, VUS_DMA_READ, sg, 1, &n), -ENOSPC);
+	assert_int_equal(n, 2);
+	assert_int_equal(vus_dma_write32(s.ctx, 0x10010, 0xdeadbeef), 0);
+	assert_int_equal(memcmp(ram + 0x10, "\xef\xbe\xad\xde", 4), 0);
+	assert_int_equal(vus_dma_read32(s.ctx, 0x10010, &v32), 0);
+	assert_int_equal(v32, 0xdeadbeef);
+	assert_int_equal(vus_dma_read32(s.ctx, 0x10011, &v32), -EINVAL); /* unaligned */
+	assert_int_equal(vus_dma_read(s.ctx, 0x14000, buf, 1), -EFAULT);  /* unmapped */
+	assert_int_equal(vus_dma_read(s.ctx, UINT64_MAX, buf, 2), -EINVAL);
+	munmap(ram, 0x4000);
+	close(fd);
+}
+
+static void unmap_rules(void **state)
+{
+	(void)state;
+	assert_int_equal(dma_map(0x10000, 0x1000, 0, RW, NULL, 0), 0);
+	assert_int_equal(dma_map(0x11000, 0x1000, 0, RW, NULL, 0), 0);
+	assert_int_equal(dma_unmap(0x20000, 0x1000, 0), -ENOENT);
+	assert_int_equal(dma_unmap(0x10800, 0x1000, 0), -EINVAL); /* would split */
+	assert_int_equal(dma_unmap(0, 0, 0), -EINVAL);
+	assert_int_equal(dma_unmap(0x10000, 0x1000, WIRE_DMA_UNMAP_ALL), -EINVAL);
+	assert_int_equal(dma_unmap(0x10000, 0x1000, 0x1), -EINVAL); /* legacy bitmap */
+	assert_int_equal(s.dev.unmaps, 0);
+	/* A range covering whole mappings removes them all. */
+	assert_int_equal(dma_unmap(0x10000, 0x2000, 0), 0);
+	assert_int_equal(m->len, 24); /* the reply echoes the entry */
+	assert_int_equal(s.dev.unmaps, 2);
+	assert_int_equal(vus_dma_nr_regions(s.ctx), 0);
+}
+
+static void unmap_waits_for_a_busy_quiesce(void **state)
+{
+	struct wire_dma_unmap q = { .argsz = 24, .addr = 0x10000, .size = 0x1000 };
+	struct wire_device_info di = { .argsz = 16 };
+	uint16_t id1, id2;
+
+	(void)state;
+	assert_int_equal(dma_map(0x10000, 0x1000, 0, RW, NULL, 0), 0);
+	s.dev.quiesce_busy = true;
+	id1 = peer_send(&s, WIRE_CMD_DMA_UNMAP, 0, &q, sizeof(q), NULL, 0);
+	id2 = peer_send(&s, WIRE_CMD_DEVICE_GET_INFO, 0, &di, sizeof(di), NULL, 0);
+	/* Nothing is answered while the device is busy. */
+	assert_int_equal(peer_recv(&s, m, 300), -ETIMEDOUT);
+	assert_int_equal(s.dev.unmaps, 0);
+	assert_int_equal(s.dev.quiesces, 1);
+	vus_ctx_quiesced(s.ctx);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id1);
+	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id2);
+	assert_int_equal(s.dev.unmaps, 1);
+	assert_int_equal(s.dev.resumes, 1);
+}
+
+static void reset_quiesces_first(void **state)
+{
+	(void)state;
+	assert_int_equal(peer_call(&s, WIRE_CMD_DEVICE_RESET, NULL, 0, NULL, 0, m), 0);
+	assert_int_equal(s.dev.quiesces, 1);
+	assert_int_equal(s.dev.resets, 1);
+	assert_int_equal(s.dev.resumes, 1);
+}
+
+static void disconnect_drops_maps_and_resets(void **state)
+{
+	int fd = memfd(0x1000);
+
+	(void)state;
+	assert_int_equal(dma_map(0x10000, 0x1000, 0, RW, &fd, 1), 0);
+	close(fd);
+	close(s.peer);
+	s.peer = -1;
+	assert_int_equal(tserver_join(&s), -ENOTCONN);
+	assert_int_equal(vus_dma_nr_regions(s.ctx), 0);
+	assert_int_equal(s.dev.unmaps, 1);
+	assert_int_equal(s.dev.last_reset, VUS_RESET_DISCONNECT);
+}
+
+/*
+ * Server-initiated DMA: a region write makes the device read 64 bytes of
+ * fd-less memory, which only the client can serve.
+ */
+static int dma_on_write(struct tdev *d, uint64_t off, const void *buf, size_t len)
+{
+	uint64_t addr;
+
+	memcpy(&addr, buf, sizeof(addr));
+	if (off == 0x200)
+		return vus_dma_read(d->ctx, addr, d->regs + 0x300, 64);
+	if (off == 0x208)
+		return vus_dma_write(d->ctx, addr, d->regs + 0x300, 64);
+	memcpy(d->regs + off, buf, len);
+	return 0;
+}
+
+static uint16_t write_addr(uint64_t off, uint64_t addr)
+{
+	uint8_t q[24];
+	struct wire_region_access a = { .offset = off, .region = 0, .count = 8 };
+
+	memcpy(q, &a, 16);
+	memcpy(q + 16, &addr, 8);
+	return peer_send(&s, WIRE_CMD_REGION_WRITE, 0, q, sizeof(q), NULL, 0);
+}
+
+static void server_dma_read_while_client_pipelines(void **state)
+{
+	struct wire_device_info di = { .argsz = 16 };
+	struct wire_dma_access req;
+	uint8_t reply[16 + 64];
+	uint16_t id_w, id_i;
+
+	(void)state;
+	s.dev.write_hook = dma_on_write;
+	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
+	id_w = write_addr(0x200, 0x40010);
+	/* The client sends another command before serving the server. */
+	id_i = peer_send(&s, WIRE_CMD_DEVICE_GET_INFO, 0, &di, sizeof(di), NULL, 0);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_READ);
+	assert_int_equal(m->hdr.flags & WIRE_F_TYPE_MASK, WIRE_F_TYPE_CMD);
+	memcpy(&req, m->payload, sizeof(req));
+	assert_int_equal(req.addr, 0x40010);
+	assert_int_equal(req.count, 64);
+	/* Answer it (spec layout). */
+	{
+		struct wire_hdr h = { .msg_id = m->hdr.msg_id, .cmd = WIRE_CMD_DMA_READ,
+				      .msg_size = 16 + sizeof(reply),
+				      .flags = WIRE_F_TYPE_REPLY };
+		uint8_t buf[16 + sizeof(reply)];
+
+		memcpy(reply, &req, 16);
+		for (int i = 0; i < 64; i++)
+			reply[16 + i] = (uint8_t)(0xa0 + i);
+		memcpy(buf, &h, 16);
+		memcpy(buf + 16, reply, sizeof(reply));
+		peer_send_raw(&s, buf, sizeof(buf), NULL, 0);
+	}
+	/* Replies come in the client's order: the write, then the info. */
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id_w);
+	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id_i);
+	assert_int_equal(s.dev.regs[0x300], 0xa0);
+	assert_int_equal(s.dev.regs[0x33f], 0xa0 + 63);
+}
+
+static void server_dma_errors_reach_the_device(void **state)
+{
+	struct wire_dma_access req;
+	uint16_t id;
+
+	(void)state;
+	s.dev.write_hook = dma_on_write;
+	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
+	/* The client refuses the DMA_WRITE: the region write fails with it. */
+	id = write_addr(0x208, 0x40000);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_WRITE);
+	assert_int_equal(m->len, 16 + 64);
+	memcpy(&req, m->payload, sizeof(req));
+	{
+		struct wire_hdr h = { .msg_id = m->hdr.msg_id, .cmd = WIRE_CMD_DMA_WRITE,
+				      .msg_size = 16, .error = EFAULT,
+				      .flags = WIRE_F_TYPE_REPLY | WIRE_F_ERROR };
+		peer_send_raw(&s, &h, sizeof(h), NULL, 0);
+	}
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id);
+	assert_int_equal(m->hdr.error, EFAULT);
+	/* Unmapped addresses never reach the client. */
+	id = write_addr(0x200, 0x90000);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id);
+	assert_int_equal(m->hdr.error, EFAULT);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		CASE(map_checks),
+		CASE(map_limit_gives_enospc),
+		CASE(non_mappable_fds_fail_cleanly),
+		CASE(device_reads_and_writes_mapped_memory),
+		CASE(unmap_rules),
+		QCASE(unmap_waits_for_a_busy_quiesce),
+		QCASE(reset_quiesces_first),
+		CASE(disconnect_drops_maps_and_resets),
+		CASE(server_dma_read_while_client_pipelines),
+		CASE(server_dma_errors_reach_the_device),
+	};
+
+	return vtest_run("engine_dma", tests, argc, argv);
+}
