@@ -1,0 +1,51 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Attach the gpio-pci sample to QEMU's vfio-user-pci client with a Linux
+# guest (../shared/qemu-harness) and run a guest script against it.
+#
+#   run-gpio-pci.sh SAMPLE HARNESS_DIR driver   Linux's driver binds; outputs
+#                                               read back; inputs as set
+#   run-gpio-pci.sh SAMPLE HARNESS_DIR irq      input changes from the host
+#                                               arrive as interrupts
+# Exit 77 (meson's "skipped") when the harness is not available.
+set -u
+sample=$1 harness=$2 mode=$3
+here=$(cd "$(dirname "$0")" && pwd)
+if [ ! -x "$harness/run-guest.sh" ]; then
+  echo "qemu-harness not found at '$harness': skipping"; exit 77
+fi
+if ! out=$("$harness/ensure.sh" --no-apt 2>&1); then
+  echo "$out" | tail -5
+  echo "qemu-harness is not built (run make test as root once): skipping"; exit 77
+fi
+work=$(mktemp -d /tmp/vus-qemu-gpio.XXXXXX)
+sock=$work/gpio.sock ctl=$work/gpio.ctl
+cleanup() { [ -n "${toggler:-}" ] && kill "$toggler" 2>/dev/null; kill "$srv" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+"$sample" --socket-path "$sock" --control-path "$ctl" --inputs 0xa5c3 --log-level info \
+  > "$work/server.log" 2>&1 &
+srv=$!
+for _ in $(seq 50); do [ -S "$sock" ] && [ -S "$ctl" ] && break; sleep 0.1; done
+
+case $mode in
+driver)
+  "$harness/run-guest.sh" --socket "$sock" --append idio16.strict=1 --quiet \
+    --script "$harness/examples/guest-gpio-idio16.sh"
+  rc=$?
+  ;;
+irq)
+  # Toggle input 0 every 300 ms for as long as the guest runs.
+  ( v=0; while sleep 0.3; do v=$((1 - v)); "$sample" ctl --control-path "$ctl" input 0 $v >/dev/null || exit; done ) &
+  toggler=$!
+  "$harness/run-guest.sh" --socket "$sock" --quiet --script "$here/guest-gpio-irq.sh"
+  rc=$?
+  echo "device state: $("$sample" ctl --control-path "$ctl" get)"
+  ;;
+*) echo "unknown mode $mode"; exit 2 ;;
+esac
+if [ $rc -ne 0 ]; then
+  echo "----- server log -----"; tail -30 "$work/server.log"
+fi
+# The server must still be alive and serving after the guest has gone.
+kill -0 "$srv" 2>/dev/null || { echo "FAIL: the server died"; rc=1; }
+exit $rc
