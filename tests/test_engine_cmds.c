@@ -58,7 +58,7 @@ static void device_info(void **state)
 	assert_int_equal(get_info(&di), 0);
 	assert_int_equal(di.argsz, 16);
 	assert_int_equal(di.flags, WIRE_DEV_PLATFORM | WIRE_DEV_RESET);
-	assert_int_equal(di.num_regions, 2);
+	assert_int_equal(di.num_regions, 3);
 	assert_int_equal(di.num_irqs, 2);
 	di.argsz = 15;
 	assert_int_equal(peer_call(&s, WIRE_CMD_DEVICE_GET_INFO, &di, sizeof(di),
@@ -89,7 +89,7 @@ static void region_info_plain(void **state)
 	assert_int_equal(ri.flags, WIRE_REGION_READ | WIRE_REGION_WRITE);
 	assert_int_equal(ri.size, 4096);
 	assert_int_equal(ri.cap_offset, 0);
-	assert_int_equal(region_info(2, 32), -EINVAL); /* index past the end */
+	assert_int_equal(region_info(3, 32), -EINVAL); /* index past the end */
 	assert_int_equal(region_info(0xffffffff, 32), -EINVAL);
 	assert_int_equal(region_info(0, 31), -EINVAL);  /* argsz too small */
 }
@@ -168,7 +168,7 @@ static void region_access_bounds(void **state)
 	assert_memory_equal(r, v, 8);
 	assert_int_equal(rw(R, 0, 4089, r, 8, 8), -EINVAL);      /* past the end */
 	assert_int_equal(rw(R, 0, UINT64_MAX - 3, r, 8, 8), -EINVAL); /* wraps */
-	assert_int_equal(rw(R, 2, 0, r, 8, 8), -EINVAL);         /* no region */
+	assert_int_equal(rw(R, 3, 0, r, 8, 8), -EINVAL);         /* no region */
 	assert_int_equal(rw(R, 0xffffffff, 0, r, 8, 8), -EINVAL);
 	assert_int_equal(rw(W, 0, 0, v, 4, 8), -EINVAL);         /* data != count */
 	assert_int_equal(rw(W, 0, 0, v, 8, 4), -EINVAL);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "tserver.h"
@@ -106,6 +107,11 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 		.backing = VUS_BACKING_MEM, .mmap_areas = areas,
 		.nr_mmap_areas = 2,
 	};
+	struct vus_region_desc r2 = {
+		.struct_size = sizeof(r2), .size = 2u << 20,
+		.flags = VUS_REGION_READ | VUS_REGION_WRITE,
+		.backing = VUS_BACKING_MEM,
+	};
 	struct vus_device_ops ops = {
 		.struct_size = sizeof(ops), .reset = dev_reset,
 		.dma_map = dev_map, .dma_unmap = dev_unmap,
@@ -120,6 +126,7 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 	io.fd = s->dev.ioev_fd;
 	assert_int_equal(vus_region_setup(s->ctx, 0, &r0), 0);
 	assert_int_equal(vus_region_setup(s->ctx, 1, &r1), 0);
+	assert_int_equal(vus_region_setup(s->ctx, 2, &r2), 0);
 	assert_int_equal(vus_region_add_ioeventfd(s->ctx, 0, &io), 0);
 	assert_int_equal(vus_irq_setup(s->ctx, 0, 1,
 				       VUS_IRQ_MASKABLE | VUS_IRQ_AUTOMASKED), 0);
@@ -154,12 +161,21 @@ void tserver_start(struct tserver *s, const struct tserver_opts *o)
 	s->dev.ctx = s->ctx;
 	setup_device(s, o);
 	assert_int_equal(vus_ctx_realize(s->ctx), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(s->ctx, sv[0]), 0);
-	s->peer = sv[1];
-	assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
-	s->running = true;
-	if (!o->no_negotiate)
+	s->peer = -1;
+	if (o->listen_path != NULL) {
+		assert_int_equal(vus_ctx_listen(s->ctx, o->listen_path), 0);
+	} else if (o->listen_fd > 0) {
+		assert_int_equal(vus_ctx_listen_fd(s->ctx, o->listen_fd), 0);
+	} else {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		assert_int_equal(vus_ctx_attach_fd(s->ctx, sv[0]), 0);
+		s->peer = sv[1];
+	}
+	if (!o->no_thread) {
+		assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
+		s->running = true;
+	}
+	if (s->peer >= 0 && !o->no_negotiate)
 		peer_negotiate(s);
 }
 
@@ -183,6 +199,20 @@ void tserver_stop(struct tserver *s)
 		close(s->peer);
 	close(s->dev.ioev_fd);
 	s->peer = -1;
+}
+
+void peer_connect(struct tserver *s, const char *path, bool negotiate)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (s->peer >= 0)
+		close(s->peer);
+	s->peer = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->peer >= 0);
+	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+	assert_int_equal(connect(s->peer, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (negotiate)
+		peer_negotiate(s);
 }
 
 void peer_send_raw(struct tserver *s, const void *buf, size_t len,

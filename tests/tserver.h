@@ -16,8 +16,9 @@
 #include "wire.h"
 
 /* A tiny SysBus-style device: region 0 is 4 KiB of callback registers,
- * region 1 is 64 KiB of memory with sparse mmap areas, IRQ index 0 has one
- * level line (maskable, automasked), index 1 has four edge vectors. */
+ * region 1 is 64 KiB of memory with sparse mmap areas, region 2 is 2 MiB of
+ * plain memory; IRQ index 0 has one level line (maskable, automasked),
+ * index 1 has four edge vectors. */
 struct tdev {
 	uint8_t regs[4096];
 	unsigned int reads, writes, resets;
@@ -48,6 +49,9 @@ struct tserver_opts {
 	uint32_t max_dma_maps;
 	bool with_quiesce;  /* register quiesce/resume callbacks */
 	bool no_negotiate;  /* leave VERSION to the test */
+	const char *listen_path; /* serve a listening socket, not a socketpair */
+	int listen_fd;      /* >= 0: serve this listening socket instead */
+	bool no_thread;     /* the test drives vus_ctx_run_once itself */
 };
 
 void tserver_start(struct tserver *s, const struct tserver_opts *o);
@@ -55,6 +59,9 @@ void tserver_start(struct tserver *s, const struct tserver_opts *o);
 void tserver_stop(struct tserver *s);
 /** Wait for the server thread to end by itself; returns its result. */
 int tserver_join(struct tserver *s);
+
+/** Connect the raw peer to the listening path (and negotiate unless told). */
+void peer_connect(struct tserver *s, const char *path, bool negotiate);
 
 /* Raw peer. */
 void peer_send_raw(struct tserver *s, const void *buf, size_t len,
