@@ -53,7 +53,11 @@ struct vus_pci_info {
 
 /**
  * Make the context a PCI function. Once, before any other vus_pci_* call.
- * -EINVAL (not a PCI context, vendor 0 or 0xffff, pin > 4), -EEXIST, -EBUSY.
+ * Region indexes 0-8 and interrupt indexes 0-4 then belong to the adapter
+ * (vus_region_setup() and vus_irq_setup() refuse them). @info is copied.
+ * -EINVAL (not a PCI context, vendor 0 or 0xffff, pin > 4, class code
+ * wider than 24 bits), -EEXIST (already a bus adapter, or a region 0-8 was
+ * set up by hand), -EBUSY (realized), -ENOMEM.
  */
 int vus_pci_init(vus_ctx *ctx, const struct vus_pci_info *info);
 
@@ -63,20 +67,26 @@ int vus_pci_init(vus_ctx *ctx, const struct vus_pci_info *info);
 #define VUS_PCI_BAR_PREFETCH 0x4u /**< prefetchable memory */
 
 /**
- * Describe BAR @bar (0-5). desc->size must be a power of two, >= 16 for
- * memory and >= 4 (<= 256) for I/O BARs. A 64-bit BAR occupies @bar and
- * @bar + 1 (so @bar <= 4). Region callbacks of BARs receive accesses
- * exactly as the client sends them (for QEMU: 1, 2, 4 or 8 bytes, naturally
- * aligned); MSI-X table and PBA ranges are handled by the library and
- * never reach them. -EINVAL, -EEXIST, -EBUSY, -ENOMEM, or as
- * vus_region_setup().
+ * Describe BAR @bar (0-5); the region is set up at once. desc->size must be
+ * a power of two, >= 16 for memory (<= 2 GiB unless 64-bit) and >= 4
+ * (<= 256) for I/O BARs. A 64-bit BAR occupies @bar and @bar + 1 (so @bar
+ * <= 4). desc->flags 0 means VUS_REGION_READ | VUS_REGION_WRITE. Without
+ * desc->ops the BAR needs backing memory, which then also serves accesses
+ * outside the mmap areas. Region callbacks of BARs receive accesses exactly
+ * as the client sends them (for QEMU: 1, 2, 4 or 8 bytes, naturally
+ * aligned); MSI-X table and PBA ranges are handled by the library and never
+ * reach them (an access straddling them is cut at their edges).
+ * -EINVAL, -EEXIST (this BAR or its upper half is taken), -EBUSY, -ENOMEM,
+ * or as vus_region_setup().
  */
 int vus_pci_setup_bar(vus_ctx *ctx, unsigned int bar, uint32_t bar_flags,
 		      const struct vus_region_desc *desc);
 
 /**
- * Give the function an expansion ROM (copied). @size must be a power of two
- * >= 2 KiB and no larger than the transfer limit. -EINVAL, -EEXIST, -EBUSY,
+ * Give the function an expansion ROM (copied; region 6, read-only). @size
+ * must be a power of two >= 2 KiB and no larger than the context's
+ * max_data_xfer_size (QEMU reads the ROM in one transfer). Without a ROM
+ * the ROM BAR reads 0 whatever is written to it. -EINVAL, -EEXIST, -EBUSY,
  * -ENOMEM.
  */
 int vus_pci_setup_rom(vus_ctx *ctx, const void *image, size_t size);
@@ -114,7 +124,17 @@ struct vus_pci_msix_desc {
 /**
  * MSI-X capability. The library emulates the table (address, data, vector
  * mask) and the PBA inside the given BARs, which must be memory BARs set up
- * before this call and large enough. Interrupt index 2 gets @nr_vectors.
+ * before this call and large enough; their mmap areas must not touch the
+ * (host) pages holding the table or the PBA. Interrupt index 2 gets
+ * @nr_vectors.
+ *
+ * Vector masks: QEMU emulates the MSI-X table itself and never forwards
+ * table accesses, so the library's table keeps its reset value (every
+ * vector masked). The per-vector masks of the library's table therefore
+ * apply only once the client has written to the table through the server
+ * (until the next reset); the Function Mask in config space always applies,
+ * since config writes are always forwarded. PBA reads return the vectors
+ * held by a mask or raised while the client had no eventfd bound.
  */
 int vus_pci_add_cap_msix(vus_ctx *ctx, const struct vus_pci_msix_desc *d);
 
@@ -131,13 +151,19 @@ struct vus_pci_exp_desc {
 	uint8_t link_width;   /**< lanes: 1, 2, 4, 8, 16, 32; 0: 1 */
 };
 
-/** PCI Express capability (version 2). Needs info.express. */
+/**
+ * PCI Express capability (version 2). Needs info.express; an Express
+ * function without it fails vus_ctx_realize(). Link speed and width are
+ * ignored for VUS_PCI_EXP_RC_ENDPOINT (no link registers).
+ */
 int vus_pci_add_cap_exp(vus_ctx *ctx, const struct vus_pci_exp_desc *d);
 
 /**
- * Vendor-specific capability (ID 0x09) with @len bytes of body after the
- * 3-byte header (id, next, length). The body is read-only data unless the
- * device's config ops claim it (see vus_pci_config_ops).
+ * Vendor-specific capability (ID 0x09) with @len (<= 252) bytes of body
+ * after the 3-byte header (id, next, length). The body is device-owned:
+ * with config ops, reads reach ops->read with @body prefilled in the buffer
+ * (the callback may leave it or change it) and writes reach ops->write;
+ * without them the body is read-only data.
  */
 int vus_pci_add_cap_vendor(vus_ctx *ctx, const void *body, size_t len);
 
@@ -156,28 +182,36 @@ int vus_pci_add_ext_cap(vus_ctx *ctx, uint16_t id, uint8_t version,
  * header and every capability it built; the device owns the rest of config
  * space (and vendor-specific capability bodies). Accesses to device-owned
  * bytes reach these callbacks in naturally aligned pieces of 1, 2 or 4 bytes
- * that never cross into library-owned bytes. Without callbacks,
- * device-owned bytes read as zero and ignore writes.
+ * that never cross into library-owned bytes; a read's buffer arrives
+ * prefilled with the library's image of those bytes (zeros, or a vendor
+ * body). Without callbacks, device-owned bytes read as that image and
+ * ignore writes. Callbacks run on the context thread without library locks
+ * held; a -errno return fails the client's access.
  */
 struct vus_pci_config_ops {
 	size_t struct_size; /**< sizeof(struct vus_pci_config_ops) */
 	int (*read)(void *opaque, uint32_t offset, void *buf, size_t len);
 	int (*write)(void *opaque, uint32_t offset, const void *buf, size_t len);
 	/**
-	 * After a client write changed library-owned bytes [offset, +len),
-	 * e.g. the command register or a BAR. May be NULL.
+	 * After a client write changed the value of library-owned bytes
+	 * [offset, +len) (one piece, as above), e.g. the command register or
+	 * a BAR. Writes that change nothing are not reported. May be NULL.
 	 */
 	void (*changed)(void *opaque, uint32_t offset, uint32_t len);
 };
 
-/** Set config callbacks (copied). Only before realize. */
+/**
+ * Set config callbacks (copied). @opaque NULL means the context's opaque.
+ * Only before realize. -EINVAL, -EBUSY.
+ */
 int vus_pci_set_config_ops(vus_ctx *ctx, const struct vus_pci_config_ops *ops,
 			   void *opaque);
 
 /**
- * Read the current emulated config space (what the client would read),
- * e.g. the command register. -EINVAL for a range outside config space.
- * Thread-safe.
+ * Read the library's current config image (what the client reads, except
+ * that device-owned bytes come from the image, not from the device's
+ * callbacks), e.g. the command register. -EINVAL for a range outside
+ * config space or without the adapter. Thread-safe.
  */
 int vus_pci_config_read(vus_ctx *ctx, uint32_t offset, void *buf, size_t len);
 
@@ -189,29 +223,39 @@ enum vus_pci_irq_mode {
 	VUS_PCI_IRQ_MODE_MSIX = 3,
 };
 
-/** The mode in use: MSI-X or MSI if enabled in config space, else INTx. */
+/**
+ * The mode in use: MSI-X or MSI if enabled in config space, else INTx
+ * (NONE without an interrupt pin). Thread-safe.
+ */
 enum vus_pci_irq_mode vus_pci_irq_mode(vus_ctx *ctx);
 
 /**
  * Set the INTx line level. While raised, Status.Interrupt reads 1; the
- * client is signalled unless Command.INTx-Disable is set, and (INTx being
- * automasked) again after each unmask while still raised. Returns as
- * vus_irq_set_level(). -EINVAL without an interrupt pin. Thread-safe.
+ * client is signalled unless Command.INTx-Disable is set (clearing it
+ * delivers a line still raised), and (INTx being automasked) again after
+ * each unmask while still raised. Returns as vus_irq_set_level() (0 when
+ * the level did not change). -EINVAL without an interrupt pin, or before
+ * realize (the level is kept and delivered at realize). Thread-safe.
  */
 int vus_pci_intx(vus_ctx *ctx, bool level);
 
 /**
  * Raise MSI vector @vector. With per-vector masking a masked vector sets its
  * pending bit and fires when unmasked. Returns 1 if signalled, 0 if held
- * pending or dropped (MSI disabled, vector beyond the enabled count),
- * -EINVAL. Thread-safe.
+ * pending (by a mask, or because no eventfd is bound yet) or dropped (MSI
+ * disabled, Bus Master Enable clear, vector beyond the enabled count),
+ * -EINVAL (no MSI capability,
+ * @vector >= nr_vectors). Thread-safe.
  */
 int vus_pci_msi(vus_ctx *ctx, uint32_t vector);
 
 /**
  * Raise MSI-X vector @vector. While the function or the vector is masked
- * the PBA bit is set and the message is sent on unmask. Returns 1 if
- * signalled, 0 if pending or dropped (MSI-X disabled), -EINVAL. Thread-safe.
+ * (see vus_pci_add_cap_msix() for when vector masks apply) the PBA bit is
+ * set and the message is sent on unmask. Returns 1 if signalled, 0 if
+ * pending or dropped (MSI-X disabled or Bus Master Enable clear), -EINVAL
+ * (no MSI-X capability,
+ * @vector >= nr_vectors). Thread-safe.
  */
 int vus_pci_msix(vus_ctx *ctx, uint32_t vector);
 
