@@ -92,10 +92,21 @@ static uint32_t lower_bound(const struct dma_table *dt, uint64_t addr)
 	return lo;
 }
 
+/* Below this many mappings a scan beats the binary search's branches. */
+#define DMA_SCAN_MAX 8u
+
 /* The mapping containing @addr, or NULL. Lock held. */
 static const struct dma_map *find(const struct dma_table *dt, uint64_t addr)
 {
-	uint32_t i = lower_bound(dt, addr);
+	uint32_t i;
+
+	if (dt->n <= DMA_SCAN_MAX) {
+		for (i = 0; i < dt->n; i++)
+			if (dt->m[i].last >= addr)
+				return dt->m[i].addr <= addr ? &dt->m[i] : NULL;
+		return NULL;
+	}
+	i = lower_bound(dt, addr);
 
 	if (i < dt->n && dt->m[i].addr <= addr)
 		return &dt->m[i];
