@@ -58,7 +58,7 @@ test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja qemu-harness
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --print-errorlogs --no-suite qemu
-	meson test -C $(BUILD) --print-errorlogs --no-suite qemu --suite unit --suite engine \
+	meson test -C $(BUILD) --print-errorlogs --no-suite qemu --suite unit --suite engine --suite client \
 	  --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no -q' \
 	  --timeout-multiplier 4
 

@@ -100,7 +100,7 @@ uint32_t engine_num_irqs(const struct engine *e)
 	return b != NULL ? MAX(n, b->min_irqs) : n;
 }
 
-static void trace(struct engine *e, enum vus_trace_dir dir,
+void engine_trace(struct engine *e, enum vus_trace_dir dir,
 		  const struct wire_hdr *h, unsigned int nfds)
 {
 	struct vus_trace_event ev = {
@@ -152,6 +152,7 @@ int engine_attach(struct engine *e, int fd)
 		return ret;
 	}
 	caps_defaults(&e->peer);
+	e->notify_connected = false;
 	e->peer_fds = 1;
 	e->peer_xfer = WIRE_DEFAULT_XFER;
 	e->broken = false;
@@ -253,7 +254,7 @@ static void send_reply(struct engine *e, const struct wire_hdr *req, int err,
 		iov.iov_len = 0;
 	ret = transport_send(e->t, &h, &iov, iov.iov_len ? 1 : 0,
 			     err < 0 ? NULL : r->fds, err < 0 ? 0 : r->nfds);
-	trace(e, VUS_TRACE_TX, &h, err < 0 ? 0 : r->nfds);
+	engine_trace(e, VUS_TRACE_TX, &h, err < 0 ? 0 : r->nfds);
 	if (ret < 0)
 		e->broken = true;
 }
@@ -280,6 +281,12 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m)
 	if (r->close_after)
 		e->broken = true;
 	msg_release(m);
+	/* Negotiated: tell the device before any later message reaches it. */
+	if (e->notify_connected) {
+		e->notify_connected = false;
+		if (!e->broken)
+			device_connected(ctx_device(e->ctx));
+	}
 }
 
 static void reply_error(struct engine *e, struct msg *m, int err)
@@ -310,7 +317,7 @@ static void handle_msg(struct engine *e, struct msg *m)
 	const struct cmd_desc *d;
 	int ret;
 
-	trace(e, VUS_TRACE_RX, &m->hdr, m->nfds);
+	engine_trace(e, VUS_TRACE_RX, &m->hdr, m->nfds);
 	if (wire_is_reply(&m->hdr)) {
 		/* Nothing of ours is outstanding outside engine_dma_msg(). */
 		log_client(e->log, VUS_LOG_DEBUG, "unexpected reply id %u",
@@ -378,10 +385,6 @@ static void after_batch(struct engine *e)
 	ret = transport_flush(e->t);
 	if (ret < 0 && ret != -EAGAIN)
 		e->broken = true;
-	if (e->notify_connected && !e->broken) {
-		e->notify_connected = false;
-		device_connected(ctx_device(e->ctx));
-	}
 	if (e->broken) {
 		disconnect(e, -EPROTO);
 		return;

@@ -112,8 +112,22 @@ static int take_reply(const struct msg *m, bool write, uint64_t addr,
 		return m->hdr.error > 0 && m->hdr.error < 4096 ?
 		       -(int)m->hdr.error : -EIO;
 	if (write) {
-		/* Clients answer with nothing, 12 or 16 bytes. */
-		return m->len == 0 || m->len == 12 || m->len == 16 ? 0 : -EPROTO;
+		/* Clients answer with nothing (QEMU), 12 (the spec's table) or
+		 * 16 bytes (libvfio-user); whatever they echo must match. */
+		uint32_t count32;
+
+		if (m->len == 0)
+			return 0;
+		if (m->len != 12 && m->len != 16)
+			return -EPROTO;
+		memcpy(&a.addr, m->payload, sizeof(a.addr));
+		if (m->len == 12) {
+			memcpy(&count32, m->payload + 8, sizeof(count32));
+			a.count = count32;
+		} else {
+			memcpy(&a.count, m->payload + 8, sizeof(a.count));
+		}
+		return a.addr == addr && a.count == len ? 0 : -EPROTO;
 	}
 	if (m->len != sizeof(a) + len)
 		return -EPROTO;
@@ -163,6 +177,7 @@ static int await_reply(struct engine *e, uint16_t id, bool write,
 			return -ENOTCONN;
 		}
 		if (wire_is_reply(&m.hdr) && m.hdr.msg_id == id) {
+			engine_trace(e, VUS_TRACE_RX, &m.hdr, m.nfds);
 			ret = take_reply(&m, write, addr, buf, len);
 			msg_release(&m);
 			return ret;
@@ -196,6 +211,7 @@ static int one_request(struct engine *e, bool write, uint64_t addr,
 	};
 	int ret = transport_send(e->t, &h, iov, write ? 2 : 1, NULL, 0);
 
+	engine_trace(e, VUS_TRACE_TX, &h, 0);
 	if (ret < 0) {
 		e->broken = true;
 		return -ENOTCONN;

@@ -110,6 +110,9 @@ uint32_t engine_argsz(const struct msg *m);
 uint32_t engine_num_regions(const struct engine *e);
 uint32_t engine_num_irqs(const struct engine *e);
 uint32_t engine_dev_flags(const struct engine *e);
+/** Report a message to the context's trace hook. */
+void engine_trace(struct engine *e, enum vus_trace_dir dir,
+		  const struct wire_hdr *h, unsigned int nfds);
 
 /* Handlers (one file per family). */
 int handle_version(struct engine *e, struct msg *m, struct reply *r);

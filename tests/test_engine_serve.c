@@ -204,6 +204,54 @@ static void users_own_poll_loop(void **state)
 	free(m);
 }
 
+/* Drive a thread-less server until it has nothing left to do. */
+static void drain(struct tserver *s)
+{
+	while (vus_ctx_run_once(s->ctx, 50) > 0)
+		;
+}
+
+/*
+ * Regression: connected() was signalled after the batch of messages in
+ * which VERSION arrived, so a client that negotiated and hung up in one
+ * batch lost it and the next client got it (even without negotiating), and
+ * messages after VERSION reached the device first.
+ */
+static void connected_belongs_to_the_client_that_negotiated(void **state)
+{
+	const char *path = strdup(vtest_sock_path("connected"));
+	struct wire_region_access a = { .offset = 0, .region = 0, .count = 4 };
+	struct peer_msg *m = newmsg();
+	struct tserver s;
+
+	(void)state;
+	tserver_start(&s, &(struct tserver_opts){ .listen_path = path,
+						  .no_thread = true });
+	/* Client 1 negotiates and leaves before the server runs. */
+	peer_connect(&s, path, false);
+	peer_send(&s, WIRE_CMD_VERSION, 0, "\0\0\0\0", 4, NULL, 0);
+	close(s.peer);
+	s.peer = -1;
+	drain(&s);
+	assert_int_equal(s.dev.connects, 0);
+	/* Client 2 only sends a bad message: still nobody connected. */
+	peer_connect(&s, path, false);
+	peer_send(&s, WIRE_CMD_DEVICE_GET_INFO, 0, "xxxx", 4, NULL, 0);
+	drain(&s);
+	assert_int_equal(peer_recv(&s, m, 1000), 0);
+	assert_int_equal(s.dev.connects, 0);
+	/* It negotiates with a read right behind: connected() comes first. */
+	peer_send(&s, WIRE_CMD_VERSION, 0, "\0\0\0\0", 4, NULL, 0);
+	peer_send(&s, WIRE_CMD_REGION_READ, 0, &a, sizeof(a), NULL, 0);
+	drain(&s);
+	assert_int_equal(s.dev.connects, 1);
+	assert_int_equal(s.dev.reads, 1);
+	assert_int_equal(s.dev.early_accesses, 0);
+	tserver_stop(&s);
+	free((void *)path);
+	free(m);
+}
+
 static void one_mib_write_in_pieces(void **state)
 {
 	const uint32_t len = 1u << 20;
@@ -250,6 +298,7 @@ int main(int argc, char **argv)
 		VTEST(socket_activation),
 		VTEST(stale_live_and_foreign_socket_paths),
 		VTEST(users_own_poll_loop),
+		VTEST(connected_belongs_to_the_client_that_negotiated),
 		VTEST(one_mib_write_in_pieces),
 	};
 

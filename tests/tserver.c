@@ -17,6 +17,8 @@ static int regs_read(void *opaque, uint64_t off, void *buf, size_t len)
 	struct tdev *d = opaque;
 
 	d->reads++;
+	if (d->connects == 0)
+		d->early_accesses++;
 	memcpy(buf, d->regs + off, len);
 	return 0;
 }
@@ -52,6 +54,11 @@ static int dev_quiesce(void *opaque)
 static void dev_resume(void *opaque)
 {
 	((struct tdev *)opaque)->resumes++;
+}
+
+static void dev_connected(void *opaque)
+{
+	((struct tdev *)opaque)->connects++;
 }
 
 static void dev_map(void *opaque, const struct vus_dma_region *r)
@@ -115,6 +122,7 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 	struct vus_device_ops ops = {
 		.struct_size = sizeof(ops), .reset = dev_reset,
 		.dma_map = dev_map, .dma_unmap = dev_unmap,
+		.connected = dev_connected,
 	};
 	struct vus_ioeventfd io = { .offset = 0x100, .size = 4 };
 

@@ -26,6 +26,8 @@ struct tdev {
 	unsigned int maps, unmaps;
 	bool quiesce_busy;     /* answer quiesce with -EBUSY */
 	unsigned int quiesces, resumes;
+	unsigned int connects;       /* the connected() callback */
+	unsigned int early_accesses; /* region accesses before connected() */
 	int (*write_hook)(struct tdev *d, uint64_t off, const void *buf,
 			  size_t len);
 	vus_ctx *ctx;

@@ -13,8 +13,16 @@
  *
  * Errors: 0 or a non-negative count on success, a negative errno on
  * failure. An error reply from the server returns its errno negated.
- * -ETIMEDOUT when no reply came in time; -ENOTCONN once the connection is
- * gone (every later call fails the same way).
+ * -ETIMEDOUT when no reply came in time (the connection stays usable: a
+ * late reply is recognised by its message id and dropped); -ENOTCONN once
+ * the connection is gone (every later call fails the same way); -EPROTO
+ * for a reply that breaks the protocol (wrong size, unexpected fds, a
+ * malformed capability chain...), whose fds are closed.
+ *
+ * The server is not trusted: replies are checked against what was asked
+ * before they are used, and DMA_READ/DMA_WRITE requests are checked
+ * against the mappings (range, permission, transfer limit) before a byte
+ * of client memory is touched; a bad request gets an error reply.
  */
 #ifndef VUS_CLIENT_H
 #define VUS_CLIENT_H
@@ -35,11 +43,14 @@ typedef struct vus_client vus_client;
 /** Connection parameters. Zero-initialise, then set what you need. */
 struct vus_client_config {
 	size_t struct_size;          /**< sizeof(struct vus_client_config) */
-	/** Largest DMA transfer we accept from the server. 0: 1 MiB. */
+	/**
+	 * Largest DMA transfer we accept from the server; also bounds the
+	 * pieces REGION_READ replies come in. 0: 1 MiB. 4 KiB .. 64 MiB.
+	 */
 	uint32_t max_data_xfer_size;
-	/** Most fds we accept in one message. 0: 16. */
+	/** Most fds we accept in one message. 0: 16. At most 16. */
 	uint32_t max_msg_fds;
-	/** Wait for each reply at most this long. 0: 5000 ms. */
+	/** Wait for each reply at most this long. 0: 5000 ms. Not negative. */
 	int timeout_ms;
 	/**
 	 * Capabilities JSON to send instead of the one built from the fields
@@ -56,8 +67,10 @@ struct vus_client_config {
 /**
  * Connect to the server listening at @path and negotiate VERSION.
  * @cfg may be NULL for defaults. On success *out owns the connection.
- * Errors: connect's errno, -EPROTO (the server's VERSION reply is
- * malformed), the server's errno for a refused VERSION, -ETIMEDOUT.
+ * Errors: -EINVAL (a config field out of range), -ENAMETOOLONG, connect's
+ * errno, -EPROTO (the server's VERSION reply is malformed, has fds, or
+ * answers another major or a higher minor), the server's errno for a
+ * refused VERSION, -ETIMEDOUT.
  */
 int vus_client_connect(const char *path, const struct vus_client_config *cfg,
 		       vus_client **out);
@@ -68,14 +81,19 @@ int vus_client_attach_fd(int fd, const struct vus_client_config *cfg,
 
 /**
  * Close the connection, unmap every DMA mapping this client made and close
- * every eventfd it created. NULL is ignored.
+ * every eventfd it created. No message is sent: the server forgets the
+ * client's mappings and eventfds when the socket closes. NULL is ignored.
  */
 void vus_client_close(vus_client *c);
 
 /** The socket, e.g. to poll for server requests. */
 int vus_client_fd(const vus_client *c);
 
-/** What the server announced in its VERSION reply. */
+/**
+ * What the server announced in its VERSION reply (the spec's defaults for
+ * keys it left out), as this client uses it: max_msg_fds clamped to 253
+ * and max_data_xfer_size to 64 MiB.
+ */
 struct vus_client_caps {
 	uint16_t major;
 	uint16_t minor;
@@ -86,12 +104,17 @@ struct vus_client_caps {
 	bool write_multiple;
 };
 
-/** The server's negotiated capabilities. -ENOTCONN before negotiation. */
+/**
+ * The server's negotiated capabilities. -ENOTCONN before negotiation and
+ * once the connection is gone.
+ */
 int vus_client_server_caps(const vus_client *c, struct vus_client_caps *out);
 
 /**
- * Send VERSION with @json (NUL-terminated text, or NULL for none) and
- * record the server's answer. For clients made with no_negotiate.
+ * Send VERSION with @json (NUL-terminated text, sent with its NUL, or NULL
+ * for none) and record the server's answer. For clients made with
+ * no_negotiate. -EALREADY if negotiated, -E2BIG for JSON over 8 KiB, and
+ * the errors of vus_client_connect().
  */
 int vus_client_negotiate(vus_client *c, uint16_t major, uint16_t minor,
 			 const char *json);
@@ -133,26 +156,40 @@ struct vus_client_region_info {
 };
 
 /**
- * Describe region @index, asking again with a larger argsz when the
- * capability chain needs it. The caller owns out->fd (close it, or hand it
- * to vus_client_region_mmap()). -EPROTO for a malformed reply.
+ * Describe region @index: asks with argsz 32 as QEMU does, and again with
+ * the argsz the server needs for its capability chain (at most 8 KiB, a
+ * few times). The chain is walked within the reply, a bounded number of
+ * steps; sparse areas must lie inside the region (empty ones are dropped).
+ * The caller owns out->fd (close it, or hand it to
+ * vus_client_region_mmap()); an fd the server sends without MMAP is
+ * closed. -EPROTO for a malformed reply, -E2BIG for more than
+ * VUS_CLIENT_MAX_AREAS areas, or the server's errno.
  */
 int vus_client_region_info(vus_client *c, uint32_t index,
 			   struct vus_client_region_info *out);
 
 /**
- * mmap every area of a region described by @ri (MAP_SHARED): *base is the
- * start of a reservation of the region's size in which only the areas are
- * accessible. Release with munmap(*base, ri->size). @ri->fd stays the
- * caller's. -EINVAL without MMAP, mmap's errno.
+ * mmap every area of a region described by @ri (MAP_SHARED, protection
+ * from the READ/WRITE flags): *base is the start of a reservation of the
+ * region's size in which only the areas are accessible. Release with
+ * munmap(*base, ri->size). @ri->fd stays the caller's and may be closed
+ * once mapped. -EINVAL without MMAP or areas, or for areas that are not
+ * page-aligned or lie outside the region; -EBADF without an fd; mmap's
+ * errno.
  */
 int vus_client_region_mmap(const struct vus_client_region_info *ri,
 			   void **base);
 
 /**
  * Read/write @len bytes of region @index at @offset, split into transfers
- * the server accepts. A posted write is sent with NO_REPLY and not waited
- * for (errors are invisible, as for a VMM's posted MMIO writes).
+ * the server accepts (and, for reads, our own max_data_xfer_size); pieces
+ * go in order and the first failure ends the call. @len 0 sends nothing.
+ * -EINVAL for a range that wraps past 2^64, -EIO when the server moved
+ * fewer bytes than asked, -EPROTO for a reply that does not echo the
+ * request, or the server's errno. A posted write is sent with NO_REPLY and
+ * not waited for (errors are invisible, as for a VMM's posted MMIO
+ * writes); it returns once the socket has taken the bytes, and the server
+ * applies it before any later request.
  */
 int vus_client_region_read(vus_client *c, uint32_t index, uint64_t offset,
 			   void *buf, size_t len);
@@ -173,7 +210,13 @@ struct vus_client_ioeventfd {
 
 /**
  * Fetch the ioeventfds of region @index: fills at most @max entries and
- * returns how many the server has (entries beyond @max are not fetched).
+ * returns how many the server has (@max 0 only counts them). The server
+ * sends all entries or none, so with fewer wanted than there are all are
+ * fetched and the rest dropped. Each filled entry owns its own fd (entries
+ * sharing an fd on the wire get dups). Entries must lie inside the region
+ * (learnt with a region info request first) and use the spec's 40-byte
+ * ioeventfd layout: -EPROTO otherwise; -E2BIG if they cannot fit one
+ * control message.
  */
 int vus_client_region_io_fds(vus_client *c, uint32_t index,
 			     struct vus_client_ioeventfd *out, unsigned int max);
@@ -197,15 +240,22 @@ int vus_client_irq_info(vus_client *c, uint32_t index,
  * vector start + i (borrowed; the server gets its own copies). Entries of
  * -1 unbind, and @fds NULL unbinds the whole range. Runs of valid and -1
  * entries go in separate messages, each within the server's max_msg_fds,
- * as QEMU sends them.
+ * as QEMU sends them; the first failing message ends the call. -EINVAL for
+ * count 0 or a range past 2^32, -E2BIG for fds to a server that takes none.
  */
 int vus_client_irq_bind(vus_client *c, uint32_t index, uint32_t start,
 			uint32_t count, const int *fds);
 
-/** Disable @index (unbind all vectors). */
+/**
+ * Disable @index (unbind all vectors). Eventfds made for it by
+ * vus_client_irq_enable() are closed.
+ */
 int vus_client_irq_disable(vus_client *c, uint32_t index);
 
-/** Ask the server to raise vectors (loop-back test of the eventfds). */
+/**
+ * Ask the server to raise vectors (loop-back test of the eventfds).
+ * -EINVAL for count 0 (that would mean "disable").
+ */
 int vus_client_irq_trigger(vus_client *c, uint32_t index, uint32_t start,
 			   uint32_t count);
 
@@ -224,18 +274,21 @@ int vus_client_irq_bind_mask_fd(vus_client *c, uint32_t index,
 /**
  * Convenience: create one eventfd per vector [0, count) of @index, owned
  * by the client, and bind them. vus_client_irq_wait() then waits on them.
+ * Enabling an index again replaces (closes) its earlier eventfds. -EINVAL
+ * for count 0 or above 2048, or as vus_client_irq_bind().
  */
 int vus_client_irq_enable(vus_client *c, uint32_t index, uint32_t count);
 
 /**
- * Wait up to @timeout_ms for @vector of an index enabled with
+ * Wait up to @timeout_ms (-1: forever) for @vector of an index enabled with
  * vus_client_irq_enable(), serving server requests meanwhile. Returns the
- * number of signals since the last wait (>= 1), or -ETIMEDOUT.
+ * number of signals since the last wait or poll (>= 1), -ETIMEDOUT,
+ * -ENOENT (index not enabled), -EINVAL (no such vector), -ENOTCONN.
  */
 int vus_client_irq_wait(vus_client *c, uint32_t index, uint32_t vector,
 			int timeout_ms);
 
-/** Signals on @vector so far without waiting (0 if none). */
+/** Signals on @vector so far without waiting (0 if none); as irq_wait. */
 int vus_client_irq_poll(vus_client *c, uint32_t index, uint32_t vector);
 
 /* DMA protection (VFIO_DMA_MAP_FLAG_*). */
@@ -243,9 +296,13 @@ int vus_client_irq_poll(vus_client *c, uint32_t index, uint32_t vector);
 #define VUS_CLIENT_DMA_WRITE 0x2u
 
 /**
- * Create @size bytes of shared memory (a memfd), map it here at *mem and
- * grant it to the server at DMA address @addr with the fd. The memory
- * belongs to the client until unmapped or closed.
+ * Create @size bytes of shared memory (a memfd, zeroed, sealed against
+ * resizing), map it here at *mem and grant it to the server at DMA address
+ * @addr with the fd. The memory belongs to the client until unmapped or
+ * closed. -EINVAL (size 0, range past 2^64, @prot not READ/WRITE),
+ * -EEXIST (overlaps a mapping of ours), -ENOSPC (the server's max_dma_maps
+ * reached); these are checked before anything is sent. Or memfd/mmap's
+ * errno, or the server's.
  */
 int vus_client_dma_map_memfd(vus_client *c, uint64_t addr, uint64_t size,
 			     uint32_t prot, void **mem);
@@ -253,12 +310,18 @@ int vus_client_dma_map_memfd(vus_client *c, uint64_t addr, uint64_t size,
 /**
  * Grant @size bytes at @mem (the caller's, kept valid until unmapped)
  * without an fd: the server reaches it with DMA_READ/DMA_WRITE messages,
- * which this client serves.
+ * which this client serves while it waits (for a reply, an interrupt, or
+ * in vus_client_process()) as far as @prot allows. Errors as
+ * vus_client_dma_map_memfd().
  */
 int vus_client_dma_map_mem(vus_client *c, uint64_t addr, uint64_t size,
 			   uint32_t prot, void *mem);
 
-/** Withdraw a mapping made with one of the calls above. */
+/**
+ * Withdraw a mapping made with one of the calls above: exactly its address
+ * and size, else -ENOENT (nothing sent). The memory is served until the
+ * server confirms; a memfd mapping is then munmap'd here.
+ */
 int vus_client_dma_unmap(vus_client *c, uint64_t addr, uint64_t size);
 
 /** Withdraw every mapping (DMA_UNMAP with the ALL flag). */
@@ -268,8 +331,10 @@ int vus_client_dma_unmap_all(vus_client *c);
 int vus_client_reset(vus_client *c);
 
 /**
- * Serve server requests for up to @timeout_ms (0: only what is already
- * there). Returns the number served.
+ * Serve server requests: wait up to @timeout_ms (0: not at all, -1:
+ * forever) for the first, then serve whatever else is already there, and
+ * flush the answers. Returns the number served (0 on timeout), or
+ * -ENOTCONN. Replies nobody waits for are dropped.
  */
 int vus_client_process(vus_client *c, int timeout_ms);
 
@@ -298,7 +363,7 @@ enum vus_client_cmd {
 
 #define VUS_CLIENT_F_NO_REPLY 0x10u
 
-/** A reply as received. Free with vus_client_reply_free(). */
+/** A message as received. Free with vus_client_reply_free(). */
 struct vus_client_reply {
 	uint16_t msg_id;
 	uint16_t cmd;
@@ -313,10 +378,13 @@ struct vus_client_reply {
 void vus_client_reply_free(struct vus_client_reply *r);
 
 /**
- * Send @cmd with @payload and @fds (borrowed) under the next message id
- * and wait for its reply (unless @flags has VUS_CLIENT_F_NO_REPLY; @reply
- * may then be NULL). Returns 0 when a reply (error or not) was received,
- * else -errno; the reply's own errno is in reply->error.
+ * Send @cmd with @payload and @fds (borrowed) under the next message id,
+ * @flags as the header's flags verbatim, and wait for its reply (unless
+ * @flags has VUS_CLIENT_F_NO_REPLY; @reply may then be NULL), serving
+ * server requests meanwhile. Returns 0 when a reply (error or not) was
+ * received, else -errno (-EPROTO: the reply names another command or was
+ * too large or carried too many fds); the reply's own errno is in
+ * reply->error. The reply is not checked otherwise.
  */
 int vus_client_request(vus_client *c, uint16_t cmd, uint32_t flags,
 		       const void *payload, size_t len, const int *fds,
@@ -324,14 +392,17 @@ int vus_client_request(vus_client *c, uint16_t cmd, uint32_t flags,
 
 /**
  * Send arbitrary bytes with @fds attached to the first byte: no framing,
- * no checks (hostile tests). Returns 0 or -errno.
+ * no checks (hostile tests). Output the client had queued goes first.
+ * Returns 0 once the socket took everything, -ETIMEDOUT, or -errno.
  */
 int vus_client_send_raw(vus_client *c, const void *bytes, size_t len,
 			const int *fds, unsigned int nfds);
 
 /**
- * Wait for the next message from the server (any reply or request) and
- * return it in @reply, serving nothing. For raw tests.
+ * Wait up to @timeout_ms (-1: forever) for the next message from the
+ * server (any reply or request) and return it in @reply, serving nothing.
+ * For raw tests. -EMSGSIZE / -EINVAL for a message that was too large or
+ * had too many fds (read and dropped), -ETIMEDOUT, -ENOTCONN.
  */
 int vus_client_recv(vus_client *c, struct vus_client_reply *reply,
 		    int timeout_ms);

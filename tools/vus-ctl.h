@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vus-ctl: inspect and drive a running vfio-user device server. This file
+ * is GPL-2.0-or-later because vus-ctl links libpci (GPL-2.0-or-later); the
+ * rest of libvus is BSD-3-Clause.
+ *
+ * What the command files share: the connection, output mode, error
+ * reporting, and names for vfio flags. vus-ctl uses only the public client
+ * API (vus/client.h), libpci and json-c.
+ */
+#ifndef VUS_CTL_H
+#define VUS_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "vus/client.h"
+
+struct ctl {
+	const char *socket;
+	bool json;
+	vus_client *c;
+};
+
+/**
+ * Report a failure as "vus-ctl: <what>: <strerror(-err)>" on stderr and
+ * return the exit status for failures (1). printf-style @fmt names what
+ * failed, e.g. "REGION_READ region %u".
+ */
+int ctl_fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** Report a failure that has no errno; returns 1. */
+int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Print @o (pretty) on stdout and drop it; returns 0. */
+int ctl_print_json(struct json_object *o);
+
+/** Add @v under @key, or mark the document unusable (returns -ENOMEM). */
+int ctl_json_add(struct json_object *o, const char *key,
+		 struct json_object *v);
+
+/** Region name for a PCI device ("BAR0".."CONFIG", "VGA"), else NULL. */
+const char *ctl_pci_region_name(uint32_t index);
+
+/** IRQ index name for a PCI device ("INTX".."REQ"), else NULL. */
+const char *ctl_pci_irq_name(uint32_t index);
+
+/* Commands: each returns the process exit status. */
+int ctl_info(struct ctl *x);
+int ctl_config(struct ctl *x);
+
+#endif /* VUS_CTL_H */
