@@ -212,6 +212,23 @@ int client_call_checked(vus_client *c, const struct client_req *rq,
 	return ret;
 }
 
+int client_call_fixed(vus_client *c, uint16_t cmd, void *req_out, size_t len)
+{
+	struct client_req rq = {
+		.cmd = cmd, .iovcnt = 1,
+		.iov = { { .iov_base = req_out, .iov_len = len } },
+	};
+	struct msg m;
+	int ret;
+
+	ret = client_call_checked(c, &rq, (uint32_t)len, (uint32_t)len, 0, &m);
+	if (ret < 0)
+		return ret;
+	memcpy(req_out, m.payload, len);
+	msg_release(&m);
+	return 0;
+}
+
 /* Apply defaults and check ranges; @out has every field set. */
 static int config_load(struct vus_client_config *out,
 		       const struct vus_client_config *cfg)

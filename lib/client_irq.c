@@ -19,21 +19,15 @@
 VUS_EXPORT int vus_client_irq_info(vus_client *c, uint32_t index,
 				   struct vus_client_irq_info *out)
 {
-	struct wire_irq_info req = { .argsz = sizeof(req), .index = index }, info;
-	struct client_req rq = {
-		.cmd = WIRE_CMD_DEVICE_GET_IRQ_INFO, .iovcnt = 1,
-		.iov = { { .iov_base = &req, .iov_len = sizeof(req) } },
-	};
-	struct msg m;
+	struct wire_irq_info info = { .argsz = sizeof(info), .index = index };
 	int ret;
 
 	if (c == NULL || out == NULL)
 		return -EINVAL;
-	ret = client_call_checked(c, &rq, sizeof(info), sizeof(info), 0, &m);
+	ret = client_call_fixed(c, WIRE_CMD_DEVICE_GET_IRQ_INFO, &info,
+				sizeof(info));
 	if (ret < 0)
 		return ret;
-	memcpy(&info, m.payload, sizeof(info));
-	msg_release(&m);
 	if (info.index != index)
 		return -EPROTO;
 	*out = (struct vus_client_irq_info){ .flags = info.flags,

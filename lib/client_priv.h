@@ -142,6 +142,14 @@ int client_call_checked(vus_client *c, const struct client_req *rq,
 			uint32_t min_len, uint32_t max_len,
 			unsigned int max_fds, struct msg *reply);
 
+/**
+ * A request whose reply has the request's own fixed layout and size
+ * (DEVICE_GET_INFO, DEVICE_GET_IRQ_INFO): send @len bytes from @req_out,
+ * and on success overwrite them with the reply. Errors as
+ * client_call_checked().
+ */
+int client_call_fixed(vus_client *c, uint16_t cmd, void *req_out, size_t len);
+
 /** The errno an error reply carries, as -errno (-EPROTO if out of range). */
 int client_reply_errno(const struct msg *m);
 

@@ -75,34 +75,6 @@ VUS_EXPORT int vus_client_request(vus_client *c, uint16_t cmd, uint32_t flags,
 	return reply_fill(reply, &m);
 }
 
-/* One sendmsg() of @iov, with @fds on it if any. */
-static ssize_t send_some(int sock, struct iovec *iov, const int *fds,
-			 unsigned int nfds)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS_LIMIT)];
-	} cbuf;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (nfds > 0) {
-		struct cmsghdr *cm;
-
-		memset(cbuf.buf, 0, sizeof(cbuf.buf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	do {
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
-}
 
 VUS_EXPORT int vus_client_send_raw(vus_client *c, const void *bytes,
 				   size_t len, const int *fds,
@@ -121,7 +93,7 @@ VUS_EXPORT int vus_client_send_raw(vus_client *c, const void *bytes,
 	/* What the transport queued goes first, or the bytes interleave. */
 	ret = client_flush_all(c, deadline);
 	while (ret == 0 && iov.iov_len > 0) {
-		ssize_t n = send_some(transport_fd(c->t), &iov, fds, nfds);
+		ssize_t n = transport_sendmsg(transport_fd(c->t), &iov, 1, fds, nfds);
 
 		if (n == -EAGAIN) {
 			struct pollfd p = { .fd = transport_fd(c->t),

@@ -26,21 +26,14 @@
 VUS_EXPORT int vus_client_device_info(vus_client *c,
 				      struct vus_client_device_info *out)
 {
-	struct wire_device_info req = { .argsz = sizeof(req) }, info;
-	struct client_req rq = {
-		.cmd = WIRE_CMD_DEVICE_GET_INFO, .iovcnt = 1,
-		.iov = { { .iov_base = &req, .iov_len = sizeof(req) } },
-	};
-	struct msg m;
+	struct wire_device_info info = { .argsz = sizeof(info) };
 	int ret;
 
 	if (c == NULL || out == NULL)
 		return -EINVAL;
-	ret = client_call_checked(c, &rq, sizeof(info), sizeof(info), 0, &m);
+	ret = client_call_fixed(c, WIRE_CMD_DEVICE_GET_INFO, &info, sizeof(info));
 	if (ret < 0)
 		return ret;
-	memcpy(&info, m.payload, sizeof(info));
-	msg_release(&m);
 	*out = (struct vus_client_device_info){ .flags = info.flags,
 		.num_regions = info.num_regions, .num_irqs = info.num_irqs };
 	return 0;

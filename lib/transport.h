@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "wire.h"
@@ -92,6 +93,14 @@ struct transport_limits {
  */
 int transport_sock_create(int fd, const struct transport_limits *lim,
 			  struct transport **out);
+
+/**
+ * One non-blocking sendmsg() of @iov with @fds (borrowed) attached to its
+ * first byte. Returns the bytes sent, -EAGAIN, or -errno. For the socket
+ * transport and for raw senders (the client's hostile-test interface).
+ */
+ssize_t transport_sendmsg(int fd, const struct iovec *iov, int iovcnt,
+			  const int *fds, unsigned int nfds);
 
 static inline int transport_recv(struct transport *t, struct msg *m)
 {

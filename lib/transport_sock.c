@@ -212,8 +212,8 @@ static int sock_recv(struct transport *t, struct msg *m)
 	return 0;
 }
 
-static ssize_t tx(struct sock_transport *s, const struct iovec *iov,
-		  int iovcnt, const int *fds, unsigned int nfds)
+ssize_t transport_sendmsg(int fd, const struct iovec *iov, int iovcnt,
+			  const int *fds, unsigned int nfds)
 {
 	union {
 		struct cmsghdr align;
@@ -223,6 +223,8 @@ static ssize_t tx(struct sock_transport *s, const struct iovec *iov,
 			     .msg_iovlen = (size_t)iovcnt };
 	ssize_t n;
 
+	if (nfds > WIRE_MAX_FDS_LIMIT)
+		return -EINVAL;
 	if (nfds > 0) {
 		struct cmsghdr *c;
 
@@ -236,11 +238,17 @@ static ssize_t tx(struct sock_transport *s, const struct iovec *iov,
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	do {
-		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return n;
+}
+
+static ssize_t tx(struct sock_transport *s, const struct iovec *iov,
+		  int iovcnt, const int *fds, unsigned int nfds)
+{
+	return transport_sendmsg(s->fd, iov, iovcnt, fds, nfds);
 }
 
 /* Queue bytes [skip, total) of the iovec; dup fds if nothing went out. */

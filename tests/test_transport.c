@@ -41,23 +41,9 @@ static void pair_close(struct pair *p)
 static void raw_send(int fd, const void *buf, size_t len, const int *fds,
 		     unsigned int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 32)];
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	assert_int_equal(sendmsg(fd, &mh, 0), (ssize_t)len);
+	assert_int_equal(transport_sendmsg(fd, &iov, 1, fds, nfds), (ssize_t)len);
 }
 
 static size_t build(uint8_t *buf, uint16_t id, uint32_t payload_len)

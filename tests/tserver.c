@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "transport.h"
 #include "tserver.h"
 #include "vtest.h"
 
@@ -226,33 +227,22 @@ void peer_connect(struct tserver *s, const char *path, bool negotiate)
 void peer_send_raw(struct tserver *s, const void *buf, size_t len,
 		   const int *fds, unsigned int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 64)];
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	size_t sent = 0;
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		assert_true(nfds <= 64);
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
 	while (sent < len) {
-		ssize_t n = sendmsg(s->peer, &mh, MSG_NOSIGNAL);
+		struct iovec iov = { .iov_base = (char *)buf + sent,
+				     .iov_len = len - sent };
+		/* The fds go with the first byte only. */
+		ssize_t n = transport_sendmsg(s->peer, &iov, 1, fds,
+					      sent ? 0 : nfds);
 
+		if (n == -EAGAIN) {
+			struct pollfd pf = { .fd = s->peer, .events = POLLOUT };
+			assert_int_equal(poll(&pf, 1, 5000), 1);
+			continue;
+		}
 		assert_true(n > 0);
 		sent += (size_t)n;
-		iov.iov_base = (char *)buf + sent;
-		iov.iov_len = len - sent;
-		mh.msg_control = NULL;
-		mh.msg_controllen = 0;
 	}
 }
 
