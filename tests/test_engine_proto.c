@@ -210,7 +210,7 @@ static void pieces_of_header_and_body(void **state)
 	struct tserver s;
 	struct peer_msg *m = newmsg();
 	const size_t len = 1u << 20;
-	uint8_t *buf = malloc(16 + 16 + len);
+	uint8_t *buf = calloc(1, 16 + 16 + len);
 	struct wire_hdr h = { .msg_id = 77, .cmd = WIRE_CMD_REGION_WRITE,
 			      .msg_size = (uint32_t)(32 + len) };
 	struct wire_region_access a = { .offset = 0, .region = 1,
