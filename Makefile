@@ -2,8 +2,9 @@
 # Thin wrapper around meson: installs what is missing, configures, builds, runs.
 #
 #   make demo    build and show a sample device driven by vus-ctl
-#   make test    the whole test suite: -Werror build, ASan/UBSan build,
-#                valgrind, and guest tests against QEMU's vfio-user client
+#   make test    the whole test suite: -Werror build, ASan/UBSan build
+#                (guests included), valgrind, and guest tests against QEMU's
+#                vfio-user client
 #   make bench   benchmarks (figures and ratios)
 #   make build   just build (build/)
 
@@ -57,7 +58,7 @@ test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja qemu-harness
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  meson test -C $(ASAN_BUILD) --print-errorlogs --no-suite qemu
+	  meson test -C $(ASAN_BUILD) --print-errorlogs
 	meson test -C $(BUILD) --print-errorlogs --no-suite qemu --suite unit --suite engine --suite client \
 	  --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no -q' \
 	  --timeout-multiplier 4

@@ -20,7 +20,11 @@ if ! out=$("$harness/ensure.sh" --no-apt 2>&1); then
 fi
 work=$(mktemp -d /tmp/vus-qemu-gpio.XXXXXX)
 sock=$work/gpio.sock ctl=$work/gpio.ctl
-cleanup() { [ -n "${toggler:-}" ] && kill "$toggler" 2>/dev/null; kill "$srv" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  [ -n "${toggler:-}" ] && kill "$toggler" 2>/dev/null
+  [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null
+  wait 2>/dev/null; rm -rf "$work"
+}
 trap cleanup EXIT
 "$sample" --socket-path "$sock" --control-path "$ctl" --inputs 0xa5c3 --log-level info \
   > "$work/server.log" 2>&1 &
@@ -46,6 +50,16 @@ esac
 if [ $rc -ne 0 ]; then
   echo "----- server log -----"; tail -30 "$work/server.log"
 fi
-# The server must still be alive and serving after the guest has gone.
-kill -0 "$srv" 2>/dev/null || { echo "FAIL: the server died"; rc=1; }
+# The server must still be alive after the guest has gone, and stop
+# cleanly on SIGTERM (sanitizer builds report leaks and errors here).
+if ! kill -0 "$srv" 2>/dev/null; then
+  echo "FAIL: the server died"; rc=1
+else
+  kill -TERM "$srv"; wait "$srv"; srv_rc=$?
+  if [ $srv_rc -ne 0 ]; then
+    echo "FAIL: the server exited with status $srv_rc after SIGTERM"
+    tail -30 "$work/server.log"; rc=1
+  fi
+fi
+srv=""
 exit $rc
