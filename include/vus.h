@@ -13,5 +13,6 @@
 #include "vus/irq.h"
 #include "vus/pci.h"
 #include "vus/region.h"
+#include "vus/sysbus.h"
 
 #endif /* VUS_H */

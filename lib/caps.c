@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * caps: parse and build the capabilities object of VERSION with json-c.
+ * caps: parse and build the capabilities object of VERSION with json-c,
+ * and the strict parser every JSON document received from a peer goes
+ * through (VERSION, the SysBus description).
  * Each known key has a checker in a table (one rule per key); unknown keys
  * are ignored as the spec requires.
  */
@@ -171,27 +173,38 @@ static bool has_single_quotes(const char *text, size_t len)
 	return false;
 }
 
-static int parse_json(const char *text, size_t len, struct caps *c)
+int caps_json_parse(const char *text, size_t len, struct json_object **out)
 {
-	struct json_tokener *tok = json_tokener_new_ex(CAPS_JSON_DEPTH);
+	struct json_tokener *tok;
 	struct json_object *root;
-	int ret = -EINVAL;
 
+	*out = NULL;
+	if (len > INT32_MAX || has_single_quotes(text, len))
+		return -EINVAL;
+	tok = json_tokener_new_ex(CAPS_JSON_DEPTH);
 	if (tok == NULL)
 		return -ENOMEM;
-	if (has_single_quotes(text, len)) {
-		json_tokener_free(tok);
-		return -EINVAL;
-	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	/* The whole text must be one complete document. */
 	if (root != NULL &&
 	    json_tokener_get_error(tok) == json_tokener_success &&
 	    json_tokener_get_parse_end(tok) == len)
+		*out = root;
+	else
+		json_object_put(root);
+	json_tokener_free(tok);
+	return *out ? 0 : -EINVAL;
+}
+
+static int parse_json(const char *text, size_t len, struct caps *c)
+{
+	struct json_object *root;
+	int ret = caps_json_parse(text, len, &root);
+
+	if (ret == 0)
 		ret = parse_caps_object(root, c);
 	json_object_put(root);
-	json_tokener_free(tok);
 	return ret;
 }
 
@@ -212,8 +225,6 @@ int caps_parse_version(const void *payload, size_t len, uint16_t *major,
 		return 0;
 	/* NUL-terminated at the very end, with no NUL inside the text. */
 	if (json[jlen - 1] != '\0' || strlen(json) != jlen - 1)
-		return -EINVAL;
-	if (jlen - 1 > INT32_MAX)
 		return -EINVAL;
 	return parse_json(json, jlen - 1, c);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * caps: the VERSION message's capabilities JSON, parsed and built with
- * json-c. The only file in libvus that touches JSON on the wire; used by the
+ * json-c, and the strict parser for any JSON a peer sends. Used by the
  * server engine and by the client library.
  */
 #ifndef VUS_CAPS_H
@@ -27,6 +27,15 @@ struct caps {
 /* Upper bounds for values a peer may announce; larger is rejected. */
 #define CAPS_MAX_MSG_FDS 1024u
 #define CAPS_MAX_DMA_MAPS 0xffffffffu
+
+struct json_object;
+
+/**
+ * Parse @len bytes of JSON text received from a peer: strict syntax (no
+ * single quotes, no trailing commas), nesting bounded, nothing after the
+ * document. *out is a new reference the caller puts. 0, -EINVAL, -ENOMEM.
+ */
+int caps_json_parse(const char *text, size_t len, struct json_object **out);
 
 /** The spec's defaults for keys that are absent. */
 void caps_defaults(struct caps *c);

@@ -126,6 +126,9 @@ static int set_areas(struct region *r, const struct vus_region_desc *d)
 	uint32_t n = d->mmap_areas ? d->nr_mmap_areas : 1;
 	int ret;
 
+	/* Memory that is not whole pages is served, but not offered for mmap. */
+	if (d->mmap_areas == NULL && r->size % PAGE != 0)
+		return 0;
 	if (n == 0 || n > REGION_MAX_AREAS)
 		return -EINVAL;
 	r->areas = calloc(n, sizeof(*r->areas));
@@ -271,7 +274,8 @@ int region_get_info(const struct region_table *rt, uint32_t index,
 		return 0;
 	out->size = r->size;
 	out->flags = r->flags;
-	out->fd = r->fd;
+	/* The client only gets an fd for something it may map. */
+	out->fd = r->nr_areas > 0 ? r->fd : -1;
 	out->fd_offset = r->fd_offset;
 	out->areas = r->areas;
 	out->nr_areas = r->nr_areas;

@@ -51,6 +51,7 @@ struct info {
 	uint32_t nr_irqs;
 	struct vus_client_region_info *regions;
 	struct vus_client_irq_info *irqs;
+	struct vus_client_sysbus_desc *desc; /* platform devices */
 };
 
 static void print_flags(uint32_t flags, const struct flag_name *names)
@@ -118,7 +119,44 @@ static int gather(struct ctl *x, struct info *in)
 			return ctl_fail(ret, "DEVICE_GET_IRQ_INFO index %"
 					PRIu32, i);
 	}
+	if (in->dev.flags & VUS_CLIENT_DEV_PLATFORM) {
+		ret = vus_client_sysbus_desc(x->c, &in->desc);
+		if (ret < 0 && ret != -ENOENT)
+			return ctl_fail(ret, "platform device description");
+	}
 	return 0;
+}
+
+static const char *const trigger_names[] = {
+	"level-high", "level-low", "edge-rising", "edge-falling",
+};
+
+static void print_desc(const struct vus_client_sysbus_desc *d)
+{
+	printf("platform device (description in region %" PRIu32 "): ",
+	       d->region);
+	for (unsigned int i = 0; i < d->nr_compatible; i++)
+		printf("%s\"%s\"", i ? ", " : "compatible ", d->compatible[i]);
+	if (d->name != NULL)
+		printf("; name %s", d->name);
+	putchar('\n');
+	for (unsigned int i = 0; i < d->nr_mmio; i++) {
+		printf("\tmmio %" PRIu32 ": size 0x%" PRIx64, d->mmio[i].index,
+		       d->mmio[i].size);
+		if (d->mmio[i].has_base)
+			printf(", suggested base 0x%" PRIx64, d->mmio[i].base);
+		putchar('\n');
+	}
+	for (unsigned int i = 0; i < d->nr_irqs; i++)
+		printf("\tirq %" PRIu32 ": %s\n", d->irqs[i].index,
+		       trigger_names[d->irqs[i].trigger]);
+	for (unsigned int i = 0; i < d->nr_props; i++) {
+		if (d->props[i].is_str)
+			printf("\t%s = \"%s\"\n", d->props[i].key, d->props[i].s);
+		else
+			printf("\t%s = %" PRIu64 "\n", d->props[i].key,
+			       d->props[i].u);
+	}
 }
 
 static void print_region(const struct vus_client_region_info *r, bool pci)
@@ -171,6 +209,8 @@ static int print_text(const struct ctl *x, const struct info *in)
 		print_flags(in->irqs[i].flags, irq_flags);
 		putchar('\n');
 	}
+	if (in->desc != NULL)
+		print_desc(in->desc);
 	return 0;
 }
 
@@ -263,6 +303,9 @@ static int print_json(const struct ctl *x, const struct info *in)
 		json_object_array_add(a, q);
 	}
 	err |= ctl_json_add(o, "irqs", a);
+	/* The description is JSON already: embed it as parsed. */
+	if (in->desc != NULL)
+		err |= ctl_json_add(o, "platform", json_tokener_parse(in->desc->json));
 	if (err) {
 		json_object_put(o);
 		return ctl_fail(-ENOMEM, "info");
@@ -279,5 +322,6 @@ int ctl_info(struct ctl *x)
 		ret = x->json ? print_json(x, &in) : print_text(x, &in);
 	free(in.regions);
 	free(in.irqs);
+	vus_client_sysbus_desc_free(in.desc);
 	return ret;
 }

@@ -70,7 +70,9 @@ struct vus_region_desc {
 	uint64_t fd_offset;
 	/**
 	 * The parts the client may mmap (copied; page-aligned). NULL with
-	 * backing memory means the whole region. Areas must not overlap.
+	 * backing memory means the whole region when its size is a multiple
+	 * of 4 KiB, and nothing (memory served by messages only) otherwise.
+	 * Areas must not overlap.
 	 */
 	const struct vus_mmap_area *mmap_areas;
 	uint32_t nr_mmap_areas;
