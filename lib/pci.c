@@ -147,6 +147,11 @@ static int pci_realize(void *bus)
 			"pci: an Express function needs vus_pci_add_cap_exp()");
 		return -EINVAL;
 	}
+	if (pci_msix_doorbells_check(p) < 0) {
+		log_msg(p->log, VUS_LOG_ERR,
+			"pci: an ioeventfd overlaps the MSI-X table or PBA");
+		return -EINVAL;
+	}
 	pthread_mutex_lock(&p->lock);
 	pci_config_finish(p);
 	pthread_mutex_unlock(&p->lock);

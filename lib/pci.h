@@ -309,6 +309,8 @@ int pci_msix_alloc(struct pci *p, uint32_t nr);
 void pci_msix_free(struct pci *p);
 /** Mask every vector, clear the PBA and the table-written flag. Lock held. */
 void pci_msix_reset(struct pci *p);
+/** -EINVAL if an ioeventfd overlaps the MSI-X table or PBA. */
+int pci_msix_doorbells_check(const struct pci *p);
 /**
  * Whether the BAR's mmap areas leave the MSI-X table and PBA pages alone
  * (check before accepting the capability). 0 or -EINVAL.

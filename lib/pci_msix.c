@@ -177,6 +177,24 @@ static unsigned int bar_spans(const struct pci *p, const struct pci_bar *b,
 	return n;
 }
 
+int pci_msix_doorbells_check(const struct pci *p)
+{
+	for (unsigned int i = 0; i < PCI_NR_BARS; i++) {
+		const struct region_ioev *ev;
+		unsigned int n = region_ioeventfds(p->regions, i, &ev);
+		struct span s[2];
+		unsigned int ns = bar_spans(p, &p->bars[i], s);
+
+		/* A write there must reach the table emulation. */
+		for (unsigned int e = 0; e < n; e++)
+			for (unsigned int k = 0; k < ns; k++)
+				if (ev[e].offset < s[k].end &&
+				    s[k].start < ev[e].offset + ev[e].size)
+					return -EINVAL;
+	}
+	return 0;
+}
+
 static int span_access(struct pci *p, const struct span *s, uint64_t off,
 		       uint8_t *buf, size_t n, bool is_write)
 {

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "vtest.h"
@@ -434,6 +435,37 @@ static void msix_bar_split_around_table(void **state)
 	msix_dev_free(&m);
 }
 
+/* A doorbell over the MSI-X table would swallow the guest's table writes. */
+static void doorbell_over_msix_table_is_refused(void **state)
+{
+	struct vus_pci_info info = tp_info(false, 0);
+	struct vus_pci_msix_desc d = { .nr_vectors = 4, .table_bar = 0,
+				       .table_offset = 0x1000, .pba_bar = 0,
+				       .pba_offset = 0x1800 };
+	struct tp_bar *b = calloc(1, sizeof(*b));
+	int efd = eventfd(0, EFD_CLOEXEC);
+	struct vus_ioeventfd on_table = { .offset = 0x1010, .size = 4, .fd = efd };
+	struct vus_ioeventfd beside = { .offset = 0x0100, .size = 4, .fd = efd };
+	vus_ctx *ctx = tp_new(&info);
+
+	assert_int_equal(tp_setup_bar(ctx, 0, 0, 0x2000, b), 0);
+	assert_true(vus_pci_add_cap_msix(ctx, &d) > 0);
+	assert_int_equal(vus_region_add_ioeventfd(ctx, 0, &beside), 0);
+	assert_int_equal(vus_region_add_ioeventfd(ctx, 0, &on_table), 0);
+	assert_int_equal(vus_ctx_realize(ctx), -EINVAL);
+	vus_ctx_destroy(ctx);
+
+	/* Only the one beside the table: fine. */
+	ctx = tp_new(&info);
+	assert_int_equal(tp_setup_bar(ctx, 0, 0, 0x2000, b), 0);
+	assert_true(vus_pci_add_cap_msix(ctx, &d) > 0);
+	assert_int_equal(vus_region_add_ioeventfd(ctx, 0, &beside), 0);
+	assert_int_equal(vus_ctx_realize(ctx), 0);
+	vus_ctx_destroy(ctx);
+	close(efd);
+	free(b);
+}
+
 static void irq_mode_follows_config(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 0);
@@ -518,6 +550,7 @@ int main(int argc, char **argv)
 		VTEST(msix_table_masks_apply_after_table_write),
 		VTEST(msix_pba_shows_unbound_pending),
 		VTEST(msix_bar_split_around_table),
+		VTEST(doorbell_over_msix_table_is_refused),
 		VTEST(irq_mode_follows_config),
 		VTEST(msix_from_threads),
 	};
