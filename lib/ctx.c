@@ -99,6 +99,8 @@ static int check_limits(const struct vus_ctx_config *c)
 		return -EINVAL;
 	if (c->max_msg_fds > WIRE_MAX_FDS_LIMIT)
 		return -EINVAL;
+	if (c->max_dma_maps > 65535)
+		return -EINVAL;
 	return 0;
 }
 

@@ -2,15 +2,19 @@
 /*
  * dma: the client's DMA mappings and the device's access to them.
  *
- * Mappings live in an array sorted by address, searched by binary search
- * under a reader/writer lock (device threads translate while the context
- * thread maps). An fd-backed mapping is mmap'd once and its fd closed, so
- * a client cannot make us hold thousands of fds. Unmapping runs only after
- * the engine has quiesced the device, so pointers handed out stay valid
- * until the device has been told to stop using them.
+ * Mappings live in an array sorted by address and searched by binary
+ * search. Device threads translate without a lock: the array has a fixed
+ * capacity (it never moves) and a sequence count that is odd while the
+ * context thread changes it; a reader that saw it change retries. Entries
+ * are read and written with relaxed atomic accesses, so a reader racing a
+ * change sees stale or mixed fields but never uses them unchecked. Removal
+ * runs only after the engine has quiesced the device, so a pointer a
+ * reader validated stays mapped until the device was told to stop using
+ * it. An fd-backed mapping is mmap'd once and its fd closed, so a client
+ * cannot make us hold thousands of fds.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -36,14 +40,59 @@ struct dma_map {
 
 struct dma_table {
 	struct log *log;
-	pthread_rwlock_t lock;
-	struct dma_map *m;
-	uint32_t n;
-	uint32_t cap;
+	atomic_uint seq;   /* odd while the context thread changes m[] */
+	uint32_t n;        /* accessed with LD/ST: readers race on it */
+	struct dma_map *m; /* room for @max entries; never moves */
+	size_t m_bytes;
 	uint32_t max;
 	dma_msg_fn *msg_fn;
 	void *msg_opaque;
 };
+
+/* Fields that readers may load while the context thread stores them. */
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+static void map_load(const struct dma_map *s, struct dma_map *d)
+{
+	d->addr = LD(s->addr);
+	d->last = LD(s->last);
+	d->prot = LD(s->prot);
+	d->map = LD(s->map);
+	d->map_len = LD(s->map_len);
+	d->vaddr = LD(s->vaddr);
+}
+
+static void map_store(struct dma_map *d, const struct dma_map *s)
+{
+	ST(d->addr, s->addr);
+	ST(d->last, s->last);
+	ST(d->prot, s->prot);
+	ST(d->map, s->map);
+	ST(d->map_len, s->map_len);
+	ST(d->vaddr, s->vaddr);
+}
+
+/* Only the context thread writes; each change is bracketed by these. */
+static void write_begin(struct dma_table *dt)
+{
+	atomic_fetch_add_explicit(&dt->seq, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static void write_end(struct dma_table *dt)
+{
+	atomic_fetch_add_explicit(&dt->seq, 1, memory_order_release);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 int dma_table_create(struct log *log, uint32_t max_maps,
 		     struct dma_table **out)
@@ -53,8 +102,16 @@ int dma_table_create(struct log *log, uint32_t max_maps,
 	if (dt == NULL)
 		return -ENOMEM;
 	dt->log = log;
-	dt->max = max_maps;
-	pthread_rwlock_init(&dt->lock, NULL);
+	dt->max = max_maps ? max_maps : 1;
+	/* Reserved once so it never moves; pages are touched as used. */
+	dt->m_bytes = (size_t)dt->max * sizeof(struct dma_map);
+	dt->m = mmap(NULL, dt->m_bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (dt->m == MAP_FAILED) {
+		free(dt);
+		return -ENOMEM;
+	}
+	atomic_init(&dt->seq, 0);
 	*out = dt;
 	return 0;
 }
@@ -71,50 +128,71 @@ void dma_table_destroy(struct dma_table *dt)
 		return;
 	for (uint32_t i = 0; i < dt->n; i++)
 		unmap_one(&dt->m[i]);
-	free(dt->m);
-	pthread_rwlock_destroy(&dt->lock);
+	munmap(dt->m, dt->m_bytes);
 	free(dt);
 }
 
-/* Index of the first mapping whose last byte is >= @addr (may be n). */
-static uint32_t lower_bound(const struct dma_table *dt, uint64_t addr)
+/*
+ * Index of the first of @n mappings whose last byte is >= @addr. Branch
+ * free: the compiler turns the step into a conditional move, so random
+ * lookups do not pay for mispredicted branches.
+ */
+static uint32_t lower_bound(const struct dma_table *dt, uint32_t n,
+			    uint64_t addr)
 {
-	uint32_t lo = 0, hi = dt->n;
+	const struct dma_map *base = dt->m;
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	if (n == 0)
+		return 0;
+	while (n > 1) {
+		uint32_t half = n / 2;
 
-		if (dt->m[mid].last < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+		base = LD(base[half - 1].last) < addr ? base + half : base;
+		n -= half;
 	}
-	return lo;
+	return (uint32_t)(base - dt->m) + (LD(base->last) < addr);
 }
 
-/* Below this many mappings a scan beats the binary search's branches. */
-#define DMA_SCAN_MAX 8u
-
-/* The mapping containing @addr, or NULL. Lock held. */
-static const struct dma_map *find(const struct dma_table *dt, uint64_t addr)
+/* Look @addr up without regard to concurrent changes. */
+static bool find_racy(const struct dma_table *dt, uint64_t addr,
+		      struct dma_map *out)
 {
-	uint32_t i;
+	uint32_t n = MIN(LD(dt->n), dt->max);
+	uint32_t i = lower_bound(dt, n, addr);
 
-	if (dt->n <= DMA_SCAN_MAX) {
-		for (i = 0; i < dt->n; i++)
-			if (dt->m[i].last >= addr)
-				return dt->m[i].addr <= addr ? &dt->m[i] : NULL;
-		return NULL;
-	}
-	i = lower_bound(dt, addr);
-
-	if (i < dt->n && dt->m[i].addr <= addr)
-		return &dt->m[i];
-	return NULL;
+	if (i >= n || LD(dt->m[i].addr) > addr)
+		return false;
+	map_load(&dt->m[i], out);
+	return true;
 }
 
-static int map_check_locked(const struct dma_table *dt, uint64_t addr,
-			    uint64_t size, uint32_t prot)
+/* A consistent copy of the mapping containing @addr; false if none. */
+static bool find(const struct dma_table *dt, uint64_t addr, struct dma_map *out)
+{
+	for (;;) {
+		unsigned int s1 = atomic_load_explicit(&dt->seq,
+						       memory_order_acquire);
+		bool found;
+
+		if (s1 & 1) {
+			cpu_relax(); /* the context thread is mid-change */
+			continue;
+		}
+		found = find_racy(dt, addr, out);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&dt->seq, memory_order_relaxed) == s1)
+			return found;
+	}
+}
+
+/*
+ * The functions below run on the context thread, the only writer: they
+ * read the array directly (nothing else changes it) and bracket their
+ * changes with write_begin/write_end for the readers.
+ */
+
+int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
+		  uint32_t prot)
 {
 	uint32_t i;
 
@@ -122,23 +200,12 @@ static int map_check_locked(const struct dma_table *dt, uint64_t addr,
 		return -EINVAL;
 	if (prot == 0 || (prot & ~DMA_PROT_ALL))
 		return -EINVAL;
-	i = lower_bound(dt, addr);
+	i = lower_bound(dt, dt->n, addr);
 	if (i < dt->n && dt->m[i].addr <= span_last(addr, size))
 		return -EEXIST;
 	if (dt->n >= dt->max)
 		return -ENOSPC;
 	return 0;
-}
-
-int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
-		  uint32_t prot)
-{
-	int ret;
-
-	pthread_rwlock_rdlock(&dt->lock);
-	ret = map_check_locked(dt, addr, size, prot);
-	pthread_rwlock_unlock(&dt->lock);
-	return ret;
 }
 
 /* mmap [offset, offset + size) of @fd, refusing ranges past its end. */
@@ -177,23 +244,20 @@ static int map_fd(int fd, uint64_t offset, uint64_t size, uint32_t prot,
 	return 0;
 }
 
-static int insert_locked(struct dma_table *dt, const struct dma_map *m)
+static void insert(struct dma_table *dt, const struct dma_map *m)
 {
-	uint32_t i = lower_bound(dt, m->addr);
+	uint32_t n = dt->n, i = lower_bound(dt, n, m->addr);
 
-	if (dt->n == dt->cap) {
-		uint32_t cap = dt->cap ? dt->cap * 2 : 16;
-		struct dma_map *n = realloc(dt->m, (size_t)cap * sizeof(*n));
+	write_begin(dt);
+	for (uint32_t j = n; j > i; j--) {
+		struct dma_map t;
 
-		if (n == NULL)
-			return -ENOMEM;
-		dt->m = n;
-		dt->cap = cap;
+		map_load(&dt->m[j - 1], &t);
+		map_store(&dt->m[j], &t);
 	}
-	memmove(&dt->m[i + 1], &dt->m[i], (dt->n - i) * sizeof(*m));
-	dt->m[i] = *m;
-	dt->n++;
-	return 0;
+	map_store(&dt->m[i], m);
+	ST(dt->n, n + 1);
+	write_end(dt);
 }
 
 int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
@@ -208,14 +272,8 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	if (ret < 0)
 		return ret;
 	m.last = span_last(addr, size);
-	pthread_rwlock_wrlock(&dt->lock);
 	/* Only the context thread adds, so the check still holds. */
-	ret = insert_locked(dt, &m);
-	pthread_rwlock_unlock(&dt->lock);
-	if (ret < 0) {
-		unmap_one(&m);
-		return ret;
-	}
+	insert(dt, &m);
 	*out = (struct vus_dma_region){ .addr = addr, .size = size,
 					.prot = prot, .vaddr = m.vaddr };
 	return 0;
@@ -237,8 +295,7 @@ int dma_remove_check(struct dma_table *dt, uint64_t addr, uint64_t size)
 	if (!span_ok(addr, size))
 		return -EINVAL;
 	last = span_last(addr, size);
-	pthread_rwlock_rdlock(&dt->lock);
-	for (i = lower_bound(dt, addr); i < dt->n && dt->m[i].addr <= last; i++) {
+	for (i = lower_bound(dt, dt->n, addr); i < dt->n && dt->m[i].addr <= last; i++) {
 		/* A range may cover whole mappings but never split one. */
 		if (dt->m[i].addr < addr || dt->m[i].last > last) {
 			ret = -EINVAL;
@@ -246,7 +303,6 @@ int dma_remove_check(struct dma_table *dt, uint64_t addr, uint64_t size)
 		}
 		ret = 0;
 	}
-	pthread_rwlock_unlock(&dt->lock);
 	return ret;
 }
 
@@ -256,14 +312,20 @@ static void remove_at(struct dma_table *dt, uint32_t i, dma_region_fn *fn,
 {
 	struct dma_map m = dt->m[i];
 	struct vus_dma_region r = to_region(&m);
+	uint32_t n = dt->n;
 
-	/* The device is quiesced; the callback runs without our lock. */
+	/* The device is quiesced: no reader holds a pointer into @m. */
 	if (fn != NULL)
 		fn(opaque, &r);
-	pthread_rwlock_wrlock(&dt->lock);
-	memmove(&dt->m[i], &dt->m[i + 1], (dt->n - i - 1) * sizeof(m));
-	dt->n--;
-	pthread_rwlock_unlock(&dt->lock);
+	write_begin(dt);
+	for (uint32_t j = i; j + 1 < n; j++) {
+		struct dma_map t;
+
+		map_load(&dt->m[j + 1], &t);
+		map_store(&dt->m[j], &t);
+	}
+	ST(dt->n, n - 1);
+	write_end(dt);
 	unmap_one(&m);
 }
 
@@ -277,7 +339,7 @@ int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
 	if (ret < 0)
 		return ret;
 	/* Only the context thread removes: indexes are stable here. */
-	while ((i = lower_bound(dt, addr)) < dt->n &&
+	while ((i = lower_bound(dt, dt->n, addr)) < dt->n &&
 	       dt->m[i].addr <= span_last(addr, size)) {
 		remove_at(dt, i, fn, opaque);
 		removed++;
@@ -314,26 +376,26 @@ static int prot_args_check(uint64_t addr, uint64_t len, uint32_t prot)
 	return 0;
 }
 
-static int sg_locked(struct dma_table *dt, uint64_t addr, uint64_t len,
-		     uint32_t prot, struct vus_sg *sg, size_t max_sg,
-		     size_t *nr_sg)
+static int sg_fill(const struct dma_table *dt, uint64_t addr, uint64_t len,
+		   uint32_t prot, struct vus_sg *sg, size_t max_sg,
+		   size_t *nr_sg)
 {
 	size_t n = 0;
 
 	while (len > 0) {
-		const struct dma_map *m = find(dt, addr);
+		struct dma_map m;
 		uint64_t piece;
 
-		if (m == NULL)
+		if (!find(dt, addr, &m))
 			return -EFAULT;
-		if ((m->prot & prot) != prot)
+		if ((m.prot & prot) != prot)
 			return -EACCES;
-		if (m->vaddr == NULL)
+		if (m.vaddr == NULL)
 			return -EOPNOTSUPP;
-		piece = piece_len(m, addr, len);
+		piece = piece_len(&m, addr, len);
 		if (n < max_sg)
 			sg[n] = (struct vus_sg){ .addr = addr, .len = piece,
-						 .vaddr = m->vaddr + (addr - m->addr) };
+						 .vaddr = m.vaddr + (addr - m.addr) };
 		n++;
 		*nr_sg = n;
 		/* Stop at 2^64: piece == len there, so the loop ends. */
@@ -347,7 +409,6 @@ VUS_EXPORT int vus_dma_sg(vus_ctx *ctx, uint64_t addr, uint64_t len,
 			  uint32_t prot, struct vus_sg *sg, size_t max_sg,
 			  size_t *nr_sg)
 {
-	struct dma_table *dt;
 	size_t n = 0;
 	int ret;
 
@@ -356,10 +417,7 @@ VUS_EXPORT int vus_dma_sg(vus_ctx *ctx, uint64_t addr, uint64_t len,
 	ret = prot_args_check(addr, len, prot);
 	if (ret < 0)
 		return ret;
-	dt = ctx_dma(ctx);
-	pthread_rwlock_rdlock(&dt->lock);
-	ret = sg_locked(dt, addr, len, prot, sg, max_sg, &n);
-	pthread_rwlock_unlock(&dt->lock);
+	ret = sg_fill(ctx_dma(ctx), addr, len, prot, sg, max_sg, &n);
 	*nr_sg = n;
 	return ret;
 }
@@ -369,35 +427,27 @@ static int xfer(vus_ctx *ctx, struct dma_table *dt, bool write, uint64_t addr,
 		uint8_t *buf, uint64_t len)
 {
 	while (len > 0) {
-		const struct dma_map *m;
+		struct dma_map m;
 		uint64_t piece;
-		uint8_t *p = NULL;
 		int ret = 0;
 
-		pthread_rwlock_rdlock(&dt->lock);
-		m = find(dt, addr);
-		if (m == NULL)
-			ret = -EFAULT;
-		else if (!(m->prot & (write ? VUS_DMA_WRITE : VUS_DMA_READ)))
-			ret = -EACCES;
-		if (ret == 0) {
-			piece = piece_len(m, addr, len);
-			if (m->vaddr != NULL) {
-				p = m->vaddr + (addr - m->addr);
-				if (write)
-					memcpy(p, buf, piece);
-				else
-					memcpy(buf, p, piece);
-			}
-		}
-		pthread_rwlock_unlock(&dt->lock);
-		if (ret == 0 && p == NULL) {
-			/* Without an fd only messages reach this memory. */
-			if (!ctx_on_thread(ctx) || dt->msg_fn == NULL)
-				ret = -EOPNOTSUPP;
+		if (!find(dt, addr, &m))
+			return -EFAULT;
+		if (!(m.prot & (write ? VUS_DMA_WRITE : VUS_DMA_READ)))
+			return -EACCES;
+		piece = piece_len(&m, addr, len);
+		if (m.vaddr != NULL) {
+			uint8_t *p = m.vaddr + (addr - m.addr);
+
+			if (write)
+				memcpy(p, buf, piece);
 			else
-				ret = dt->msg_fn(dt->msg_opaque, write, addr,
-						 buf, piece);
+				memcpy(buf, p, piece);
+		} else if (!ctx_on_thread(ctx) || dt->msg_fn == NULL) {
+			/* Without an fd only messages reach this memory. */
+			ret = -EOPNOTSUPP;
+		} else {
+			ret = dt->msg_fn(dt->msg_opaque, write, addr, buf, piece);
 		}
 		if (ret < 0)
 			return ret;
@@ -468,26 +518,19 @@ static void load_store(uint8_t *p, void *val, unsigned int size, bool write)
 static int access_untorn(vus_ctx *ctx, uint64_t addr, void *val,
 			 unsigned int size, bool write)
 {
-	struct dma_table *dt;
-	const struct dma_map *m;
 	uint32_t prot = write ? VUS_DMA_WRITE : VUS_DMA_READ;
-	int ret = 0;
+	struct dma_map m;
 
 	if (ctx == NULL || val == NULL || (addr & (size - 1)))
 		return -EINVAL;
-	dt = ctx_dma(ctx);
-	pthread_rwlock_rdlock(&dt->lock);
-	m = find(dt, addr);
-	if (m == NULL || m->last - addr < size - 1)
-		ret = -EFAULT;
-	else if (!(m->prot & prot))
-		ret = -EACCES;
-	else if (m->vaddr == NULL)
-		ret = -EOPNOTSUPP;
-	if (ret == 0)
-		load_store(m->vaddr + (addr - m->addr), val, size, write);
-	pthread_rwlock_unlock(&dt->lock);
-	return ret;
+	if (!find(ctx_dma(ctx), addr, &m) || m.last - addr < size - 1)
+		return -EFAULT;
+	if (!(m.prot & prot))
+		return -EACCES;
+	if (m.vaddr == NULL)
+		return -EOPNOTSUPP;
+	load_store(m.vaddr + (addr - m.addr), val, size, write);
+	return 0;
 }
 
 VUS_EXPORT int vus_dma_read8(vus_ctx *ctx, uint64_t addr, uint8_t *val)
@@ -532,14 +575,5 @@ VUS_EXPORT int vus_dma_write64(vus_ctx *ctx, uint64_t addr, uint64_t val)
 
 VUS_EXPORT size_t vus_dma_nr_regions(vus_ctx *ctx)
 {
-	struct dma_table *dt;
-	size_t n;
-
-	if (ctx == NULL)
-		return 0;
-	dt = ctx_dma(ctx);
-	pthread_rwlock_rdlock(&dt->lock);
-	n = dt->n;
-	pthread_rwlock_unlock(&dt->lock);
-	return n;
+	return ctx ? LD(ctx_dma(ctx)->n) : 0;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * dma (internal): the client's DMA mappings. A sorted array searched by
- * binary search under a reader/writer lock: device threads translate while
- * the context thread adds mappings. Removing a mapping happens only after
- * the engine has quiesced the device. Mappings with an fd are mmap'd and
+ * binary search without a lock (a sequence count makes readers retry while
+ * the context thread inserts): device threads translate while the context
+ * thread adds mappings. Removing a mapping happens only after the engine
+ * has quiesced the device, so readers never race a removal. Mappings with an fd are mmap'd and
  * the fd closed at once; mappings without one are reached through a message
  * hook the engine installs.
  */

@@ -66,7 +66,10 @@ struct vus_ctx_config {
 	uint32_t max_data_xfer_size;
 	/** Most fds accepted in one message. 0 selects 16. Range 1 .. 253. */
 	uint32_t max_msg_fds;
-	/** Most DMA mappings at the same time. 0 selects 65535. */
+	/**
+	 * Most DMA mappings at the same time. 0 selects 65535, the most QEMU
+	 * accepts a server to announce. Range 1 .. 65535.
+	 */
 	uint32_t max_dma_maps;
 };
 
