@@ -246,13 +246,14 @@ static void send_reply(struct engine *e, const struct wire_hdr *req, int err,
 		       const struct reply *r)
 {
 	struct wire_hdr h;
-	struct iovec iov = { .iov_base = r->buf, .iov_len = r->len };
+	struct iovec iov[2] = {
+		{ .iov_base = r->buf, .iov_len = r->len },
+		{ .iov_base = (void *)r->tail, .iov_len = r->tail_len },
+	};
 	int ret;
 
-	wire_reply_hdr(&h, req, err < 0 ? 0 : r->len, err);
-	if (err < 0)
-		iov.iov_len = 0;
-	ret = transport_send(e->t, &h, &iov, iov.iov_len ? 1 : 0,
+	wire_reply_hdr(&h, req, err < 0 ? 0 : r->len + r->tail_len, err);
+	ret = transport_send(e->t, &h, iov, err < 0 ? 0 : (r->tail_len ? 2 : 1),
 			     err < 0 ? NULL : r->fds, err < 0 ? 0 : r->nfds);
 	engine_trace(e, VUS_TRACE_TX, &h, err < 0 ? 0 : r->nfds);
 	if (ret < 0)
@@ -268,6 +269,8 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m)
 	r->buf = e->scratch;
 	r->cap = e->scratch_cap;
 	r->len = 0;
+	r->tail = NULL;
+	r->tail_len = 0;
 	r->nfds = 0;
 	r->close_after = false;
 	ret = d->handler(e, m, r);

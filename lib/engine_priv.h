@@ -36,7 +36,9 @@ enum conn_state {
 struct reply {
 	uint8_t *buf;   /* payload buffer */
 	uint32_t cap;   /* its size */
-	uint32_t len;   /* payload bytes to send */
+	uint32_t len;   /* payload bytes to send from @buf */
+	const void *tail;  /* more payload sent from here (no copy), or NULL */
+	uint32_t tail_len;
 	int fds[WIRE_MAX_FDS_LIMIT]; /* borrowed; attached to the reply */
 	unsigned int nfds;
 	bool close_after; /* hang up once the reply is out */

@@ -353,6 +353,22 @@ int region_access(struct region_table *rt, uint32_t index, uint64_t offset,
 	return r->ops.read ? r->ops.read(r->opaque, offset, buf, len) : -EINVAL;
 }
 
+const void *region_read_ptr(struct region_table *rt, uint32_t index,
+			    uint64_t offset, size_t len)
+{
+	struct region *r;
+
+	if (!region_exists(rt, index))
+		return NULL;
+	r = &rt->r[index];
+	if (!(r->flags & VUS_REGION_READ) || !range_ok(offset, len, r->size) ||
+	    len == 0 || r->mem == NULL)
+		return NULL;
+	if (r->has_ops && !in_area(r, offset, len))
+		return NULL;
+	return r->mem + offset;
+}
+
 void *region_mem(struct region_table *rt, uint32_t index)
 {
 	return region_exists(rt, index) ? rt->r[index].mem : NULL;

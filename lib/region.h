@@ -78,6 +78,15 @@ int region_get_info(const struct region_table *rt, uint32_t index,
 int region_access(struct region_table *rt, uint32_t index, uint64_t offset,
 		  void *buf, size_t len, bool is_write);
 
+/**
+ * Where a client read of [offset, +len) would be served straight from
+ * backing memory (checks as region_access(); the memory path only), or
+ * NULL when it goes to callbacks or is refused. Lets a reply be sent from
+ * the memory itself instead of a copy.
+ */
+const void *region_read_ptr(struct region_table *rt, uint32_t index,
+			    uint64_t offset, size_t len);
+
 /** The device's mapping of the backing memory, or NULL. */
 void *region_mem(struct region_table *rt, uint32_t index);
 
