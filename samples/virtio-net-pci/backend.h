@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * backend: where frames go to and come from. Two kinds:
+ *
+ *  - tap: a Linux TAP interface (/dev/net/tun, IFF_TAP | IFF_NO_PI), with
+ *    IFF_VNET_HDR when offloads are wanted: every frame then carries the
+ *    12-byte virtio-net header (checksum and segmentation offload);
+ *  - dgram: an AF_UNIX SOCK_DGRAM socket bound to a path and sending to a
+ *    peer path, one Ethernet frame per datagram, no header. Two instances
+ *    with swapped --bind/--peer form a link without privileges.
+ *
+ * All fds are non-blocking. Used by the worker thread only (after setup).
+ */
+#ifndef BACKEND_H
+#define BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/** Size of the virtio-net header a vnet-header backend carries. */
+#define BACKEND_VNET_HDR_LEN 12u
+
+struct backend;
+
+/**
+ * Open TAP interface @name (created if missing; needs CAP_NET_ADMIN).
+ * With @vnet_hdr frames carry a virtio-net header. 0 or -errno.
+ */
+int backend_open_tap(const char *name, bool vnet_hdr, struct backend **out);
+
+/**
+ * Open a datagram socket bound at @bind_path (NULL: unbound, send only;
+ * a stale socket file is replaced) sending to @peer_path. The peer need
+ * not exist yet: frames sent meanwhile are dropped. 0 or -errno.
+ */
+int backend_open_dgram(const char *bind_path, const char *peer_path,
+		       struct backend **out);
+
+/** Close the fd, remove the bound path. NULL is ignored. */
+void backend_close(struct backend *b);
+
+int backend_fd(const struct backend *b);
+
+/**
+ * After EPOLLERR/EPOLLHUP: 0 if the error was a passing one (a socket's
+ * pending error, now cleared), or -errno if the backend is gone for good
+ * (a TAP interface that was deleted).
+ */
+int backend_take_error(struct backend *b);
+
+/** BACKEND_VNET_HDR_LEN if frames carry a virtio-net header, else 0. */
+size_t backend_hdr_len(const struct backend *b);
+
+/* Offloads the guest accepts (TUN_F_* of linux/if_tun.h). */
+#define BACKEND_OFF_CSUM 0x01u
+#define BACKEND_OFF_TSO4 0x02u
+#define BACKEND_OFF_TSO6 0x04u
+#define BACKEND_OFF_TSO_ECN 0x08u
+
+/**
+ * Tell a vnet-header backend which offloads it may use towards the guest
+ * (only what the guest negotiated). 0, -EOPNOTSUPP (no vnet header), or
+ * ioctl's errno.
+ */
+int backend_set_offloads(struct backend *b, unsigned int offloads);
+
+/**
+ * Send one frame gathered from @iov (with the header first for a
+ * vnet-header backend). 0 when sent, -EAGAIN when the backend cannot take
+ * it now (wait for EPOLLOUT and retry), another -errno when it was
+ * dropped (no peer, too large, refused).
+ */
+int backend_send(struct backend *b, const struct iovec *iov, int iovcnt);
+
+/**
+ * Receive one frame (with header for a vnet-header backend) into @buf.
+ * Returns its length, -EAGAIN when there is none, -EMSGSIZE for one that
+ * did not fit (dropped), another -errno on error.
+ */
+ssize_t backend_recv(struct backend *b, void *buf, size_t len);
+
+#endif /* BACKEND_H */

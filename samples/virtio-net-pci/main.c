@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vus-virtio-net-pci: serve a virtio 1.x network card over vfio-user.
+ *
+ *   vus-virtio-net-pci --socket-path /tmp/net.sock --tap vnet0
+ *   vus-virtio-net-pci --socket-path /tmp/a.sock --bind /tmp/a.dgram --peer /tmp/b.dgram
+ *   vus-virtio-net-pci --fd 3 ...         (an inherited listening socket)
+ *
+ * Attach it to QEMU with
+ *   -device '{"driver":"vfio-user-pci","socket":{"type":"unix","path":"/tmp/net.sock"}}'
+ * and Linux's virtio_pci + virtio_net drive it (README).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "net.h"
+
+struct opts {
+	const char *socket_path;
+	int listen_fd;
+	const char *tap;
+	const char *peer;
+	const char *bind;
+	struct vnet_config net;
+};
+
+static vus_ctx *the_ctx;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	vus_ctx_stop(the_ctx); /* async-signal-safe */
+}
+
+static void log_sink(void *opaque, int level, const char *msg)
+{
+	static const char *const names[] = { "emerg", "alert", "crit", "error",
+					     "warning", "notice", "info", "debug" };
+
+	(void)opaque;
+	fprintf(stderr, "[%s] %s\n", names[level & 7], msg);
+}
+
+static int parse_level(const char *s)
+{
+	static const char *const names[] = { "error", "warning", "notice",
+					     "info", "debug" };
+
+	for (int i = 0; i < 5; i++)
+		if (strcasecmp(s, names[i]) == 0)
+			return VUS_LOG_ERR + i;
+	if (s[0] >= '3' && s[0] <= '7' && s[1] == '\0')
+		return s[0] - '0';
+	return -1;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	/* A multicast address cannot be a station's. */
+	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+/* 02:xx:xx:xx:xx:xx: locally administered, unicast, random. */
+static void default_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, 0) != 6) {
+		unsigned int seed = (unsigned int)getpid();
+
+		for (int i = 0; i < 6; i++)
+			mac[i] = (uint8_t)rand_r(&seed);
+	}
+	mac[0] = 0x02;
+}
+
+static unsigned long parse_num(const char *s, unsigned long max, int *err)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 0);
+
+	if (*s == '\0' || *end != '\0' || v > max)
+		*err = -EINVAL;
+	return v;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vus-virtio-net-pci (--socket-path PATH | --fd N) BACKEND [options]\n"
+		"backends:\n"
+		"  --tap NAME            a TAP interface (created if missing)\n"
+		"  --peer PATH           AF_UNIX datagrams to PATH, one frame each,\n"
+		"  [--bind PATH]           received at PATH (a peer sends from there)\n"
+		"options:\n"
+		"  --socket-path PATH    listen for a vfio-user client at PATH\n"
+		"  --fd N                serve clients of an inherited listening socket\n"
+		"  --mac XX:XX:XX:XX:XX:XX  (default: random, locally administered)\n"
+		"  --queue-size N        queue size, a power of two (default 256)\n"
+		"  --notify MODE         ioeventfd (default) or mmap (a polled page)\n"
+		"  --poll-us N           mmap mode: spin N us after activity (default 50)\n"
+		"  --poll-max-us N       mmap mode: poll at least every N us when idle\n"
+		"                        (default 250)\n"
+		"  --mtu N               offer VIRTIO_NET_F_MTU with this MTU\n"
+		"  --offload on|off      TAP checksum/segmentation offloads (default on)\n"
+		"  --log-level LEVEL     error, warning, notice, info or debug\n");
+}
+
+static int parse_one(struct opts *o, int c, const char *arg)
+{
+	int err = 0;
+
+	switch (c) {
+	case 's': o->socket_path = arg; break;
+	case 'f': o->listen_fd = (int)parse_num(arg, 1 << 20, &err); break;
+	case 't': o->tap = arg; break;
+	case 'p': o->peer = arg; break;
+	case 'b': o->bind = arg; break;
+	case 'm': err = parse_mac(arg, o->net.mac); break;
+	case 'q': o->net.queue_size = (uint16_t)parse_num(arg, 32768, &err); break;
+	case 'u': o->net.poll_spin_us = (uint32_t)parse_num(arg, 1000000, &err); break;
+	case 'U': o->net.poll_max_us = (uint32_t)parse_num(arg, 1000000, &err); break;
+	case 'M': o->net.mtu = (uint16_t)parse_num(arg, 65535, &err); break;
+	case 'n':
+		if (strcmp(arg, "mmap") == 0)
+			o->net.notify = VPCI_NOTIFY_MMAP;
+		else if (strcmp(arg, "ioeventfd") != 0)
+			err = -EINVAL;
+		break;
+	case 'o':
+		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+			err = -EINVAL;
+		o->net.offloads = strcmp(arg, "on") == 0;
+		break;
+	case 'l':
+		o->net.log_level = parse_level(arg);
+		err = o->net.log_level < 0 ? -EINVAL : 0;
+		break;
+	default: err = -EINVAL; break;
+	}
+	return err;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "socket-path", required_argument, NULL, 's' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "tap", required_argument, NULL, 't' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "mac", required_argument, NULL, 'm' },
+		{ "queue-size", required_argument, NULL, 'q' },
+		{ "notify", required_argument, NULL, 'n' },
+		{ "poll-us", required_argument, NULL, 'u' },
+		{ "poll-max-us", required_argument, NULL, 'U' },
+		{ "mtu", required_argument, NULL, 'M' },
+		{ "offload", required_argument, NULL, 'o' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*o = (struct opts){ .listen_fd = -1 };
+	o->net = (struct vnet_config){ .queue_size = 256, .offloads = true,
+				       .notify = VPCI_NOTIFY_IOEVENTFD,
+				       .poll_spin_us = 50, .poll_max_us = 250,
+				       .log_level = VUS_LOG_NOTICE };
+	default_mac(o->net.mac);
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (parse_one(o, c, optarg) < 0)
+			return -EINVAL;
+	}
+	if (optind != argc)
+		return -EINVAL;
+	/* --socket-path and --fd are mutually exclusive (vfio-user convention). */
+	if ((o->socket_path == NULL) == (o->listen_fd < 0))
+		return -EINVAL;
+	/* Exactly one backend; --bind only with --peer. */
+	if ((o->tap == NULL) == (o->peer == NULL) || (o->bind && !o->peer))
+		return -EINVAL;
+	if (o->net.queue_size < 2 || (o->net.queue_size & (o->net.queue_size - 1)))
+		return -EINVAL;
+	if (o->net.mtu != 0 && o->net.mtu < 68)
+		return -EINVAL;
+	return 0;
+}
+
+static void print_stats(const struct vnet *n)
+{
+	struct vnet_stats s;
+
+	vnet_get_stats(n, &s);
+	fprintf(stderr,
+		"vus-virtio-net-pci: tx %llu frames %llu bytes %llu dropped, "
+		"rx %llu frames %llu bytes %llu dropped, %llu kicks, "
+		"%llu interrupts, %llu queue errors\n",
+		(unsigned long long)s.tx_packets, (unsigned long long)s.tx_bytes,
+		(unsigned long long)s.tx_dropped, (unsigned long long)s.rx_packets,
+		(unsigned long long)s.rx_bytes, (unsigned long long)s.rx_dropped,
+		(unsigned long long)s.kicks, (unsigned long long)s.interrupts,
+		(unsigned long long)s.queue_errors);
+}
+
+static int open_backend(const struct opts *o, struct backend **be)
+{
+	if (o->tap != NULL)
+		return backend_open_tap(o->tap, o->net.offloads, be);
+	return backend_open_dgram(o->bind, o->peer, be);
+}
+
+static int serve(const struct opts *o)
+{
+	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
+				      .bus = VUS_BUS_PCI, .name = "virtio-net" };
+	const uint8_t *m = o->net.mac;
+	struct backend *be = NULL;
+	struct vnet *n = NULL;
+	int ret;
+
+	ret = open_backend(o, &be);
+	if (ret < 0) {
+		fprintf(stderr, "vus-virtio-net-pci: backend: %s\n", strerror(-ret));
+		return ret;
+	}
+	ret = vus_ctx_create(&cfg, &the_ctx);
+	if (ret == 0) {
+		vus_ctx_set_log(the_ctx, o->net.log_level, log_sink, NULL);
+		ret = vnet_create(the_ctx, be, &o->net, &n);
+	}
+	if (ret == 0)
+		ret = vus_ctx_realize(the_ctx);
+	if (ret == 0)
+		ret = o->socket_path ? vus_ctx_listen(the_ctx, o->socket_path)
+				     : vus_ctx_listen_fd(the_ctx, o->listen_fd);
+	if (ret == 0) {
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		fprintf(stderr, "vus-virtio-net-pci: serving virtio-net (1af4:1041) "
+			"%02x:%02x:%02x:%02x:%02x:%02x on %s\n", m[0], m[1], m[2],
+			m[3], m[4], m[5],
+			o->socket_path ? o->socket_path : "inherited fd");
+		ret = vus_ctx_run(the_ctx);
+	}
+	/* The worker must be gone before the context unmaps guest memory. */
+	if (n != NULL)
+		vnet_shutdown(n);
+	vus_ctx_destroy(the_ctx);
+	if (n != NULL)
+		print_stats(n);
+	vnet_destroy(n);
+	backend_close(be);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int ret;
+
+	if (parse_opts(argc, argv, &o) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	ret = serve(&o);
+	if (ret < 0) {
+		fprintf(stderr, "vus-virtio-net-pci: %s\n", strerror(-ret));
+		return 1;
+	}
+	return 0;
+}

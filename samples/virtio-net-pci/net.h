@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net: a virtio 1.x network device (virtio device type 1) on the modern
+ * PCI transport. One receive and one transmit queue; the data path runs on
+ * a worker thread that moves frames between the queues and a backend.
+ *
+ * Features offered: VERSION_1, MAC, STATUS, MRG_RXBUF, EVENT_IDX,
+ * INDIRECT_DESC, MTU (with a configured MTU), and with a vnet-header
+ * backend (TAP) also CSUM, GUEST_CSUM, HOST/GUEST_TSO4/6 and ECN.
+ *
+ * Threads: vnet_create/destroy on the main thread; every other entry point
+ * is a transport or worker callback.
+ */
+#ifndef NET_H
+#define NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vus.h>
+
+#include "backend.h"
+#include "virtio_pci.h"
+
+/* Feature bits of the network device. */
+#define VIRTIO_NET_F_CSUM 0
+#define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MTU 3
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
+#define VIRTIO_NET_F_GUEST_ECN 9
+#define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
+#define VIRTIO_NET_F_HOST_ECN 13
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS 16
+
+#define VIRTIO_NET_S_LINK_UP 1u
+
+#define VNET_RXQ 0u
+#define VNET_TXQ 1u
+#define VNET_NR_QUEUES 2u
+
+/** The virtio-net header (virtio 1.x: always with num_buffers). */
+struct virtio_net_hdr_v1 {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+};
+
+/** Device configuration layout (struct virtio_net_config, first fields). */
+#define VNET_CFG_MAC 0u
+#define VNET_CFG_STATUS 6u
+#define VNET_CFG_MAX_PAIRS 8u
+#define VNET_CFG_MTU 10u
+#define VNET_CFG_SIZE 12u
+
+/** Largest frame (Ethernet header included) either way. */
+#define VNET_MAX_FRAME (65535u + 14u + 4u)
+
+struct vnet_config {
+	uint8_t mac[6];
+	uint16_t queue_size;         /**< power of two, 2 .. 32768 */
+	uint16_t mtu;                /**< 0: do not offer VIRTIO_NET_F_MTU */
+	bool offloads;               /**< offer offloads if the backend can */
+	enum vpci_notify_mode notify;
+	uint32_t poll_spin_us;       /**< mmap mode: spin after activity */
+	uint32_t poll_max_us;        /**< mmap mode: longest sleep when idle */
+	int log_level;               /**< VUS_LOG_*: what vnet_log prints */
+};
+
+/** Counters, read after the worker stopped. */
+struct vnet_stats {
+	uint64_t tx_packets, tx_bytes, tx_dropped;
+	uint64_t rx_packets, rx_bytes, rx_dropped;
+	uint64_t kicks, interrupts, queue_errors;
+};
+
+struct vnet;
+
+/**
+ * Make @ctx (created for PCI, not realized) a virtio-net device using
+ * @be (still the caller's; close it after vnet_destroy()). Starts the
+ * worker thread, parked. 0 or -errno.
+ */
+int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
+		struct vnet **out);
+
+/**
+ * Stop the worker thread for good (joined): nothing touches guest memory
+ * or raises interrupts afterwards. Call before vus_ctx_destroy(), which
+ * unmaps guest memory without waiting for anyone.
+ */
+void vnet_shutdown(struct vnet *n);
+
+/** Free everything (vnet_shutdown() included). After vus_ctx_destroy(). */
+void vnet_destroy(struct vnet *n);
+
+/** Counters so far; call with the worker stopped (after the context ended). */
+void vnet_get_stats(const struct vnet *n, struct vnet_stats *out);
+
+/** Log at @level (VUS_LOG_*) if the configured level lets it through. */
+void vnet_log(const struct vnet *n, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif /* NET_H */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net_priv: the network device's state, shared by net.c (device model,
+ * transport and worker glue) and datapath.c (frames between the queues and
+ * the backend). Fields are grouped by the thread that owns them.
+ */
+#ifndef NET_PRIV_H
+#define NET_PRIV_H
+
+#include <stdatomic.h>
+#include <sys/uio.h>
+
+#include "net.h"
+#include "virtqueue.h"
+#include "worker.h"
+
+struct vnet {
+	vus_ctx *ctx;
+	struct vpci *pci;
+	struct worker *w;
+	struct backend *be;
+	struct vnet_config cfg;
+	uint64_t offered;
+
+	/* Context thread. */
+	bool started;  /* DRIVER_OK and not stopped since */
+	bool quiesced; /* libvus asked us to be quiet */
+
+	/*
+	 * Worker thread while running; the context thread may touch them
+	 * only while the worker is parked (start, reset).
+	 */
+	uint64_t features;
+	bool mrg_rxbuf;
+	struct virtqueue vq[VNET_NR_QUEUES];
+	bool reported[VNET_NR_QUEUES]; /* a broken queue was reported */
+	struct vq_elem tx_elem;
+	struct vq_elem rx_elem[2];     /* first buffer of a frame, the others */
+	struct iovec *tx_iov;          /* header + frame pieces for the backend */
+	unsigned int tx_iov_max;
+	uint8_t *rx_buf;               /* one frame from the backend */
+	size_t rx_buf_size;
+	size_t rx_len;                 /* its length, header included */
+	bool rx_pending;               /* holding a frame the ring had no room for */
+	bool rx_watch;                 /* reading the backend */
+	bool tx_blocked;               /* backend full: waiting for EPOLLOUT */
+	bool tx_more;                  /* budget ran out: continue on the next poll */
+	uint32_t be_events;            /* what the worker watches on the backend */
+	bool be_failed;                /* the backend is gone: no more watching */
+	bool busy;                     /* work was done this round (polling) */
+	int64_t last_busy_ns;
+	int64_t idle_ns;               /* current poll interval while idle */
+	struct vnet_stats st;
+
+	/* Log rate limit (any thread). */
+	atomic_llong log_window;
+	atomic_int log_count;
+};
+
+/**
+ * Log something a guest or peer can cause, at most a few lines per second
+ * (any thread).
+ */
+void vnet_log_limited(struct vnet *n, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* datapath.c, worker thread. */
+void datapath_tx(struct vnet *n);
+void datapath_rx(struct vnet *n);
+/** The backend fd became ready. */
+void datapath_backend_event(struct vnet *n, uint32_t events);
+/** Watch the backend for what the data path waits for now. */
+void datapath_update_events(struct vnet *n);
+/** Allocate the buffers for queues of @queue_size. 0 or -ENOMEM. */
+int datapath_init(struct vnet *n);
+void datapath_free(struct vnet *n);
+
+#endif /* NET_PRIV_H */

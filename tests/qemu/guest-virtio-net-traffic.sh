@@ -1,0 +1,92 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Guest side of the virtio-net-pci test (runs inside the qemu-harness
+# guest). Linux's virtio_pci and virtio_net bind to the device, the link
+# comes up with the MAC the device was given, and traffic to the host at
+# the far end of the datagram link (tests/virtio_responder.c) works: ARP,
+# ping (small, and 8000-byte ones that span mergeable receive buffers), and
+# a bulk transfer both ways over TFTP: the guest downloads a generated file,
+# checks its CRC-32 against the one the host computed, and uploads it back;
+# the host's CRC-32 of the upload must match too. Prints FIGURE lines.
+# Kernel command line options (run-guest.sh --append):
+#   vnet.mac=MAC        the MAC the device must show
+#   vnet.ip=ADDR/PREFIX our address (default 10.0.2.2/24)
+#   vnet.host=ADDR      the responder (default 10.0.2.1)
+#   vnet.mb=N           expected size of the transfer in MiB (default 64)
+#   vnet.mtu=N          interface MTU (default 9000)
+#   vnet.blk=N          TFTP block size (default 8192)
+fail() { echo "FAIL: $*"; exit 1; }
+opt() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "${w#*=}";; esac; done; }
+now() { cut -d' ' -f1 /proc/uptime; }
+rate() { awk -v b="$1" -v t0="$2" -v t1="$3" 'BEGIN { d = t1 - t0; if (d <= 0) d = 0.01; printf "%.1f", b / d / 1048576 }'; }
+MAC=$(opt vnet.mac)
+IPADDR=$(opt vnet.ip); IPADDR=${IPADDR:-10.0.2.2/24}
+HOST=$(opt vnet.host); HOST=${HOST:-10.0.2.1}
+MB=$(opt vnet.mb); MB=${MB:-64}
+MTU=$(opt vnet.mtu); MTU=${MTU:-9000}
+BLK=$(opt vnet.blk); BLK=${BLK:-8192}
+BYTES=$((MB * 1048576))
+
+BDF=$(pcitool find 0x1af4 0x1041 | head -1)
+[ -n "$BDF" ] || fail "no virtio-net PCI device 1af4:1041"
+D=/sys/bus/pci/devices/$BDF
+modprobe virtio_pci || fail "modprobe virtio_pci"
+modprobe virtio_net || fail "modprobe virtio_net"
+IF=""
+for _ in $(seq 50); do
+  IF=$(ls $D/virtio*/net 2>/dev/null | head -1)
+  [ -n "$IF" ] && break
+  sleep 0.1
+done
+[ -n "$IF" ] || fail "virtio_net made no interface for $BDF"
+V=$(ls -d $D/virtio* | head -1)
+echo "$BDF: pci driver $(basename "$(readlink $D/driver)"), $(basename $V) driver $(basename "$(readlink $V/driver)"), features $(cat $V/features)"
+N=/sys/class/net/$IF
+[ -z "$MAC" ] || [ "$(cat $N/address)" = "$MAC" ] || fail "$IF has MAC $(cat $N/address), not $MAC"
+ip link set dev $IF mtu $MTU || fail "mtu $MTU"
+ip link set dev $IF up || fail "link up"
+ip addr add $IPADDR dev $IF || fail "ip addr add $IPADDR"
+for _ in $(seq 50); do [ "$(cat $N/operstate)" = up ] && break; sleep 0.1; done
+[ "$(cat $N/operstate)" = up ] || fail "operstate $(cat $N/operstate)"
+echo "interface $IF: mac $(cat $N/address) mtu $(cat $N/mtu) operstate up carrier $(cat $N/carrier)"
+grep -E "virtio|$IF" /proc/interrupts | sed 's/  */ /g'
+
+# Ping: the first one also resolves the host's address (ARP).
+ping -c 1 -W 5 $HOST >/dev/null || fail "no answer from $HOST"
+ip neigh show dev $IF
+out=$(ping -c 200 -A -q $HOST) || fail "ping: $out"
+echo "$out" | tail -2
+avg=$(echo "$out" | sed -n 's/.*= [0-9.]*\/\([0-9.]*\)\/.*/\1/p')
+echo "FIGURE ping_avg_ms=$avg"
+out=$(ping -c 5 -s 8000 -q $HOST) || fail "8000-byte ping: $out"
+echo "$out" | tail -2
+
+# Bulk, host to guest: the generated blob, then the host's CRC-32 of it.
+t0=$(now)
+tftp -g -b $BLK -r blob -l /tmp/blob $HOST || fail "tftp get blob"
+t1=$(now)
+size=$(stat -c %s /tmp/blob)
+[ "$size" = "$BYTES" ] || fail "blob is $size bytes, expected $BYTES"
+tftp -g -r blob.crc -l /tmp/blob.crc $HOST || fail "tftp get blob.crc"
+want=$(cut -d' ' -f1 /tmp/blob.crc)
+got=$(crc32 /tmp/blob | cut -d' ' -f1)
+echo "download: $size bytes in $(awk -v a=$t0 -v b=$t1 'BEGIN{print b-a}') s, crc32 here $got, host $want"
+[ "$got" = "$want" ] || fail "downloaded blob: crc32 $got, host says $want"
+echo "FIGURE download_MBps=$(rate $size $t0 $t1)"
+
+# Bulk, guest to host: the same bytes back; the host's CRC-32 must match.
+t2=$(now)
+tftp -p -b $BLK -l /tmp/blob -r up $HOST || fail "tftp put"
+t3=$(now)
+tftp -g -r up.crc -l /tmp/up.crc $HOST || fail "tftp get up.crc"
+echo "upload: $size bytes in $(awk -v a=$t2 -v b=$t3 'BEGIN{print b-a}') s, host received $(cat /tmp/up.crc)"
+[ "$(cat /tmp/up.crc)" = "$got $size" ] || fail "upload: host has '$(cat /tmp/up.crc)', sent '$got $size'"
+echo "FIGURE upload_MBps=$(rate $size $t2 $t3)"
+
+for c in rx_packets rx_bytes rx_errors rx_dropped tx_packets tx_bytes tx_errors tx_dropped; do
+  printf '%s=%s ' $c "$(cat $N/statistics/$c)"
+done
+echo
+grep -E "virtio" /proc/interrupts | sed 's/  */ /g'
+echo "PASS"
+exit 0

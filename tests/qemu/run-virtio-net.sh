@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Attach the virtio-net-pci sample to QEMU's vfio-user-pci client with a
+# Linux guest (../shared/qemu-harness). The device's datagram backend is
+# linked to tests/virtio_responder.c, a small host that answers ARP and
+# ping and serves TFTP; the guest script (guest-virtio-net-traffic.sh)
+# checks that virtio_net binds with the configured MAC, pings, and moves
+# MIB MiB each way with CRC-32 checks at both ends.
+#
+#   run-virtio-net.sh SAMPLE RESPONDER HARNESS_DIR ioeventfd|mmap [MIB]
+#
+# Exit 77 (meson's "skipped") when the harness is not available. Both
+# processes must still be alive after the guest and exit 0 on SIGTERM.
+set -u
+sample=$1 responder=$2 harness=$3 mode=$4 mib=${5:-64}
+here=$(cd "$(dirname "$0")" && pwd)
+mac=02:00:00:00:0a:02
+if [ ! -x "$harness/run-guest.sh" ]; then
+  echo "qemu-harness not found at '$harness': skipping"; exit 77
+fi
+if ! out=$("$harness/ensure.sh" --no-apt 2>&1); then
+  echo "$out" | tail -5
+  echo "qemu-harness is not built (run make test as root once): skipping"; exit 77
+fi
+work=$(mktemp -d /tmp/vus-qemu-vnet.XXXXXX)
+cleanup() {
+  [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null
+  [ -n "${resp:-}" ] && kill "$resp" 2>/dev/null
+  wait 2>/dev/null; rm -rf "$work"
+}
+trap cleanup EXIT
+"$responder" --bind "$work/host.dgram" --peer "$work/dev.dgram" \
+  --ip 10.0.2.1 --blob-size $((mib * 1048576)) > "$work/responder.log" 2>&1 &
+resp=$!
+"$sample" --socket-path "$work/net.sock" --bind "$work/dev.dgram" \
+  --peer "$work/host.dgram" --mac $mac --notify "$mode" --log-level info \
+  > "$work/server.log" 2>&1 &
+srv=$!
+for _ in $(seq 300); do
+  [ -S "$work/net.sock" ] && grep -q ready "$work/responder.log" && break
+  sleep 0.1
+done
+if ! [ -S "$work/net.sock" ] || ! grep -q ready "$work/responder.log"; then
+  echo "FAIL: the device or the responder did not start"
+  cat "$work/server.log" "$work/responder.log"; exit 1
+fi
+
+start=$(date +%s.%N)
+"$harness/run-guest.sh" --socket "$work/net.sock" --quiet --timeout 240 \
+  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib" \
+  --script "$here/guest-virtio-net-traffic.sh" > "$work/guest.log" 2>&1
+rc=$?
+end=$(date +%s.%N)
+cat "$work/guest.log"
+
+# The device's CPU time over the whole run (mmap mode polls).
+cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' \
+  "/proc/$srv/stat" 2>/dev/null)
+# Both processes must still be alive, and stop cleanly on SIGTERM
+# (sanitizer builds report leaks and errors here).
+for p in srv resp; do
+  pid=${!p}
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "FAIL: $p died"; rc=1; continue
+  fi
+  kill -TERM "$pid"; wait "$pid"; st=$?
+  if [ $st -ne 0 ]; then
+    echo "FAIL: $p exited with status $st after SIGTERM"; rc=1
+  fi
+done
+srv="" resp=""
+echo "----- responder -----"; cat "$work/responder.log"
+echo "----- server -----"; tail -20 "$work/server.log"
+# The host saw the whole upload, equal to what it sent.
+if [ $rc -eq 0 ] && ! grep -q "received up, $((mib * 1048576)) bytes, .* (= blob)" "$work/responder.log"; then
+  echo "FAIL: the responder did not receive the blob back intact"; rc=1
+fi
+figs=$(grep -o 'FIGURE [a-zA-Z_]*=[0-9.]*' "$work/guest.log" | cut -d' ' -f2 | tr '\n' ' ')
+echo "RESULT notify=$mode mib=$mib ${figs}wall_s=$(awk -v a=$start -v b=$end 'BEGIN{printf "%.1f", b-a}') server_cpu_s=$cpu rc=$rc"
+exit $rc

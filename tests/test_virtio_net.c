@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The virtio-net-pci sample as a real process, driven by a minimal virtio
+ * driver over the client library (test_virtio_util.c), with the test as
+ * the far end of its datagram link: the PCI face a guest driver probes,
+ * feature negotiation and status rules, frames both ways, backpressure,
+ * a hostile chain that stops one queue (DEVICE_NEEDS_RESET) while the
+ * other keeps working, resets, quiesce while the worker runs, INTx, and
+ * doorbells through an mmap'd page.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vtest.h"
+
+#include "test_virtio_util.h"
+
+#define F(b) (1ull << (b))
+#define VERSION_1 F(32)
+#define MAC F(5)
+#define STATUS_F F(16)
+#define MRG_RXBUF F(15)
+#define EVENT_IDX F(29)
+#define INDIRECT F(28)
+#define BASE_FEATURES (VERSION_1 | MAC | STATUS_F | MRG_RXBUF)
+
+#define S_FEATURES_OK 0x08
+#define S_DRIVER_OK 0x04
+#define S_NEEDS_RESET 0x40
+
+static const char *const fixed_mac[] = { "--mac", "02:00:00:12:34:56", NULL };
+
+static void make_frame(uint8_t *f, size_t len, uint8_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		f[i] = (uint8_t)(seed + i * 7);
+}
+
+static void pci_face_of_a_virtio_net_card(void **state)
+{
+	struct tv t;
+	uint8_t cfg[256], types = 0;
+	unsigned int p, steps = 0;
+
+	tv_start(&t, NULL);
+	assert_int_equal(vus_client_region_read(t.c, VUS_PCI_REGION_CONFIG, 0,
+						cfg, sizeof(cfg)), 0);
+	assert_int_equal(cfg[0] | cfg[1] << 8, 0x1af4);
+	assert_int_equal(cfg[2] | cfg[3] << 8, 0x1041);
+	assert_int_equal(cfg[8], 1);                         /* revision */
+	assert_int_equal(cfg[9] | cfg[10] << 8 | cfg[11] << 16, 0x020000);
+	assert_int_equal(cfg[0x2c] | cfg[0x2d] << 8, 0x1af4); /* subsystem */
+	assert_true((cfg[0x2e] | cfg[0x2f] << 8) >= 0x40);
+	assert_int_equal(cfg[0x3d], 1);                      /* INTA# */
+	assert_int_equal(cfg[0x10 + 4 * 4] & 0x7, 0x4);      /* BAR 4: mem64 */
+	for (p = cfg[0x34]; p != 0 && steps < 48; p = cfg[p + 1], steps++) {
+		if (cfg[p] == 0x11) {
+			assert_int_equal(cfg[p + 2] | cfg[p + 3] << 8, 2); /* 3 vectors */
+			assert_int_equal(cfg[p + 4] & 7, 1);              /* BAR 1 */
+			continue;
+		}
+		assert_int_equal(cfg[p], 0x09);
+		types |= (uint8_t)(1u << cfg[p + 3]);
+		if (cfg[p + 3] != 5)
+			assert_int_equal(cfg[p + 4], 4);
+		if (cfg[p + 3] == 2) {
+			assert_int_equal(cfg[p + 2], 20);
+			assert_int_equal(cfg[p + 8] | cfg[p + 9] << 8, TV_NOTIFY);
+			assert_int_equal(cfg[p + 16], 4); /* notify_off_multiplier */
+		}
+	}
+	assert_int_equal(types, 0x3e); /* common, notify, isr, device, pci_cfg */
+	tv_stop(&t);
+}
+
+/* Config space access to the PCI_CFG capability at @cap (1, 2 or 4 bytes). */
+static void cfg_put(struct tv *t, uint32_t off, uint32_t v, size_t len)
+{
+	v = htole32(v);
+	assert_int_equal(vus_client_region_write(t->c, VUS_PCI_REGION_CONFIG, off,
+						 &v, len), 0);
+}
+
+static uint32_t cfg_get(struct tv *t, uint32_t off, size_t len)
+{
+	uint32_t v = 0;
+
+	assert_int_equal(vus_client_region_read(t->c, VUS_PCI_REGION_CONFIG, off,
+						&v, len), 0);
+	return le32toh(v);
+}
+
+static void bar_through_the_pci_cfg_capability(void **state)
+{
+	static const char *const args[] = { "--mac", "02:00:00:12:34:56",
+					    "--mtu", "1400", NULL };
+	uint8_t cfg[256];
+	unsigned int p, steps = 0;
+	struct tv t;
+
+	tv_start(&t, args);
+	assert_int_equal(vus_client_region_read(t.c, VUS_PCI_REGION_CONFIG, 0,
+						cfg, sizeof(cfg)), 0);
+	for (p = cfg[0x34]; p != 0 && steps < 48; p = cfg[p + 1], steps++)
+		if (cfg[p] == 0x09 && cfg[p + 3] == 5)
+			break;
+	assert_true(p != 0);
+	/* Read the device configuration (the MAC) through config space. */
+	cfg_put(&t, p + 4, 4, 1);
+	cfg_put(&t, p + 8, TV_DEVCFG, 4);
+	cfg_put(&t, p + 12, 4, 4);
+	assert_int_equal(cfg_get(&t, p + 16, 4), 0x12000002);
+	/* MTU offered with --mtu, in the configuration at offset 10. */
+	cfg_put(&t, p + 8, TV_DEVCFG + 10, 4);
+	cfg_put(&t, p + 12, 2, 4);
+	assert_int_equal(cfg_get(&t, p + 16, 2), 1400);
+	assert_true(tv_device_features(&t) & F(3));
+	/* Write a common register (queue_select) and read it back. */
+	cfg_put(&t, p + 8, TV_COMMON + 0x16, 4);
+	cfg_put(&t, p + 16, 1, 2);
+	assert_int_equal(tv_rd(&t, 0x16, 2), 1);
+	/* A length the capability does not allow does nothing. */
+	cfg_put(&t, p + 12, 3, 4);
+	cfg_put(&t, p + 16, 0, 2);
+	assert_int_equal(tv_rd(&t, 0x16, 2), 1);
+	tv_stop(&t);
+}
+
+static void negotiation_and_status_rules(void **state)
+{
+	struct tv t;
+	uint64_t f;
+	uint8_t mac[6];
+
+	tv_start(&t, fixed_mac);
+	f = tv_device_features(&t);
+	assert_int_equal(f & (BASE_FEATURES | EVENT_IDX | INDIRECT),
+			 BASE_FEATURES | EVENT_IDX | INDIRECT);
+	/* Without VERSION_1, or with a bit never offered: no FEATURES_OK. */
+	assert_false(tv_init(&t, MAC, 64) & S_FEATURES_OK);
+	assert_false(tv_init(&t, VERSION_1 | F(22), 64) & S_FEATURES_OK);
+	/* DRIVER_OK before FEATURES_OK does not stick. */
+	tv_set_status(&t, 0);
+	tv_set_status(&t, 0x03);
+	tv_set_status(&t, 0x07);
+	assert_int_equal(tv_status(&t), 0x03);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	assert_int_equal(vus_client_region_read(t.c, TV_BAR, TV_DEVCFG, mac, 6), 0);
+	assert_memory_equal(mac, "\x02\x00\x00\x12\x34\x56", 6);
+	uint16_t link;
+	assert_int_equal(vus_client_region_read(t.c, TV_BAR, TV_DEVCFG + 6, &link, 2), 0);
+	assert_int_equal(le16toh(link), 1); /* LINK_UP */
+	/* Features are frozen after FEATURES_OK; a reset clears everything. */
+	tv_wr(&t, 0x08, 4, 0);
+	tv_wr(&t, 0x0c, 4, 0);
+	assert_int_equal(tv_rd(&t, 0x0c, 4), (uint32_t)BASE_FEATURES);
+	tv_set_status(&t, 0);
+	tv_wr(&t, 0x16, 2, 1);
+	assert_int_equal(tv_rd(&t, 0x1c, 2), 0);  /* queue_enable */
+	assert_int_equal(tv_rd(&t, 0x18, 2), 256); /* queue_size back to max */
+	assert_int_equal(tv_rd(&t, 0x1a, 2), 0xffff);
+	/* A vector the device does not have reads back as NO_VECTOR. */
+	tv_wr(&t, 0x1a, 2, 7);
+	assert_int_equal(tv_rd(&t, 0x1a, 2), 0xffff);
+	tv_stop(&t);
+}
+
+static void frames_both_ways(void **state)
+{
+	uint8_t frame[1514], got[2048];
+	struct tv t;
+	uint32_t id, len;
+
+	tv_start(&t, NULL);
+	tv_enable_msix(&t);
+	assert_int_equal(tv_init(&t, BASE_FEATURES | EVENT_IDX | INDIRECT, 64), 0x0f);
+	/* Transmit: the frame reaches the peer as one datagram, no header. */
+	make_frame(frame, sizeof(frame), 1);
+	tv_send(&t, 0, frame, sizeof(frame));
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
+	assert_memory_equal(got, frame, sizeof(frame));
+	assert_true(tv_wait_used(&t, 1, 1, 5000));
+	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_MSIX, TV_VEC_TX, 5000) >= 1);
+	/* Receive: header with num_buffers 1, then the frame. */
+	tv_post_rx(&t, 0, 8);
+	make_frame(frame, 60, 9);
+	tv_peer_send(&t, frame, 60);
+	assert_true(tv_wait_used(&t, 0, 1, 5000));
+	tv_used_elem(&t, 0, 0, &id, &len);
+	assert_int_equal(id, 0);
+	assert_int_equal(len, 12 + 60);
+	assert_int_equal(tv_gp(&t, TV_RXBUF(0))[10], 1);
+	assert_memory_equal(tv_gp(&t, TV_RXBUF(0)) + 12, frame, 60);
+	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_MSIX, TV_VEC_RX, 5000) >= 1);
+	tv_stop(&t);
+}
+
+static void big_frame_spans_mergeable_buffers(void **state)
+{
+	static uint8_t frame[5000];
+	struct tv t;
+	uint32_t id, len, total = 0;
+
+	tv_start(&t, NULL);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	tv_post_rx(&t, 0, 8);
+	make_frame(frame, sizeof(frame), 3);
+	tv_peer_send(&t, frame, sizeof(frame));
+	/* 12 + 5000 bytes in 2 KiB buffers: three of them. */
+	assert_true(tv_wait_used(&t, 0, 3, 5000));
+	assert_int_equal(tv_gp(&t, TV_RXBUF(0))[10], 3);
+	for (uint16_t i = 0; i < 3; i++) {
+		tv_used_elem(&t, 0, i, &id, &len);
+		assert_int_equal(id, i);
+		total += len;
+	}
+	assert_int_equal(total, 12 + sizeof(frame));
+	assert_memory_equal(tv_gp(&t, TV_RXBUF(0)) + 12, frame, TV_BUF_SIZE - 12);
+	assert_memory_equal(tv_gp(&t, TV_RXBUF(1)), frame + TV_BUF_SIZE - 12,
+			    TV_BUF_SIZE);
+	tv_stop(&t);
+}
+
+static void receive_waits_for_buffers(void **state)
+{
+	uint8_t frame[100];
+	struct tv t;
+	uint16_t sent = 0;
+
+	tv_start(&t, NULL);
+	assert_int_equal(tv_init(&t, BASE_FEATURES | EVENT_IDX, 64), 0x0f);
+	/*
+	 * No buffers yet: the device stops reading, frames wait in its
+	 * socket until that is full and the peer is pushed back (EAGAIN).
+	 */
+	while (sent < 200) {
+		make_frame(frame, sizeof(frame), (uint8_t)sent);
+		if (!tv_peer_try_send(&t, frame, sizeof(frame)))
+			break;
+		sent++;
+		usleep(sent < 8 ? 20000 : 0);
+	}
+	assert_true(sent > 0 && sent < 200);
+	assert_int_equal(tv_used_idx(&t, 0), 0);
+	/* Buffers come in two rounds; no frame is lost or reordered. */
+	tv_post_rx(&t, 0, sent / 2);
+	assert_true(tv_wait_used(&t, 0, sent / 2, 5000));
+	usleep(50000);
+	assert_int_equal(tv_used_idx(&t, 0), sent / 2);
+	tv_post_rx(&t, sent / 2, (uint16_t)(sent - sent / 2));
+	assert_true(tv_wait_used(&t, 0, sent, 5000));
+	for (uint16_t i = 0; i < sent; i++) {
+		make_frame(frame, sizeof(frame), (uint8_t)i);
+		assert_memory_equal(tv_gp(&t, TV_RXBUF(i)) + 12, frame, sizeof(frame));
+	}
+	tv_stop(&t);
+}
+
+static void hostile_chain_stops_only_its_queue(void **state)
+{
+	uint8_t frame[64], got[128];
+	struct tv t;
+
+	tv_start(&t, NULL);
+	tv_enable_msix(&t);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	/* A transmit chain that loops. */
+	tv_desc(&t, 1, 0, TV_TXBUF(0), 100, 1 /* NEXT */, 1);
+	tv_desc(&t, 1, 1, TV_TXBUF(1), 100, 1, 0);
+	tv_offer(&t, 1, 0);
+	tv_kick(&t, 1);
+	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_MSIX, TV_VEC_CONFIG,
+					5000) >= 1);
+	assert_int_equal(tv_status(&t), 0x0f | S_NEEDS_RESET);
+	assert_int_equal(tv_used_idx(&t, 1), 0);
+	/* Receiving goes on. */
+	tv_post_rx(&t, 0, 4);
+	make_frame(frame, sizeof(frame), 5);
+	tv_peer_send(&t, frame, sizeof(frame));
+	assert_true(tv_wait_used(&t, 0, 1, 5000));
+	/* A reset repairs it. */
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	tv_send(&t, 0, frame, sizeof(frame));
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
+	tv_stop(&t);
+}
+
+static void queue_changed_after_driver_ok_needs_reset(void **state)
+{
+	struct tv t;
+
+	tv_start(&t, NULL);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	tv_wr(&t, 0x16, 2, 1);
+	tv_wr(&t, 0x20, 4, 0x123000); /* queue_desc of a running queue */
+	assert_int_equal(tv_status(&t), 0x0f | S_NEEDS_RESET);
+	assert_int_equal(tv_rd(&t, 0x20, 4), (uint32_t)t.q[1].desc);
+	tv_stop(&t);
+}
+
+static void quiesce_and_reset_while_running(void **state)
+{
+	uint8_t frame[200], got[256];
+	struct tv t;
+	void *extra;
+
+	tv_start(&t, NULL);
+	assert_int_equal(tv_init(&t, BASE_FEATURES | EVENT_IDX, 64), 0x0f);
+	assert_int_equal(vus_client_dma_map_memfd(t.c, 0x40000000, 0x10000,
+						  VUS_CLIENT_DMA_READ, &extra), 0);
+	for (uint16_t i = 0; i < 32; i++) {
+		make_frame(frame, sizeof(frame), (uint8_t)i);
+		tv_send(&t, i, frame, sizeof(frame));
+		if (i == 16) /* DMA_UNMAP: the device quiesces its worker */
+			assert_int_equal(vus_client_dma_unmap(t.c, 0x40000000,
+							      0x10000), 0);
+	}
+	for (int i = 0; i < 32; i++) {
+		make_frame(frame, sizeof(frame), (uint8_t)i);
+		assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000),
+				 sizeof(frame));
+		assert_memory_equal(got, frame, sizeof(frame));
+	}
+	assert_true(tv_wait_used(&t, 1, 32, 5000));
+	/* DEVICE_RESET while the worker runs: back to power-on state. */
+	assert_int_equal(vus_client_reset(t.c), 0);
+	assert_int_equal(tv_status(&t), 0);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	tv_send(&t, 0, frame, sizeof(frame));
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
+	tv_stop(&t);
+}
+
+static void intx_and_isr_without_msix(void **state)
+{
+	uint8_t frame[64], got[128], isr = 0xee;
+	struct tv t;
+
+	tv_start(&t, NULL);
+	assert_int_equal(vus_client_irq_enable(t.c, VUS_PCI_IRQ_INTX, 1), 0);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	make_frame(frame, sizeof(frame), 2);
+	tv_send(&t, 0, frame, sizeof(frame));
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
+	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_INTX, 0, 5000) >= 1);
+	/* Read-to-clear: queue interrupt once, then nothing. */
+	assert_int_equal(vus_client_region_read(t.c, TV_BAR, TV_ISR, &isr, 1), 0);
+	assert_int_equal(isr, 1);
+	assert_int_equal(vus_client_region_read(t.c, TV_BAR, TV_ISR, &isr, 1), 0);
+	assert_int_equal(isr, 0);
+	tv_stop(&t);
+}
+
+static void doorbells_in_an_mmap_page(void **state)
+{
+	static const char *const mmap_mode[] = { "--notify", "mmap", NULL };
+	uint8_t frame[300], got[512];
+	struct tv t;
+
+	tv_start(&t, mmap_mode);
+	assert_non_null(t.notify);
+	assert_int_equal(tv_init(&t, BASE_FEATURES | EVENT_IDX, 64), 0x0f);
+	for (uint16_t i = 0; i < 20; i++) {
+		make_frame(frame, sizeof(frame), (uint8_t)i);
+		tv_send(&t, i, frame, sizeof(frame));
+		assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000),
+				 sizeof(frame));
+		assert_memory_equal(got, frame, sizeof(frame));
+	}
+	tv_post_rx(&t, 0, 4);
+	tv_peer_send(&t, frame, 100);
+	assert_true(tv_wait_used(&t, 0, 1, 5000));
+	tv_stop(&t);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		VTEST(pci_face_of_a_virtio_net_card),
+		VTEST(bar_through_the_pci_cfg_capability),
+		VTEST(negotiation_and_status_rules),
+		VTEST(frames_both_ways),
+		VTEST(big_frame_spans_mergeable_buffers),
+		VTEST(receive_waits_for_buffers),
+		VTEST(hostile_chain_stops_only_its_queue),
+		VTEST(queue_changed_after_driver_ok_needs_reset),
+		VTEST(quiesce_and_reset_while_running),
+		VTEST(intx_and_isr_without_msix),
+		VTEST(doorbells_in_an_mmap_page),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s VUS-VIRTIO-NET-PCI [TEST]\n", argv[0]);
+		return 2;
+	}
+	vnet_exe = argv[1];
+	return vtest_run("virtio_net", tests, argc - 1, argv + 1);
+}
