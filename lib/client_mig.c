@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * client_mig: migration from the VMM's side: the MIGRATION and
+ * MIG_DEVICE_STATE features, MIG_DATA_READ/WRITE, DMA logging, and
+ * save/load of a whole stream to an fd (vus-ctl save/load, tests). Replies
+ * are checked like every other: sizes, echoed fields, no fds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client_priv.h"
+#include "common.h"
+
+#define F_GET 0x10000u
+#define F_SET 0x20000u
+#define FEAT_MIGRATION 1u
+#define FEAT_STATE 2u
+#define FEAT_LOG_START 6u
+#define FEAT_LOG_STOP 7u
+#define FEAT_LOG_REPORT 8u
+#define FEAT_DATA_SIZE 9u
+#define CHUNK (1u << 20)
+
+/* A DEVICE_FEATURE call: send head + @in, expect head + exactly @out_len. */
+static int feature(vus_client *c, uint32_t flags, const void *in, size_t in_len,
+		   void *out, size_t out_len)
+{
+	struct wire_feature f = {
+		.argsz = (uint32_t)(sizeof(f) + MAX(in_len, out_len)), .flags = flags };
+	struct client_req rq = {
+		.cmd = WIRE_CMD_DEVICE_FEATURE, .iovcnt = in_len ? 2 : 1,
+		.iov = { { .iov_base = &f, .iov_len = sizeof(f) },
+			 { .iov_base = (void *)in, .iov_len = in_len } },
+	};
+	uint32_t want = (uint32_t)(sizeof(f) + out_len);
+	struct msg m;
+	int ret;
+
+	if (c == NULL)
+		return -EINVAL;
+	ret = client_call_checked(c, &rq, want, want, 0, &m);
+	if (ret < 0)
+		return ret;
+	memcpy(&f, m.payload, sizeof(f));
+	if (f.argsz != want || f.flags != flags)
+		ret = -EPROTO;
+	else if (out_len)
+		memcpy(out, m.payload + sizeof(f), out_len);
+	msg_release(&m);
+	return ret;
+}
+
+VUS_EXPORT int vus_client_mig_flags(vus_client *c, uint64_t *flags)
+{
+	return flags ? feature(c, F_GET | FEAT_MIGRATION, NULL, 0, flags, 8)
+		     : -EINVAL;
+}
+
+VUS_EXPORT int vus_client_mig_get_state(vus_client *c, uint32_t *state)
+{
+	uint32_t st[2];
+	int ret;
+
+	if (state == NULL)
+		return -EINVAL;
+	ret = feature(c, F_GET | FEAT_STATE, NULL, 0, st, sizeof(st));
+	if (ret == 0)
+		*state = st[0];
+	return ret;
+}
+
+VUS_EXPORT int vus_client_mig_set_state(vus_client *c, uint32_t state)
+{
+	uint32_t st[2] = { state, 0 }, back[2];
+	int ret = feature(c, F_SET | FEAT_STATE, st, sizeof(st), back, sizeof(back));
+
+	if (ret == 0 && back[0] != state)
+		ret = -EPROTO;
+	return ret;
+}
+
+VUS_EXPORT int vus_client_mig_data_size(vus_client *c, uint64_t *bytes)
+{
+	return bytes ? feature(c, F_GET | FEAT_DATA_SIZE, NULL, 0, bytes, 8)
+		     : -EINVAL;
+}
+
+VUS_EXPORT int vus_client_mig_read(vus_client *c, void *buf, size_t len,
+				   size_t *got)
+{
+	uint32_t q[2];
+	struct client_req rq = {
+		.cmd = WIRE_CMD_MIG_DATA_READ, .iovcnt = 1,
+		.iov = { { .iov_base = q, .iov_len = sizeof(q) } },
+	};
+	struct msg m;
+	int ret;
+
+	if (c == NULL || buf == NULL || got == NULL)
+		return -EINVAL;
+	len = MIN(len, (size_t)MIN(c->srv.max_xfer, c->max_xfer));
+	q[0] = (uint32_t)(8 + len);
+	q[1] = (uint32_t)len;
+	/* The server pads the data to the size asked for. */
+	ret = client_call_checked(c, &rq, 8, (uint32_t)(8 + len), 0, &m);
+	if (ret < 0)
+		return ret;
+	memcpy(q, m.payload, sizeof(q));
+	if (q[1] > len || q[0] != 8 + q[1] || m.len < 8 + q[1]) {
+		msg_release(&m);
+		return -EPROTO;
+	}
+	memcpy(buf, m.payload + 8, q[1]);
+	*got = q[1];
+	msg_release(&m);
+	return 0;
+}
+
+VUS_EXPORT int vus_client_mig_write(vus_client *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (c == NULL || (buf == NULL && len > 0))
+		return -EINVAL;
+	while (len > 0) {
+		size_t n = MIN(len, (size_t)c->srv.max_xfer);
+		uint32_t q[2] = { (uint32_t)(8 + n), (uint32_t)n };
+		struct client_req rq = {
+			.cmd = WIRE_CMD_MIG_DATA_WRITE, .iovcnt = 2,
+			.iov = { { .iov_base = q, .iov_len = sizeof(q) },
+				 { .iov_base = (void *)p, .iov_len = n } },
+		};
+		struct msg m;
+		int ret = client_call_checked(c, &rq, 0, 0, 0, &m);
+
+		if (ret < 0)
+			return ret;
+		msg_release(&m);
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+VUS_EXPORT int vus_client_mig_save(vus_client *c, int fd, uint64_t *size)
+{
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t total = 0;
+	size_t got = 0;
+	int ret;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	ret = vus_client_mig_set_state(c, 3 /* STOP_COPY */);
+	do {
+		ret = ret ? ret : vus_client_mig_read(c, buf, CHUNK, &got);
+		ret = ret ? ret : write_all(fd, buf, got);
+		total += got;
+	} while (ret == 0 && got > 0);
+	if (ret == 0)
+		ret = vus_client_mig_set_state(c, 1 /* STOP */);
+	free(buf);
+	if (ret == 0 && size != NULL)
+		*size = total;
+	return ret;
+}
+
+VUS_EXPORT int vus_client_mig_load(vus_client *c, int fd)
+{
+	uint8_t *buf = malloc(CHUNK);
+	ssize_t n = 1;
+	int ret;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	ret = vus_client_mig_set_state(c, 4 /* RESUMING, via STOP */);
+	while (ret == 0 && n > 0) {
+		n = read(fd, buf, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ret = -errno;
+		else if (n > 0)
+			ret = vus_client_mig_write(c, buf, (size_t)n);
+	}
+	free(buf);
+	/* Leaving RESUMING is where the server checks and loads it. */
+	ret = ret ? ret : vus_client_mig_set_state(c, 1 /* STOP */);
+	return ret ? ret : vus_client_mig_set_state(c, 2 /* RUNNING */);
+}
+
+VUS_EXPORT int vus_client_dirty_start(vus_client *c, uint64_t page_size,
+				      const struct vus_client_range *ranges,
+				      unsigned int n)
+{
+	size_t len = 16 + (size_t)n * sizeof(*ranges);
+	uint8_t *d, *echo;
+	int ret;
+
+	if (n > 256 || (ranges == NULL && n > 0))
+		return -EINVAL;
+	d = calloc(2, len);
+	if (d == NULL)
+		return -ENOMEM;
+	echo = d + len;
+	memcpy(d, &page_size, 8);
+	memcpy(d + 8, &n, 4);
+	if (n)
+		memcpy(d + 16, ranges, (size_t)n * sizeof(*ranges));
+	/* The reply echoes the request, with the page size the server chose. */
+	ret = feature(c, F_SET | FEAT_LOG_START, d, len, echo, len);
+	if (ret == 0 && memcmp(echo + 8, d + 8, len - 8) != 0)
+		ret = -EPROTO;
+	free(d);
+	return ret;
+}
+
+VUS_EXPORT int vus_client_dirty_stop(vus_client *c)
+{
+	return feature(c, F_SET | FEAT_LOG_STOP, NULL, 0, NULL, 0);
+}
+
+/* One REPORT request whose reply fits our receive limit. */
+static int report_one(vus_client *c, uint64_t iova, uint64_t len,
+		      uint64_t psize, uint64_t *out, size_t words)
+{
+	uint64_t q[3] = { iova, len, psize };
+	struct wire_feature f = {
+		.argsz = (uint32_t)(8 + sizeof(q) + words * 8),
+		.flags = F_GET | FEAT_LOG_REPORT };
+	struct client_req rq = {
+		.cmd = WIRE_CMD_DEVICE_FEATURE, .iovcnt = 2,
+		.iov = { { .iov_base = &f, .iov_len = sizeof(f) },
+			 { .iov_base = q, .iov_len = sizeof(q) } },
+	};
+	uint32_t want = f.argsz;
+	struct msg m;
+	int ret = client_call_checked(c, &rq, want, want, 0, &m);
+
+	if (ret < 0)
+		return ret;
+	memcpy(&f, m.payload, sizeof(f));
+	if (f.argsz != want || memcmp(m.payload + 8, q, sizeof(q)) != 0)
+		ret = -EPROTO;
+	else
+		memcpy(out, m.payload + 8 + sizeof(q), words * 8);
+	msg_release(&m);
+	return ret;
+}
+
+VUS_EXPORT int vus_client_dirty_report(vus_client *c, uint64_t iova,
+				       uint64_t len, uint64_t page_size,
+				       uint64_t *bitmap, size_t words)
+{
+	uint64_t pages, per;
+
+	if (c == NULL || bitmap == NULL || !is_pow2_u64(page_size) ||
+	    !span_ok(iova, len))
+		return -EINVAL;
+	pages = len / page_size + (len % page_size != 0);
+	if (words < (pages + 63) / 64)
+		return -EINVAL;
+	/* Whole words per request, as many as our receive buffer holds. */
+	per = (uint64_t)(c->max_xfer - 64) / 8 * 64;
+	for (uint64_t done = 0; done < pages; done += per) {
+		uint64_t n = MIN(per, pages - done);
+		uint64_t l = MIN(n * page_size, len - done * page_size);
+		int ret = report_one(c, iova + done * page_size, l, page_size,
+				     bitmap + done / 64, (size_t)((n + 63) / 64));
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dma_log: dirty logging of the device's writes into client memory. While
+ * logging is on, every mapping has a bitmap with one bit per 4 KiB page.
+ * A write through the DMA API sets its pages' bits with an atomic OR
+ * *after* the bytes are written; a report takes and clears exactly the
+ * bits it reports with an atomic AND. So a write racing a report is seen
+ * by that report or by the next one, never lost.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "dma_priv.h"
+
+static uint64_t map_base(const struct dma_map *m)
+{
+	return m->addr & ~(uint64_t)(PAGE - 1);
+}
+
+static size_t bitmap_words(const struct dma_map *m)
+{
+	uint64_t pages = ((m->last - map_base(m)) >> PAGE_SHIFT) + 1;
+
+	return (size_t)((pages + 63) / 64);
+}
+
+int dma_log_attach(struct dma_table *dt, struct dma_map *m)
+{
+	(void)dt;
+	m->dirty = calloc(bitmap_words(m), sizeof(uint64_t));
+	return m->dirty ? 0 : -ENOMEM;
+}
+
+/* The bits of bitmap word @w that lie in bit range [first, last]. */
+static uint64_t word_mask(uint64_t first, uint64_t last, uint64_t w)
+{
+	uint64_t lo = first > w * 64 ? first - w * 64 : 0;
+	uint64_t hi = last < w * 64 + 63 ? last - w * 64 : 63;
+	uint64_t n = hi - lo + 1;
+
+	return (n == 64 ? ~0ull : ((1ull << n) - 1)) << lo;
+}
+
+void dma_log_mark(const struct dma_map *m, uint64_t addr, uint64_t len)
+{
+	uint64_t base, first, last;
+
+	if (m->dirty == NULL || len == 0)
+		return;
+	base = map_base(m);
+	first = (addr - base) >> PAGE_SHIFT;
+	last = (addr + (len - 1) - base) >> PAGE_SHIFT;
+	for (uint64_t w = first / 64; w <= last / 64; w++)
+		__atomic_fetch_or(&m->dirty[w], word_mask(first, last, w),
+				  __ATOMIC_RELAXED);
+}
+
+bool dma_log_active(const struct dma_table *dt)
+{
+	return dt->logging;
+}
+
+/* Publish or withdraw every mapping's bitmap (context thread). */
+static void set_bitmaps(struct dma_table *dt, uint64_t **bms)
+{
+	write_begin(dt);
+	for (uint32_t i = 0; i < dt->n; i++)
+		ST(dt->m[i].dirty, bms ? bms[i] : NULL);
+	write_end(dt);
+}
+
+int dma_log_start(struct dma_table *dt)
+{
+	uint64_t **bms;
+	int ret = 0;
+
+	if (dt->logging)
+		return -EBUSY;
+	bms = calloc(dt->n ? dt->n : 1, sizeof(*bms));
+	if (bms == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; ret == 0 && i < dt->n; i++) {
+		struct dma_map m = dt->m[i];
+
+		ret = dma_log_attach(dt, &m);
+		bms[i] = m.dirty;
+	}
+	if (ret == 0) {
+		set_bitmaps(dt, bms);
+		dt->logging = true;
+	} else {
+		for (uint32_t i = 0; i < dt->n; i++)
+			free(bms[i]);
+	}
+	free(bms);
+	return ret;
+}
+
+void dma_log_stop(struct dma_table *dt)
+{
+	uint64_t **old;
+
+	if (!dt->logging)
+		return;
+	dt->logging = false;
+	old = calloc(dt->n ? dt->n : 1, sizeof(*old));
+	for (uint32_t i = 0; old != NULL && i < dt->n; i++)
+		old[i] = dt->m[i].dirty;
+	set_bitmaps(dt, NULL);
+	/* The device is quiesced: nobody marks the old bitmaps now. */
+	for (uint32_t i = 0; old != NULL && i < dt->n; i++)
+		free(old[i]);
+	free(old);
+}
+
+static void set_out(uint64_t *out, uint64_t k0, uint64_t k1)
+{
+	for (uint64_t w = k0 / 64; w <= k1 / 64; w++)
+		out[w] |= word_mask(k0, k1, w);
+}
+
+/* Take the dirty pages of mapping @m inside [lo, hi] into @out. */
+static void report_map(const struct dma_map *m, uint64_t lo, uint64_t hi,
+		       uint64_t iova, uint64_t end, uint64_t psize,
+		       uint64_t *out)
+{
+	uint64_t base = map_base(m);
+	uint64_t first = (lo - base) >> PAGE_SHIFT, last = (hi - base) >> PAGE_SHIFT;
+
+	for (uint64_t w = first / 64; w <= last / 64; w++) {
+		uint64_t mask = word_mask(first, last, w);
+		uint64_t bits = __atomic_fetch_and(&m->dirty[w], ~mask,
+						   __ATOMIC_RELAXED) & mask;
+
+		while (bits != 0) {
+			uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			uint64_t pa = base + (page << PAGE_SHIFT);
+			uint64_t s = MAX(pa, iova), e = MIN(pa + (PAGE - 1), end);
+
+			bits &= bits - 1;
+			set_out(out, (s - iova) / psize, (e - iova) / psize);
+		}
+	}
+}
+
+int dma_log_report(struct dma_table *dt, uint64_t iova, uint64_t len,
+		   uint64_t page_size, uint64_t *out)
+{
+	uint64_t end;
+
+	if (!dt->logging)
+		return -EINVAL;
+	if (!span_ok(iova, len) || !is_pow2_u64(page_size))
+		return -EINVAL;
+	end = span_last(iova, len);
+	for (uint32_t i = dma_lower_bound(dt, dt->n, iova);
+	     i < dt->n && dt->m[i].addr <= end; i++) {
+		const struct dma_map *m = &dt->m[i];
+
+		if (m->dirty != NULL)
+			report_map(m, MAX(iova, m->addr), MIN(end, m->last), iova,
+				   end, page_size, out);
+	}
+	return 0;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dma_priv: the DMA table's layout and lock-free access helpers, shared by
+ * dma.c (mappings, translation, copies) and dma_log.c (dirty logging)
+ * only. See dma.c for how readers and the one writer cooperate.
+ */
+#ifndef VUS_DMA_PRIV_H
+#define VUS_DMA_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dma.h"
+
+#define PAGE 4096u
+#define PAGE_SHIFT 12u
+#define DMA_PROT_ALL (VUS_DMA_READ | VUS_DMA_WRITE)
+
+struct dma_map {
+	uint64_t addr;
+	uint64_t last;   /* inclusive: a mapping may end at 2^64 */
+	uint32_t prot;
+	void *map;       /* our mmap, NULL for message-only mappings */
+	size_t map_len;
+	uint8_t *vaddr;  /* the byte at @addr */
+	uint64_t *dirty; /* one bit per 4 KiB page while logging, else NULL */
+};
+
+struct dma_table {
+	struct log *log;
+	atomic_uint seq;   /* odd while the context thread changes m[] */
+	uint32_t n;        /* accessed with LD/ST: readers race on it */
+	struct dma_map *m; /* room for @max entries; never moves */
+	size_t m_bytes;
+	uint32_t max;
+	bool logging;      /* dirty logging is on (context thread) */
+	dma_msg_fn *msg_fn;
+	void *msg_opaque;
+};
+
+/* Fields that readers may load while the context thread stores them. */
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+static inline void map_load(const struct dma_map *s, struct dma_map *d)
+{
+	d->addr = LD(s->addr);
+	d->last = LD(s->last);
+	d->prot = LD(s->prot);
+	d->map = LD(s->map);
+	d->map_len = LD(s->map_len);
+	d->vaddr = LD(s->vaddr);
+	d->dirty = LD(s->dirty);
+}
+
+static inline void map_store(struct dma_map *d, const struct dma_map *s)
+{
+	ST(d->addr, s->addr);
+	ST(d->last, s->last);
+	ST(d->prot, s->prot);
+	ST(d->map, s->map);
+	ST(d->map_len, s->map_len);
+	ST(d->vaddr, s->vaddr);
+	ST(d->dirty, s->dirty);
+}
+
+/* Only the context thread writes; each change is bracketed by these. */
+static inline void write_begin(struct dma_table *dt)
+{
+	atomic_fetch_add_explicit(&dt->seq, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static inline void write_end(struct dma_table *dt)
+{
+	atomic_fetch_add_explicit(&dt->seq, 1, memory_order_release);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/** Index of the first of @n mappings whose last byte is >= @addr. */
+uint32_t dma_lower_bound(const struct dma_table *dt, uint32_t n,
+			 uint64_t addr);
+
+/** A consistent copy of the mapping containing @addr; false if none. */
+bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out);
+
+/* dma_log.c */
+
+/** A bitmap for @m when logging is on (at insert). 0 or -ENOMEM. */
+int dma_log_attach(struct dma_table *dt, struct dma_map *m);
+
+/** Mark [addr, addr + len) of mapping copy @m written (thread-safe). */
+void dma_log_mark(const struct dma_map *m, uint64_t addr, uint64_t len);
+
+#endif /* VUS_DMA_PRIV_H */

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mig: the migration of one device: its sections, the state machine's
+ * current state and the session in progress.
+ *
+ * Stopped states (STOP, STOP_COPY, RESUMING, ERROR) keep a quiesce
+ * reference on the device, so it stays quiet across many commands; the
+ * running ones drop it. A save session begins in PRE_COPY (live parts of
+ * sections, on demand) or STOP_COPY and ends when the saving group is left.
+ * A resume session collects the whole stream; leaving RESUMING checks it
+ * (format, CRC, identity, compatibility version, every section known and
+ * accepted by its check callback) before any section is loaded, so a bad
+ * stream never half-applies.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "device.h"
+#include "dma.h"
+#include "log.h"
+#include "mig.h"
+#include "mig_dirty.h"
+#include "mig_fsm.h"
+#include "mig_priv.h"
+
+#define MIG_DEFAULT_MAX_STREAM (64ull << 20)
+/* What a save session may grow to before the client reads it. */
+#define MIG_OUT_LIMIT (1ull << 30)
+
+struct migration *mig_of(vus_ctx *ctx)
+{
+	return ctx ? ctx_mig(ctx) : NULL;
+}
+
+uint32_t mig_flags(const struct migration *m)
+{
+	return MIG_F_STOP_COPY | (m->cfg.pre_copy ? MIG_F_PRE_COPY : 0) |
+	       (m->cfg.p2p ? MIG_F_P2P : 0);
+}
+
+uint32_t mig_state(const struct migration *m)
+{
+	return m->state;
+}
+
+static bool stopped(uint32_t s)
+{
+	return s == VUS_MIG_STOP || s == VUS_MIG_STOP_COPY ||
+	       s == VUS_MIG_RESUMING || s == VUS_MIG_ERROR;
+}
+
+static bool saving(uint32_t s)
+{
+	return s == VUS_MIG_PRE_COPY || s == VUS_MIG_STOP_COPY ||
+	       s == VUS_MIG_PRE_COPY_P2P;
+}
+
+static void end_save(struct migration *m)
+{
+	mig_buf_free(&m->out);
+	m->out_pos = 0;
+	m->save_open = false;
+	m->final_done = false;
+	for (unsigned int i = 0; i < m->nr_sec; i++)
+		m->sec[i].live_done = false;
+}
+
+static int begin_save(struct migration *m)
+{
+	char id[MIG_IDENTITY_MAX + 1];
+
+	end_save(m);
+	mig_buf_init(&m->out, MIG_OUT_LIMIT);
+	mig_identity(m, id, sizeof(id));
+	m->save_open = true;
+	return mig_stream_header(&m->out, id, m->cfg.compat_version);
+}
+
+/* STOP_COPY: every section's final part, then the end record. */
+static int save_final(struct migration *m)
+{
+	int ret = 0;
+
+	if (m->final_done)
+		return 0;
+	m->last_final_size = 0;
+	for (unsigned int i = 0; ret == 0 && i < m->nr_sec; i++)
+		ret = mig_save_section(m, &m->sec[i], false);
+	if (ret == 0)
+		ret = mig_stream_end(&m->out);
+	if (ret == 0)
+		m->final_done = true;
+	return ret;
+}
+
+/* The device stops or runs again as the state says. */
+static void hold_for(struct migration *m, uint32_t next)
+{
+	struct device *dev = ctx_device(m->ctx);
+
+	if (stopped(next) && !m->holding) {
+		/* The engine quiesced the device for this command already. */
+		(void)device_quiesce(dev);
+		m->holding = true;
+	} else if (!stopped(next) && m->holding) {
+		m->holding = false;
+		device_resume(dev);
+	}
+}
+
+/* Run the one arc cur -> next. */
+static int do_arc(struct migration *m, uint32_t next)
+{
+	uint32_t cur = m->state;
+	int ret = 0;
+
+	if (!saving(cur) && saving(next))
+		ret = begin_save(m);
+	if (ret == 0 && next == VUS_MIG_STOP_COPY)
+		ret = save_final(m);
+	if (ret == 0 && next == VUS_MIG_RESUMING) {
+		mig_buf_free(&m->in);
+		mig_buf_init(&m->in, m->cfg.max_stream_size);
+	}
+	if (ret == 0 && cur == VUS_MIG_RESUMING)
+		ret = mig_load_stream(m);
+	if (ret < 0)
+		return ret;
+	if (saving(cur) && !saving(next))
+		end_save(m);
+	if (cur == VUS_MIG_RESUMING)
+		mig_buf_free(&m->in);
+	hold_for(m, next);
+	m->state = next;
+	if (m->state_fn != NULL)
+		m->state_fn(m->state_opaque, (enum vus_mig_state)cur,
+			    (enum vus_mig_state)next);
+	return 0;
+}
+
+int mig_set_state(struct migration *m, uint32_t target)
+{
+	uint32_t flags = mig_flags(m);
+
+	while (m->state != target) {
+		uint32_t next;
+		int ret = mig_fsm_next(m->state, target, flags, &next);
+
+		if (ret < 0)
+			return ret;
+		ret = do_arc(m, next);
+		if (ret < 0) {
+			log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
+				"migration: %u -> %u failed: %s", m->state, next,
+				strerror(-ret));
+			/* A stream that did not load, or a save that failed. */
+			end_save(m);
+			mig_buf_free(&m->in);
+			hold_for(m, VUS_MIG_ERROR);
+			m->state = VUS_MIG_ERROR;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* PRE_COPY: live parts until some bytes are there or nothing is left. */
+static int produce_live(struct migration *m)
+{
+	for (unsigned int i = 0; i < m->nr_sec; i++) {
+		struct mig_section *s = &m->sec[i];
+		int ret;
+
+		if (s->live_done || s->ops.save_live == NULL)
+			continue;
+		ret = mig_save_section(m, s, true);
+		if (ret < 0)
+			return ret;
+		if (m->out.len > m->out_pos)
+			return 0;
+	}
+	return 0;
+}
+
+int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
+{
+	int ret = 0;
+
+	*got = 0;
+	if (!saving(m->state) || !m->save_open)
+		return -EINVAL;
+	if (m->out_pos == m->out.len && m->state != VUS_MIG_STOP_COPY)
+		ret = produce_live(m);
+	if (ret < 0)
+		return ret;
+	*got = MIN(len, m->out.len - m->out_pos);
+	memcpy(buf, m->out.p + m->out_pos, *got);
+	m->out_pos += *got;
+	/* All sent: reuse the buffer rather than let pre-copy pile up. */
+	if (m->out_pos == m->out.len) {
+		mig_buf_drop(&m->out);
+		m->out_pos = 0;
+	}
+	return 0;
+}
+
+int mig_data_write(struct migration *m, const void *buf, size_t len)
+{
+	if (m->state != VUS_MIG_RESUMING)
+		return -EINVAL;
+	return mig_buf_put(&m->in, buf, len);
+}
+
+uint64_t mig_data_size(struct migration *m)
+{
+	uint64_t unread = m->save_open ? m->out.len - m->out_pos : 0;
+
+	if (m->state == VUS_MIG_STOP_COPY)
+		return unread;
+	return unread + m->last_final_size;
+}
+
+void mig_reset(struct migration *m)
+{
+	uint32_t was;
+
+	if (m == NULL)
+		return;
+	/* A new client starts without logging. */
+	dma_log_stop(ctx_dma(m->ctx));
+	end_save(m);
+	mig_buf_free(&m->in);
+	hold_for(m, VUS_MIG_RUNNING);
+	was = m->state;
+	m->state = VUS_MIG_RUNNING;
+	/* A device that stopped its backend in STOP starts it again. */
+	if (was != VUS_MIG_RUNNING && m->state_fn != NULL)
+		m->state_fn(m->state_opaque, (enum vus_mig_state)was,
+			    VUS_MIG_RUNNING);
+}
+
+void mig_destroy(struct migration *m)
+{
+	if (m == NULL)
+		return;
+	end_save(m);
+	mig_buf_free(&m->in);
+	mig_dirty_free(m);
+	free(m->sec);
+	free(m);
+}
+
+/* Public API. */
+
+VUS_EXPORT int vus_mig_setup(vus_ctx *ctx, const struct vus_mig_config *cfg)
+{
+	struct migration *m;
+
+	if (ctx == NULL || cfg == NULL)
+		return -EINVAL;
+	if (ctx_realized(ctx))
+		return -EBUSY;
+	if (ctx_mig(ctx) != NULL)
+		return -EEXIST;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	if (copy_sized(&m->cfg, sizeof(m->cfg), cfg) < 0) {
+		free(m);
+		return -EINVAL;
+	}
+	if (m->cfg.max_stream_size == 0)
+		m->cfg.max_stream_size = MIG_DEFAULT_MAX_STREAM;
+	m->ctx = ctx;
+	m->state = VUS_MIG_RUNNING;
+	ctx_set_mig(ctx, m);
+	return 0;
+}
+
+VUS_EXPORT enum vus_mig_state vus_mig_state(vus_ctx *ctx)
+{
+	struct migration *m = mig_of(ctx);
+
+	return m ? (enum vus_mig_state)m->state : VUS_MIG_RUNNING;
+}
+
+VUS_EXPORT int vus_mig_set_state_cb(vus_ctx *ctx, vus_mig_state_fn *fn,
+				    void *opaque)
+{
+	struct migration *m = mig_of(ctx);
+
+	if (m == NULL)
+		return -EINVAL;
+	if (ctx_realized(ctx))
+		return -EBUSY;
+	m->state_fn = fn;
+	m->state_opaque = opaque ? opaque : vus_ctx_opaque(ctx);
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mig (internal): one context's migration: the sections a device
+ * registered, the state machine's current state, and the save or resume
+ * session in progress. The protocol handlers (mig_proto.c) and the
+ * engine call in here; the device only sees its section callbacks.
+ */
+#ifndef VUS_MIG_H
+#define VUS_MIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mig_stream.h"
+#include "vus/migration.h"
+
+struct migration;
+
+/** The context's migration, or NULL if the device is not migratable. */
+struct migration *mig_of(vus_ctx *ctx);
+
+/** VFIO_MIGRATION_* flags the device offers. */
+uint32_t mig_flags(const struct migration *m);
+
+uint32_t mig_state(const struct migration *m);
+
+/**
+ * Move to @target through the arcs the state machine prescribes, running
+ * each arc's action (stopping or restarting the device, opening or
+ * closing a session, checking and loading a stream). The engine has
+ * quiesced the device for the command. 0, or -EINVAL (unreachable
+ * target), or the errno of a failed arc (the state is then ERROR, or
+ * wherever the failed arc started).
+ */
+int mig_set_state(struct migration *m, uint32_t target);
+
+/**
+ * Next bytes of the outgoing stream (PRE_COPY, STOP_COPY): copies at most
+ * @len into @buf and sets *got (0: nothing more for now, or the end).
+ * -EINVAL in other states, or a section's save error.
+ */
+int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got);
+
+/** Append stream bytes (RESUMING). -EINVAL in other states, -EFBIG. */
+int mig_data_write(struct migration *m, const void *buf, size_t len);
+
+/** Bytes STOP_COPY would still produce (an estimate while running). */
+uint64_t mig_data_size(struct migration *m);
+
+/**
+ * A section of library-owned state (a bus adapter's emulation), saved and
+ * loaded before the device's own sections. As vus_mig_add_section().
+ */
+int mig_add_lib_section(struct migration *m, const char *name,
+			uint32_t version, const struct vus_mig_section_ops *ops,
+			void *opaque);
+
+/** Back to RUNNING with no session (DEVICE_RESET, client gone). */
+void mig_reset(struct migration *m);
+
+/** Free everything (context destroy). */
+void mig_destroy(struct migration *m);
+
+#endif /* VUS_MIG_H */

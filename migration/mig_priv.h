@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mig_priv: the migration state shared by mig.c (state machine and
+ * sessions), mig_sections.c (sections, save, two-phase load), mig_io.c
+ * (the put/get helpers) and mig_proto.c (protocol handlers) only.
+ */
+#ifndef VUS_MIG_PRIV_H
+#define VUS_MIG_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mig.h"
+#include "mig_stream.h"
+
+struct mig_section {
+	char name[MIG_NAME_MAX + 1];
+	uint32_t version;
+	struct vus_mig_section_ops ops;
+	void *opaque;
+	bool live_done;  /* save_live said: nothing more until the stop */
+};
+
+struct migration {
+	vus_ctx *ctx;
+	struct vus_mig_config cfg;
+	uint32_t state;
+	struct mig_section *sec; /* library sections first, then the device's */
+	unsigned int nr_sec;
+	unsigned int nr_lib_sec;
+	vus_mig_state_fn *state_fn;
+	void *state_opaque;
+	bool holding;            /* a quiesce reference for a stopped state */
+	/* Save session. */
+	struct mig_buf out;
+	size_t out_pos;
+	bool save_open;
+	bool final_done;
+	uint64_t last_final_size;
+	/* Resume session. */
+	struct mig_buf in;
+	/* The last DMA logging report's bitmap (sent from here). */
+	uint64_t *report;
+};
+
+struct vus_mig_out {
+	struct mig_buf *buf;
+};
+
+struct vus_mig_in {
+	const uint8_t *p;
+	size_t len;
+	size_t pos;
+};
+
+/** The device's identity for the stream header ("pci:...", "sysbus:..."). */
+void mig_identity(struct migration *m, char *buf, size_t len);
+
+/**
+ * Append one record of section @s to the save session: its live part
+ * (@live, save_live) or its final part (save). 0 or -errno.
+ */
+int mig_save_section(struct migration *m, struct mig_section *s, bool live);
+
+/** Check the collected stream whole, then load every section. */
+int mig_load_stream(struct migration *m);
+
+#endif /* VUS_MIG_PRIV_H */

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mig_stream: the migration stream format. All integers little-endian.
+ *
+ *   header  : magic "VUSMIG\0\1" (8) | format u32 (1) | compat u32 |
+ *             identity length u16 | identity (printable ASCII, 1..255)
+ *   records : kind u8 (1 = section data) | name length u8 | name |
+ *             section version u32 | data length u32 | data
+ *   end     : kind u8 (2) | CRC32C u32 of every byte before it
+ *
+ * A section may have several records (pre-copy parts, then the final
+ * part); a reader concatenates them in order. The writer appends to a
+ * growable buffer with a size limit; the parser checks everything before
+ * anything is used.
+ */
+#ifndef VUS_MIG_STREAM_H
+#define VUS_MIG_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MIG_STREAM_MAGIC "VUSMIG\0\1"
+#define MIG_STREAM_FORMAT 1u
+#define MIG_REC_SECTION 1u
+#define MIG_REC_END 2u
+#define MIG_NAME_MAX 63u
+#define MIG_IDENTITY_MAX 255u
+
+/*
+ * A growable byte buffer with a hard limit. A writer may drop the bytes
+ * it has sent (mig_buf_drop) so a long pre-copy does not pile up; a
+ * running CRC covers what was dropped, so each byte is summed once.
+ * Nothing in the buffer may change after a drop or the end record.
+ */
+struct mig_buf {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+	size_t limit;
+	uint32_t crc;    /* CRC32C of the dropped bytes and p[0, crc_len) */
+	size_t crc_len;
+	uint64_t dropped; /* bytes dropped so far */
+};
+
+void mig_buf_init(struct mig_buf *b, size_t limit);
+void mig_buf_free(struct mig_buf *b);
+/** Append; -EFBIG past the limit, -ENOMEM. */
+int mig_buf_put(struct mig_buf *b, const void *data, size_t len);
+/** Forget every byte in the buffer (they were sent); keeps the memory. */
+void mig_buf_drop(struct mig_buf *b);
+
+/**
+ * CRC32C (Castagnoli) of @len bytes, continuing from @crc (0 to start).
+ * Uses the CPU's CRC32 instruction where there is one (crc32c.c).
+ */
+uint32_t mig_crc32c(uint32_t crc, const void *data, size_t len);
+/** The same, always with the portable table (for tests). */
+uint32_t mig_crc32c_table(uint32_t crc, const void *data, size_t len);
+
+/** Write the header. */
+int mig_stream_header(struct mig_buf *b, const char *identity,
+		      uint32_t compat);
+
+/**
+ * Start a section record: writes its head with a zero length and returns
+ * in *rec_at where the record starts, for the two calls below.
+ */
+int mig_stream_record_begin(struct mig_buf *b, const char *name,
+			    uint32_t version, size_t *rec_at);
+/** Patch the record's data length (bytes appended since begin). */
+int mig_stream_record_end(struct mig_buf *b, size_t rec_at);
+/** Drop the record begun at @rec_at and everything appended after it. */
+void mig_stream_record_drop(struct mig_buf *b, size_t rec_at);
+
+/** Write the end record with the CRC of everything before it (dropped too). */
+int mig_stream_end(struct mig_buf *b);
+
+/* A parsed stream: pointers into the checked buffer. */
+struct mig_record {
+	const char *name; /* not NUL-terminated: use name_len */
+	uint8_t name_len;
+	uint32_t version;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+struct mig_parsed {
+	uint32_t compat;
+	char identity[MIG_IDENTITY_MAX + 1];
+	struct mig_record *rec; /* malloc'd */
+	unsigned int nr_rec;
+};
+
+/**
+ * Check a whole stream: magic, format, identity, every record's bounds,
+ * names, exactly one end record at the very end, and the CRC. Fills @out
+ * (free with mig_parsed_free). -EBADMSG for any malformation (also
+ * truncation), -EPROTONOSUPPORT for another format version, -ENOMEM.
+ */
+int mig_stream_parse(const uint8_t *p, size_t len, struct mig_parsed *out);
+void mig_parsed_free(struct mig_parsed *pp);
+
+#endif /* VUS_MIG_STREAM_H */

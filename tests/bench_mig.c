@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Benchmark: migration. Prints
+ *   - the stop-copy and resume time of a small device (the PCI state plus
+ *     a 256-byte section), i.e. the device's share of a migration's
+ *     downtime, also in client/server round trips;
+ *   - stream throughput for a large state (256 MiB section) on save and on
+ *     load, against memcpy of the same bytes;
+ *   - what dirty logging costs the datapath: a 64-byte vus_dma_write with
+ *     logging off and on;
+ *   - DMA_LOGGING_REPORT of 64 GiB of guest memory with 1% of its pages
+ *     dirty: time per full report and guest memory scanned per second.
+ * Server and client are threads of this process over a socketpair.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vus.h"
+#include "vus/client.h"
+
+#define SMALL 256u
+#define BIG_STATE (256ull << 20)
+#define GUEST (64ull << 30)
+#define PAGE 4096ull
+
+struct dev {
+	vus_ctx *ctx;
+	pthread_t th;
+	vus_client *c;
+	uint8_t *state;
+	size_t size;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench_mig: %s: %s\n", what, strerror(-err));
+	exit(1);
+}
+
+static int sec_save(void *o, vus_mig_out *out)
+{
+	struct dev *d = o;
+
+	return vus_mig_put(out, d->state, d->size);
+}
+
+static int sec_check(void *o, vus_mig_in *in, uint32_t v)
+{
+	(void)v;
+	return vus_mig_remaining(in) == ((struct dev *)o)->size ? 0 : -EBADMSG;
+}
+
+static int sec_load(void *o, vus_mig_in *in, uint32_t v)
+{
+	struct dev *d = o;
+
+	(void)v;
+	return vus_mig_get(in, d->state, d->size);
+}
+
+static int noop_read(void *o, uint64_t off, void *buf, size_t len)
+{
+	(void)o;
+	(void)off;
+	memset(buf, 0, len);
+	return 0;
+}
+
+static void *run(void *arg)
+{
+	vus_ctx_run(arg);
+	return NULL;
+}
+
+static void dev_start(struct dev *d, size_t size)
+{
+	static const struct vus_region_ops ops = {
+		.struct_size = sizeof(ops), .read = noop_read };
+	static const struct vus_mig_section_ops sops = {
+		.struct_size = sizeof(sops), .save = sec_save,
+		.check = sec_check, .load = sec_load };
+	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg), .bus = VUS_BUS_PCI };
+	struct vus_pci_info id = { .struct_size = sizeof(id), .vendor_id = 0x1b36,
+				   .device_id = 0x00ff, .interrupt_pin = 1 };
+	struct vus_region_desc bar = { .struct_size = sizeof(bar), .size = 0x4000,
+		.flags = VUS_REGION_READ, .ops = &ops };
+	struct vus_pci_msix_desc msix = { .nr_vectors = 16, .table_bar = 0,
+		.table_offset = 0x2000, .pba_bar = 0, .pba_offset = 0x3000 };
+	struct vus_mig_config mc = { .struct_size = sizeof(mc), .compat_version = 1,
+				     .max_stream_size = 2 * BIG_STATE };
+	int sv[2], ret;
+
+	memset(d, 0, sizeof(*d));
+	d->size = size;
+	d->state = malloc(size);
+	if (d->state == NULL)
+		die("malloc", -ENOMEM);
+	for (size_t i = 0; i < size; i += 4096)
+		d->state[i] = (uint8_t)i;
+	cfg.opaque = d;
+	ret = vus_ctx_create(&cfg, &d->ctx);
+	ret = ret ? ret : vus_pci_init(d->ctx, &id);
+	ret = ret ? ret : vus_pci_setup_bar(d->ctx, 0, 0, &bar);
+	ret = ret ? ret : (vus_pci_add_cap_msix(d->ctx, &msix) > 0 ? 0 : -EINVAL);
+	ret = ret ? ret : vus_mig_setup(d->ctx, &mc);
+	ret = ret ? ret : vus_mig_add_section(d->ctx, "state", 1, &sops, d);
+	ret = ret ? ret : vus_ctx_realize(d->ctx);
+	if (ret == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		ret = -errno;
+	ret = ret ? ret : vus_ctx_attach_fd(d->ctx, sv[0]);
+	if (ret == 0 && pthread_create(&d->th, NULL, run, d->ctx) != 0)
+		ret = -EAGAIN;
+	ret = ret ? ret : vus_client_attach_fd(sv[1], NULL, &d->c);
+	if (ret < 0)
+		die("device set-up", ret);
+}
+
+static void dev_stop(struct dev *d)
+{
+	vus_client_close(d->c);
+	pthread_join(d->th, NULL);
+	vus_ctx_destroy(d->ctx);
+	free(d->state);
+}
+
+static int memfd(void)
+{
+	int fd = memfd_create("bench-stream", MFD_CLOEXEC);
+
+	if (fd < 0)
+		die("memfd_create", -errno);
+	return fd;
+}
+
+static void small_device(void)
+{
+	const int n = 2000;
+	struct dev a, b;
+	double t_save = 0, t_load = 0, t_rtt, t0;
+	uint64_t size = 0;
+	uint32_t st;
+	int fd = memfd(), ret;
+
+	dev_start(&a, SMALL);
+	dev_start(&b, SMALL);
+	t0 = now_s();
+	for (int i = 0; i < n; i++)
+		if ((ret = vus_client_mig_get_state(a.c, &st)) < 0)
+			die("get state", ret);
+	t_rtt = (now_s() - t0) / n;
+	for (int i = 0; i < n; i++) {
+		if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+			die("ftruncate", -errno);
+		t0 = now_s();
+		ret = vus_client_mig_save(a.c, fd, &size);
+		t_save += now_s() - t0;
+		if (ret < 0 || (ret = vus_client_mig_set_state(a.c, VUS_MIG_RUNNING)) < 0)
+			die("save", ret);
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			die("lseek", -errno);
+		t0 = now_s();
+		ret = vus_client_mig_load(b.c, fd);
+		t_load += now_s() - t0;
+		if (ret < 0)
+			die("load", ret);
+	}
+	printf("small device (PCI config + 16 MSI-X vectors + %u-byte section, "
+	       "%llu-byte stream):\n", SMALL, (unsigned long long)size);
+	printf("  save (STOP_COPY, read, STOP)        %8.1f us = %.1f round trips\n",
+	       t_save / n * 1e6, t_save / n / t_rtt);
+	printf("  load (RESUMING, write, STOP, RUNNING) %6.1f us = %.1f round trips\n",
+	       t_load / n * 1e6, t_load / n / t_rtt);
+	printf("  one round trip (MIG_DEVICE_STATE GET) %6.1f us\n", t_rtt * 1e6);
+	close(fd);
+	dev_stop(&a);
+	dev_stop(&b);
+}
+
+static void big_state(void)
+{
+	struct dev a, b;
+	uint8_t *copy = malloc(BIG_STATE);
+	double t_save, t_load, t_copy, t0;
+	uint64_t size;
+	int fd = memfd(), ret;
+
+	if (copy == NULL)
+		die("malloc", -ENOMEM);
+	dev_start(&a, BIG_STATE);
+	dev_start(&b, BIG_STATE);
+	memset(copy, 1, BIG_STATE);
+	memset(b.state, 0, BIG_STATE);
+	t0 = now_s();
+	memcpy(copy, a.state, BIG_STATE);
+	__asm__ volatile("" : : "r"(copy) : "memory"); /* the copy is used */
+	t_copy = now_s() - t0;
+	t0 = now_s();
+	ret = vus_client_mig_save(a.c, fd, &size);
+	t_save = now_s() - t0;
+	if (ret < 0)
+		die("save", ret);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		die("lseek", -errno);
+	t0 = now_s();
+	ret = vus_client_mig_load(b.c, fd);
+	t_load = now_s() - t0;
+	if (ret < 0 || memcmp(a.state, b.state, BIG_STATE) != 0)
+		die("load", ret < 0 ? ret : -EIO);
+	printf("large state (%llu MiB section), stream into a memfd and back:\n",
+	       (unsigned long long)(BIG_STATE >> 20));
+	printf("  save %7.2f GB/s   load %7.2f GB/s   memcpy %7.2f GB/s\n",
+	       BIG_STATE / t_save / 1e9, BIG_STATE / t_load / 1e9,
+	       BIG_STATE / t_copy / 1e9);
+	printf("  ratio to memcpy: save %.1fx, load %.1fx the time\n",
+	       t_save / t_copy, t_load / t_copy);
+	close(fd);
+	free(copy);
+	dev_stop(&a);
+	dev_stop(&b);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void dirty_logging(void)
+{
+	const uint64_t base = 1ull << 32, pages = GUEST / PAGE;
+	const size_t words = (size_t)(pages / 64);
+	const int writes = 2000000, reports = 5;
+	uint64_t *bm = malloc(words * 8), seed = 88172645463325252ull;
+	uint8_t payload[64] = { 0 };
+	double t_off, t_on, t_report = 0, t0;
+	uint64_t marked = 0, seen = 0;
+	struct dev d;
+	void *mem;
+	int ret;
+
+	if (bm == NULL)
+		die("malloc", -ENOMEM);
+	dev_start(&d, SMALL);
+	ret = vus_client_dma_map_memfd(d.c, base, GUEST,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &mem);
+	if (ret < 0)
+		die("map 64 GiB", ret);
+	/* The datapath: the same 64-byte writes without and with logging. */
+	t0 = now_s();
+	for (int i = 0; i < writes; i++)
+		(void)vus_dma_write(d.ctx, base + (uint64_t)(i & 1023) * PAGE, payload, 64);
+	t_off = (now_s() - t0) / writes;
+	if ((ret = vus_client_dirty_start(d.c, PAGE, NULL, 0)) < 0)
+		die("logging start", ret);
+	t0 = now_s();
+	for (int i = 0; i < writes; i++)
+		(void)vus_dma_write(d.ctx, base + (uint64_t)(i & 1023) * PAGE, payload, 64);
+	t_on = (now_s() - t0) / writes;
+	printf("dirty logging on the datapath (64-byte vus_dma_write):\n");
+	printf("  off %6.1f ns   on %6.1f ns   ratio %.2fx\n", t_off * 1e9,
+	       t_on * 1e9, t_on / t_off);
+	/* 64 GiB, 1% of its pages dirty at each report. */
+	for (int r = 0; r < reports; r++) {
+		for (uint64_t k = 0; k < pages / 100; k++) {
+			uint64_t p = rnd(&seed) % pages;
+
+			(void)vus_dma_mark_dirty(d.ctx, base + p * PAGE, 1);
+			marked++;
+		}
+		memset(bm, 0, words * 8);
+		t0 = now_s();
+		ret = vus_client_dirty_report(d.c, base, GUEST, PAGE, bm, words);
+		t_report += now_s() - t0;
+		if (ret < 0)
+			die("report", ret);
+		for (size_t w = 0; w < words; w++)
+			seen += (uint64_t)__builtin_popcountll(bm[w]);
+	}
+	printf("DMA_LOGGING_REPORT of %llu GiB (%llu pages, %zu KiB bitmap), "
+	       "1%% dirty:\n", (unsigned long long)(GUEST >> 30),
+	       (unsigned long long)pages, words * 8 / 1024);
+	printf("  %.2f ms per report = %.0f GB of guest memory per second; "
+	       "%llu pages marked, %llu reported (repeats counted once)\n",
+	       t_report / reports * 1e3, GUEST / (t_report / reports) / 1e9,
+	       (unsigned long long)marked, (unsigned long long)seen);
+	vus_client_dirty_stop(d.c);
+	free(bm);
+	dev_stop(&d);
+}
+
+int main(void)
+{
+	small_device();
+	big_state();
+	dirty_logging();
+	return 0;
+}

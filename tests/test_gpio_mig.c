@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Migrating the vus-gpio-pci sample between two real processes: the
+ * card's registers and latched interrupt, the PCI state libvus carries
+ * (BAR, command register, INTx level), input changes held back while the
+ * source is stopped, and destinations that must refuse the stream.
+ *
+ *   test_gpio_mig VUS_GPIO_PCI [TEST-FILTER]
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vtest.h"
+#include "vus.h"
+#include "vus/client.h"
+
+#include "../samples/gpio-pci/idio16.h"
+
+static const char *exe;
+
+struct card {
+	pid_t pid;
+	char sock[256], ctl[256];
+	vus_client *c;
+};
+
+static struct card a, b;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void card_start(struct card *k, const char *compat)
+{
+	long long end = now_ms() + 10000;
+	int ret;
+
+	if (k->pid > 0) { /* left over by a failed case */
+		vus_client_close(k->c);
+		kill(k->pid, SIGKILL);
+		waitpid(k->pid, NULL, 0);
+	}
+	memset(k, 0, sizeof(*k));
+	snprintf(k->sock, sizeof(k->sock), "%s", vtest_sock_path("gpio"));
+	snprintf(k->ctl, sizeof(k->ctl), "%s", vtest_sock_path("gpioctl"));
+	k->pid = fork();
+	assert_true(k->pid >= 0);
+	if (k->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(exe, exe, "--socket-path", k->sock, "--control-path", k->ctl,
+		      "--compat-version", compat, "--log-level", "error",
+		      (char *)NULL);
+		_exit(127);
+	}
+	while ((ret = vus_client_connect(k->sock, NULL, &k->c)) < 0 &&
+	       now_ms() < end)
+		usleep(2000);
+	assert_int_equal(ret, 0);
+}
+
+static void card_stop(struct card *k)
+{
+	int status;
+
+	vus_client_close(k->c);
+	assert_int_equal(kill(k->pid, SIGTERM), 0);
+	assert_int_equal(waitpid(k->pid, &status, 0), k->pid);
+	k->pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* One control-socket command; returns the JSON reply in @reply. */
+static void control(struct card *k, const char *cmd, char *reply, size_t cap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t got = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, k->ctl);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	assert_int_equal(write(fd, "\n", 1), 1);
+	while (got < cap - 1 && memchr(reply, '\n', got) == NULL) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		n = read(fd, reply + got, cap - 1 - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	reply[got] = '\0';
+	close(fd);
+}
+
+static uint8_t reg(struct card *k, unsigned int r)
+{
+	uint8_t v = 0xee;
+
+	assert_int_equal(vus_client_region_read(k->c, IDIO16_BAR, r, &v, 1), 0);
+	return v;
+}
+
+static void set_reg(struct card *k, unsigned int r, uint8_t v)
+{
+	assert_int_equal(vus_client_region_write(k->c, IDIO16_BAR, r, &v, 1), 0);
+}
+
+static uint32_t cfg32(struct card *k, uint32_t off)
+{
+	uint32_t v = 0;
+
+	assert_int_equal(vus_client_region_read(k->c, VUS_PCI_REGION_CONFIG, off, &v, 4), 0);
+	return v;
+}
+
+static int save(struct card *k)
+{
+	uint64_t size;
+	int fd = memfd_create("gpio-state", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(vus_client_mig_save(k->c, fd, &size), 0);
+	return fd;
+}
+
+static void load(struct card *k, int fd, int want)
+{
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(k->c, fd), want);
+}
+
+static void card_and_pci_state_move(void **state)
+{
+	char reply[512];
+	int fd;
+
+	(void)state;
+	card_start(&a, "1");
+	card_start(&b, "1");
+	/* The guest's view on A: BAR 2 placed, I/O on, outputs, IRQ armed. */
+	assert_int_equal(vus_client_region_write(a.c, VUS_PCI_REGION_CONFIG, 0x18,
+						 "\x01\xc0\x00\x00", 4), 0);
+	assert_int_equal(vus_client_region_write(a.c, VUS_PCI_REGION_CONFIG, 0x04,
+						 "\x01\x00", 2), 0);
+	set_reg(&a, IDIO16_REG_OUT0_7, 0x5a);
+	set_reg(&a, IDIO16_REG_OUT8_15, 0xa5);
+	(void)reg(&a, IDIO16_REG_IRQ_CTL); /* reading it enables the IRQ */
+	assert_int_equal(vus_client_irq_enable(a.c, VUS_PCI_IRQ_INTX, 1), 0);
+	control(&a, "inputs 0x0f00", reply, sizeof(reply));
+	assert_true(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, 2000) >= 1);
+	assert_int_equal(reg(&a, IDIO16_REG_IRQ_STATUS),
+			 IDIO16_STATUS_HIGH | IDIO16_STATUS_PENDING);
+	/* The VMM on B enables INTx before it resumes the device. */
+	assert_int_equal(vus_client_irq_enable(b.c, VUS_PCI_IRQ_INTX, 1), 0);
+	fd = save(&a);
+	load(&b, fd, 0);
+	/* B asserts the INTx it inherited, still pending until cleared. */
+	assert_true(vus_client_irq_wait(b.c, VUS_PCI_IRQ_INTX, 0, 2000) >= 1);
+	assert_true(cfg32(&b, 0x04) & (1u << 19)); /* status: INTx pending */
+	assert_int_equal(cfg32(&b, 0x18), 0xc001);
+	assert_int_equal(cfg32(&b, 0x04) & 0xffff, 0x0001);
+	assert_int_equal(reg(&b, IDIO16_REG_OUT0_7), 0x5a);
+	assert_int_equal(reg(&b, IDIO16_REG_OUT8_15), 0xa5);
+	assert_int_equal(reg(&b, IDIO16_REG_IN8_15), 0x0f);
+	assert_int_equal(reg(&b, IDIO16_REG_IRQ_STATUS),
+			 IDIO16_STATUS_HIGH | IDIO16_STATUS_PENDING);
+	/* The guest's handler clears it on B, the VMM unmasks (INTx is
+	 * automasked); B's own inputs then work. */
+	set_reg(&b, IDIO16_REG_IN0_7, 0);
+	assert_false(cfg32(&b, 0x04) & (1u << 19));
+	assert_int_equal(vus_client_irq_mask(b.c, VUS_PCI_IRQ_INTX, 0, 1, false), 0);
+	control(&b, "input 0 1", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "\"inputs\":\"0x0f01\""));
+	assert_true(vus_client_irq_wait(b.c, VUS_PCI_IRQ_INTX, 0, 2000) >= 1);
+	assert_int_equal(reg(&b, IDIO16_REG_IRQ_STATUS),
+			 IDIO16_STATUS_LOW | IDIO16_STATUS_PENDING);
+	close(fd);
+	card_stop(&a);
+	card_stop(&b);
+}
+
+static void inputs_wait_while_stopped(void **state)
+{
+	char reply[512];
+	int fd;
+
+	(void)state;
+	card_start(&a, "1");
+	card_start(&b, "1");
+	(void)reg(&a, IDIO16_REG_IRQ_CTL);
+	assert_int_equal(vus_client_irq_enable(a.c, VUS_PCI_IRQ_INTX, 1), 0);
+	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP), 0);
+	control(&a, "inputs 0x00ff", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "\"stopped\":true"));
+	assert_non_null(strstr(reply, "\"inputs\":\"0x0000\""));
+	/* A stopped card does not interrupt. */
+	assert_int_equal(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, 200), -ETIMEDOUT);
+	fd = save(&a);
+	load(&b, fd, 0);
+	assert_int_equal(reg(&b, IDIO16_REG_IN0_7), 0x00);
+	assert_int_equal(reg(&b, IDIO16_REG_IRQ_STATUS), 0);
+	/* The source resumes: it sees the change and interrupts then. */
+	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_RUNNING), 0);
+	assert_true(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, 2000) >= 1);
+	assert_int_equal(reg(&a, IDIO16_REG_IN0_7), 0xff);
+	assert_int_equal(reg(&a, IDIO16_REG_IRQ_STATUS),
+			 IDIO16_STATUS_LOW | IDIO16_STATUS_PENDING);
+	close(fd);
+	card_stop(&a);
+	card_stop(&b);
+}
+
+static void other_versions_refuse(void **state)
+{
+	uint32_t st;
+	int fd;
+
+	(void)state;
+	card_start(&a, "1");
+	card_start(&b, "2");
+	set_reg(&a, IDIO16_REG_OUT0_7, 0x11);
+	set_reg(&b, IDIO16_REG_OUT0_7, 0x22);
+	fd = save(&a);
+	load(&b, fd, -EPROTONOSUPPORT);
+	assert_int_equal(vus_client_mig_get_state(b.c, &st), 0);
+	assert_int_equal(st, VUS_MIG_ERROR);
+	assert_int_equal(reg(&b, IDIO16_REG_OUT0_7), 0x22);
+	assert_int_equal(vus_client_reset(b.c), 0);
+	close(fd);
+	card_stop(&a);
+	card_stop(&b);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		VTEST(card_and_pci_state_move),
+		VTEST(inputs_wait_while_stopped),
+		VTEST(other_versions_refuse),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_gpio_mig VUS_GPIO_PCI [FILTER]\n");
+		return 2;
+	}
+	exe = argv[1];
+	return vtest_run("gpio_mig", tests, argc - 1, argv + 1);
+}

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The migration module end to end, with the client library as the VMM and
+ * real servers on threads: the MIGRATION feature, the state machine with
+ * every illegal arc, the device kept quiesced while stopped, state moved
+ * from one server to another (also through PRE_COPY), streams that must be
+ * refused without touching the destination, PCI config space as state,
+ * dirty logging against the writes the device made, and a client that
+ * vanishes in the middle.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mig_fsm.h"
+#include "vtest.h"
+#include "vus.h"
+#include "vus/client.h"
+
+#define BIG_SIZE (3u << 20) /* pre-copy state, sent in 1 MiB parts */
+
+struct dev {
+	vus_ctx *ctx;
+	pthread_t th;
+	vus_client *c;
+	uint64_t counter;       /* the "counter" section */
+	uint8_t *big;           /* the "big" section (pre-copy) */
+	size_t big_sent;
+	atomic_int quiesced;    /* quiesce callbacks minus resumes */
+	unsigned int resets;
+	enum vus_reset_reason last_reset;
+	uint32_t compat;
+};
+
+static int counter_save(void *o, vus_mig_out *out)
+{
+	return vus_mig_put_u64(out, ((struct dev *)o)->counter);
+}
+
+static int counter_check(void *o, vus_mig_in *in, uint32_t v)
+{
+	return vus_mig_remaining(in) == 8 && v == 1 ? 0 : -EBADMSG;
+}
+
+static int counter_load(void *o, vus_mig_in *in, uint32_t v)
+{
+	return vus_mig_get_u64(in, &((struct dev *)o)->counter);
+}
+
+/* Live: the state in 1 MiB parts, then nothing until the stop. */
+static int big_live(void *o, vus_mig_out *out)
+{
+	struct dev *d = o;
+	size_t n = BIG_SIZE - d->big_sent < (1u << 20) ? BIG_SIZE - d->big_sent : (1u << 20);
+	int ret = vus_mig_put(out, d->big + d->big_sent, n);
+
+	if (ret < 0)
+		return ret;
+	d->big_sent += n;
+	return d->big_sent == BIG_SIZE ? 1 : 0;
+}
+
+/* Final part: whatever pre-copy did not send (all of it without PRE_COPY). */
+static int big_save(void *o, vus_mig_out *out)
+{
+	struct dev *d = o;
+	int ret = vus_mig_put(out, d->big + d->big_sent, BIG_SIZE - d->big_sent);
+
+	d->big_sent = 0;
+	return ret;
+}
+
+static int big_check(void *o, vus_mig_in *in, uint32_t v)
+{
+	return vus_mig_remaining(in) == BIG_SIZE ? 0 : -EBADMSG;
+}
+
+static int big_load(void *o, vus_mig_in *in, uint32_t v)
+{
+	return vus_mig_get(in, ((struct dev *)o)->big, BIG_SIZE);
+}
+
+static int quiesce(void *o)
+{
+	atomic_fetch_add(&((struct dev *)o)->quiesced, 1);
+	return 0;
+}
+
+static void resume(void *o)
+{
+	atomic_fetch_sub(&((struct dev *)o)->quiesced, 1);
+}
+
+static int reset(void *o, enum vus_reset_reason why)
+{
+	struct dev *d = o;
+
+	d->resets++;
+	d->last_reset = why;
+	return 0;
+}
+
+/* A "device write": the region write makes the device DMA into memory. */
+static int ram_write(void *o, uint64_t off, const void *buf, size_t len)
+{
+	struct dev *d = o;
+	uint64_t addr;
+
+	memcpy(&addr, buf, 8);
+	return vus_dma_write(d->ctx, addr, "written!", 8);
+}
+
+static int ram_read(void *o, uint64_t off, void *buf, size_t len)
+{
+	memset(buf, 0, len);
+	return 0;
+}
+
+static void *run(void *arg)
+{
+	vus_ctx_run(arg);
+	return NULL;
+}
+
+/* A PCI device with a BAR, MSI-X, and the two sections. */
+static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
+		      uint16_t device_id)
+{
+	static const struct vus_region_ops ram_ops = {
+		.struct_size = sizeof(ram_ops), .read = ram_read, .write = ram_write };
+	static const struct vus_mig_section_ops counter_ops = {
+		.struct_size = sizeof(counter_ops), .save = counter_save,
+		.check = counter_check, .load = counter_load };
+	static const struct vus_mig_section_ops big_ops = {
+		.struct_size = sizeof(big_ops), .save = big_save,
+		.check = big_check, .load = big_load, .save_live = big_live };
+	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg), .bus = VUS_BUS_PCI };
+	struct vus_pci_info id = { .struct_size = sizeof(id), .vendor_id = 0xcafe,
+				   .device_id = device_id, .interrupt_pin = 1 };
+	struct vus_region_desc bar = { .struct_size = sizeof(bar), .size = 0x4000,
+		.flags = VUS_REGION_READ | VUS_REGION_WRITE, .ops = &ram_ops };
+	struct vus_pci_msix_desc msix = { .nr_vectors = 4, .table_bar = 0,
+		.table_offset = 0x2000, .pba_bar = 0, .pba_offset = 0x3000 };
+	struct vus_mig_config mc = { .struct_size = sizeof(mc),
+				     .compat_version = compat, .pre_copy = pre_copy };
+	struct vus_device_ops ops = { .struct_size = sizeof(ops), .reset = reset,
+				      .quiesce = quiesce, .resume = resume };
+	int sv[2];
+
+	memset(d, 0, sizeof(*d));
+	d->big = calloc(1, BIG_SIZE);
+	d->compat = compat;
+	cfg.opaque = d;
+	bar.opaque = d;
+	assert_int_equal(vus_ctx_create(&cfg, &d->ctx), 0);
+	vus_ctx_set_log(d->ctx, VUS_LOG_ERR, NULL, NULL);
+	assert_int_equal(vus_pci_init(d->ctx, &id), 0);
+	assert_int_equal(vus_pci_setup_bar(d->ctx, 0, 0, &bar), 0);
+	assert_true(vus_pci_add_cap_msix(d->ctx, &msix) > 0);
+	assert_int_equal(vus_mig_setup(d->ctx, &mc), 0);
+	assert_int_equal(vus_mig_add_section(d->ctx, "counter", 1, &counter_ops, d), 0);
+	assert_int_equal(vus_mig_add_section(d->ctx, "big", 1, &big_ops, d), 0);
+	assert_int_equal(vus_ctx_set_device_ops(d->ctx, &ops, d), 0);
+	assert_int_equal(vus_ctx_realize(d->ctx), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
+	assert_int_equal(pthread_create(&d->th, NULL, run, d->ctx), 0);
+	assert_int_equal(vus_client_attach_fd(sv[1], NULL, &d->c), 0);
+}
+
+static void dev_stop(struct dev *d)
+{
+	vus_client_close(d->c);
+	pthread_join(d->th, NULL);
+	vus_ctx_destroy(d->ctx);
+	free(d->big);
+}
+
+static int memfd(void)
+{
+	int fd = memfd_create("stream", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static uint32_t cfg_read32(vus_client *c, uint32_t off)
+{
+	uint32_t v = 0;
+
+	assert_int_equal(vus_client_region_read(c, VUS_PCI_REGION_CONFIG, off, &v, 4), 0);
+	return v;
+}
+
+static void flags_and_quiesce_while_stopped(void **state)
+{
+	struct dev d;
+	uint64_t flags;
+	uint32_t st;
+
+	(void)state;
+	dev_start(&d, 1, true, 1);
+	assert_int_equal(vus_client_mig_flags(d.c, &flags), 0);
+	assert_int_equal(flags, VUS_CLIENT_MIG_STOP_COPY | VUS_CLIENT_MIG_PRE_COPY);
+	assert_int_equal(vus_client_mig_get_state(d.c, &st), 0);
+	assert_int_equal(st, VUS_MIG_RUNNING);
+	assert_int_equal(vus_client_mig_set_state(d.c, VUS_MIG_STOP), 0);
+	assert_int_equal(vus_mig_state(d.ctx), VUS_MIG_STOP);
+	/* Stopped: quiet across other commands (they still work). */
+	assert_int_equal(atomic_load(&d.quiesced), 1);
+	(void)cfg_read32(d.c, 0);
+	assert_int_equal(atomic_load(&d.quiesced), 1);
+	assert_int_equal(vus_client_mig_set_state(d.c, VUS_MIG_RUNNING), 0);
+	assert_int_equal(atomic_load(&d.quiesced), 0);
+	dev_stop(&d);
+}
+
+static void state_moves_to_another_server(void **state)
+{
+	struct dev a, b;
+	uint64_t size;
+	int fd = memfd();
+
+	(void)state;
+	dev_start(&a, 7, false, 1);
+	dev_start(&b, 7, false, 1);
+	a.counter = 0x1122334455667788ull;
+	for (size_t i = 0; i < BIG_SIZE; i++)
+		a.big[i] = (uint8_t)(i * 31);
+	/* Guest-visible PCI state on the source: a BAR and the command reg. */
+	assert_int_equal(vus_client_region_write(a.c, VUS_PCI_REGION_CONFIG, 0x10,
+						 "\x00\x00\xbf\xfe", 4), 0);
+	assert_int_equal(vus_client_region_write(a.c, VUS_PCI_REGION_CONFIG, 0x04,
+						 "\x06\x00", 2), 0);
+	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
+	assert_true(size > BIG_SIZE);
+	assert_int_equal(vus_mig_state(a.ctx), VUS_MIG_STOP);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	assert_int_equal(vus_mig_state(b.ctx), VUS_MIG_RUNNING);
+	assert_int_equal(b.counter, 0x1122334455667788ull);
+	assert_memory_equal(b.big, a.big, BIG_SIZE);
+	assert_int_equal(cfg_read32(b.c, 0x10), 0xfebf0000u);
+	assert_int_equal(cfg_read32(b.c, 0x04) & 0xffff, 0x0006);
+	close(fd);
+	dev_stop(&a);
+	dev_stop(&b);
+}
+
+static void pre_copy_then_stop_copy_is_one_stream(void **state)
+{
+	struct dev a, b;
+	uint8_t *buf = malloc(1 << 20);
+	size_t got, live = 0;
+	int fd = memfd();
+
+	(void)state;
+	dev_start(&a, 1, true, 1);
+	dev_start(&b, 1, true, 1);
+	for (size_t i = 0; i < BIG_SIZE; i++)
+		a.big[i] = (uint8_t)(i ^ 0x5a);
+	a.counter = 99;
+	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_PRE_COPY), 0);
+	assert_int_equal(atomic_load(&a.quiesced), 0); /* still running */
+	do {
+		assert_int_equal(vus_client_mig_read(a.c, buf, 1 << 20, &got), 0);
+		assert_int_equal(write(fd, buf, got), (ssize_t)got);
+		live += got;
+	} while (got > 0);
+	assert_true(live >= BIG_SIZE);
+	a.counter = 100; /* changed after pre-copy: must arrive too */
+	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP_COPY), 0);
+	do {
+		assert_int_equal(vus_client_mig_read(a.c, buf, 1 << 20, &got), 0);
+		assert_int_equal(write(fd, buf, got), (ssize_t)got);
+	} while (got > 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	assert_int_equal(b.counter, 100);
+	assert_memory_equal(b.big, a.big, BIG_SIZE);
+	free(buf);
+	close(fd);
+	dev_stop(&a);
+	dev_stop(&b);
+}
+
+/* Load @fd into @b and expect @err, with b's state untouched. */
+static void refused(struct dev *b, int fd, int err)
+{
+	b->counter = 5;
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b->c, fd), err);
+	assert_int_equal(b->counter, 5);
+	assert_int_equal(vus_mig_state(b->ctx), VUS_MIG_ERROR);
+	/* Only a reset leaves ERROR. */
+	assert_int_equal(vus_client_mig_set_state(b->c, VUS_MIG_RUNNING), -EINVAL);
+	assert_int_equal(vus_client_reset(b->c), 0);
+	assert_int_equal(vus_mig_state(b->ctx), VUS_MIG_RUNNING);
+}
+
+static void bad_streams_leave_the_device_untouched(void **state)
+{
+	struct dev a, b, other_compat, other_dev;
+	uint64_t size;
+	uint8_t *s;
+	int fd = memfd(), bad = memfd();
+
+	(void)state;
+	dev_start(&a, 3, false, 1);
+	dev_start(&b, 3, false, 1);
+	dev_start(&other_compat, 4, false, 1);
+	dev_start(&other_dev, 3, false, 2);
+	a.counter = 1;
+	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
+	refused(&other_compat, fd, -EPROTONOSUPPORT); /* compat 3 into 4 */
+	refused(&other_dev, fd, -ENODEV);             /* another device */
+	s = malloc(size);
+	assert_int_equal(pread(fd, s, size, 0), (ssize_t)size);
+	/* Truncated: the last byte missing. */
+	assert_int_equal(ftruncate(bad, 0), 0);
+	assert_int_equal(pwrite(bad, s, size - 1, 0), (ssize_t)(size - 1));
+	refused(&b, bad, -EBADMSG);
+	/* Corrupted: one bit in the middle of the big section. */
+	s[size / 2] ^= 0x10;
+	assert_int_equal(ftruncate(bad, 0), 0);
+	assert_int_equal(pwrite(bad, s, size, 0), (ssize_t)size);
+	refused(&b, bad, -EBADMSG);
+	free(s);
+	close(fd);
+	close(bad);
+	dev_stop(&a);
+	dev_stop(&b);
+	dev_stop(&other_compat);
+	dev_stop(&other_dev);
+}
+
+/* Walk to @s from RUNNING through legal arcs. */
+static void go(struct dev *d, uint32_t s)
+{
+	assert_int_equal(vus_client_reset(d->c), 0);
+	if (s != VUS_MIG_RUNNING)
+		assert_int_equal(vus_client_mig_set_state(d->c, s), 0);
+}
+
+static void every_illegal_arc(void **state)
+{
+	const uint32_t reachable[] = { VUS_MIG_STOP, VUS_MIG_RUNNING,
+		VUS_MIG_STOP_COPY, VUS_MIG_RESUMING, VUS_MIG_PRE_COPY };
+	const uint32_t flags = MIG_F_STOP_COPY | MIG_F_PRE_COPY;
+	struct dev d;
+
+	(void)state;
+	dev_start(&d, 1, true, 1);
+	for (size_t i = 0; i < sizeof(reachable) / sizeof(reachable[0]); i++) {
+		for (uint32_t to = 0; to < 10; to++) {
+			uint32_t next, st;
+			bool ok = to < 8 && mig_fsm_next(reachable[i], to, flags, &next) == 0;
+
+			/* Leaving RESUMING loads; an empty stream is refused. */
+			if (reachable[i] == VUS_MIG_RESUMING && ok && to != VUS_MIG_RESUMING)
+				continue;
+			go(&d, reachable[i]);
+			assert_int_equal(vus_client_mig_set_state(d.c, to), ok ? 0 : -EINVAL);
+			assert_int_equal(vus_client_mig_get_state(d.c, &st), 0);
+			assert_int_equal(st, ok ? to : reachable[i]);
+		}
+	}
+	/* No P2P on this device, and MIG_DATA in the wrong states. */
+	go(&d, VUS_MIG_RUNNING);
+	assert_int_equal(vus_client_mig_set_state(d.c, VUS_MIG_RUNNING_P2P), -EINVAL);
+	{
+		uint8_t b[16] = { 0 };
+		size_t got;
+
+		assert_int_equal(vus_client_mig_read(d.c, b, 16, &got), -EINVAL);
+		assert_int_equal(vus_client_mig_write(d.c, b, 16), -EINVAL);
+	}
+	dev_stop(&d);
+}
+
+static void dirty_pages_are_the_pages_written(void **state)
+{
+	const uint64_t base = 0x100000000ull, size = 64u << 20;
+	struct dev d;
+	uint64_t bm[(64u << 20) / 4096 / 64], addr;
+	void *mem;
+	const uint64_t pages[] = { 0, 1, 63, 64, 1000, 16383 };
+
+	(void)state;
+	dev_start(&d, 1, false, 1);
+	assert_int_equal(vus_client_dma_map_memfd(d.c, base, size,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &mem), 0);
+	/* Logging off: a report is refused. */
+	assert_int_equal(vus_client_dirty_report(d.c, base, size, 4096, bm, 256), -EINVAL);
+	assert_int_equal(vus_client_dirty_start(d.c, 4096, NULL, 0), 0);
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		addr = base + pages[i] * 4096 + 100;
+		assert_int_equal(vus_client_region_write(d.c, 0, 0, &addr, 8), 0);
+	}
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(vus_client_dirty_report(d.c, base, size, 4096, bm, 256), 0);
+	for (uint64_t p = 0; p < size / 4096; p++) {
+		bool want = false;
+
+		for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+			want |= pages[i] == p;
+		if (((bm[p / 64] >> (p % 64)) & 1) != want)
+			fail_msg("page %lu: bit %d, written %d", (unsigned long)p,
+				 (int)((bm[p / 64] >> (p % 64)) & 1), want);
+	}
+	/* Reported bits are cleared; a coarser report ORs pages. */
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(vus_client_dirty_report(d.c, base, size, 4096, bm, 256), 0);
+	for (size_t w = 0; w < 256; w++)
+		assert_int_equal(bm[w], 0);
+	addr = base + 5 * 4096;
+	assert_int_equal(vus_client_region_write(d.c, 0, 0, &addr, 8), 0);
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(vus_client_dirty_report(d.c, base, size, 1 << 20, bm, 1), 0);
+	assert_int_equal(bm[0], 1); /* page 5 lies in the first MiB */
+	assert_int_equal(vus_client_dirty_stop(d.c), 0);
+	assert_int_equal(vus_client_dirty_report(d.c, base, size, 4096, bm, 256), -EINVAL);
+	dev_stop(&d);
+}
+
+static void client_vanishing_mid_stop_copy(void **state)
+{
+	struct dev d;
+	uint8_t buf[4096];
+	size_t got;
+	int sv[2];
+
+	(void)state;
+	dev_start(&d, 1, false, 1);
+	/* A listening socket lets a second client come after the first. */
+	assert_int_equal(vus_client_mig_set_state(d.c, VUS_MIG_STOP_COPY), 0);
+	assert_int_equal(vus_client_mig_read(d.c, buf, sizeof(buf), &got), 0);
+	assert_int_equal(atomic_load(&d.quiesced), 1);
+	vus_client_close(d.c);
+	pthread_join(d.th, NULL);
+	/* The device went back to running, reset, not stuck stopped. */
+	assert_int_equal(vus_mig_state(d.ctx), VUS_MIG_RUNNING);
+	assert_int_equal(atomic_load(&d.quiesced), 0);
+	assert_int_equal(d.last_reset, VUS_RESET_DISCONNECT);
+	/* And serves the next client. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(vus_ctx_attach_fd(d.ctx, sv[0]), 0);
+	assert_int_equal(pthread_create(&d.th, NULL, run, d.ctx), 0);
+	assert_int_equal(vus_client_attach_fd(sv[1], NULL, &d.c), 0);
+	assert_int_equal(vus_client_mig_get_state(d.c, &(uint32_t){ 0 }), 0);
+	dev_stop(&d);
+}
+
+static void data_size_estimate(void **state)
+{
+	struct dev d;
+	uint64_t est, size;
+	int fd = memfd();
+
+	(void)state;
+	dev_start(&d, 1, false, 1);
+	assert_int_equal(vus_client_mig_set_state(d.c, VUS_MIG_STOP_COPY), 0);
+	assert_int_equal(vus_client_mig_data_size(d.c, &est), 0);
+	assert_true(est > BIG_SIZE);
+	assert_int_equal(vus_client_mig_set_state(d.c, VUS_MIG_RUNNING), 0);
+	assert_int_equal(vus_client_mig_save(d.c, fd, &size), 0);
+	assert_int_equal(size, est);
+	close(fd);
+	dev_stop(&d);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		VTEST(flags_and_quiesce_while_stopped),
+		VTEST(state_moves_to_another_server),
+		VTEST(pre_copy_then_stop_copy_is_one_stream),
+		VTEST(bad_streams_leave_the_device_untouched),
+		VTEST(every_illegal_arc),
+		VTEST(dirty_pages_are_the_pages_written),
+		VTEST(client_vanishing_mid_stop_copy),
+		VTEST(data_size_estimate),
+	};
+
+	return vtest_run("migration", tests, argc, argv);
+}

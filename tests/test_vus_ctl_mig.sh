@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# vus-ctl's migration commands against the gpio-pci sample, as a user runs
+# them: migration, save, load (text and JSON), chained reads of the loaded
+# state, and the messages for a refused stream, a missing file and a
+# device that does not migrate.
+#
+#   test_vus_ctl_mig.sh VUS_CTL VUS_GPIO_PCI TEST_VUS_CTL_SERVER
+set -u
+
+ctl=$1
+gpio=$2
+plain=$3
+dir=$(mktemp -d "${TMPDIR:-/tmp}/vus-ctl-mig.XXXXXX")
+pids=()
+failures=0
+
+cleanup() {
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# wait_sock PATH: until the server listens there.
+wait_sock() {
+	for _ in $(seq 200); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "no server at $1"
+	exit 1
+}
+
+# card NAME [ARGS]: a gpio-pci sample at $dir/NAME.sock.
+card() {
+	local name=$1
+	shift
+	"$gpio" --socket-path "$dir/$name.sock" --control-path "$dir/$name.ctl" \
+		--log-level error "$@" >"$dir/$name.log" 2>&1 &
+	pids+=($!)
+	wait_sock "$dir/$name.sock"
+}
+
+# run NAME STATUS ARGS...: vus-ctl on socket NAME, expect exit STATUS.
+run() {
+	local sock=$1 want=$2
+	shift 2
+	"$ctl" --socket "$dir/$sock.sock" "$@" >"$dir/out" 2>"$dir/err"
+	local got=$?
+	if [ "$got" != "$want" ]; then
+		echo "FAIL: vus-ctl $* exited $got, expected $want"
+		sed 's/^/  stderr: /' "$dir/err"
+		failures=$((failures + 1))
+	fi
+}
+
+# expect FILE PATTERN: the last run's stdout (out) or stderr (err) has it.
+expect() {
+	if ! grep -qF -- "$2" "$dir/$1"; then
+		echo "FAIL: expected '$2' in $1 of the last command; got:"
+		sed 's/^/  /' "$dir/$1"
+		failures=$((failures + 1))
+	fi
+}
+
+card a --inputs 0x1234
+card b --inputs 0x0000
+card v2 --compat-version 2
+
+run a 0 migration
+expect out "migration: state running, flags stop-copy"
+run a 0 migration --json
+expect out '"state": "running"'
+expect out '"stop-copy"'
+
+# Outputs set and the stream saved over one connection.
+run a 0 write 2 0 1 0x5a , write 2 4 1 0xa5 , save "$dir/state.bin"
+expect out "saved "
+expect out "bytes to $dir/state.bin in"
+expect out "device stop"
+[ -s "$dir/state.bin" ] || { echo "FAIL: no stream written"; failures=$((failures + 1)); }
+
+# The destination shows the source's registers while the connection lasts.
+run b 0 read 2 0 1 , load "$dir/state.bin" , read 2 0 1 , read 2 4 1 , read 2 1 1 , read 2 5 1
+expect out "loaded "
+expect out "device running"
+if [ "$(grep -c '^0x' "$dir/out")" != 5 ] ||
+   [ "$(grep '^0x' "$dir/out" | tr '\n' ' ')" != "0x00 0x5a 0xa5 0x34 0x12 " ]; then
+	echo "FAIL: registers after load:"; cat "$dir/out"
+	failures=$((failures + 1))
+fi
+
+run b 0 load "$dir/state.bin" --json
+expect out '"state": "running"'
+expect out '"bytes": '
+
+run v2 1 load "$dir/state.bin"
+expect err "another compatibility version"
+head -c 60 "$dir/state.bin" >"$dir/short.bin"
+run b 1 load "$dir/short.bin"
+expect err "truncated or corrupted stream"
+run b 1 load "$dir/missing.bin"
+expect err "missing.bin: No such file or directory"
+
+# A device without migration says so; a failed save leaves no file.
+"$plain" pci "$dir/plain.sock" >"$dir/plain.log" 2>&1 &
+pids+=($!)
+wait_sock "$dir/plain.sock"
+run plain 1 migration
+expect err "the device does not migrate"
+run plain 1 save "$dir/nothing.bin"
+expect err "does not migrate"
+[ -e "$dir/nothing.bin" ] && { echo "FAIL: failed save left a file"; failures=$((failures + 1)); }
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures failure(s)"
+	exit 1
+fi
+echo "vus-ctl migration: all passed"
