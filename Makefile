@@ -4,19 +4,27 @@
 #   make demo    build and show a sample device driven by vus-ctl
 #   make test    the whole test suite: -Werror build, ASan/UBSan build
 #                (guests included), valgrind, and guest tests against QEMU's
-#                vfio-user client
+#                vfio-user client, then a short libFuzzer run (FUZZ_TIME
+#                seconds per target, default 20)
+#   make fuzz    fuzz longer: FUZZ_TIME seconds per target (default 600)
 #   make bench   benchmarks (figures and ratios)
 #   make build   just build (build/)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC    ?= clang
 HARNESS    ?= $(abspath ../shared/qemu-harness)
 
 # Debian packages the build and the tests need.
 DEB_PKGS := gcc make meson ninja-build pkg-config libjson-c-dev libcmocka-dev \
             libpci-dev pciutils valgrind
+# The libFuzzer targets: clang, its runtimes (libFuzzer, ASan, UBSan) and
+# llvm-symbolizer for readable crash stacks.
+DEB_PKGS += clang libclang-rt-14-dev llvm
 
-.PHONY: all deps build qemu-harness test test-fast demo bench install clean
+.PHONY: all deps build qemu-harness test test-fast demo bench install clean \
+        fuzz fuzz-run
 
 all: build
 
@@ -62,6 +70,7 @@ test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja qemu-harness
 	meson test -C $(BUILD) --print-errorlogs --no-suite qemu --suite unit --suite engine --suite client \
 	  --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no -q' \
 	  --timeout-multiplier 4
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=$(or $(FUZZ_TIME),20)
 
 # Quick loop while developing: one build, no sanitizers, no guests.
 test-fast: build
@@ -73,8 +82,36 @@ demo: build
 bench: build
 	meson test -C $(BUILD) --benchmark --print-errorlogs --verbose
 
+# Only the guest tests: the samples under QEMU's vfio-user client with
+# Linux drivers (skipped when ../shared/qemu-harness is missing).
+.PHONY: interop
+interop: build qemu-harness
+	meson test -C $(BUILD) --suite qemu --print-errorlogs
+
 install: build
 	meson install -C $(BUILD)
 
+# libFuzzer targets (tests/fuzz, a clang build in $(FUZZ_BUILD)): replay
+# the seeds and saved crash inputs, then fuzz each target for FUZZ_TIME
+# seconds, keeping the corpus in the build directory. Skipped, and said
+# so, when clang cannot link libFuzzer.
+fuzz-run:
+	@probe=$$(mktemp -d); \
+	printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ return 0; }\n' > $$probe/p.c; \
+	if ! $(FUZZ_CC) -fsanitize=fuzzer,address,undefined $$probe/p.c -o $$probe/p >/dev/null 2>&1; then \
+	  rm -rf $$probe; \
+	  echo "fuzzing SKIPPED: $(FUZZ_CC) cannot link -fsanitize=fuzzer (Debian: clang libclang-rt-14-dev)"; \
+	  exit 0; \
+	fi; \
+	rm -rf $$probe; \
+	test -f $(FUZZ_BUILD)/build.ninja || \
+	  CC=$(FUZZ_CC) meson setup $(FUZZ_BUILD) -Dwerror=true -Dfuzz=true || exit 1; \
+	ninja -C $(FUZZ_BUILD) && \
+	FUZZ_TIME=$(or $(FUZZ_TIME),20) meson test -C $(FUZZ_BUILD) --suite fuzz \
+	  --print-errorlogs --verbose
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=$(or $(FUZZ_TIME),600)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -11,6 +11,7 @@
 #include "vus/ctx.h"
 #include "vus/dma.h"
 #include "vus/irq.h"
+#include "vus/migration.h"
 #include "vus/pci.h"
 #include "vus/region.h"
 #include "vus/sysbus.h"

@@ -231,7 +231,8 @@ int caps_parse_version(const void *payload, size_t len, uint16_t *major,
 
 static int add_uint(struct json_object *o, const char *key, uint64_t v)
 {
-	struct json_object *n = json_object_new_int64((int64_t)v);
+	/* Unsigned: values above INT64_MAX must not come out negative. */
+	struct json_object *n = json_object_new_uint64(v);
 
 	if (n == NULL || json_object_object_add(o, key, n) < 0) {
 		json_object_put(n);
@@ -261,7 +262,9 @@ static int build_caps(struct json_object *caps, const struct caps *c)
 			json_object_put(m);
 			return -ENOMEM;
 		}
-		ret |= add_uint(m, "pgsize", c->mig_pgsize);
+		/* An absent pgsize (0) stays absent: 0 is not a page size. */
+		if (c->mig_pgsize != 0)
+			ret |= add_uint(m, "pgsize", c->mig_pgsize);
 		ret |= add_uint(m, "max_bitmap_size", c->mig_max_bitmap_size);
 	}
 	return ret ? -ENOMEM : 0;

@@ -27,6 +27,7 @@
 #include "irq.h"
 #include "log.h"
 #include "loop.h"
+#include "mig.h"
 #include "region.h"
 #include "ctx_priv.h"
 #include "wire.h"
@@ -38,6 +39,8 @@ struct irq_table *ctx_irqs(vus_ctx *ctx) { return ctx->irqs; }
 struct dma_table *ctx_dma(vus_ctx *ctx) { return ctx->dma; }
 struct device *ctx_device(vus_ctx *ctx) { return &ctx->dev; }
 struct engine *ctx_engine(vus_ctx *ctx) { return ctx->engine; }
+struct migration *ctx_mig(vus_ctx *ctx) { return ctx->mig; }
+void ctx_set_mig(vus_ctx *ctx, struct migration *m) { ctx->mig = m; }
 enum vus_bus ctx_bus_type(const vus_ctx *ctx) { return ctx->bus_type; }
 bool ctx_realized(const vus_ctx *ctx) { return ctx->realized; }
 uint32_t ctx_max_xfer(const vus_ctx *ctx) { return ctx->max_xfer; }
@@ -73,6 +76,8 @@ void *ctx_bus(vus_ctx *ctx, const struct bus_ops *ops)
 
 int ctx_reset(vus_ctx *ctx, enum vus_reset_reason why)
 {
+	/* A reset leaves any migration state (ERROR included) for RUNNING. */
+	mig_reset(ctx->mig);
 	if (ctx->bus_ops != NULL && ctx->bus_ops->reset != NULL)
 		ctx->bus_ops->reset(ctx->bus, why);
 	return device_reset(&ctx->dev, why);
@@ -186,6 +191,7 @@ VUS_EXPORT void vus_ctx_destroy(vus_ctx *ctx)
 	}
 	loop_del(&ctx->wake_w);
 	close_fd(&ctx->wake_w.fd);
+	mig_destroy(ctx->mig);
 	if (ctx->bus_ops != NULL && ctx->bus_ops->destroy != NULL)
 		ctx->bus_ops->destroy(ctx->bus);
 	dma_table_destroy(ctx->dma);

@@ -8,6 +8,7 @@
 #define VUS_CTX_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vus/ctx.h"
@@ -19,6 +20,7 @@ struct irq_table;
 struct dma_table;
 struct device;
 struct engine;
+struct migration;
 
 struct log *ctx_log(vus_ctx *ctx);
 struct loop *ctx_loop(vus_ctx *ctx);
@@ -27,6 +29,9 @@ struct irq_table *ctx_irqs(vus_ctx *ctx);
 struct dma_table *ctx_dma(vus_ctx *ctx);
 struct device *ctx_device(vus_ctx *ctx);
 struct engine *ctx_engine(vus_ctx *ctx);
+/** The migration module's state, or NULL if the device does not migrate. */
+struct migration *ctx_mig(vus_ctx *ctx);
+void ctx_set_mig(vus_ctx *ctx, struct migration *m);
 enum vus_bus ctx_bus_type(const vus_ctx *ctx);
 bool ctx_realized(const vus_ctx *ctx);
 /** Negotiable limit on data transfers (our own, from the config). */
@@ -55,6 +60,11 @@ struct bus_ops {
 	 */
 	void (*reset)(void *bus, enum vus_reset_reason why);
 	void (*destroy)(void *bus);
+	/**
+	 * The device's identity in migration streams, e.g.
+	 * "pci:1af4:1041:1af4:0001:01". 0 or -errno; may be NULL.
+	 */
+	int (*identity)(void *bus, char *buf, size_t len);
 };
 
 /** Attach a bus adapter. -EEXIST if one is attached, -EBUSY if realized. */

@@ -33,6 +33,7 @@ struct vus_ctx {
 	struct dma_table *dma;
 	struct device dev;
 	struct engine *engine;
+	struct migration *mig;
 	const struct bus_ops *bus_ops;
 	void *bus;
 	struct watch listen_w; /* fd -1 without a listener */

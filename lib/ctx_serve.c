@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -138,15 +139,31 @@ static int clear_stale(const struct sockaddr_un *sa)
 	return ret;
 }
 
+/*
+ * Listen at @sa's path. The socket is bound under a temporary name in the
+ * same directory and renamed into place once it listens, so the path never
+ * exists without a listener behind it (a client that waits for the path
+ * to appear is then never refused).
+ */
 static int bind_listen(const struct sockaddr_un *sa, int *out)
 {
+	struct sockaddr_un tmp = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int n, err = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0) {
-		int err = -errno;
+	n = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp",
+		     sa->sun_path, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp.sun_path))
+		tmp = *sa; /* no room for a suffix: bind in place */
+	(void)unlink(tmp.sun_path);
+	if (bind(fd, (const struct sockaddr *)&tmp, sizeof(tmp)) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0 ||
+	    (strcmp(tmp.sun_path, sa->sun_path) != 0 &&
+	     rename(tmp.sun_path, sa->sun_path) < 0)) {
+		err = -errno;
+		(void)unlink(tmp.sun_path);
 		close_fd(&fd);
 		return err;
 	}
@@ -289,6 +306,16 @@ VUS_EXPORT int vus_ctx_add_fd(vus_ctx *ctx, int fd, uint32_t events,
 	h->next = ctx->handlers;
 	ctx->handlers = h;
 	return 0;
+}
+
+VUS_EXPORT int vus_ctx_mod_fd(vus_ctx *ctx, int fd, uint32_t events)
+{
+	if (ctx == NULL)
+		return -EINVAL;
+	for (struct fd_handler *h = ctx->handlers; h != NULL; h = h->next)
+		if (h->w.fd == fd)
+			return loop_mod(&h->w, events);
+	return -ENOENT;
 }
 
 VUS_EXPORT int vus_ctx_del_fd(vus_ctx *ctx, int fd)

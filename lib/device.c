@@ -2,7 +2,9 @@
 /*
  * device: calls into the device's callbacks and the quiesce handshake.
  * A device without a quiesce callback has no threads that touch DMA, so it
- * counts as quiet whenever the context thread is in the library.
+ * counts as quiet whenever the context thread is in the library. Quiesce
+ * is reference-counted: an operation holds it for its duration, a
+ * migration state such as STOP holds it until the device runs again.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,6 +17,7 @@ void device_init(struct device *d, void *opaque)
 	d->opaque = opaque;
 	atomic_init(&d->quiesce_confirmed, false);
 	d->quiesced = false;
+	d->holds = 0;
 }
 
 bool device_needs_quiesce(const struct device *d)
@@ -26,6 +29,8 @@ int device_quiesce(struct device *d)
 {
 	int ret;
 
+	if (d->holds++ > 0)
+		return device_quiesce_done(d) ? 0 : -EBUSY;
 	if (d->quiesced || d->ops.quiesce == NULL) {
 		d->quiesced = true;
 		return 0;
@@ -51,6 +56,8 @@ bool device_quiesce_done(struct device *d)
 
 void device_resume(struct device *d)
 {
+	if (d->holds == 0 || --d->holds > 0)
+		return;
 	if (!d->quiesced)
 		return;
 	d->quiesced = false;

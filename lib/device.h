@@ -17,7 +17,9 @@ struct device {
 	void *opaque;
 	/* Set by vus_ctx_quiesced() from any thread. */
 	atomic_bool quiesce_confirmed;
-	bool quiesced; /* the device is known to be quiet */
+	bool quiesced;         /* the device is known to be quiet */
+	unsigned int holds;    /* quiesce references: one operation, or a
+				* migration state that keeps it stopped */
 };
 
 void device_init(struct device *d, void *opaque);
@@ -26,15 +28,16 @@ void device_init(struct device *d, void *opaque);
 bool device_needs_quiesce(const struct device *d);
 
 /**
- * Ask the device to quiesce. 0: quiet now (or nothing to ask), -EBUSY:
- * wait for device_quiesce_done() to become true.
+ * Take a quiesce reference; the first one asks the device to quiesce.
+ * 0: quiet now (or nothing to ask), -EBUSY: wait for device_quiesce_done()
+ * to become true. Every call is matched by one device_resume().
  */
 int device_quiesce(struct device *d);
 
 /** Consume a confirmation from vus_ctx_quiesced(); true if the device is quiet. */
 bool device_quiesce_done(struct device *d);
 
-/** End a quiesce (calls the resume callback). */
+/** Drop a quiesce reference; the last one resumes the device. */
 void device_resume(struct device *d);
 
 int device_reset(struct device *d, enum vus_reset_reason why);

@@ -24,75 +24,8 @@
 #include "common.h"
 #include "ctx.h"
 #include "dma.h"
+#include "dma_priv.h"
 #include "log.h"
-
-#define PAGE 4096u
-#define DMA_PROT_ALL (VUS_DMA_READ | VUS_DMA_WRITE)
-
-struct dma_map {
-	uint64_t addr;
-	uint64_t last; /* inclusive: a mapping may end at 2^64 */
-	uint32_t prot;
-	void *map;     /* our mmap, NULL for message-only mappings */
-	size_t map_len;
-	uint8_t *vaddr; /* the byte at @addr */
-};
-
-struct dma_table {
-	struct log *log;
-	atomic_uint seq;   /* odd while the context thread changes m[] */
-	uint32_t n;        /* accessed with LD/ST: readers race on it */
-	struct dma_map *m; /* room for @max entries; never moves */
-	size_t m_bytes;
-	uint32_t max;
-	dma_msg_fn *msg_fn;
-	void *msg_opaque;
-};
-
-/* Fields that readers may load while the context thread stores them. */
-#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
-
-static void map_load(const struct dma_map *s, struct dma_map *d)
-{
-	d->addr = LD(s->addr);
-	d->last = LD(s->last);
-	d->prot = LD(s->prot);
-	d->map = LD(s->map);
-	d->map_len = LD(s->map_len);
-	d->vaddr = LD(s->vaddr);
-}
-
-static void map_store(struct dma_map *d, const struct dma_map *s)
-{
-	ST(d->addr, s->addr);
-	ST(d->last, s->last);
-	ST(d->prot, s->prot);
-	ST(d->map, s->map);
-	ST(d->map_len, s->map_len);
-	ST(d->vaddr, s->vaddr);
-}
-
-/* Only the context thread writes; each change is bracketed by these. */
-static void write_begin(struct dma_table *dt)
-{
-	atomic_fetch_add_explicit(&dt->seq, 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-}
-
-static void write_end(struct dma_table *dt)
-{
-	atomic_fetch_add_explicit(&dt->seq, 1, memory_order_release);
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
 
 int dma_table_create(struct log *log, uint32_t max_maps,
 		     struct dma_table **out)
@@ -126,8 +59,10 @@ void dma_table_destroy(struct dma_table *dt)
 {
 	if (dt == NULL)
 		return;
-	for (uint32_t i = 0; i < dt->n; i++)
+	for (uint32_t i = 0; i < dt->n; i++) {
 		unmap_one(&dt->m[i]);
+		free(dt->m[i].dirty);
+	}
 	munmap(dt->m, dt->m_bytes);
 	free(dt);
 }
@@ -137,8 +72,8 @@ void dma_table_destroy(struct dma_table *dt)
  * free: the compiler turns the step into a conditional move, so random
  * lookups do not pay for mispredicted branches.
  */
-static uint32_t lower_bound(const struct dma_table *dt, uint32_t n,
-			    uint64_t addr)
+uint32_t dma_lower_bound(const struct dma_table *dt, uint32_t n,
+			 uint64_t addr)
 {
 	const struct dma_map *base = dt->m;
 
@@ -158,7 +93,7 @@ static bool find_racy(const struct dma_table *dt, uint64_t addr,
 		      struct dma_map *out)
 {
 	uint32_t n = MIN(LD(dt->n), dt->max);
-	uint32_t i = lower_bound(dt, n, addr);
+	uint32_t i = dma_lower_bound(dt, n, addr);
 
 	if (i >= n || LD(dt->m[i].addr) > addr)
 		return false;
@@ -167,7 +102,7 @@ static bool find_racy(const struct dma_table *dt, uint64_t addr,
 }
 
 /* A consistent copy of the mapping containing @addr; false if none. */
-static bool find(const struct dma_table *dt, uint64_t addr, struct dma_map *out)
+bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out)
 {
 	for (;;) {
 		unsigned int s1 = atomic_load_explicit(&dt->seq,
@@ -200,7 +135,7 @@ int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 		return -EINVAL;
 	if (prot == 0 || (prot & ~DMA_PROT_ALL))
 		return -EINVAL;
-	i = lower_bound(dt, dt->n, addr);
+	i = dma_lower_bound(dt, dt->n, addr);
 	if (i < dt->n && dt->m[i].addr <= span_last(addr, size))
 		return -EEXIST;
 	if (dt->n >= dt->max)
@@ -246,7 +181,7 @@ static int map_fd(int fd, uint64_t offset, uint64_t size, uint32_t prot,
 
 static void insert(struct dma_table *dt, const struct dma_map *m)
 {
-	uint32_t n = dt->n, i = lower_bound(dt, n, m->addr);
+	uint32_t n = dt->n, i = dma_lower_bound(dt, n, m->addr);
 
 	write_begin(dt);
 	for (uint32_t j = n; j > i; j--) {
@@ -272,6 +207,12 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	if (ret < 0)
 		return ret;
 	m.last = span_last(addr, size);
+	/* A mapping made while logging is tracked from the start. */
+	if (dt->logging && (m.prot & VUS_DMA_WRITE) &&
+	    (ret = dma_log_attach(dt, &m)) < 0) {
+		unmap_one(&m);
+		return ret;
+	}
 	/* Only the context thread adds, so the check still holds. */
 	insert(dt, &m);
 	*out = (struct vus_dma_region){ .addr = addr, .size = size,
@@ -295,7 +236,7 @@ int dma_remove_check(struct dma_table *dt, uint64_t addr, uint64_t size)
 	if (!span_ok(addr, size))
 		return -EINVAL;
 	last = span_last(addr, size);
-	for (i = lower_bound(dt, dt->n, addr); i < dt->n && dt->m[i].addr <= last; i++) {
+	for (i = dma_lower_bound(dt, dt->n, addr); i < dt->n && dt->m[i].addr <= last; i++) {
 		/* A range may cover whole mappings but never split one. */
 		if (dt->m[i].addr < addr || dt->m[i].last > last) {
 			ret = -EINVAL;
@@ -327,6 +268,7 @@ static void remove_at(struct dma_table *dt, uint32_t i, dma_region_fn *fn,
 	ST(dt->n, n - 1);
 	write_end(dt);
 	unmap_one(&m);
+	free(m.dirty);
 }
 
 int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
@@ -339,7 +281,7 @@ int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
 	if (ret < 0)
 		return ret;
 	/* Only the context thread removes: indexes are stable here. */
-	while ((i = lower_bound(dt, dt->n, addr)) < dt->n &&
+	while ((i = dma_lower_bound(dt, dt->n, addr)) < dt->n &&
 	       dt->m[i].addr <= span_last(addr, size)) {
 		remove_at(dt, i, fn, opaque);
 		removed++;
@@ -386,13 +328,15 @@ static int sg_fill(const struct dma_table *dt, uint64_t addr, uint64_t len,
 		struct dma_map m;
 		uint64_t piece;
 
-		if (!find(dt, addr, &m))
+		if (!dma_find(dt, addr, &m))
 			return -EFAULT;
 		if ((m.prot & prot) != prot)
 			return -EACCES;
 		if (m.vaddr == NULL)
 			return -EOPNOTSUPP;
 		piece = piece_len(&m, addr, len);
+		if (prot & VUS_DMA_WRITE)
+			dma_log_mark(&m, addr, piece);
 		if (n < max_sg)
 			sg[n] = (struct vus_sg){ .addr = addr, .len = piece,
 						 .vaddr = m.vaddr + (addr - m.addr) };
@@ -431,7 +375,7 @@ static int xfer(vus_ctx *ctx, struct dma_table *dt, bool write, uint64_t addr,
 		uint64_t piece;
 		int ret = 0;
 
-		if (!find(dt, addr, &m))
+		if (!dma_find(dt, addr, &m))
 			return -EFAULT;
 		if (!(m.prot & (write ? VUS_DMA_WRITE : VUS_DMA_READ)))
 			return -EACCES;
@@ -439,10 +383,12 @@ static int xfer(vus_ctx *ctx, struct dma_table *dt, bool write, uint64_t addr,
 		if (m.vaddr != NULL) {
 			uint8_t *p = m.vaddr + (addr - m.addr);
 
-			if (write)
+			if (write) {
 				memcpy(p, buf, piece);
-			else
+				dma_log_mark(&m, addr, piece); /* after the bytes */
+			} else {
 				memcpy(buf, p, piece);
+			}
 		} else if (!ctx_on_thread(ctx) || dt->msg_fn == NULL) {
 			/* Without an fd only messages reach this memory. */
 			ret = -EOPNOTSUPP;
@@ -523,13 +469,15 @@ static int access_untorn(vus_ctx *ctx, uint64_t addr, void *val,
 
 	if (ctx == NULL || val == NULL || (addr & (size - 1)))
 		return -EINVAL;
-	if (!find(ctx_dma(ctx), addr, &m) || m.last - addr < size - 1)
+	if (!dma_find(ctx_dma(ctx), addr, &m) || m.last - addr < size - 1)
 		return -EFAULT;
 	if (!(m.prot & prot))
 		return -EACCES;
 	if (m.vaddr == NULL)
 		return -EOPNOTSUPP;
 	load_store(m.vaddr + (addr - m.addr), val, size, write);
+	if (write)
+		dma_log_mark(&m, addr, size);
 	return 0;
 }
 
@@ -571,6 +519,27 @@ VUS_EXPORT int vus_dma_write32(vus_ctx *ctx, uint64_t addr, uint32_t val)
 VUS_EXPORT int vus_dma_write64(vus_ctx *ctx, uint64_t addr, uint64_t val)
 {
 	return access_untorn(ctx, addr, &val, 8, true);
+}
+
+VUS_EXPORT int vus_dma_mark_dirty(vus_ctx *ctx, uint64_t addr, uint64_t len)
+{
+	struct dma_table *dt;
+
+	if (ctx == NULL || len == 0 || !span_ok(addr, len))
+		return -EINVAL;
+	dt = ctx_dma(ctx);
+	while (len > 0) {
+		struct dma_map m;
+		uint64_t piece;
+
+		if (!dma_find(dt, addr, &m))
+			return -EFAULT;
+		piece = piece_len(&m, addr, len);
+		dma_log_mark(&m, addr, piece);
+		len -= piece;
+		addr += piece;
+	}
+	return 0;
 }
 
 VUS_EXPORT size_t vus_dma_nr_regions(vus_ctx *ctx)

@@ -42,6 +42,26 @@ int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	    int fd, uint64_t offset, struct vus_dma_region *out);
 
+/*
+ * Dirty logging (for migration). Start and stop on the context thread with
+ * the device quiesced. While on, every mapping, also later ones, tracks
+ * its 4 KiB pages the device writes through vus_dma_* and
+ * vus_dma_mark_dirty().
+ */
+int dma_log_start(struct dma_table *dt); /* -EBUSY if on, -ENOMEM */
+void dma_log_stop(struct dma_table *dt);
+bool dma_log_active(const struct dma_table *dt);
+
+/**
+ * Report and clear the pages written in [iova, iova + len): bit k of
+ * @out (uint64_t words, little-endian bit order, zeroed by the caller,
+ * ceil(len / page_size / 64) of them) covers [iova + k * page_size, +
+ * page_size). -EINVAL if logging is off, the range wraps or @page_size is
+ * not a power of two. Context thread.
+ */
+int dma_log_report(struct dma_table *dt, uint64_t iova, uint64_t len,
+		   uint64_t page_size, uint64_t *out);
+
 typedef void dma_region_fn(void *opaque, const struct vus_dma_region *r);
 
 /**

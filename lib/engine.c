@@ -122,7 +122,7 @@ static void update_events(struct engine *e)
 	if (e->t == NULL)
 		return;
 	out = transport_out_pending(e->t);
-	if (!e->has_held && out < ENGINE_OUT_HIGH)
+	if (!e->has_held && !e->closing && out < ENGINE_OUT_HIGH)
 		ev |= EPOLLIN;
 	if (out > 0)
 		ev |= EPOLLOUT;
@@ -156,6 +156,7 @@ int engine_attach(struct engine *e, int fd)
 	e->peer_fds = 1;
 	e->peer_xfer = WIRE_DEFAULT_XFER;
 	e->broken = false;
+	e->closing = false;
 	e->state = CONN_NEGOTIATING;
 	log_msg(e->log, VUS_LOG_INFO, "client connected");
 	return 0;
@@ -260,8 +261,14 @@ static void send_reply(struct engine *e, const struct wire_hdr *req, int err,
 		e->broken = true;
 }
 
-/* Run a validated command (quiesced if it needed that) and answer it. */
-static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m)
+static bool needs_quiesce(const struct cmd_desc *d, const struct msg *m)
+{
+	return d->quiesce_if != NULL ? d->quiesce_if(m) : d->quiesce;
+}
+
+/* Run a validated command (@quiesced if it needed that) and answer it. */
+static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m,
+		    bool quiesced)
 {
 	struct reply *r = &e->reply;
 	int ret;
@@ -273,16 +280,19 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m)
 	r->tail_len = 0;
 	r->nfds = 0;
 	r->close_after = false;
+	e->cur = m;
 	ret = d->handler(e, m, r);
-	if (d->quiesce)
+	e->cur = NULL;
+	if (quiesced)
 		device_resume(ctx_device(e->ctx));
 	if (ret < 0)
 		log_client(e->log, VUS_LOG_DEBUG, "%s failed: %s", d->name,
 			   strerror(-ret));
 	if (!(m->hdr.flags & WIRE_F_NO_REPLY) && e->t != NULL)
 		send_reply(e, &m->hdr, ret, r);
+	/* The reply says why we hang up: it must go out first. */
 	if (r->close_after)
-		e->broken = true;
+		e->closing = true;
 	msg_release(m);
 	/* Negotiated: tell the device before any later message reaches it. */
 	if (e->notify_connected) {
@@ -318,6 +328,7 @@ static void hold(struct engine *e, const struct cmd_desc *d, struct msg *m)
 static void handle_msg(struct engine *e, struct msg *m)
 {
 	const struct cmd_desc *d;
+	bool quiesce;
 	int ret;
 
 	engine_trace(e, VUS_TRACE_RX, &m->hdr, m->nfds);
@@ -348,11 +359,12 @@ static void handle_msg(struct engine *e, struct msg *m)
 		reply_error(e, m, ret);
 		return;
 	}
-	if (d->quiesce && device_quiesce(ctx_device(e->ctx)) == -EBUSY) {
+	quiesce = needs_quiesce(d, m);
+	if (quiesce && device_quiesce(ctx_device(e->ctx)) == -EBUSY) {
 		hold(e, d, m);
 		return;
 	}
-	execute(e, d, m);
+	execute(e, d, m, quiesce);
 }
 
 static bool next_msg(struct engine *e, struct msg *m)
@@ -388,7 +400,8 @@ static void after_batch(struct engine *e)
 	ret = transport_flush(e->t);
 	if (ret < 0 && ret != -EAGAIN)
 		e->broken = true;
-	if (e->broken) {
+	if (e->broken ||
+	    (e->closing && transport_out_pending(e->t) == 0)) {
 		disconnect(e, -EPROTO);
 		return;
 	}
@@ -400,7 +413,8 @@ static void process(struct engine *e)
 	for (unsigned int n = 0; n < ENGINE_BUDGET; n++) {
 		struct msg m;
 
-		if (!engine_connected(e) || e->has_held || e->broken)
+		if (!engine_connected(e) || e->has_held || e->broken ||
+		    e->closing)
 			break;
 		if (transport_out_pending(e->t) >= ENGINE_OUT_HIGH)
 			break;
@@ -444,7 +458,7 @@ void engine_wakeup(struct engine *e)
 		struct msg m = e->held;
 
 		e->has_held = false;
-		execute(e, e->held_desc, &m);
+		execute(e, e->held_desc, &m, true); /* held: it was quiesced */
 	}
 	process(e);
 }

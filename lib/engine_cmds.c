@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "engine_priv.h"
+#include "mig_dirty.h"
 
 #define READY CONN_BIT(CONN_READY)
 #define NEGOTIATING CONN_BIT(CONN_NEGOTIATING)
@@ -23,17 +24,6 @@ static int handle_wrong_direction(struct engine *e, struct msg *m,
 	return -EINVAL;
 }
 
-static int handle_feature(struct engine *e, struct msg *m, struct reply *r)
-{
-	/* No device features yet: the kernel's "unknown feature" errno,
-	 * which QEMU reads as "migration not supported". */
-	return -ENOTTY;
-}
-
-static int handle_mig_data(struct engine *e, struct msg *m, struct reply *r)
-{
-	return -ENOTSUP;
-}
 
 static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 	[WIRE_CMD_VERSION] = {
@@ -106,17 +96,19 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 		.handler = handle_region_write_multi,
 	},
 	[WIRE_CMD_DEVICE_FEATURE] = {
+		/* Device state changes stop the device: quiesce for those. */
 		.name = "DEVICE_FEATURE", .min_len = 8,
 		.max_len = WIRE_MAX_CONTROL_MSG, .argsz_min = 8,
-		.states = READY, .handler = handle_feature,
+		.states = READY, .quiesce_if = mig_feature_needs_quiesce,
+		.handler = handle_device_feature,
 	},
 	[WIRE_CMD_MIG_DATA_READ] = {
 		.name = "MIG_DATA_READ", .min_len = 8, .max_len = 8,
-		.states = READY, .handler = handle_mig_data,
+		.states = READY, .handler = handle_mig_data_read,
 	},
 	[WIRE_CMD_MIG_DATA_WRITE] = {
 		.name = "MIG_DATA_WRITE", .min_len = 8, .data_max = true,
-		.states = READY, .handler = handle_mig_data,
+		.states = READY, .handler = handle_mig_data_write,
 	},
 };
 

@@ -234,6 +234,13 @@ int engine_dma_msg(void *opaque, bool write, uint64_t addr, void *buf,
 	 * from the outer one's stream position. */
 	if (e->in_request)
 		return -EBUSY;
+	/*
+	 * Awaiting the reply receives more messages into the transport's
+	 * buffer, where the message being handled lies (and the data a region
+	 * callback was handed): that message must keep its own storage.
+	 */
+	if (e->cur != NULL && transport_keep(e->t, e->cur) < 0)
+		return -ENOMEM;
 	while (len > 0) {
 		size_t chunk = MIN(len, (size_t)e->peer_xfer);
 		int ret = one_request(e, write, addr, p, chunk);

@@ -56,6 +56,8 @@ struct cmd_desc {
 	uint32_t argsz_min;  /* non-zero: payload starts with argsz >= this */
 	uint32_t states;     /* CONN_BIT()s it is allowed in */
 	bool quiesce;        /* runs with the device quiesced */
+	/* When set, decides per message instead of @quiesce. */
+	bool (*quiesce_if)(const struct msg *m);
 	/* Pure check beyond the table (run before quiescing); may be NULL. */
 	int (*check)(struct engine *e, const struct msg *m);
 	int (*handler)(struct engine *e, struct msg *m, struct reply *r);
@@ -79,6 +81,8 @@ struct engine {
 	uint32_t peer_fds;
 	uint32_t peer_xfer;
 	bool notify_connected;
+	/* The message a handler is running for (NULL outside handlers). */
+	struct msg *cur;
 	/* A message waiting for the device to quiesce. */
 	bool has_held;
 	struct msg held;
@@ -93,6 +97,7 @@ struct engine {
 	uint16_t next_id;
 	bool in_request;
 	bool broken;          /* failed inside a handler; tear down after */
+	bool closing;         /* read no more; hang up once output is out */
 	uint8_t *scratch;     /* reply payload buffer */
 	uint32_t scratch_cap;
 	struct reply reply;   /* handlers never nest: one is enough */

@@ -38,6 +38,8 @@ uint64_t log_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Format-checked like its callers (clang's -Wformat=2 needs to know). */
+PRINTF_LIKE(3, 0)
 static void emit(struct log *l, int level, const char *fmt, va_list ap)
 {
 	char buf[512];

@@ -36,6 +36,7 @@ const struct bus_ops pci_bus_ops = {
 	.realize = pci_realize,
 	.reset = pci_reset,
 	.destroy = pci_destroy,
+	.identity = pci_identity,
 };
 
 int pci_get(vus_ctx *ctx, struct pci **out)
@@ -158,6 +159,8 @@ static int pci_realize(void *bus)
 	ret = region_add(p->regions, VUS_PCI_REGION_CONFIG, &d, p);
 	if (ret == 0)
 		ret = pci_irq_declare(p);
+	if (ret == 0)
+		ret = pci_mig_register(p);
 	if (ret < 0) {
 		log_msg(p->log, VUS_LOG_ERR, "pci: realize failed: %d", ret);
 		return ret;

@@ -246,6 +246,13 @@ int pci_get(vus_ctx *ctx, struct pci **out);
 /** As pci_get(), and -EBUSY once realized (setup calls). */
 int pci_get_setup(vus_ctx *ctx, struct pci **out);
 
+/* pci_mig.c */
+
+/** Add the "pci" migration section if the device migrates. */
+int pci_mig_register(struct pci *p);
+/** bus_ops.identity: "pci:vendor:device:subvendor:subdevice:revision". */
+int pci_identity(void *bus, char *buf, size_t len);
+
 /* pci_config.c */
 
 /** Build the header from @p->info; claim owners 0 and 1. */

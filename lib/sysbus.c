@@ -7,6 +7,7 @@
  * (sysbus_desc.c). It has no emulated state of its own to reset.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,11 +36,21 @@ static void sysbus_destroy(void *bus)
 	free(sb);
 }
 
+/* Migration streams name the device by its first compatible string. */
+static int sysbus_identity(void *bus, char *buf, size_t len)
+{
+	const struct sysbus *sb = bus;
+	int n = snprintf(buf, len, "sysbus:%s", sb->compatible[0]);
+
+	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
+}
+
 static const struct bus_ops sysbus_ops = {
 	.name = "sysbus",
 	.dev_flags = WIRE_DEV_PLATFORM | WIRE_DEV_RESET,
 	.realize = sysbus_realize,
 	.destroy = sysbus_destroy,
+	.identity = sysbus_identity,
 };
 
 bool sysbus_str_ok(const char *s)

@@ -59,7 +59,8 @@ struct transport_ops {
 	 * 0, -EAGAIN (nothing complete yet), -EPIPE (peer closed between
 	 * messages), -EPROTO (peer broke framing: EOF inside a message,
 	 * msg_size < 16, lost fds), or another -errno from the socket.
-	 * @m stays valid until the next recv or msg_release/msg_detach.
+	 * @m stays valid until the next recv (unless kept) or
+	 * msg_release/msg_detach.
 	 */
 	int (*recv)(struct transport *t, struct msg *m);
 	/**
@@ -70,6 +71,13 @@ struct transport_ops {
 	int (*send)(struct transport *t, const struct wire_hdr *h,
 		    const struct iovec *iov, int iovcnt, const int *fds,
 		    unsigned int nfds);
+	/**
+	 * Let @m (delivered by this transport's recv) keep its payload and
+	 * fds past the next recv: ownership of the receive buffer moves to
+	 * the message, without a copy, so pointers into the payload that a
+	 * handler already holds stay valid. 0 or -ENOMEM.
+	 */
+	int (*keep)(struct transport *t, struct msg *m);
 	/** Write buffered output: 0 when all is out, -EAGAIN, -errno. */
 	int (*flush)(struct transport *t);
 	/** Bytes buffered for output. */
@@ -112,6 +120,11 @@ static inline int transport_send(struct transport *t, const struct wire_hdr *h,
 				 const int *fds, unsigned int nfds)
 {
 	return t->ops->send(t, h, iov, iovcnt, fds, nfds);
+}
+
+static inline int transport_keep(struct transport *t, struct msg *m)
+{
+	return t->ops->keep(t, m);
 }
 
 static inline int transport_flush(struct transport *t)

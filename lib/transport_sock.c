@@ -212,6 +212,32 @@ static int sock_recv(struct transport *t, struct msg *m)
 	return 0;
 }
 
+/* Hand the receive buffer and a copy of the fd array over to @m. */
+static int sock_keep(struct transport *t, struct msg *m)
+{
+	struct sock_transport *s = to_sock(t);
+	int *fds = NULL;
+
+	if (m->owned)
+		return 0;
+	if (m->payload != NULL && m->payload != s->buf)
+		return msg_detach(m); /* not from our buffer: copy it */
+	if (m->nfds > 0) {
+		fds = malloc(m->nfds * sizeof(int));
+		if (fds == NULL)
+			return -ENOMEM;
+		memcpy(fds, m->fds, m->nfds * sizeof(int));
+	}
+	if (m->payload != NULL) {
+		/* The next message gets a new buffer. */
+		s->buf = NULL;
+		s->buf_cap = 0;
+	}
+	m->fds = fds;
+	m->owned = true;
+	return 0;
+}
+
 ssize_t transport_sendmsg(int fd, const struct iovec *iov, int iovcnt,
 			  const int *fds, unsigned int nfds)
 {
@@ -389,6 +415,7 @@ static void sock_destroy(struct transport *t)
 static const struct transport_ops sock_ops = {
 	.recv = sock_recv,
 	.send = sock_send,
+	.keep = sock_keep,
 	.flush = sock_flush,
 	.out_pending = sock_out_pending,
 	.fd = sock_fd,

@@ -330,6 +330,126 @@ static void server_dma_errors_reach_the_device(void **state)
 	assert_int_equal(m->hdr.error, EFAULT);
 }
 
+/*
+ * Fuzz find (fuzz_engine, first minute): the data of a REGION_WRITE lies
+ * in the transport's receive buffer; while the device waits in the write
+ * callback for a DMA_READ reply, the engine receives the client's next
+ * messages into that buffer, which a larger message reallocates. A device
+ * that looked at its write data after the DMA, or the next entry of a
+ * WRITE_MULTI, read freed memory.
+ */
+static int dma_then_keep(struct tdev *d, uint64_t off, const void *buf,
+			 size_t len)
+{
+	int ret = 0;
+	uint64_t addr;
+
+	memcpy(&addr, buf, sizeof(addr));
+	if (off == 0x200)
+		ret = vus_dma_read(d->ctx, addr, d->regs + 0x300, 64);
+	memcpy(d->regs + off, buf, len); /* after the DMA, on purpose */
+	return ret;
+}
+
+/* Answer the server's pending DMA_READ (spec layout) with @fill bytes. */
+static void answer_dma_read(uint8_t fill)
+{
+	struct wire_dma_access req;
+	uint8_t buf[16 + 16 + 64];
+	struct wire_hdr h = { .cmd = WIRE_CMD_DMA_READ, .msg_size = sizeof(buf),
+			      .flags = WIRE_F_TYPE_REPLY };
+
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_READ);
+	memcpy(&req, m->payload, sizeof(req));
+	h.msg_id = m->hdr.msg_id;
+	memcpy(buf, &h, 16);
+	memcpy(buf + 16, &req, 16);
+	memset(buf + 32, fill, 64);
+	peer_send_raw(&s, buf, sizeof(buf), NULL, 0);
+}
+
+/*
+ * What the client sends before answering: 64 bytes of junk (a
+ * DEVICE_FEATURE with every flag bit set, refused) that land where the pending message lies, then
+ * a 60 KiB write to region 2 that makes the receive buffer move.
+ */
+static void send_interleaved(uint16_t ids[2])
+{
+	const uint32_t n = 60 * 1024;
+	uint8_t *q = malloc(16 + n);
+	struct wire_region_access a = { .offset = 0, .region = 2, .count = n };
+
+	assert_non_null(q);
+	memset(q, 0xff, 64);
+	memset(q, 0, 4);
+	q[0] = 64; /* argsz */
+	ids[0] = peer_send(&s, WIRE_CMD_DEVICE_FEATURE, 0, q, 64, NULL, 0);
+	memcpy(q, &a, 16);
+	memset(q + 16, 0xee, n);
+	ids[1] = peer_send(&s, WIRE_CMD_REGION_WRITE, 0, q, 16 + n, NULL, 0);
+	free(q);
+}
+
+/* The replies to send_interleaved(), in order. */
+static void recv_interleaved(const uint16_t ids[2])
+{
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, ids[0]);
+	assert_int_equal(m->hdr.error, EINVAL); /* flag bits above 18 */
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, ids[1]);
+	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
+}
+
+static void bigger_message_during_server_dma_keeps_the_write_data(void **state)
+{
+	uint16_t id_w, ids[2];
+	uint64_t seen;
+
+	(void)state;
+	s.dev.write_hook = dma_then_keep;
+	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
+	id_w = write_addr(0x200, 0x40010);
+	send_interleaved(ids);
+	answer_dma_read(0xa5);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id_w);
+	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
+	recv_interleaved(ids);
+	memcpy(&seen, s.dev.regs + 0x200, sizeof(seen));
+	assert_int_equal(seen, 0x40010);
+	assert_int_equal(s.dev.regs[0x300], 0xa5);
+}
+
+static void bigger_message_during_server_dma_keeps_write_multi(void **state)
+{
+	uint8_t q[8 + 2 * 24] = { 2 };
+	struct wire_write_one w[2] = {
+		{ .offset = 0x200, .region = 0, .count = 8 },
+		{ .offset = 0x40, .region = 0, .count = 8 },
+	};
+	uint64_t addr = 0x40010, seen;
+	uint16_t id_w, ids[2];
+
+	(void)state;
+	s.dev.write_hook = dma_then_keep;
+	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
+	memcpy(w[0].data, &addr, 8);
+	memcpy(w[1].data, "survives", 8);
+	memcpy(q + 8, w, sizeof(w));
+	id_w = peer_send(&s, WIRE_CMD_REGION_WRITE_MULTI, 0, q, sizeof(q), NULL, 0);
+	send_interleaved(ids);
+	answer_dma_read(0x5a);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id_w);
+	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
+	memcpy(&seen, m->payload, sizeof(seen));
+	assert_int_equal(seen, 2); /* both writes done */
+	recv_interleaved(ids);
+	assert_memory_equal(s.dev.regs + 0x40, "survives", 8);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +463,8 @@ int main(int argc, char **argv)
 		CASE(disconnect_drops_maps_and_resets),
 		CASE(server_dma_read_while_client_pipelines),
 		CASE(server_dma_errors_reach_the_device),
+		CASE(bigger_message_during_server_dma_keeps_the_write_data),
+		CASE(bigger_message_during_server_dma_keeps_write_multi),
 	};
 
 	return vtest_run("engine_dma", tests, argc, argv);

@@ -66,6 +66,40 @@ static void version_reply_fits_qemus_buffer(void **state)
 	free(m);
 }
 
+/*
+ * Fuzz find (fuzz_wire, round-trip property): QEMU's JSON with the
+ * migration object's "pgsize" key misspelt parsed fine, but writing those
+ * capabilities back produced "pgsize":0, which our own parser refuses;
+ * values above INT64_MAX were written as negative numbers.
+ */
+static void capabilities_written_back_parse_again(void **state)
+{
+	static const char *const docs[] = {
+		"{\"capabilities\": {\"migration\": {\"pigsze\": 4096, "
+		"\"max_bitmap_size\": 268435456}}}",
+		"{\"capabilities\":{\"pgsizes\":18446744073709547520,"
+		"\"migration\":{\"pgsize\":18446744073709547520,"
+		"\"max_bitmap_size\":18446744073709551615}}}",
+	};
+	uint8_t buf[512], out[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		uint16_t major, minor;
+		struct caps c, back;
+		int n = (int)version_payload(buf, 0, 0, docs[i]);
+
+		assert_int_equal(caps_parse_version(buf, (size_t)n, &major, &minor, &c), 0);
+		n = caps_build_version(out, sizeof(out), major, minor, &c);
+		assert_true(n > 4);
+		assert_int_equal(caps_parse_version(out, (size_t)n, &major, &minor,
+						    &back), 0);
+		assert_true(back.pgsizes == c.pgsizes);
+		assert_true(back.has_migration && back.mig_pgsize == c.mig_pgsize);
+		assert_true(back.mig_max_bitmap_size == c.mig_max_bitmap_size);
+	}
+}
+
 static void commands_before_version_are_refused(void **state)
 {
 	struct tserver s;
@@ -132,6 +166,51 @@ static void wrong_major_version_closes(void **state)
 	/* attach_fd without a listener: the server is done. */
 	assert_int_equal(tserver_join(&s), -ENOTCONN);
 	tserver_stop(&s);
+	free(m);
+}
+
+/*
+ * Fault-injection find (test_fault_io: every server sendmsg short): the
+ * EINVAL for a wrong major version was dropped when it could not be
+ * written at once, because the hang-up did not wait for queued output.
+ * Here the socket is full of replies to requests sent before VERSION that
+ * the client has not read yet.
+ */
+static void wrong_major_reply_arrives_even_when_replies_are_queued(void **state)
+{
+	const unsigned int n = 2000;
+	struct wire_device_info di = { .argsz = 16 };
+	struct wire_hdr h = { .cmd = WIRE_CMD_DEVICE_GET_INFO, .msg_size = 32 };
+	uint8_t *buf = malloc(n * 32);
+	struct tserver s;
+	struct peer_msg *m = newmsg();
+	uint8_t v[64];
+	uint16_t id;
+
+	(void)state;
+	assert_non_null(buf);
+	tserver_start(&s, &(struct tserver_opts){ .no_negotiate = true });
+	for (unsigned int i = 0; i < n; i++) {
+		h.msg_id = (uint16_t)i;
+		memcpy(buf + i * 32, &h, 16);
+		memcpy(buf + i * 32 + 16, &di, 16);
+	}
+	peer_send_raw(&s, buf, n * 32, NULL, 0);
+	id = peer_send(&s, WIRE_CMD_VERSION, 0, v, version_payload(v, 1, 0, "{}"),
+		       NULL, 0);
+	for (unsigned int i = 0; i < n; i++) {
+		assert_int_equal(peer_recv(&s, m, 5000), 0);
+		assert_int_equal(m->hdr.msg_id, i);
+		assert_int_equal(m->hdr.error, EINVAL); /* before VERSION */
+	}
+	assert_int_equal(peer_recv(&s, m, 5000), 0);
+	assert_int_equal(m->hdr.msg_id, id);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_VERSION);
+	assert_int_equal(m->hdr.error, EINVAL);
+	assert_true(peer_eof(&s, 5000));
+	assert_int_equal(tserver_join(&s), -ENOTCONN);
+	tserver_stop(&s);
+	free(buf);
 	free(m);
 }
 
@@ -350,9 +429,11 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		VTEST(version_reply_fits_qemus_buffer),
+		VTEST(capabilities_written_back_parse_again),
 		VTEST(commands_before_version_are_refused),
 		VTEST(bad_capabilities_are_refused_and_retry_works),
 		VTEST(wrong_major_version_closes),
+		VTEST(wrong_major_reply_arrives_even_when_replies_are_queued),
 		VTEST(unknown_commands_get_enosys),
 		VTEST(no_reply_means_no_reply_even_for_errors),
 		VTEST(stray_replies_and_bad_types_keep_the_stream),

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -252,6 +254,47 @@ static void connected_belongs_to_the_client_that_negotiated(void **state)
 	free(m);
 }
 
+static unsigned int fd_events;
+
+static void count_event(void *opaque, int fd, uint32_t events)
+{
+	uint64_t v;
+
+	(void)opaque;
+	fd_events++;
+	assert_int_equal(read(fd, &v, sizeof(v)), sizeof(v));
+}
+
+/* Device fds on the context loop: watched, paused, resumed, removed. */
+static void device_fd_handlers(void **state)
+{
+	struct tserver s;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	(void)state;
+	tserver_start(&s, &(struct tserver_opts){ .no_thread = true,
+						  .no_negotiate = true });
+	fd_events = 0;
+	assert_int_equal(vus_ctx_add_fd(s.ctx, efd, EPOLLIN, count_event, NULL), 0);
+	assert_int_equal(vus_ctx_add_fd(s.ctx, efd, EPOLLIN, count_event, NULL), -EEXIST);
+	assert_int_equal(eventfd_write(efd, 1), 0);
+	assert_true(vus_ctx_run_once(s.ctx, 1000) >= 1);
+	assert_int_equal(fd_events, 1);
+	/* Paused: the event waits. */
+	assert_int_equal(vus_ctx_mod_fd(s.ctx, efd, 0), 0);
+	assert_int_equal(eventfd_write(efd, 1), 0);
+	assert_int_equal(vus_ctx_run_once(s.ctx, 50), 0);
+	assert_int_equal(fd_events, 1);
+	assert_int_equal(vus_ctx_mod_fd(s.ctx, efd, EPOLLIN), 0);
+	assert_true(vus_ctx_run_once(s.ctx, 1000) >= 1);
+	assert_int_equal(fd_events, 2);
+	assert_int_equal(vus_ctx_del_fd(s.ctx, efd), 0);
+	assert_int_equal(vus_ctx_del_fd(s.ctx, efd), -ENOENT);
+	assert_int_equal(vus_ctx_mod_fd(s.ctx, efd, EPOLLIN), -ENOENT);
+	tserver_stop(&s);
+	close(efd);
+}
+
 static void one_mib_write_in_pieces(void **state)
 {
 	const uint32_t len = 1u << 20;
@@ -299,6 +342,7 @@ int main(int argc, char **argv)
 		VTEST(stale_live_and_foreign_socket_paths),
 		VTEST(users_own_poll_loop),
 		VTEST(connected_belongs_to_the_client_that_negotiated),
+		VTEST(device_fd_handlers),
 		VTEST(one_mib_write_in_pieces),
 	};
 

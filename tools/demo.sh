@@ -1,16 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # make demo: serve the gpio-pci sample and drive it with vus-ctl (device
-# info, config space, registers, an interrupt). Part of tools/, which is
-# GPL-2.0-or-later because vus-ctl links libpci (GPL-2.0-or-later).
+# info, config space, registers, an interrupt), then the sysbus-uart sample
+# (a greeting out through THR, an answer in through RBR with its interrupt).
+# Part of tools/, which is GPL-2.0-or-later because vus-ctl links libpci
+# (GPL-2.0-or-later).
 #
 #   tools/demo.sh [BUILD_DIR]
 set -euo pipefail
 
 build=${1:-build}
 gpio=$build/samples/gpio-pci/vus-gpio-pci
+uart=$build/samples/sysbus-uart/vus-sysbus-uart
 ctl=$build/tools/vus-ctl
-for exe in "$gpio" "$ctl"; do
+for exe in "$gpio" "$uart" "$ctl"; do
 	if [ ! -x "$exe" ]; then
 		echo "demo: $exe is not built (vus-ctl needs libpci-dev)" >&2
 		exit 1
@@ -22,13 +25,14 @@ sock=$dir/gpio.sock
 control=$dir/gpio.ctl
 "$gpio" --socket-path "$sock" --control-path "$control" --inputs 0x00ff &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$dir"' EXIT
+userver=
+trap 'kill $server $userver 2>/dev/null; wait $server $userver 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do
 	[ -S "$sock" ] && [ -S "$control" ] && break
 	sleep 0.05
 done
 
-# Show a command, then run it.
+# Show a command, then run it (on $sock).
 step() {
 	printf '\n$ vus-ctl --socket %s %s\n' "$sock" "$*"
 	"$ctl" --socket "$sock" "$@"
@@ -53,5 +57,44 @@ echo "# groups changed, interrupt pending) -- what Linux's driver checks."
 flipper=$!
 step read 2 2 1 , irq-wait 0 0 5000 , read 2 6 1
 wait $flipper
+
+# The UART: a 16550A on SysBus whose serial line is a pseudo-terminal. The
+# server prints the pty's path and keeps it raw (no echo), so this script
+# is the other end of the line with plain redirections on fd 3.
+sock=$dir/uart.sock
+"$uart" --socket-path "$sock" --backend pty 2>"$dir/uart.log" &
+userver=$!
+for _ in $(seq 100); do
+	[ -S "$sock" ] && grep -q '^pty: ' "$dir/uart.log" && break
+	sleep 0.05
+done
+pty=$(sed -n 's/^pty: //p' "$dir/uart.log")
+exec 3<>"$pty"
+echo
+echo
+echo "Serving a 16550A UART (sysbus-uart sample) at $sock, its line on $pty"
+step info
+echo
+echo "# Window 0 holds the 8 registers (THR/RBR at 0, IER 1, IIR 2, LSR 5)."
+echo "# Write a greeting into THR byte by byte, then read LSR: 0x60, THR"
+echo "# empty -- every byte has gone out on the line:"
+greeting="Hello"
+cmds=()
+for ((i = 0; i < ${#greeting}; i++)); do
+	cmds+=(write 0 0 1 "$(printf '0x%02x' "'${greeting:i:1}")" ,)
+done
+step "${cmds[@]}" write 0 0 1 0x0a , read 0 5 1
+IFS= read -r -t 5 line <&3 || line="(nothing within 5 s)"
+echo "the line's far end ($pty) received: \"$line\""
+echo
+echo "# Now the far end answers \"ok\" while vus-ctl waits for the interrupt"
+echo "# (IER = 0x01, received data). Expect: 1 (the line fired), 0x04 (IIR:"
+echo "# data available), 0x61 (LSR: data ready), 0x6f 0x6b (\"ok\"), 0x60."
+( sleep 0.5; printf 'ok' >&3 ) &
+answer=$!
+step write 0 1 1 0x01 , irq-wait 0 0 5000 , read 0 2 1 , read 0 5 1 , \
+	read 0 0 1 , read 0 0 1 , read 0 5 1
+wait $answer
+exec 3<&-
 echo
 echo "demo: done"

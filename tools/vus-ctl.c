@@ -31,9 +31,14 @@ static const char usage_text[] =
 	"  dump REGION OFFSET LENGTH        hexdump of a region range\n"
 	"  irq-wait INDEX VECTOR TIMEOUT_MS enable INDEX, wait for VECTOR\n"
 	"  reset                            DEVICE_RESET\n"
+	"  migration                        migration flags and state\n"
+	"  save FILE                        stop the device, write its state\n"
+	"  load FILE                        resume the device from a saved state\n"
 	"Several commands separated by ',' run over one connection (the\n"
 	"device is reset when a client leaves): write 0 0 4 1 , irq-wait 0 0 500\n"
-	"--json applies to info and config. Values are little-endian.\n";
+	"--json applies to info, config, migration, save and load. A loaded\n"
+	"state lasts as long as the connection: load state.bin , read 2 0 1\n"
+	"Values are little-endian.\n";
 
 int ctl_fail(int err, const char *fmt, ...)
 {
@@ -268,6 +273,21 @@ static int cmd_config(struct ctl *x, char **argv)
 	return ctl_config(x);
 }
 
+static int cmd_migration(struct ctl *x, char **argv)
+{
+	return ctl_mig_info(x);
+}
+
+static int cmd_save(struct ctl *x, char **argv)
+{
+	return ctl_mig_save(x, argv[0]);
+}
+
+static int cmd_load(struct ctl *x, char **argv)
+{
+	return ctl_mig_load(x, argv[0]);
+}
+
 static const struct command {
 	const char *name;
 	int nargs;
@@ -280,6 +300,9 @@ static const struct command {
 	{ "dump", 3, cmd_dump },
 	{ "irq-wait", 3, cmd_irq_wait },
 	{ "reset", 0, cmd_reset },
+	{ "migration", 0, cmd_migration },
+	{ "save", 1, cmd_save },
+	{ "load", 1, cmd_load },
 };
 
 static int usage(void)

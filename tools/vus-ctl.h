@@ -51,5 +51,8 @@ const char *ctl_pci_irq_name(uint32_t index);
 /* Commands: each returns the process exit status. */
 int ctl_info(struct ctl *x);
 int ctl_config(struct ctl *x);
+int ctl_mig_save(struct ctl *x, const char *file);
+int ctl_mig_load(struct ctl *x, const char *file);
+int ctl_mig_info(struct ctl *x);
 
 #endif /* VUS_CTL_H */

@@ -235,6 +235,12 @@ typedef void vus_fd_fn(void *opaque, int fd, uint32_t events);
 int vus_ctx_add_fd(vus_ctx *ctx, int fd, uint32_t events, vus_fd_fn *fn,
 		   void *opaque);
 
+/**
+ * Change the events watched for @fd (0: none for now, e.g. while a buffer
+ * is full). -ENOENT if it is not watched.
+ */
+int vus_ctx_mod_fd(vus_ctx *ctx, int fd, uint32_t events);
+
 /** Stop watching @fd. -ENOENT if it was not watched. */
 int vus_ctx_del_fd(vus_ctx *ctx, int fd);
 

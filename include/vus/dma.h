@@ -83,6 +83,16 @@ int vus_dma_write16(vus_ctx *ctx, uint64_t addr, uint16_t val);
 int vus_dma_write32(vus_ctx *ctx, uint64_t addr, uint32_t val);
 int vus_dma_write64(vus_ctx *ctx, uint64_t addr, uint64_t val);
 
+/**
+ * Tell the library that the device wrote [addr, addr + len) of client
+ * memory, for migration's dirty page log. Writes through vus_dma_write*()
+ * are logged already; a device writing through pointers from vus_dma_sg()
+ * must call this after the bytes are written (vus_dma_sg() marks the
+ * range too, but before the write, which a log report can overtake).
+ * Returns 0, -EINVAL, -EFAULT (not mapped). Thread-safe.
+ */
+int vus_dma_mark_dirty(vus_ctx *ctx, uint64_t addr, uint64_t len);
+
 /** Number of current client mappings. Thread-safe. */
 size_t vus_dma_nr_regions(vus_ctx *ctx);
 

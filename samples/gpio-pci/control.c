@@ -53,9 +53,10 @@ static void state_json(const struct idio16 *d, char *out, size_t cap)
 	snprintf(out, cap,
 		 "{\"outputs\":\"0x%04x\",\"inputs\":\"0x%04x\","
 		 "\"irq_enabled\":%s,\"irq_status\":\"0x%02x\","
-		 "\"filters\":%s,\"irqs_raised\":%lu}\n",
+		 "\"filters\":%s,\"irqs_raised\":%lu,\"stopped\":%s}\n",
 		 d->outputs, d->inputs, d->irq_enabled ? "true" : "false",
-		 d->status, d->filters ? "true" : "false", d->irqs_raised);
+		 d->status, d->filters ? "true" : "false", d->irqs_raised,
+		 d->stopped ? "true" : "false");
 }
 
 static bool parse_u(const char *s, unsigned long max, unsigned long *out)
@@ -84,7 +85,7 @@ static void run_line(struct control *c, char *line, char *out, size_t cap)
 		state_json(c->dev, out, cap);
 	} else if (strcmp(cmd, "input") == 0 && parse_u(a1, 15, &n) &&
 		   parse_u(a2, 1, &v)) {
-		uint16_t in = c->dev->inputs & (uint16_t)~(1u << n);
+		uint16_t in = c->dev->wires & (uint16_t)~(1u << n);
 		idio16_set_inputs(c->dev, (uint16_t)(in | (v << n)));
 		state_json(c->dev, out, cap);
 	} else if (strcmp(cmd, "help") == 0) {

@@ -9,7 +9,9 @@
  *   input N 0|1         set input line N (0-15)
  *   help
  *
- * Every reply is one line of JSON; errors are {"error":"..."}.
+ * Every reply is one line of JSON; errors are {"error":"..."}. While the
+ * card is stopped for migration ("stopped":true) input changes wait and
+ * "inputs" shows the card's latched value.
  * Served by the device's context loop (vus_ctx_add_fd), so it needs no
  * thread and no lock.
  */

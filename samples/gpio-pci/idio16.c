@@ -21,6 +21,9 @@ void idio16_set_inputs(struct idio16 *d, uint16_t inputs)
 {
 	uint16_t changed = d->inputs ^ inputs;
 
+	d->wires = inputs;
+	if (d->stopped)
+		return; /* seen when the card runs again */
 	d->inputs = inputs;
 	if (!changed || !d->irq_enabled)
 		return;

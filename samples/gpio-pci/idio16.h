@@ -53,6 +53,12 @@ struct idio16 {
 	bool filters;
 	uint8_t status;
 	unsigned long irqs_raised; /* statistics for the control socket */
+	/*
+	 * Stopped for migration: the card must not interrupt, so input
+	 * changes wait in @wires until it runs again.
+	 */
+	bool stopped;
+	uint16_t wires;
 };
 
 /**
@@ -70,5 +76,11 @@ void idio16_write(struct idio16 *d, unsigned int reg, uint8_t val);
 
 /** Power-on state; input lines keep their level (they are wires). */
 void idio16_reset(struct idio16 *d);
+
+/**
+ * Make the card migratable (section "idio16": registers and latches) with
+ * guest-visible version @compat_version. Before realize. 0 or -errno.
+ */
+int idio16_mig_setup(struct idio16 *d, uint32_t compat_version);
 
 #endif /* IDIO16_H */

@@ -3,7 +3,7 @@
  * vus-gpio-pci: serve an emulated ACCES PCI-IDIO-16 card over vfio-user.
  *
  *   vus-gpio-pci --socket-path /tmp/gpio.sock [--control-path /tmp/gpio.ctl]
- *                [--inputs 0x00ff] [--log-level info]
+ *                [--inputs 0x00ff] [--compat-version N] [--log-level info]
  *   vus-gpio-pci --fd 3 ...               (an inherited listening socket)
  *   vus-gpio-pci ctl --control-path /tmp/gpio.ctl inputs 0x1234
  *
@@ -28,6 +28,7 @@ struct opts {
 	const char *control_path;
 	unsigned long inputs;
 	int log_level;
+	uint32_t compat_version;
 };
 
 static vus_ctx *the_ctx;
@@ -71,6 +72,8 @@ static void usage(FILE *f)
 		"  --control-path PATH  socket to change inputs at run time\n"
 		"                       (commands: get, inputs VALUE, input N 0|1)\n"
 		"  --inputs VALUE       initial level of the 16 input lines\n"
+		"  --compat-version N   guest-visible version for migration (default 1):\n"
+		"                       a destination accepts only the same version\n"
 		"  --log-level LEVEL    error, warning, notice, info or debug\n");
 }
 
@@ -82,13 +85,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "control-path", required_argument, NULL, 'c' },
 		{ "inputs", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "compat-version", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
 
-	*o = (struct opts){ .listen_fd = -1, .log_level = VUS_LOG_NOTICE };
+	*o = (struct opts){ .listen_fd = -1, .log_level = VUS_LOG_NOTICE,
+			    .compat_version = 1 };
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': o->socket_path = optarg; break;
@@ -103,6 +108,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (*end || o->inputs > 0xffff)
 				return -EINVAL;
 			break;
+		case 'v': {
+			unsigned long v = strtoul(optarg, &end, 0);
+
+			if (*end || v == 0 || v > UINT32_MAX)
+				return -EINVAL;
+			o->compat_version = (uint32_t)v;
+			break;
+		}
 		case 'l':
 			o->log_level = parse_level(optarg);
 			if (o->log_level < 0)
@@ -132,8 +145,10 @@ static int serve(const struct opts *o)
 	vus_ctx_set_log(the_ctx, o->log_level, log_sink, NULL);
 	ret = idio16_setup(&dev, the_ctx);
 	if (ret == 0)
+		ret = idio16_mig_setup(&dev, o->compat_version);
+	if (ret == 0)
 		ret = vus_ctx_realize(the_ctx);
-	dev.inputs = (uint16_t)o->inputs;
+	dev.inputs = dev.wires = (uint16_t)o->inputs;
 	if (ret == 0 && o->control_path)
 		ret = control_open(&ctl, the_ctx, &dev, o->control_path);
 	if (ret == 0)
