@@ -690,6 +690,21 @@ void tvd_reinit(struct tvd *d)
 	start(d);
 }
 
+void tvd_move(struct tvd *d, struct tv *to, uint8_t *mem)
+{
+	struct tv *from = d->t;
+
+	memcpy(to->q, from->q, sizeof(to->q));
+	to->features = from->features;
+	d->t = to;
+	d->mem = mem;
+	close_kick_fds(d);
+	if (d->cfg.kick == TV_KICK_IOEVENTFD)
+		fetch_kick_fds(d);
+	assert_int_equal(vus_client_irq_bind(to->c, VUS_PCI_IRQ_MSIX, 0, 3,
+					     d->irq_fd), 0);
+}
+
 void tvd_fini(struct tvd *d)
 {
 	close_kick_fds(d);

@@ -222,6 +222,14 @@ void tvd_reinit(struct tvd *d);
 void tvd_fini(struct tvd *d);
 
 /**
+ * After a migration of @d's device to @to (a server of its own, with the
+ * buffer memory mapped at TVD_MEM as @mem and the state loaded): carry on
+ * there. The driver's ring positions and features move to @to; doorbells
+ * and interrupt eventfds are bound on @to's client.
+ */
+void tvd_move(struct tvd *d, struct tv *to, uint8_t *mem);
+
+/**
  * Queue @frame (with a zero virtio-net header) for transmission, tagged
  * @tag; layouts alternate between one descriptor, a header+frame chain
  * and (with INDIRECT_DESC) an indirect table. false if all slots are in

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # make demo: serve the gpio-pci sample and drive it with vus-ctl (device
-# info, config space, registers, an interrupt), then the sysbus-uart sample
+# info, config space, registers, an interrupt, its state saved and loaded
+# into a second card), then the sysbus-uart sample
 # (a greeting out through THR, an answer in through RBR with its interrupt).
 # Part of tools/, which is GPL-2.0-or-later because vus-ctl links libpci
 # (GPL-2.0-or-later).
@@ -26,7 +27,8 @@ control=$dir/gpio.ctl
 "$gpio" --socket-path "$sock" --control-path "$control" --inputs 0x00ff &
 server=$!
 userver=
-trap 'kill $server $userver 2>/dev/null; wait $server $userver 2>/dev/null; rm -rf "$dir"' EXIT
+server2=
+trap 'kill $server $server2 $userver 2>/dev/null; wait $server $server2 $userver 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do
 	[ -S "$sock" ] && [ -S "$control" ] && break
 	sleep 0.05
@@ -57,6 +59,21 @@ echo "# groups changed, interrupt pending) -- what Linux's driver checks."
 flipper=$!
 step read 2 2 1 , irq-wait 0 0 5000 , read 2 6 1
 wait $flipper
+
+echo
+echo "# Migration: the card's state goes into a file (the card stops, as a"
+echo "# migration source does), and a second card, started empty, takes it:"
+echo "# its outputs read 0x5a although nobody wrote them there."
+"$gpio" --socket-path "$dir/gpio2.sock" --control-path "$dir/gpio2.ctl" &
+server2=$!
+for _ in $(seq 100); do
+	[ -S "$dir/gpio2.sock" ] && break
+	sleep 0.05
+done
+step write 2 0 1 0x5a , migration , save "$dir/gpio.state"
+sock=$dir/gpio2.sock
+step read 2 0 1
+step load "$dir/gpio.state" , read 2 0 1
 
 # The UART: a 16550A on SysBus whose serial line is a pseudo-terminal. The
 # server prints the pty's path and keeps it raw (no echo), so this script

@@ -111,7 +111,8 @@ int ctl_mig_load(struct ctl *x, const char *file)
 	case 0:
 		return report(x, "loaded", file, (uint64_t)size, now_ms() - t0);
 	case -ENODEV:
-		return ctl_fail(ret, "load %s: saved from another kind of device", file);
+		return ctl_fail(ret, "load %s: saved from another kind of device, "
+				"or one configured differently", file);
 	case -EPROTONOSUPPORT:
 		return ctl_fail(ret, "load %s: another compatibility version", file);
 	case -EBADMSG:

@@ -15,7 +15,9 @@
  * so our memory stays bounded at one frame.
  *
  * Batches are bounded (budgets); used entries are published and the
- * driver interrupted once per batch, as its suppression allows.
+ * driver interrupted once per batch, as its suppression allows. Bytes
+ * copied into receive buffers are reported to libvus's dirty page log
+ * once written (ring updates go through vus_dma_write*, logged already).
  */
 #include <endian.h>
 #include <errno.h>
@@ -234,6 +236,7 @@ static int rx_one(struct vnet *n)
 	memcpy(n->rx_buf + offsetof(struct virtio_net_hdr_v1, num_buffers),
 	       &one, sizeof(one));
 	iov_from_buf(e->iov + e->out_num, e->in_num, 0, n->rx_buf, n->rx_len);
+	vq_elem_written(vq, e, 0, n->rx_len);
 	return vq_push(vq, e->head, (uint32_t)n->rx_len) < 0 ? -EIO : 1;
 }
 
@@ -266,6 +269,7 @@ static int rx_merged(struct vnet *n)
 						     : n->rx_len - off;
 		iov_from_buf(e->iov + e->out_num, e->in_num, 0, n->rx_buf + off,
 			     chunk);
+		vq_elem_written(vq, e, 0, chunk);
 		if (vq_push(vq, e->head, (uint32_t)chunk) < 0)
 			return -EIO;
 		off += chunk;
@@ -277,6 +281,8 @@ static int rx_merged(struct vnet *n)
 	iov_from_buf(e->iov + e->out_num, e->in_num,
 		     offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
 		     sizeof(nb));
+	vq_elem_written(vq, e, offsetof(struct virtio_net_hdr_v1, num_buffers),
+			sizeof(nb));
 	return 1;
 }
 

@@ -10,6 +10,7 @@
  * went away) it asks the worker to park and drops the queues only once it
  * has. A quiesce is answered -EBUSY and confirmed by the worker itself
  * (vus_ctx_quiesced) when it parks, so the context thread never blocks.
+ * A migration keeps it parked while stopped (net_mig.c).
  */
 #include <endian.h>
 #include <errno.h>
@@ -148,9 +149,9 @@ static void config_write(void *opaque, uint32_t off, const void *buf,
 
 /* Data path control (context thread). */
 
-static void update_run(struct vnet *n)
+void vnet_update_run(struct vnet *n)
 {
-	if (n->started && !n->quiesced)
+	if (n->started && !n->quiesced && !n->mig_stopped)
 		worker_run(n->w);
 	else
 		(void)worker_park(n->w, false);
@@ -192,7 +193,7 @@ static void net_start(void *opaque, uint64_t features,
 	vnet_log(n, VUS_LOG_INFO, "driver ready: features %#llx",
 		 (unsigned long long)features);
 	n->started = true;
-	update_run(n);
+	vnet_update_run(n);
 }
 
 static void net_stop(void *opaque)
@@ -200,7 +201,7 @@ static void net_stop(void *opaque)
 	struct vnet *n = opaque;
 
 	n->started = false;
-	update_run(n);
+	vnet_update_run(n);
 }
 
 static bool net_stopped(void *opaque)
@@ -242,7 +243,7 @@ static void net_resume(void *opaque)
 	struct vnet *n = opaque;
 
 	n->quiesced = false;
-	update_run(n);
+	vnet_update_run(n);
 }
 
 /* Worker hooks (worker thread). */
@@ -394,6 +395,8 @@ int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
 	ret = datapath_init(n);
 	if (ret == 0)
 		ret = vpci_create(ctx, &desc, &n->pci);
+	if (ret == 0)
+		ret = vnet_mig_setup(n);
 	if (ret == 0)
 		ret = setup_worker(n);
 	if (ret < 0) {

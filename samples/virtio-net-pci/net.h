@@ -71,6 +71,7 @@ struct vnet_config {
 	enum vpci_notify_mode notify;
 	uint32_t poll_spin_us;       /**< mmap mode: spin after activity */
 	uint32_t poll_max_us;        /**< mmap mode: longest sleep when idle */
+	uint32_t compat_version;     /**< migration: guest-visible version, >= 1 */
 	int log_level;               /**< VUS_LOG_*: what vnet_log prints */
 };
 

@@ -25,6 +25,7 @@ struct vnet {
 	/* Context thread. */
 	bool started;  /* DRIVER_OK and not stopped since */
 	bool quiesced; /* libvus asked us to be quiet */
+	bool mig_stopped; /* a migration state where the device must not run */
 
 	/*
 	 * Worker thread while running; the context thread may touch them
@@ -63,6 +64,12 @@ struct vnet {
  */
 void vnet_log_limited(struct vnet *n, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/** Let the worker run or park it, as the state now says (context thread). */
+void vnet_update_run(struct vnet *n);
+
+/** net_mig.c: make the device migratable (before realize). 0 or -errno. */
+int vnet_mig_setup(struct vnet *n);
 
 /* datapath.c, worker thread. */
 void datapath_tx(struct vnet *n);

@@ -122,6 +122,16 @@ struct vpci;
 int vpci_create(vus_ctx *ctx, const struct vpci_desc *d, struct vpci **out);
 void vpci_destroy(struct vpci *vp);
 
+/**
+ * Make the transport's registers migrate (section "virtio-pci"): after
+ * vus_mig_setup(), before the device type adds its own sections. Loading
+ * it resets the function, takes the driver's registers and, for a driver
+ * that had set DRIVER_OK, hands the queues to ops->start() again; the
+ * device type then restores their progress from its own section. 0 or
+ * -errno from vus_mig_add_section().
+ */
+int vpci_mig_setup(struct vpci *vp);
+
 /** Eventfd that kicks of queue @q signal (ioeventfd mode), else -1. */
 int vpci_kick_fd(const struct vpci *vp, unsigned int q);
 

@@ -87,7 +87,7 @@ static void set_half(uint64_t *v, bool hi, uint32_t val)
 }
 
 /* Reset completes once the data path is stopped (see the file comment). */
-static bool reset_try_finish(struct vpci *vp)
+bool vpci_reset_try_finish(struct vpci *vp)
 {
 	if (!vp->reset_pending)
 		return true;
@@ -99,7 +99,7 @@ static bool reset_try_finish(struct vpci *vp)
 
 static uint8_t status_read(struct vpci *vp)
 {
-	if (!reset_try_finish(vp))
+	if (!vpci_reset_try_finish(vp))
 		return vp->status;
 	return (uint8_t)(vp->status |
 			 (atomic_load(&vp->needs_reset) ? VIRTIO_STATUS_NEEDS_RESET
@@ -156,7 +156,7 @@ static bool features_ok(struct vpci *vp)
 	return vp->ops.features_check(vp->d.opaque, f) == 0;
 }
 
-static void start(struct vpci *vp)
+void vpci_start(struct vpci *vp)
 {
 	struct vpci_queue qs[VPCI_MAX_QUEUES];
 
@@ -176,7 +176,7 @@ static void status_write(struct vpci *vp, uint8_t v)
 	if (v == 0) {
 		vp->reset_pending = true;
 		vp->ops.stop(vp->d.opaque);
-		(void)reset_try_finish(vp);
+		(void)vpci_reset_try_finish(vp);
 		return;
 	}
 	/* Until a reset has completed the driver must not go on. */
@@ -193,9 +193,14 @@ static void status_write(struct vpci *vp, uint8_t v)
 				    VIRTIO_STATUS_DRIVER_OK);
 	vp->status |= added;
 	if (added & VIRTIO_STATUS_DRIVER_OK)
-		start(vp);
+		vpci_start(vp);
 	if (added & VIRTIO_STATUS_FAILED)
 		vp->ops.stop(vp->d.opaque); /* the driver gave up on us */
+}
+
+bool vpci_vector_valid(const struct vpci *vp, uint32_t v)
+{
+	return v < vp->d.nr_queues + 1u || v == VIRTIO_MSI_NO_VECTOR;
 }
 
 static uint16_t vector_check(const struct vpci *vp, uint32_t v)

@@ -66,6 +66,13 @@ void vpci_common_write(struct vpci *vp, uint32_t off, const uint8_t *buf,
 		       size_t len);
 /** Power-on state of the virtio registers; the data path is stopped. */
 void vpci_reset(struct vpci *vp);
+/** Complete a reset the driver asked for once the data path has stopped:
+ * whether none is pending any more. */
+bool vpci_reset_try_finish(struct vpci *vp);
+/** Hand the queues to the device type (DRIVER_OK). */
+void vpci_start(struct vpci *vp);
+/** Whether @v is an MSI-X vector of ours or NO_VECTOR. */
+bool vpci_vector_valid(const struct vpci *vp, uint32_t v);
 
 /* virtio_pci.c */
 void vpci_config_irq(struct vpci *vp);

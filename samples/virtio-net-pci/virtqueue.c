@@ -131,6 +131,52 @@ void vq_stop(struct virtqueue *vq)
 	memset(vq, 0, sizeof(*vq));
 }
 
+void vq_get_state(const struct virtqueue *vq, struct vq_state *s)
+{
+	*s = (struct vq_state){
+		.last_avail = vq->last_avail, .used_idx = vq->published,
+		.signalled = vq->signalled,
+		.signalled_valid = vq->signalled_valid,
+		.error = (uint8_t)vq->error,
+	};
+}
+
+int vq_set_state(struct virtqueue *vq, const struct vq_state *s)
+{
+	if (s->error > VQ_ERR_MAX ||
+	    (uint16_t)(s->last_avail - s->used_idx) > vq->l.size)
+		return -EINVAL;
+	if (s->error != VQ_OK) {
+		vq_break(vq, (enum vq_error)s->error);
+		return 0;
+	}
+	vq->last_avail = vq->avail_idx = s->last_avail;
+	vq->used_idx = vq->published = s->used_idx;
+	vq->signalled = s->signalled;
+	vq->signalled_valid = s->signalled_valid;
+	return 0;
+}
+
+void vq_elem_written(const struct virtqueue *vq, const struct vq_elem *e,
+		     size_t off, size_t len)
+{
+	for (unsigned int i = e->out_num; i < e->out_num + e->in_num && len > 0;
+	     i++) {
+		size_t l = e->iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		l -= off;
+		if (l > len)
+			l = len;
+		(void)vus_dma_mark_dirty(vq->ctx, e->sg[i].addr + off, l);
+		len -= l;
+		off = 0;
+	}
+}
+
 int vq_elem_init(struct vq_elem *e, unsigned int queue_size)
 {
 	unsigned int n = 2 * (queue_size ? queue_size : 1);
@@ -212,16 +258,17 @@ static int add_buf(struct virtqueue *vq, struct vq_elem *e,
 	/* d->len < 2^32, so only the address can make the range wrap. */
 	if (d->addr > UINT64_MAX - (d->len - 1))
 		return vq_break(vq, VQ_ERR_BUFFER);
+	/* sg[] parallels iov[]: guest addresses for the dirty page log. */
 	ret = vus_dma_sg(vq->ctx, d->addr, d->len,
-			 writable ? VUS_DMA_WRITE : VUS_DMA_READ, e->sg,
+			 writable ? VUS_DMA_WRITE : VUS_DMA_READ, e->sg + used,
 			 e->max_iov - used, &n);
 	if (ret == -ENOSPC)
 		return vq_break(vq, VQ_ERR_TOO_MANY_SG);
 	if (ret < 0)
 		return vq_break(vq, VQ_ERR_BUFFER);
 	for (size_t k = 0; k < n; k++) {
-		e->iov[used + k].iov_base = e->sg[k].vaddr;
-		e->iov[used + k].iov_len = (size_t)e->sg[k].len;
+		e->iov[used + k].iov_base = e->sg[used + k].vaddr;
+		e->iov[used + k].iov_len = (size_t)e->sg[used + k].len;
 	}
 	if (writable) {
 		e->in_num += (unsigned int)n;

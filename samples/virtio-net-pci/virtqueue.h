@@ -65,7 +65,7 @@ struct vq_elem {
 	uint64_t in_len;   /**< bytes writable */
 	struct iovec *iov; /**< room for max_iov entries */
 	unsigned int max_iov;
-	struct vus_sg *sg; /**< scratch for translation, max_iov entries */
+	struct vus_sg *sg; /**< sg[i]: where iov[i] lies in guest memory */
 };
 
 /** Why a queue broke (for logs and tests). */
@@ -169,6 +169,40 @@ int vq_kick_enable(struct virtqueue *vq, bool enable);
  * reading the available index again. -EIO if broken.
  */
 int vq_avail(struct virtqueue *vq);
+
+/** What a stopped queue carries across a migration (its rings travel in
+ * guest memory). */
+struct vq_state {
+	uint16_t last_avail;    /**< next available entry to consume */
+	uint16_t used_idx;      /**< used index the driver sees */
+	uint16_t signalled;     /**< used index at the last interrupt */
+	bool signalled_valid;
+	uint8_t error;          /**< enum vq_error: VQ_OK unless broken */
+};
+
+/** Highest enum vq_error value (for checking migrated state). */
+#define VQ_ERR_MAX VQ_ERR_USED
+
+/**
+ * The state of a queue whose user is stopped (nothing popped and not
+ * pushed, nothing pushed and not published).
+ */
+void vq_get_state(const struct virtqueue *vq, struct vq_state *s);
+
+/**
+ * After vq_start(): carry on from @s (a migrated queue) instead of from a
+ * freshly enabled one. A broken source queue stays broken. -EINVAL if @s
+ * is impossible: an unknown error, or more entries in flight than the
+ * queue holds.
+ */
+int vq_set_state(struct virtqueue *vq, const struct vq_state *s);
+
+/**
+ * The device wrote bytes [off, off + len) of @e's device-writable part
+ * through its iovec: tell libvus, for the dirty page log of a migration.
+ */
+void vq_elem_written(const struct virtqueue *vq, const struct vq_elem *e,
+		     size_t off, size_t len);
 
 /** Name of an error, for logs. */
 const char *vq_error_str(enum vq_error e);

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net_mig: the network device's migration. The rings and buffers are in
+ * guest memory, which the VMM copies (with the dirty page log libvus
+ * keeps: the data path reports every receive-buffer write); the transport
+ * carries the driver's registers ("virtio-pci"); this section carries the
+ * rest of what the guest can observe: the MAC it was shown, how far each
+ * queue had got, and a received frame still waiting for ring space.
+ *
+ * Section "virtio-net" version 1, little-endian:
+ *   u8 mac[6] | u16 mtu | u8 nr_queues (2) |
+ *   nr_queues x (u16 last_avail | u16 used_idx | u16 signalled |
+ *                u8 signalled_valid | u8 error) |
+ *   u8 rx_pending [| u32 len | len bytes: virtio-net header + frame]
+ *
+ * The worker is parked whenever the migration state is not a running one
+ * (STOP, STOP_COPY, RESUMING, ERROR): libvus quiesces the device for every
+ * state change, and the state callback keeps it parked. Frames the
+ * backend holds at the stop stay there; a real network drops them too.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "net_priv.h"
+
+#define SECTION_VERSION 1u
+#define HDR_LEN sizeof(struct virtio_net_hdr_v1)
+#define ETH_HLEN 14u
+
+struct image {
+	uint8_t mac[6];
+	uint16_t mtu;
+	struct vq_state q[VNET_NR_QUEUES];
+	uint8_t rx_pending;
+	uint32_t rx_len;
+};
+
+static int save(void *opaque, vus_mig_out *out)
+{
+	struct vnet *n = opaque;
+	int ret;
+
+	/* Only a parked worker has no chain half done. */
+	if (!worker_parked(n->w))
+		return -EBUSY;
+	ret = vus_mig_put(out, n->cfg.mac, 6);
+	ret = ret ? ret : vus_mig_put_u16(out, n->cfg.mtu);
+	ret = ret ? ret : vus_mig_put_u8(out, VNET_NR_QUEUES);
+	for (unsigned int i = 0; ret == 0 && i < VNET_NR_QUEUES; i++) {
+		struct vq_state s;
+
+		vq_get_state(&n->vq[i], &s);
+		ret = vus_mig_put_u16(out, s.last_avail);
+		ret = ret ? ret : vus_mig_put_u16(out, s.used_idx);
+		ret = ret ? ret : vus_mig_put_u16(out, s.signalled);
+		ret = ret ? ret : vus_mig_put_u8(out, s.signalled_valid);
+		ret = ret ? ret : vus_mig_put_u8(out, s.error);
+	}
+	ret = ret ? ret : vus_mig_put_u8(out, n->rx_pending);
+	if (ret == 0 && n->rx_pending) {
+		ret = vus_mig_put_u32(out, (uint32_t)n->rx_len);
+		ret = ret ? ret : vus_mig_put(out, n->rx_buf, n->rx_len);
+	}
+	return ret;
+}
+
+/* Parse everything but the frame bytes, which are left in @in. */
+static int parse(const struct vnet *n, vus_mig_in *in, struct image *m)
+{
+	uint8_t nr = 0, valid = 0;
+	int ret;
+
+	ret = vus_mig_get(in, m->mac, 6);
+	ret = ret ? ret : vus_mig_get_u16(in, &m->mtu);
+	ret = ret ? ret : vus_mig_get_u8(in, &nr);
+	if (ret == 0 && nr != VNET_NR_QUEUES)
+		return -ENODEV;
+	for (unsigned int i = 0; ret == 0 && i < VNET_NR_QUEUES; i++) {
+		struct vq_state *s = &m->q[i];
+
+		ret = vus_mig_get_u16(in, &s->last_avail);
+		ret = ret ? ret : vus_mig_get_u16(in, &s->used_idx);
+		ret = ret ? ret : vus_mig_get_u16(in, &s->signalled);
+		ret = ret ? ret : vus_mig_get_u8(in, &valid);
+		ret = ret ? ret : vus_mig_get_u8(in, &s->error);
+		if (ret == 0 && (valid > 1 || s->error > VQ_ERR_MAX))
+			return -EBADMSG;
+		s->signalled_valid = valid;
+	}
+	ret = ret ? ret : vus_mig_get_u8(in, &m->rx_pending);
+	if (ret < 0)
+		return ret;
+	m->rx_len = 0;
+	if (m->rx_pending == 1 && vus_mig_get_u32(in, &m->rx_len) < 0)
+		return -EBADMSG;
+	/* A station address is unicast (as --mac requires). */
+	if (m->rx_pending > 1 || (m->mac[0] & 1) ||
+	    vus_mig_remaining(in) != m->rx_len)
+		return -EBADMSG;
+	if (m->rx_pending &&
+	    (m->rx_len < HDR_LEN + ETH_HLEN || m->rx_len > n->rx_buf_size))
+		return -EBADMSG;
+	/* The MTU was shown to the guest: this device must show the same. */
+	return m->mtu == n->cfg.mtu ? 0 : -ENODEV;
+}
+
+static int check(void *opaque, vus_mig_in *in, uint32_t version)
+{
+	struct image m;
+
+	(void)version; /* only version 1 exists */
+	return parse(opaque, in, &m);
+}
+
+static int load(void *opaque, vus_mig_in *in, uint32_t version)
+{
+	struct vnet *n = opaque;
+	struct image m;
+	int ret = parse(n, in, &m);
+
+	(void)version;
+	if (ret < 0)
+		return ret;
+	if (memcmp(m.mac, n->cfg.mac, 6) != 0)
+		vnet_log(n, VUS_LOG_NOTICE,
+			 "taking the migrated MAC %02x:%02x:%02x:%02x:%02x:%02x",
+			 m.mac[0], m.mac[1], m.mac[2], m.mac[3], m.mac[4], m.mac[5]);
+	memcpy(n->cfg.mac, m.mac, 6);
+	/*
+	 * The transport's section, loaded before this one, restarted the
+	 * queues a running driver had (worker parked): carry on where the
+	 * source stopped instead of from index 0.
+	 */
+	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++) {
+		if (!vq_ready(&n->vq[i]))
+			continue;
+		if (vq_set_state(&n->vq[i], &m.q[i]) < 0) {
+			/* More in flight than this ring holds: the source's
+			 * queue size differs from what the transport said. */
+			vnet_log(n, VUS_LOG_WARNING,
+				 "queue %u: migrated state does not fit; device needs reset",
+				 i);
+			vq_stop(&n->vq[i]);
+			vpci_needs_reset(n->pci);
+		}
+	}
+	n->rx_pending = m.rx_pending;
+	n->rx_len = m.rx_len;
+	if (m.rx_pending)
+		(void)vus_mig_get(in, n->rx_buf, m.rx_len);
+	return 0;
+}
+
+/* Park the worker in the stopped states; let it run in the others. */
+static void state_changed(void *opaque, enum vus_mig_state from,
+			  enum vus_mig_state to)
+{
+	struct vnet *n = opaque;
+
+	(void)from;
+	n->mig_stopped = to == VUS_MIG_STOP || to == VUS_MIG_STOP_COPY ||
+			 to == VUS_MIG_RESUMING || to == VUS_MIG_ERROR;
+	vnet_update_run(n);
+}
+
+int vnet_mig_setup(struct vnet *n)
+{
+	static const struct vus_mig_section_ops ops = {
+		.struct_size = sizeof(ops), .save = save, .check = check,
+		.load = load,
+	};
+	const struct vus_mig_config mc = {
+		.struct_size = sizeof(mc),
+		.compat_version = n->cfg.compat_version ? n->cfg.compat_version : 1,
+	};
+	int ret = vus_mig_setup(n->ctx, &mc);
+
+	/* Order matters: the transport's section is loaded first. */
+	ret = ret ? ret : vpci_mig_setup(n->pci);
+	ret = ret ? ret : vus_mig_add_section(n->ctx, "virtio-net",
+					      SECTION_VERSION, &ops, n);
+	return ret ? ret : vus_mig_set_state_cb(n->ctx, state_changed, n);
+}

@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Live migration of the virtio-net-pci sample between two real processes,
+ * with the test as the VMM: guest memory is copied from the source's
+ * RAM to the destination's with the device's dirty page log (a full copy
+ * while frames keep arriving, then the pages the log reports, then the
+ * last ones after the stop; receive buffers, which only the device
+ * writes, travel by the log alone), the device state is saved on one
+ * side and loaded on the other, and the driver carries on against the
+ * destination.
+ *
+ * Checked: every frame the source device had taken from its link arrives
+ * in the guest exactly once and intact (including the one it held for
+ * lack of ring space), every transmitted frame leaves exactly once from
+ * one side or the other, completions made on the source are seen after
+ * the move, the MAC the guest saw survives, destinations configured
+ * differently refuse the stream and keep working, and so does a
+ * destination fed sections no source could have written (CRC fixed up).
+ *
+ *   test_virtio_mig VUS-VIRTIO-NET-PCI [TEST]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vtest.h"
+
+#include "test_virtio_util.h"
+
+#define F(b) (1ull << (b))
+#define FEATURES (F(32) | F(5) | F(16) | F(15) | F(29) | F(28))
+#define QSIZE 64u
+#define PAGE 4096u
+#define FRAME_LEN 200u
+#define RX_STREAM 1
+#define TX_STREAM 2
+
+static const uint8_t dev_mac[6] = { 0x02, 0, 0, 0x12, 0x34, 0x56 };
+static const uint8_t peer_mac[6] = { 0x02, 0, 0, 0xaa, 0xbb, 0xcc };
+static const char *const src_args[] = { "--mac", "02:00:00:12:34:56", NULL };
+
+static int memfd(void)
+{
+	int fd = memfd_create("stream", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* Copy the pages the source's log reports from @src to @dst; how many. */
+static unsigned int copy_dirty(vus_client *c, uint64_t base, uint64_t size,
+			       const uint8_t *src, uint8_t *dst)
+{
+	size_t words = (size_t)(size / PAGE + 63) / 64;
+	uint64_t *bm = calloc(words, sizeof(*bm));
+	unsigned int n = 0;
+
+	assert_non_null(bm);
+	assert_int_equal(vus_client_dirty_report(c, base, size, PAGE, bm, words), 0);
+	for (uint64_t p = 0; p < size / PAGE; p++)
+		if ((bm[p / 64] >> (p % 64)) & 1) {
+			memcpy(dst + p * PAGE, src + p * PAGE, PAGE);
+			n++;
+		}
+	free(bm);
+	return n;
+}
+
+/* Destination RAM: both of the driver's areas, mapped like the source's. */
+static uint8_t *map_buffers(struct tv *t)
+{
+	void *mem;
+
+	assert_int_equal(vus_client_dma_map_memfd(t->c, TVD_MEM, TVD_MEM_SIZE,
+						  VUS_CLIENT_DMA_READ |
+						  VUS_CLIENT_DMA_WRITE, &mem), 0);
+	return mem;
+}
+
+static void peer_send(struct tv *t, uint8_t stream, uint32_t seq)
+{
+	uint8_t f[FRAME_LEN];
+
+	tv_frame_make(f, sizeof(f), dev_mac, peer_mac, stream, seq);
+	tv_peer_send(t, f, sizeof(f));
+}
+
+/* Receive frames of @stream until @want seqs in order from *next. */
+static void rx_expect(struct tvd *d, uint8_t stream, uint32_t *next,
+		      uint32_t until)
+{
+	uint8_t buf[TVD_MAX_FRAME];
+	long long end = tv_now_ns() + 10000000000ll;
+	struct tvd *ds[1] = { d };
+
+	while (*next < until) {
+		ssize_t n = tvd_rx(d, buf, sizeof(buf));
+		uint32_t seq;
+
+		if (n < 0) {
+			if (tv_now_ns() > end) {
+				tvd_dump(d, "rx");
+				fail_msg("frame %u never arrived", *next);
+			}
+			tvd_flush(d); /* buffers given back: kick if asked */
+			(void)tvd_wait(ds, 1, 100);
+			continue;
+		}
+		assert_true(tv_frame_check(buf, (size_t)n, stream, true, &seq));
+		if (seq != *next)
+			fail_msg("frame %u arrived, expected %u", seq, *next);
+		(*next)++;
+	}
+}
+
+/* Transmitted frames at a peer: mark their seqs in @seen (no twice). */
+static unsigned int tx_collect(struct tv *t, bool *seen, uint32_t nr, int ms)
+{
+	uint8_t buf[TVD_MAX_FRAME];
+	unsigned int n = 0;
+	ssize_t len;
+
+	while ((len = tv_peer_recv(t, buf, sizeof(buf), ms)) > 0) {
+		uint32_t seq;
+
+		assert_true(tv_frame_check(buf, (size_t)len, TX_STREAM, true, &seq));
+		assert_true(seq < nr);
+		if (seen[seq])
+			fail_msg("frame %u transmitted twice", seq);
+		seen[seq] = true;
+		n++;
+	}
+	return n;
+}
+
+static void tx_frames(struct tvd *d, uint32_t first, uint32_t nr)
+{
+	uint8_t f[FRAME_LEN];
+
+	for (uint32_t i = first; i < first + nr; i++) {
+		tv_frame_make(f, sizeof(f), peer_mac, dev_mac, TX_STREAM, i);
+		assert_true(tvd_tx(d, f, sizeof(f), i));
+	}
+}
+
+static void traffic_survives_live_migration(void **state)
+{
+	const struct tvd_config cfg = { .features = FEATURES, .qsize = QSIZE,
+					.kick = TV_KICK_IOEVENTFD };
+	const struct vus_client_range ranges[] = {
+		{ TV_RAM, TV_RAM_SIZE }, { TVD_MEM, TVD_MEM_SIZE },
+	};
+	bool seen[40] = { false };
+	struct tv a, b;
+	struct tvd d;
+	uint32_t next = 0, state_now;
+	unsigned int pages, sent_a, sent_b;
+	uint64_t size;
+	uint8_t *bmem, mac[6];
+	int fd = memfd();
+
+	(void)state;
+	tv_start(&a, src_args);
+	tv_start(&b, NULL); /* another, random MAC: the guest's must win */
+	tvd_init(&d, &a, &cfg);
+	bmem = map_buffers(&b);
+
+	/* Running normally: frames both ways. */
+	for (uint32_t i = 0; i < 10; i++)
+		peer_send(&a, RX_STREAM, i);
+	rx_expect(&d, RX_STREAM, &next, 10);
+	tx_frames(&d, 0, 10);
+	tvd_flush(&d);
+
+	/* Pre-copy: log, copy everything, let traffic dirty more. */
+	assert_int_equal(vus_client_dirty_start(a.c, PAGE, ranges, 2), 0);
+	memcpy(b.ram, a.ram, TV_RAM_SIZE);
+	memcpy(bmem, d.mem, TVD_MEM_SIZE);
+	/*
+	 * The guest stops taking frames: 64 fill the ring, the device holds
+	 * the 65th, the rest wait in the source's socket (and are lost with
+	 * it, as a real link loses them).
+	 */
+	for (uint32_t i = 10; i < 10 + QSIZE + 6; i++)
+		peer_send(&a, RX_STREAM, i);
+	assert_true(tv_wait_used(&a, 0, (uint16_t)(10 + QSIZE), 5000));
+	pages = copy_dirty(a.c, TV_RAM, TV_RAM_SIZE, a.ram, b.ram);
+	pages += copy_dirty(a.c, TVD_MEM, TVD_MEM_SIZE, d.mem, bmem);
+	/* 64 frames of 212 bytes in 2 KiB buffers, the used ring, ... */
+	assert_true(pages >= QSIZE * 2048 / PAGE);
+	/* Queued but not kicked: the source may or may not send them. */
+	tx_frames(&d, 10, 20);
+
+	/* Stop and copy: the last dirty pages, then the device state. */
+	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
+	copy_dirty(a.c, TV_RAM, TV_RAM_SIZE, a.ram, b.ram);
+	copy_dirty(a.c, TVD_MEM, TVD_MEM_SIZE, d.mem, bmem);
+	/*
+	 * What the guest itself wrote since the full copy (KVM's log, for a
+	 * real VMM): rings and transmit slots. The receive buffers, which
+	 * only the device wrote, reach the destination through its log alone.
+	 */
+	memcpy(b.ram, a.ram, TV_RAM_SIZE);
+	memcpy(bmem, d.mem, TVD_RX_AREA);
+	assert_int_equal(vus_client_dirty_stop(a.c), 0);
+	assert_int_equal(vus_client_mig_get_state(a.c, &state_now), 0);
+	assert_int_equal(state_now, VUS_MIG_STOP);
+	/* What the source sent before it stopped. */
+	sent_a = tx_collect(&a, seen, 30, 200);
+	assert_true(sent_a >= 10);
+
+	/* Resume on the destination. */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	assert_int_equal(vus_client_region_read(b.c, TV_BAR, TV_DEVCFG, mac, 6), 0);
+	assert_memory_equal(mac, dev_mac, 6);
+	assert_int_equal(tv_status(&b), 0x0f);
+	tvd_move(&d, &b, bmem);
+	tv_stop(&a);
+
+	/* The frames in the ring and the held one, each once, intact. */
+	rx_expect(&d, RX_STREAM, &next, 10 + QSIZE + 1);
+	/* The transmissions left over leave from the destination. */
+	tvd_flush(&d);
+	sent_b = tx_collect(&b, seen, 30, 500);
+	assert_int_equal(sent_a + sent_b, 30);
+	for (unsigned int i = 0; i < 30; i++)
+		assert_true(seen[i]);
+	/* Completions made on either side are all visible to the driver. */
+	(void)tvd_reap_tx(&d);
+	assert_int_equal(tvd_tx_inflight(&d), 0);
+
+	/* And the link keeps working, both ways. */
+	for (uint32_t i = 0; i < 20; i++)
+		peer_send(&b, RX_STREAM + 2, i);
+	next = 0;
+	rx_expect(&d, RX_STREAM + 2, &next, 20);
+	/* Nothing more came: the frames left in the source are gone. */
+	assert_int_equal(tvd_rx(&d, (uint8_t[TVD_MAX_FRAME]){ 0 }, TVD_MAX_FRAME), -1);
+	tvd_fini(&d);
+	tv_stop(&b);
+	close(fd);
+}
+
+/* Save a running driver's device from a fresh source into @fd. */
+static void save_running(struct tv *a, struct tvd *d, int fd)
+{
+	const struct tvd_config cfg = { .features = FEATURES, .qsize = QSIZE,
+					.kick = TV_KICK_IOEVENTFD };
+	uint64_t size;
+
+	tv_start(a, src_args);
+	tvd_init(d, a, &cfg);
+	assert_int_equal(vus_client_mig_save(a->c, fd, &size), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+}
+
+/* A refused load leaves the destination as it was: usable from scratch. */
+static void load_refused(const char *const *dst_args, int fd, int want)
+{
+	const struct tvd_config cfg = { .features = FEATURES, .qsize = 32,
+					.kick = TV_KICK_IOEVENTFD };
+	struct tv b;
+	struct tvd d;
+	uint32_t next = 0;
+
+	tv_start(&b, dst_args);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), want);
+	assert_int_equal(vus_client_reset(b.c), 0);
+	assert_int_equal(tv_status(&b), 0);
+	tvd_init(&d, &b, &cfg);
+	peer_send(&b, RX_STREAM, 0);
+	rx_expect(&d, RX_STREAM, &next, 1);
+	tvd_fini(&d);
+	tv_stop(&b);
+}
+
+static void destinations_configured_differently_refuse(void **state)
+{
+	static const char *const mtu[] = { "--mtu", "1400", NULL };
+	static const char *const small[] = { "--queue-size", "32", NULL };
+	static const char *const compat[] = { "--compat-version", "2", NULL };
+	struct tv a;
+	struct tvd d;
+	int fd = memfd();
+
+	(void)state;
+	save_running(&a, &d, fd);
+	tvd_fini(&d);
+	tv_stop(&a);
+	/* The guest saw no MTU; a queue of 64 does not fit a device of 32. */
+	load_refused(mtu, fd, -ENODEV);
+	load_refused(small, fd, -ENODEV);
+	load_refused(compat, fd, -EPROTONOSUPPORT);
+	close(fd);
+}
+
+static void a_device_never_started_migrates_too(void **state)
+{
+	const struct tvd_config cfg = { .features = FEATURES, .qsize = QSIZE,
+					.kick = TV_KICK_IOEVENTFD };
+	struct tv a, b;
+	struct tvd d;
+	uint32_t next = 0;
+	uint64_t size;
+	uint8_t mac[6];
+	int fd = memfd();
+
+	(void)state;
+	tv_start(&a, src_args);
+	tv_start(&b, NULL);
+	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
+	tv_stop(&a);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	assert_int_equal(tv_status(&b), 0);
+	assert_int_equal(vus_client_region_read(b.c, TV_BAR, TV_DEVCFG, mac, 6), 0);
+	assert_memory_equal(mac, dev_mac, 6);
+	/* A driver brings it up on the destination as on any new card. */
+	tvd_init(&d, &b, &cfg);
+	peer_send(&b, RX_STREAM, 0);
+	rx_expect(&d, RX_STREAM, &next, 1);
+	tvd_fini(&d);
+	tv_stop(&b);
+	close(fd);
+}
+
+/* A source that is told to go on after saving carries on where it was. */
+static void source_resumes_after_a_cancelled_migration(void **state)
+{
+	struct tv a;
+	struct tvd d;
+	uint32_t next = 0;
+	int fd = memfd();
+
+	(void)state;
+	save_running(&a, &d, fd);
+	for (uint32_t i = 0; i < 5; i++)
+		peer_send(&a, RX_STREAM, i);
+	/* Stopped: the frames wait in the link. */
+	usleep(100000);
+	assert_int_equal(tvd_rx(&d, (uint8_t[TVD_MAX_FRAME]){ 0 }, TVD_MAX_FRAME), -1);
+	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_RUNNING), 0);
+	rx_expect(&d, RX_STREAM, &next, 5);
+	tvd_fini(&d);
+	tv_stop(&a);
+	close(fd);
+}
+
+/* CRC32C (Castagnoli, reflected), bit by bit: the stream's trailer. */
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+	}
+	return ~c;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* Offset of section @name's data in a stream of one record per section. */
+static size_t section_at(const uint8_t *s, size_t len, const char *name,
+			 uint32_t *data_len)
+{
+	size_t off = 18 + (size_t)(s[16] | s[17] << 8); /* header, identity */
+
+	while (off + 1 < len && s[off] == 1) {
+		size_t nl = s[off + 1];
+		uint32_t dl = le32(s + off + 2 + nl + 4);
+
+		if (nl == strlen(name) && memcmp(s + off + 2, name, nl) == 0) {
+			*data_len = dl;
+			return off + 2 + nl + 8;
+		}
+		off += 2 + nl + 8 + dl;
+	}
+	fail_msg("no section %s", name);
+	return 0;
+}
+
+/* Rewrite the trailer's CRC so that only the sections' checks can object. */
+static void fix_crc(uint8_t *s, size_t len)
+{
+	uint32_t c = crc32c(s, len - 4);
+
+	for (int i = 0; i < 4; i++)
+		s[len - 4 + i] = (uint8_t)(c >> (8 * i));
+}
+
+static void hostile_sections_are_refused(void **state)
+{
+	/* Section, offset in its data, byte written there, errno expected. */
+	static const struct {
+		const char *sec;
+		unsigned int off;
+		uint8_t val;
+		int err;
+	} bad[] = {
+		{ "virtio-pci", 0, 3, -ENODEV },       /* queues */
+		{ "virtio-pci", 18, 0x04, -EBADMSG },  /* DRIVER_OK alone */
+		{ "virtio-pci", 18, 0x2f, -EBADMSG },  /* a bit no driver sets */
+		{ "virtio-pci", 19, 2, -EBADMSG },     /* needs_reset */
+		{ "virtio-pci", 21, 0x80, -EBADMSG },  /* ISR */
+		{ "virtio-pci", 24, 9, -EBADMSG },     /* config vector */
+		{ "virtio-pci", 28, 9, -EBADMSG },     /* queue 0 vector */
+		{ "virtio-pci", 30, 2, -EBADMSG },     /* queue 0 enabled */
+		{ "virtio-pci", 27, 0x04, -ENODEV },   /* queue 0 size 1024 */
+		{ "virtio-pci", 15, 0x01, -ENODEV },   /* feature 40, not offered */
+		{ "virtio-pci", 14, 0x00, -EBADMSG },  /* no VERSION_1 */
+		{ "virtio-net", 0, 0x03, -EBADMSG },   /* multicast MAC */
+		{ "virtio-net", 6, 0xdc, -ENODEV },    /* an MTU never shown */
+		{ "virtio-net", 8, 3, -ENODEV },       /* queues */
+		{ "virtio-net", 15, 2, -EBADMSG },     /* signalled_valid */
+		{ "virtio-net", 16, 99, -EBADMSG },    /* queue error */
+		{ "virtio-net", 25, 2, -EBADMSG },     /* rx_pending */
+		{ "virtio-net", 25, 1, -EBADMSG },     /* a frame that is not there */
+	};
+	const struct tvd_config cfg = { .features = FEATURES, .qsize = 32,
+					.kick = TV_KICK_IOEVENTFD };
+	uint8_t stream[4096], copy[4096];
+	struct tv a, b;
+	struct tvd d;
+	uint32_t next = 0, dl;
+	ssize_t len;
+	int fd = memfd(), bfd;
+
+	(void)state;
+	save_running(&a, &d, fd);
+	tvd_fini(&d);
+	tv_stop(&a);
+	len = read(fd, stream, sizeof(stream));
+	assert_true(len > 0 && len < (ssize_t)sizeof(stream));
+	/* The offsets above assume these layouts. */
+	section_at(stream, (size_t)len, "virtio-pci", &dl);
+	assert_int_equal(dl, 26 + 2 * 29);
+	section_at(stream, (size_t)len, "virtio-net", &dl);
+	assert_int_equal(dl, 26);
+	tv_start(&b, NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t at = section_at(stream, (size_t)len, bad[i].sec, &dl);
+
+		memcpy(copy, stream, (size_t)len);
+		copy[at + bad[i].off] = bad[i].val;
+		fix_crc(copy, (size_t)len);
+		bfd = memfd();
+		assert_int_equal(write(bfd, copy, (size_t)len), len);
+		assert_int_equal(lseek(bfd, 0, SEEK_SET), 0);
+		if (vus_client_mig_load(b.c, bfd) != bad[i].err)
+			fail_msg("%s+%u = %#x: not refused with %d", bad[i].sec,
+				 bad[i].off, bad[i].val, bad[i].err);
+		close(bfd);
+		assert_int_equal(vus_client_reset(b.c), 0);
+	}
+	/* The stream itself, CRC recomputed, is fine: the CRC code agrees. */
+	fix_crc(stream, (size_t)len);
+	bfd = memfd();
+	assert_int_equal(write(bfd, stream, (size_t)len), len);
+	assert_int_equal(lseek(bfd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, bfd), 0);
+	close(bfd);
+	/* Refusals left nothing behind: a driver starts from scratch. */
+	assert_int_equal(vus_client_reset(b.c), 0);
+	tvd_init(&d, &b, &cfg);
+	peer_send(&b, RX_STREAM, 0);
+	rx_expect(&d, RX_STREAM, &next, 1);
+	tvd_fini(&d);
+	tv_stop(&b);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		VTEST(traffic_survives_live_migration),
+		VTEST(destinations_configured_differently_refuse),
+		VTEST(a_device_never_started_migrates_too),
+		VTEST(source_resumes_after_a_cancelled_migration),
+		VTEST(hostile_sections_are_refused),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s VUS-VIRTIO-NET-PCI [TEST]\n", argv[0]);
+		return 2;
+	}
+	vnet_exe = argv[1];
+	return vtest_run("virtio_mig", tests, argc - 1, argv + 1);
+}
