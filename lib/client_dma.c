@@ -238,6 +238,49 @@ VUS_EXPORT int vus_client_dma_unmap(vus_client *c, uint64_t addr,
 	return ret;
 }
 
+VUS_EXPORT int vus_client_dma_unmap_dirty(vus_client *c, uint64_t addr,
+					  uint64_t size, uint64_t page_size,
+					  uint64_t *bitmap, size_t words)
+{
+	struct wire_dma_unmap u = { .flags = WIRE_DMA_UNMAP_GET_DIRTY_BITMAP,
+				    .addr = addr, .size = size };
+	struct wire_dma_unmap_bitmap b = { .pgsize = page_size };
+	struct client_req rq = {
+		.cmd = WIRE_CMD_DMA_UNMAP, .iovcnt = 2,
+		.iov = { { .iov_base = &u, .iov_len = sizeof(u) },
+			 { .iov_base = &b, .iov_len = sizeof(b) } },
+	};
+	uint64_t pages;
+	uint32_t i;
+	struct msg r;
+	int ret;
+
+	if (c == NULL || bitmap == NULL || !span_ok(addr, size) ||
+	    page_size == 0 || (page_size & (page_size - 1)))
+		return -EINVAL;
+	pages = size / page_size + (size % page_size != 0);
+	b.size = (pages + 63) / 64 * 8;
+	if (words < b.size / 8 || b.size > WIRE_MAX_DIRTY_BITMAP)
+		return -EINVAL;
+	u.argsz = (uint32_t)(sizeof(u) + sizeof(b) + b.size);
+	i = lower_bound(c, addr);
+	if (i >= c->nr_maps || c->maps[i].addr != addr ||
+	    c->maps[i].last != span_last(addr, size))
+		return -ENOENT;
+	ret = client_call_checked(c, &rq, u.argsz, u.argsz, 0, &r);
+	if (ret < 0)
+		return ret;
+	memcpy(&b, r.payload + sizeof(u), sizeof(b));
+	if (b.pgsize != page_size || b.size != (pages + 63) / 64 * 8)
+		ret = -EPROTO;
+	else
+		memcpy(bitmap, r.payload + sizeof(u) + sizeof(b), (size_t)b.size);
+	msg_release(&r);
+	if (ret == 0)
+		map_drop(c, lower_bound(c, addr));
+	return ret;
+}
+
 VUS_EXPORT int vus_client_dma_unmap_all(vus_client *c)
 {
 	int ret;

@@ -239,6 +239,7 @@ void engine_destroy(struct engine *e)
 	if (e->state == CONN_TEARDOWN)
 		finish_teardown(e);
 	dma_set_msg_fn(ctx_dma(e->ctx), NULL, NULL);
+	free(e->tail_buf);
 	free(e->scratch);
 	free(e);
 }

@@ -36,7 +36,7 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 		.argsz_min = 32, .states = READY, .handler = handle_dma_map,
 	},
 	[WIRE_CMD_DMA_UNMAP] = {
-		.name = "DMA_UNMAP", .min_len = 24, .max_len = 24,
+		.name = "DMA_UNMAP", .min_len = 24, .max_len = 40,
 		.argsz_min = 24, .states = READY, .quiesce = true,
 		.check = dma_unmap_check, .handler = handle_dma_unmap,
 	},

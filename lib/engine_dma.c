@@ -40,22 +40,79 @@ int handle_dma_map(struct engine *e, struct msg *m, struct reply *r)
 	return 0;
 }
 
+/*
+ * GET_DIRTY_BITMAP (the spec's, from migration v1, still sent by some
+ * clients): the pages the device wrote in the range while logging, one
+ * bit per @pgsize page, in exactly the bytes the count needs. Sets *bytes.
+ */
+static int unmap_bitmap_check(struct engine *e, const struct msg *m,
+			      const struct wire_dma_unmap *u, uint64_t *bytes)
+{
+	struct wire_dma_unmap_bitmap b;
+	uint64_t pages;
+
+	if (m->len != sizeof(*u) + sizeof(b))
+		return -EINVAL;
+	memcpy(&b, m->payload + sizeof(*u), sizeof(b));
+	if (!dma_log_active(ctx_dma(e->ctx)) || b.pgsize == 0 ||
+	    (b.pgsize & (b.pgsize - 1)) || u->size == 0)
+		return -EINVAL;
+	pages = u->size / b.pgsize + (u->size % b.pgsize != 0);
+	*bytes = (pages + 63) / 64 * 8;
+	if (b.size != *bytes)
+		return -EINVAL;
+	if (*bytes > WIRE_MAX_DIRTY_BITMAP)
+		return -E2BIG;
+	/* argsz: room for the reply the client expects. */
+	return u->argsz >= sizeof(*u) + sizeof(b) + *bytes ? 0 : -EINVAL;
+}
+
 int dma_unmap_check(struct engine *e, const struct msg *m)
 {
 	struct wire_dma_unmap u;
+	uint64_t bytes;
+	int ret;
 
 	memcpy(&u, m->payload, sizeof(u));
-	/* The legacy dirty bitmap went away with migration v2. */
-	if (u.flags & ~WIRE_DMA_UNMAP_ALL)
+	if (u.flags & ~(WIRE_DMA_UNMAP_ALL | WIRE_DMA_UNMAP_GET_DIRTY_BITMAP))
 		return -EINVAL;
 	if (u.flags & WIRE_DMA_UNMAP_ALL)
-		return u.addr == 0 && u.size == 0 ? 0 : -EINVAL;
-	return dma_remove_check(ctx_dma(e->ctx), u.addr, u.size);
+		return u.addr == 0 && u.size == 0 && m->len == sizeof(u) &&
+		       !(u.flags & WIRE_DMA_UNMAP_GET_DIRTY_BITMAP) ? 0 : -EINVAL;
+	if (u.flags & WIRE_DMA_UNMAP_GET_DIRTY_BITMAP)
+		ret = unmap_bitmap_check(e, m, &u, &bytes);
+	else
+		ret = m->len == sizeof(u) ? 0 : -EINVAL;
+	return ret < 0 ? ret : dma_remove_check(ctx_dma(e->ctx), u.addr, u.size);
 }
 
 static void unmap_notify(void *opaque, const struct vus_dma_region *r)
 {
 	device_dma_unmap(opaque, r);
+}
+
+/* Build the bitmap reply: entry (filled by the caller), header, bitmap. */
+static int unmap_bitmap(struct engine *e, const struct msg *m,
+			struct wire_dma_unmap *u, struct reply *r)
+{
+	struct wire_dma_unmap_bitmap b;
+	int ret;
+
+	memcpy(&b, m->payload + sizeof(*u), sizeof(b));
+	free(e->tail_buf);
+	e->tail_buf = calloc(1, (size_t)b.size);
+	if (e->tail_buf == NULL)
+		return -ENOMEM;
+	ret = dma_log_report(ctx_dma(e->ctx), u->addr, u->size, b.pgsize,
+			     e->tail_buf);
+	if (ret < 0)
+		return ret;
+	u->argsz = (uint32_t)(sizeof(*u) + sizeof(b) + b.size);
+	memcpy(r->buf + sizeof(*u), &b, sizeof(b));
+	r->len = sizeof(*u) + sizeof(b);
+	r->tail = e->tail_buf;
+	r->tail_len = (uint32_t)b.size;
+	return 0;
 }
 
 int handle_dma_unmap(struct engine *e, struct msg *m, struct reply *r)
@@ -65,6 +122,12 @@ int handle_dma_unmap(struct engine *e, struct msg *m, struct reply *r)
 	int ret = 0;
 
 	memcpy(&u, m->payload, sizeof(u));
+	/* The bitmap first: the device is quiesced, nothing writes meanwhile. */
+	if (u.flags & WIRE_DMA_UNMAP_GET_DIRTY_BITMAP) {
+		ret = unmap_bitmap(e, m, &u, r);
+		if (ret < 0)
+			return ret;
+	}
 	if (u.flags & WIRE_DMA_UNMAP_ALL)
 		dma_remove_all(ctx_dma(e->ctx), unmap_notify, dev);
 	else
@@ -72,9 +135,10 @@ int handle_dma_unmap(struct engine *e, struct msg *m, struct reply *r)
 				 dev);
 	if (ret < 0)
 		return ret;
-	/* The reply is the request's entry (argsz >= 24 was checked). */
+	/* The reply starts with the request's entry (argsz >= 24 was checked). */
 	memcpy(r->buf, &u, sizeof(u));
-	r->len = sizeof(u);
+	if (r->len == 0)
+		r->len = sizeof(u);
 	return 0;
 }
 

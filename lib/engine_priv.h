@@ -101,6 +101,7 @@ struct engine {
 	uint8_t *scratch;     /* reply payload buffer */
 	uint32_t scratch_cap;
 	struct reply reply;   /* handlers never nest: one is enough */
+	void *tail_buf;       /* a reply's tail built by a handler (bitmaps) */
 	engine_idle_fn *idle_fn;
 	void *idle_opaque;
 };

@@ -76,7 +76,7 @@ struct wire_dma_map {
 	uint64_t size;
 } WIRE_PACKED;
 
-#define WIRE_DMA_UNMAP_GET_DIRTY_BITMAP 0x1u /* legacy, not supported */
+#define WIRE_DMA_UNMAP_GET_DIRTY_BITMAP 0x1u
 #define WIRE_DMA_UNMAP_ALL 0x2u
 
 struct wire_dma_unmap {
@@ -85,6 +85,15 @@ struct wire_dma_unmap {
 	uint64_t addr;
 	uint64_t size;
 } WIRE_PACKED;
+
+/* After the entry with GET_DIRTY_BITMAP, in the request and the reply. */
+struct wire_dma_unmap_bitmap {
+	uint64_t pgsize;
+	uint64_t size;   /* bitmap bytes: one bit per page, whole u64 words */
+} WIRE_PACKED;
+
+/* Largest dirty bitmap we build for one reply (1 TiB of 4 KiB pages). */
+#define WIRE_MAX_DIRTY_BITMAP (32u << 20)
 
 /* Device flags (VFIO_DEVICE_FLAGS_*). */
 #define WIRE_DEV_RESET 0x1u

@@ -125,6 +125,7 @@ static int do_arc(struct migration *m, uint32_t next)
 	if (ret == 0 && next == VUS_MIG_RESUMING) {
 		mig_buf_free(&m->in);
 		mig_buf_init(&m->in, m->cfg.max_stream_size);
+		m->in_overflow = false;
 	}
 	if (ret == 0 && cur == VUS_MIG_RESUMING)
 		ret = mig_load_stream(m);
@@ -210,9 +211,15 @@ int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
 
 int mig_data_write(struct migration *m, const void *buf, size_t len)
 {
+	int ret;
+
 	if (m->state != VUS_MIG_RESUMING)
 		return -EINVAL;
-	return mig_buf_put(&m->in, buf, len);
+	ret = mig_buf_put(&m->in, buf, len);
+	/* A stream cut at the limit must not load as if it ended there. */
+	if (ret == -EFBIG)
+		m->in_overflow = true;
+	return ret;
 }
 
 uint64_t mig_data_size(struct migration *m)

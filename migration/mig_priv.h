@@ -39,6 +39,7 @@ struct migration {
 	uint64_t last_final_size;
 	/* Resume session. */
 	struct mig_buf in;
+	bool in_overflow; /* a write went past max_stream_size: refuse it all */
 	/* The last DMA logging report's bitmap (sent from here). */
 	uint64_t *report;
 };

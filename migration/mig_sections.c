@@ -193,9 +193,10 @@ static int header_check(struct migration *m, const struct mig_parsed *pp)
 
 	mig_identity(m, id, sizeof(id));
 	if (strcmp(pp->identity, id) != 0) {
+		/* The stream's identity is the client's text: not logged. */
 		log_msg(log, VUS_LOG_WARNING,
-			"migration: stream is from device \"%s\", this is \"%s\"",
-			pp->identity, id);
+			"migration: stream is from another kind of device, this is \"%s\"",
+			id);
 		return -ENODEV;
 	}
 	if (pp->compat != m->cfg.compat_version) {
@@ -241,6 +242,13 @@ int mig_load_stream(struct migration *m)
 
 	if (g == NULL)
 		return -ENOMEM;
+	if (m->in_overflow) {
+		log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
+			"migration: refusing a stream longer than %llu bytes",
+			(unsigned long long)m->cfg.max_stream_size);
+		free(g);
+		return -EFBIG;
+	}
 	ret = mig_stream_parse(m->in.p, m->in.len, &pp);
 	if (ret < 0)
 		log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,

@@ -324,6 +324,18 @@ int vus_client_dma_map_mem(vus_client *c, uint64_t addr, uint64_t size,
  */
 int vus_client_dma_unmap(vus_client *c, uint64_t addr, uint64_t size);
 
+/**
+ * Withdraw a mapping as vus_client_dma_unmap() does and get the pages the
+ * device wrote in it while dirty logging was on (DMA_UNMAP with
+ * GET_DIRTY_BITMAP): bit k of @bitmap (@words uint64_t, at least
+ * ceil(size / page_size / 64)) is page addr + k * page_size; the server
+ * clears what it reports. -EINVAL (logging off, @page_size not a power of
+ * two, @words too small), -ENOENT, or the server's errno.
+ */
+int vus_client_dma_unmap_dirty(vus_client *c, uint64_t addr, uint64_t size,
+			       uint64_t page_size, uint64_t *bitmap,
+			       size_t words);
+
 /** Withdraw every mapping (DMA_UNMAP with the ALL flag). */
 int vus_client_dma_unmap_all(vus_client *c);
 
