@@ -212,10 +212,11 @@ int caps_parse_version(const void *payload, size_t len, uint16_t *major,
 		       uint16_t *minor, struct caps *c)
 {
 	const struct wire_version *v = payload;
-	const char *json = (const char *)payload + sizeof(*v);
+	const char *json;
 	size_t jlen;
 
 	caps_defaults(c);
+	/* Before any pointer arithmetic: an empty payload may be NULL. */
 	if (len < sizeof(*v))
 		return -EINVAL;
 	*major = v->major;
@@ -223,6 +224,7 @@ int caps_parse_version(const void *payload, size_t len, uint16_t *major,
 	jlen = len - sizeof(*v);
 	if (jlen == 0)
 		return 0;
+	json = (const char *)payload + sizeof(*v);
 	/* NUL-terminated at the very end, with no NUL inside the text. */
 	if (json[jlen - 1] != '\0' || strlen(json) != jlen - 1)
 		return -EINVAL;

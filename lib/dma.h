@@ -48,7 +48,8 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
  * its 4 KiB pages the device writes through vus_dma_* and
  * vus_dma_mark_dirty().
  */
-int dma_log_start(struct dma_table *dt); /* -EBUSY if on, -ENOMEM */
+/* -EBUSY if on, -ENOMEM, -E2BIG past DMA_LOG_MAX_WORDS of bitmap */
+int dma_log_start(struct dma_table *dt);
 void dma_log_stop(struct dma_table *dt);
 bool dma_log_active(const struct dma_table *dt);
 

@@ -19,17 +19,35 @@ static uint64_t map_base(const struct dma_map *m)
 	return m->addr & ~(uint64_t)(PAGE - 1);
 }
 
-static size_t bitmap_words(const struct dma_map *m)
+static uint64_t bitmap_words(const struct dma_map *m)
 {
 	uint64_t pages = ((m->last - map_base(m)) >> PAGE_SHIFT) + 1;
 
-	return (size_t)((pages + 63) / 64);
+	return (pages + 63) / 64;
+}
+
+/* Words of bitmap the mappings being logged hold now. */
+static uint64_t logged_words(const struct dma_table *dt)
+{
+	uint64_t w = 0;
+
+	for (uint32_t i = 0; i < dt->n; i++)
+		if (dt->m[i].dirty != NULL)
+			w += bitmap_words(&dt->m[i]);
+	return w;
 }
 
 int dma_log_attach(struct dma_table *dt, struct dma_map *m)
 {
-	(void)dt;
-	m->dirty = calloc(bitmap_words(m), sizeof(uint64_t));
+	uint64_t w = bitmap_words(m);
+
+	/*
+	 * Bounded like everything a client makes us allocate: a mapping
+	 * without an fd may be any size, and its bitmap would follow.
+	 */
+	if (w > DMA_LOG_MAX_WORDS || logged_words(dt) > DMA_LOG_MAX_WORDS - w)
+		return -E2BIG;
+	m->dirty = calloc((size_t)w, sizeof(uint64_t));
 	return m->dirty ? 0 : -ENOMEM;
 }
 
@@ -73,11 +91,16 @@ static void set_bitmaps(struct dma_table *dt, uint64_t **bms)
 
 int dma_log_start(struct dma_table *dt)
 {
-	uint64_t **bms;
+	uint64_t **bms, words = 0;
 	int ret = 0;
 
 	if (dt->logging)
 		return -EBUSY;
+	/* All the bitmaps together, bounded as in dma_log_attach(). */
+	for (uint32_t i = 0; i < dt->n; i++)
+		words += bitmap_words(&dt->m[i]);
+	if (words > DMA_LOG_MAX_WORDS)
+		return -E2BIG;
 	bms = calloc(dt->n ? dt->n : 1, sizeof(*bms));
 	if (bms == NULL)
 		return -ENOMEM;

@@ -96,7 +96,13 @@ bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out);
 
 /* dma_log.c */
 
-/** A bitmap for @m when logging is on (at insert). 0 or -ENOMEM. */
+/* Most dirty bitmap kept at once: 256 MiB, 8 TiB of mappings at 4 KiB. */
+#define DMA_LOG_MAX_WORDS ((256ull << 20) / 8)
+
+/**
+ * A bitmap for @m when logging is on (at insert). 0, -ENOMEM, or -E2BIG
+ * when the bitmaps would pass DMA_LOG_MAX_WORDS.
+ */
 int dma_log_attach(struct dma_table *dt, struct dma_map *m);
 
 /** Mark [addr, addr + len) of mapping copy @m written (thread-safe). */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mig_fsm.h"
+#include "mig_stream.h"
 #include "vtest.h"
 #include "vus.h"
 #include "vus/client.h"
@@ -127,6 +128,9 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* max_stream_size of the next dev_start() (0: the default). */
+static uint64_t next_max_stream;
+
 /* A PCI device with a BAR, MSI-X, and the two sections. */
 static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 		      uint16_t device_id)
@@ -147,12 +151,14 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 	struct vus_pci_msix_desc msix = { .nr_vectors = 4, .table_bar = 0,
 		.table_offset = 0x2000, .pba_bar = 0, .pba_offset = 0x3000 };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc),
-				     .compat_version = compat, .pre_copy = pre_copy };
+				     .compat_version = compat, .pre_copy = pre_copy,
+				     .max_stream_size = next_max_stream };
 	struct vus_device_ops ops = { .struct_size = sizeof(ops), .reset = reset,
 				      .quiesce = quiesce, .resume = resume };
 	int sv[2];
 
 	memset(d, 0, sizeof(*d));
+	next_max_stream = 0;
 	d->big = calloc(1, BIG_SIZE);
 	d->compat = compat;
 	cfg.opaque = d;
@@ -339,6 +345,113 @@ static void bad_streams_leave_the_device_untouched(void **state)
 	dev_stop(&other_dev);
 }
 
+/*
+ * A valid stream followed by more than the destination takes: the write
+ * past the limit fails, and so does the whole resume -- the part that fit
+ * is not loaded as if the stream had ended there.
+ */
+static void a_stream_past_the_limit_loads_nothing(void **state)
+{
+	struct dev a, b;
+	uint64_t size;
+	uint8_t *s;
+	int fd = memfd();
+
+	(void)state;
+	dev_start(&a, 1, false, 1);
+	a.counter = 7;
+	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
+	s = calloc(1, size + 4096);
+	assert_non_null(s);
+	assert_int_equal(pread(fd, s, size, 0), (ssize_t)size);
+	next_max_stream = size + 1024;
+	dev_start(&b, 1, false, 1);
+	b.counter = 5;
+	assert_int_equal(vus_client_mig_set_state(b.c, VUS_MIG_STOP), 0);
+	assert_int_equal(vus_client_mig_set_state(b.c, VUS_MIG_RESUMING), 0);
+	assert_int_equal(vus_client_mig_write(b.c, s, size + 4096), -EFBIG);
+	assert_int_equal(vus_client_mig_set_state(b.c, VUS_MIG_STOP), -EFBIG);
+	assert_int_equal(b.counter, 5);
+	assert_int_equal(vus_mig_state(b.ctx), VUS_MIG_ERROR);
+	/* A new resume starts afresh and takes the stream alone. */
+	assert_int_equal(vus_client_reset(b.c), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	assert_int_equal(b.counter, 7);
+	free(s);
+	close(fd);
+	dev_stop(&a);
+	dev_stop(&b);
+}
+
+/* Enable MSI-X (and bus mastering) as a guest driver would. */
+static void enable_msix(struct dev *d)
+{
+	uint16_t cmd = 0x0006, ctrl = 0x8000;
+	uint8_t at = 0, id = 0;
+
+	assert_int_equal(vus_client_region_write(d->c, VUS_PCI_REGION_CONFIG, 4,
+						 &cmd, 2), 0);
+	assert_int_equal(vus_client_region_read(d->c, VUS_PCI_REGION_CONFIG, 0x34,
+						&at, 1), 0);
+	for (int i = 0; i < 48 && at != 0; i++) {
+		assert_int_equal(vus_client_region_read(d->c, VUS_PCI_REGION_CONFIG,
+							at, &id, 1), 0);
+		if (id == 0x11)
+			break;
+		assert_int_equal(vus_client_region_read(d->c, VUS_PCI_REGION_CONFIG,
+							at + 1u, &at, 1), 0);
+	}
+	assert_int_equal(id, 0x11);
+	assert_int_equal(vus_client_region_write(d->c, VUS_PCI_REGION_CONFIG,
+						 at + 2u, &ctrl, 2), 0);
+}
+
+/*
+ * A "pci" section whose MSI-X pending bits name a vector past the last
+ * one (the device has 4): check() passed it, and once the guest enabled
+ * MSI-X the delivery of pending vectors read the table out of bounds.
+ */
+static void pending_bits_past_the_last_vector_are_refused(void **state)
+{
+	struct dev a, b;
+	struct mig_parsed pp;
+	uint64_t size;
+	uint32_t cfg_size, crc;
+	size_t pba = 0;
+	uint8_t *s;
+	int fd = memfd(), bad = memfd();
+
+	(void)state;
+	dev_start(&a, 1, false, 1);
+	dev_start(&b, 1, false, 1);
+	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
+	s = malloc(size);
+	assert_int_equal(pread(fd, s, size, 0), (ssize_t)size);
+	assert_int_equal(mig_stream_parse(s, size, &pp), 0);
+	for (unsigned int i = 0; i < pp.nr_rec; i++) {
+		if (pp.rec[i].name_len != 3 || memcmp(pp.rec[i].name, "pci", 3))
+			continue;
+		/* u32 config size | config | u32 vectors | table | PBA */
+		memcpy(&cfg_size, pp.rec[i].data, 4);
+		pba = (size_t)(pp.rec[i].data - s) + 4 + cfg_size + 4 + 4 * 16;
+	}
+	mig_parsed_free(&pp);
+	assert_true(pba != 0);
+	s[pba] |= 0x20;    /* vector 5 pending */
+	s[pba + 8] = 1;    /* the table was written: its masks count */
+	crc = mig_crc32c(0, s, size - 4);
+	memcpy(s + size - 4, &crc, 4);
+	assert_int_equal(pwrite(bad, s, size, 0), (ssize_t)size);
+	refused(&b, bad, -EBADMSG);
+	enable_msix(&b);
+	free(s);
+	close(fd);
+	close(bad);
+	dev_stop(&a);
+	dev_stop(&b);
+}
+
 /* Walk to @s from RUNNING through legal arcs. */
 static void go(struct dev *d, uint32_t s)
 {
@@ -383,6 +496,21 @@ static void every_illegal_arc(void **state)
 	dev_stop(&d);
 }
 
+/* Bits set in @bm for exactly the @n pages in @pages, of @nr_pages. */
+static void bitmap_is(const uint64_t *bm, uint64_t nr_pages,
+		      const uint64_t *pages, size_t n)
+{
+	for (uint64_t p = 0; p < nr_pages; p++) {
+		bool want = false;
+
+		for (size_t i = 0; i < n; i++)
+			want |= pages[i] == p;
+		if (((bm[p / 64] >> (p % 64)) & 1) != want)
+			fail_msg("page %lu: bit %d, written %d", (unsigned long)p,
+				 (int)((bm[p / 64] >> (p % 64)) & 1), want);
+	}
+}
+
 static void dirty_pages_are_the_pages_written(void **state)
 {
 	const uint64_t base = 0x100000000ull, size = 64u << 20;
@@ -404,15 +532,7 @@ static void dirty_pages_are_the_pages_written(void **state)
 	}
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vus_client_dirty_report(d.c, base, size, 4096, bm, 256), 0);
-	for (uint64_t p = 0; p < size / 4096; p++) {
-		bool want = false;
-
-		for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
-			want |= pages[i] == p;
-		if (((bm[p / 64] >> (p % 64)) & 1) != want)
-			fail_msg("page %lu: bit %d, written %d", (unsigned long)p,
-				 (int)((bm[p / 64] >> (p % 64)) & 1), want);
-	}
+	bitmap_is(bm, size / 4096, pages, sizeof(pages) / sizeof(pages[0]));
 	/* Reported bits are cleared; a coarser report ORs pages. */
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vus_client_dirty_report(d.c, base, size, 4096, bm, 256), 0);
@@ -425,6 +545,178 @@ static void dirty_pages_are_the_pages_written(void **state)
 	assert_int_equal(bm[0], 1); /* page 5 lies in the first MiB */
 	assert_int_equal(vus_client_dirty_stop(d.c), 0);
 	assert_int_equal(vus_client_dirty_report(d.c, base, size, 4096, bm, 256), -EINVAL);
+	dev_stop(&d);
+}
+
+/* A DMA_MAP without an fd, sent raw: the client would track it too. */
+static int raw_map(vus_client *c, uint64_t addr, uint64_t size)
+{
+	struct { uint32_t argsz, flags; uint64_t offset, addr, size; }
+		__attribute__((packed)) q = { 32, 3, 0, addr, size };
+	struct vus_client_reply r;
+	int ret = vus_client_request(c, VUS_CMD_DMA_MAP, 0, &q, sizeof(q),
+				     NULL, 0, &r);
+
+	if (ret == 0)
+		ret = -r.error;
+	vus_client_reply_free(&r);
+	return ret;
+}
+
+/*
+ * Found by fuzz_engine: while logging, a DMA_MAP without an fd (which may
+ * be any size) made the server calloc a bitmap of its size, here 128 TiB
+ * for a 2^62-byte mapping; ASan stopped at "allocation-size-too-big". The
+ * bitmaps are now bounded (256 MiB, 8 TiB of mappings), as are mappings
+ * made before logging starts.
+ */
+static void dirty_logging_refuses_mappings_it_cannot_track(void **state)
+{
+	const uint64_t huge = 1ull << 62;
+	struct dev d;
+	uint64_t bm[1];
+
+	(void)state;
+	dev_start(&d, 1, false, 1);
+	assert_int_equal(vus_client_dirty_start(d.c, 4096, NULL, 0), 0);
+	assert_int_equal(raw_map(d.c, huge, huge), -E2BIG);
+	assert_int_equal(raw_map(d.c, 0x100000, 0x1000), 0);
+	assert_int_equal(vus_client_dirty_report(d.c, 0x100000, 0x1000, 4096, bm, 1), 0);
+	assert_int_equal(vus_client_dirty_stop(d.c), 0);
+	/* Without logging the mapping is fine; logging then is refused. */
+	assert_int_equal(raw_map(d.c, huge, huge), 0);
+	assert_int_equal(vus_client_dirty_start(d.c, 4096, NULL, 0), -E2BIG);
+	assert_int_equal(vus_client_dirty_report(d.c, 0x100000, 0x1000, 4096, bm, 1),
+			 -EINVAL);
+	dev_stop(&d);
+}
+
+struct writer {
+	vus_ctx *ctx;
+	uint64_t base;
+	atomic_bool stop;
+	unsigned long writes;
+};
+
+/* The device writing all over guest memory while reports are taken. */
+static void *write_all_over(void *arg)
+{
+	struct writer *w = arg;
+	unsigned int seed = 1;
+
+	while (!atomic_load(&w->stop)) {
+		uint64_t v = ++w->writes;
+		uint64_t page = (uint64_t)rand_r(&seed) % 1024;
+		uint64_t off = (uint64_t)(rand_r(&seed) % 511) * 8;
+
+		assert_int_equal(vus_dma_write(w->ctx, w->base + page * 4096 + off,
+					       &v, sizeof(v)), 0);
+	}
+	return NULL;
+}
+
+/*
+ * A VMM's pre-copy against writes racing the reports: a full copy, then
+ * copies of what each report names while the device keeps writing, then
+ * a last report after it stopped. The copy must equal the memory.
+ */
+static void reports_racing_writes_lose_nothing(void **state)
+{
+	const uint64_t base = 0x100000000ull, size = 4u << 20;
+	struct writer w = { .base = base };
+	uint64_t bm[(4u << 20) / 4096 / 64];
+	uint8_t *shadow = malloc(size), *mem;
+	unsigned int rounds = 0;
+	pthread_t th;
+	struct dev d;
+	void *m;
+
+	(void)state;
+	assert_non_null(shadow);
+	dev_start(&d, 1, false, 1);
+	w.ctx = d.ctx;
+	assert_int_equal(vus_client_dma_map_memfd(d.c, base, size,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &m), 0);
+	mem = m;
+	assert_int_equal(vus_client_dirty_start(d.c, 4096, NULL, 0), 0);
+	assert_int_equal(pthread_create(&th, NULL, write_all_over, &w), 0);
+	memcpy(shadow, mem, size);
+	for (bool last = false; !last; rounds++) {
+		if (rounds == 200) {
+			atomic_store(&w.stop, true);
+			pthread_join(th, NULL);
+			last = true;
+		}
+		memset(bm, 0, sizeof(bm));
+		assert_int_equal(vus_client_dirty_report(d.c, base, size, 4096, bm,
+							 64), 0);
+		for (uint64_t p = 0; p < size / 4096; p++)
+			if ((bm[p / 64] >> (p % 64)) & 1)
+				memcpy(shadow + p * 4096, mem + p * 4096, 4096);
+	}
+	assert_true(w.writes > 1000);
+	for (uint64_t p = 0; p < size / 4096; p++)
+		if (memcmp(shadow + p * 4096, mem + p * 4096, 4096) != 0)
+			fail_msg("page %lu changed but was never reported after",
+				 (unsigned long)p);
+	assert_int_equal(vus_client_dirty_stop(d.c), 0);
+	dev_stop(&d);
+	free(shadow);
+}
+
+/* DMA_UNMAP with GET_DIRTY_BITMAP: the pages written, then no mapping. */
+static void unmap_hands_over_the_dirty_bitmap(void **state)
+{
+	const uint64_t base = 0x100000000ull, size = 16u << 20;
+	const uint64_t pages[] = { 0, 7, 64, 4095 };
+	struct { uint32_t argsz, flags; uint64_t addr, size, pgsize, bytes; }
+		__attribute__((packed)) raw;
+	struct vus_client_reply rep;
+	uint64_t bm[(16u << 20) / 4096 / 64], addr;
+	struct dev d;
+	void *mem;
+
+	(void)state;
+	dev_start(&d, 1, false, 1);
+	assert_int_equal(vus_client_dma_map_memfd(d.c, base, size,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &mem), 0);
+	/* Logging off: refused, and the mapping stays. */
+	assert_int_equal(vus_client_dma_unmap_dirty(d.c, base, size, 4096, bm, 64),
+			 -EINVAL);
+	assert_int_equal(vus_dma_nr_regions(d.ctx), 1);
+	assert_int_equal(vus_client_dirty_start(d.c, 4096, NULL, 0), 0);
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		addr = base + pages[i] * 4096 + 8;
+		assert_int_equal(vus_client_region_write(d.c, 0, 0, &addr, 8), 0);
+	}
+	/* A bitmap size that does not match the range, or no room for it. */
+	raw = (typeof(raw)){ .argsz = 40 + 512, .flags = 1, .addr = base,
+			     .size = size, .pgsize = 4096, .bytes = 256 };
+	assert_int_equal(vus_client_request(d.c, VUS_CMD_DMA_UNMAP, 0, &raw,
+					    sizeof(raw), NULL, 0, &rep), 0);
+	assert_int_equal(rep.error, EINVAL);
+	vus_client_reply_free(&rep);
+	raw.bytes = 512;
+	raw.argsz = 40 + 511;
+	assert_int_equal(vus_client_request(d.c, VUS_CMD_DMA_UNMAP, 0, &raw,
+					    sizeof(raw), NULL, 0, &rep), 0);
+	assert_int_equal(rep.error, EINVAL);
+	vus_client_reply_free(&rep);
+	/* With ALL, or a non-power-of-two page: refused too. */
+	raw = (typeof(raw)){ .argsz = 40 + 512, .flags = 3, .pgsize = 4096,
+			     .bytes = 512 };
+	assert_int_equal(vus_client_request(d.c, VUS_CMD_DMA_UNMAP, 0, &raw,
+					    sizeof(raw), NULL, 0, &rep), 0);
+	assert_int_equal(rep.error, EINVAL);
+	vus_client_reply_free(&rep);
+	assert_int_equal(vus_client_dma_unmap_dirty(d.c, base, size, 3000, bm, 64),
+			 -EINVAL);
+	assert_int_equal(vus_dma_nr_regions(d.ctx), 1);
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(vus_client_dma_unmap_dirty(d.c, base, size, 4096, bm, 64), 0);
+	bitmap_is(bm, size / 4096, pages, sizeof(pages) / sizeof(pages[0]));
+	assert_int_equal(vus_dma_nr_regions(d.ctx), 0);
+	assert_int_equal(vus_client_dirty_stop(d.c), 0);
 	dev_stop(&d);
 }
 
@@ -481,8 +773,13 @@ int main(int argc, char **argv)
 		VTEST(state_moves_to_another_server),
 		VTEST(pre_copy_then_stop_copy_is_one_stream),
 		VTEST(bad_streams_leave_the_device_untouched),
+		VTEST(pending_bits_past_the_last_vector_are_refused),
+		VTEST(dirty_logging_refuses_mappings_it_cannot_track),
 		VTEST(every_illegal_arc),
 		VTEST(dirty_pages_are_the_pages_written),
+		VTEST(unmap_hands_over_the_dirty_bitmap),
+		VTEST(a_stream_past_the_limit_loads_nothing),
+		VTEST(reports_racing_writes_lose_nothing),
 		VTEST(client_vanishing_mid_stop_copy),
 		VTEST(data_size_estimate),
 	};
