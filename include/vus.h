@@ -14,6 +14,7 @@
 #include "vus/migration.h"
 #include "vus/pci.h"
 #include "vus/region.h"
+#include "vus/sandbox.h"
 #include "vus/sysbus.h"
 
 #endif /* VUS_H */

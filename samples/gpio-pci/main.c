@@ -4,6 +4,7 @@
  *
  *   vus-gpio-pci --socket-path /tmp/gpio.sock [--control-path /tmp/gpio.ctl]
  *                [--inputs 0x00ff] [--compat-version N] [--log-level info]
+ *                [--sandbox[=kill|eperm|log]]
  *   vus-gpio-pci --fd 3 ...               (an inherited listening socket)
  *   vus-gpio-pci ctl --control-path /tmp/gpio.ctl inputs 0x1234
  *
@@ -13,53 +14,20 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/syscall.h>
 
 #include "control.h"
 #include "idio16.h"
+#include "sample_cli.h"
 
 struct opts {
-	const char *socket_path;
-	int listen_fd;
+	struct sample_cli cli;
 	const char *control_path;
 	unsigned long inputs;
-	int log_level;
-	uint32_t compat_version;
 };
-
-static vus_ctx *the_ctx;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	vus_ctx_stop(the_ctx); /* async-signal-safe */
-}
-
-static void log_sink(void *opaque, int level, const char *msg)
-{
-	static const char *const names[] = { "emerg", "alert", "crit", "error",
-					     "warning", "notice", "info", "debug" };
-
-	(void)opaque;
-	fprintf(stderr, "[%s] %s\n", names[level & 7], msg);
-}
-
-static int parse_level(const char *s)
-{
-	static const char *const names[] = { "error", "warning", "notice",
-					     "info", "debug" };
-
-	for (int i = 0; i < 5; i++)
-		if (strcasecmp(s, names[i]) == 0)
-			return VUS_LOG_ERR + i;
-	if (s[0] >= '3' && s[0] <= '7' && s[1] == '\0')
-		return s[0] - '0';
-	return -1;
-}
 
 static void usage(FILE *f)
 {
@@ -67,68 +35,51 @@ static void usage(FILE *f)
 		"usage: vus-gpio-pci (--socket-path PATH | --fd N) [options]\n"
 		"       vus-gpio-pci ctl --control-path PATH COMMAND...\n"
 		"options:\n"
-		"  --socket-path PATH   listen for a vfio-user client at PATH\n"
-		"  --fd N               serve clients of an inherited listening socket\n"
 		"  --control-path PATH  socket to change inputs at run time\n"
 		"                       (commands: get, inputs VALUE, input N 0|1)\n"
-		"  --inputs VALUE       initial level of the 16 input lines\n"
-		"  --compat-version N   guest-visible version for migration (default 1):\n"
-		"                       a destination accepts only the same version\n"
-		"  --log-level LEVEL    error, warning, notice, info or debug\n");
+		"  --inputs VALUE       initial level of the 16 input lines\n");
+	sample_cli_usage(f, 23);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "socket-path", required_argument, NULL, 's' },
-		{ "fd", required_argument, NULL, 'f' },
+		SAMPLE_CLI_LONGOPTS,
 		{ "control-path", required_argument, NULL, 'c' },
 		{ "inputs", required_argument, NULL, 'i' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "compat-version", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
-	int c;
+	int c, ret;
 
-	*o = (struct opts){ .listen_fd = -1, .log_level = VUS_LOG_NOTICE,
-			    .compat_version = 1 };
+	*o = (struct opts){ 0 };
+	sample_cli_init(&o->cli);
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		ret = sample_cli_option(&o->cli, c, optarg);
+		if (ret < 0)
+			return ret;
+		if (ret == 1)
+			continue;
 		switch (c) {
-		case 's': o->socket_path = optarg; break;
 		case 'c': o->control_path = optarg; break;
-		case 'f':
-			o->listen_fd = (int)strtol(optarg, &end, 10);
-			if (*end || o->listen_fd < 0)
-				return -EINVAL;
-			break;
 		case 'i':
 			o->inputs = strtoul(optarg, &end, 0);
 			if (*end || o->inputs > 0xffff)
-				return -EINVAL;
-			break;
-		case 'v': {
-			unsigned long v = strtoul(optarg, &end, 0);
-
-			if (*end || v == 0 || v > UINT32_MAX)
-				return -EINVAL;
-			o->compat_version = (uint32_t)v;
-			break;
-		}
-		case 'l':
-			o->log_level = parse_level(optarg);
-			if (o->log_level < 0)
 				return -EINVAL;
 			break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
 	}
-	/* --socket-path and --fd are mutually exclusive (vfio-user convention). */
-	if ((o->socket_path == NULL) == (o->listen_fd < 0))
-		return -EINVAL;
-	return 0;
+	return sample_cli_check(&o->cli);
+}
+
+/* The control socket: its clients' commands and replies. */
+static int sandbox_calls(vus_sandbox *sb, void *opaque)
+{
+	(void)opaque;
+	return vus_sandbox_allow(sb, SYS_sendto);
 }
 
 static int serve(const struct opts *o)
@@ -137,32 +88,30 @@ static int serve(const struct opts *o)
 				      .bus = VUS_BUS_PCI, .name = "gpio-pci" };
 	struct control *ctl = NULL;
 	struct idio16 dev;
+	vus_ctx *ctx;
 	int ret;
 
-	ret = vus_ctx_create(&cfg, &the_ctx);
+	ret = vus_ctx_create(&cfg, &ctx);
 	if (ret < 0)
 		return ret;
-	vus_ctx_set_log(the_ctx, o->log_level, log_sink, NULL);
-	ret = idio16_setup(&dev, the_ctx);
+	vus_ctx_set_log(ctx, o->cli.log_level, sample_log_sink, NULL);
+	ret = idio16_setup(&dev, ctx);
 	if (ret == 0)
-		ret = idio16_mig_setup(&dev, o->compat_version);
+		ret = idio16_mig_setup(&dev, o->cli.compat_version);
 	if (ret == 0)
-		ret = vus_ctx_realize(the_ctx);
+		ret = vus_ctx_realize(ctx);
 	dev.inputs = dev.wires = (uint16_t)o->inputs;
 	if (ret == 0 && o->control_path)
-		ret = control_open(&ctl, the_ctx, &dev, o->control_path);
+		ret = control_open(&ctl, ctx, &dev, o->control_path);
 	if (ret == 0)
-		ret = o->socket_path ? vus_ctx_listen(the_ctx, o->socket_path)
-				     : vus_ctx_listen_fd(the_ctx, o->listen_fd);
+		ret = sample_cli_listen(ctx, &o->cli);
 	if (ret == 0) {
-		signal(SIGINT, on_signal);
-		signal(SIGTERM, on_signal);
 		fprintf(stderr, "vus-gpio-pci: serving PCI-IDIO-16 (494f:0dc8) on %s\n",
-			o->socket_path ? o->socket_path : "inherited fd");
-		ret = vus_ctx_run(the_ctx);
+			o->cli.socket_path ? o->cli.socket_path : "inherited fd");
+		ret = sample_cli_run(ctx, &o->cli, sandbox_calls, NULL);
 	}
 	control_close(ctl);
-	vus_ctx_destroy(the_ctx);
+	vus_ctx_destroy(ctx);
 	return ret;
 }
 

@@ -6,6 +6,7 @@
  *   vus-sysbus-uart --socket-path /tmp/uart.sock [--backend pty]
  *                   [--reg-shift 0|2] [--clock HZ] [--speed BAUD]
  *                   [--base ADDR] [--compat-version N] [--log-level info]
+ *                   [--sandbox[=kill|eperm|log]]
  *   vus-sysbus-uart --fd 3 ...             (an inherited listening socket)
  *
  * Backends: stdio (default), pty, unix:PATH, unix-listen:PATH (see
@@ -20,65 +21,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 #include "backend.h"
 #include "port.h"
+#include "sample_cli.h"
 
 struct opts {
-	const char *socket_path;
-	int listen_fd;
+	struct sample_cli cli;
 	const char *backend;
 	struct port_config port;
-	int log_level;
-	uint32_t compat_version;
 };
-
-static vus_ctx *the_ctx;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	vus_ctx_stop(the_ctx); /* async-signal-safe */
-}
-
-static void log_sink(void *opaque, int level, const char *msg)
-{
-	static const char *const names[] = { "emerg", "alert", "crit", "error",
-					     "warning", "notice", "info", "debug" };
-
-	(void)opaque;
-	fprintf(stderr, "[%s] %s\n", names[level & 7], msg);
-}
-
-static int parse_level(const char *s)
-{
-	static const char *const names[] = { "error", "warning", "notice",
-					     "info", "debug" };
-
-	for (int i = 0; i < 5; i++)
-		if (strcasecmp(s, names[i]) == 0)
-			return VUS_LOG_ERR + i;
-	if (s[0] >= '3' && s[0] <= '7' && s[1] == '\0')
-		return s[0] - '0';
-	return -1;
-}
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vus-sysbus-uart (--socket-path PATH | --fd N) [options]\n"
 		"options:\n"
-		"  --socket-path PATH  listen for a vfio-user client at PATH\n"
-		"  --fd N              serve clients of an inherited listening socket\n"
 		"  --backend B         stdio (default), pty, unix:PATH, unix-listen:PATH\n"
 		"  --reg-shift 0|2     register spacing: 1 byte (default) or 4 bytes\n"
 		"  --clock HZ          input clock, default 1843200\n"
 		"  --speed BAUD        baud rate at reset, default 115200\n"
-		"  --base ADDR         suggested guest-physical base address\n"
-		"  --compat-version N  guest-visible version for migration (default 1):\n"
-		"                      a destination accepts only the same version\n"
-		"  --log-level LEVEL   error, warning, notice, info or debug\n");
+		"  --base ADDR         suggested guest-physical base address\n");
+	sample_cli_usage(f, 22);
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -91,21 +57,14 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 	       *out <= max;
 }
 
-/* One option with an argument; false if the value is bad. */
+/* One option of this sample; false if the value is bad. */
 static bool set_opt(struct opts *o, int c, const char *arg)
 {
 	uint64_t v;
 
 	switch (c) {
-	case 's': o->socket_path = arg; return true;
 	case 'b': o->backend = arg; return true;
-	case 'l': return (o->log_level = parse_level(arg)) >= 0;
 	case 'a': return parse_u64(arg, UINT64_MAX - 1, &o->port.base);
-	case 'f':
-		if (!parse_u64(arg, 1 << 20, &v))
-			return false;
-		o->listen_fd = (int)v;
-		return true;
 	case 'r':
 		if (!parse_u64(arg, 2, &v) || v == 1)
 			return false;
@@ -117,11 +76,6 @@ static bool set_opt(struct opts *o, int c, const char *arg)
 			return false;
 		*(c == 'c' ? &o->port.clock_hz : &o->port.speed) = (uint32_t)v;
 		return true;
-	case 'v':
-		if (!parse_u64(arg, UINT32_MAX, &v) || v == 0)
-			return false;
-		o->compat_version = (uint32_t)v;
-		return true;
 	default:
 		return false;
 	}
@@ -130,35 +84,32 @@ static bool set_opt(struct opts *o, int c, const char *arg)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "socket-path", required_argument, NULL, 's' },
-		{ "fd", required_argument, NULL, 'f' },
+		SAMPLE_CLI_LONGOPTS,
 		{ "backend", required_argument, NULL, 'b' },
 		{ "reg-shift", required_argument, NULL, 'r' },
 		{ "clock", required_argument, NULL, 'c' },
 		{ "speed", required_argument, NULL, 'p' },
 		{ "base", required_argument, NULL, 'a' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "compat-version", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t div;
-	int c;
+	int c, ret;
 
-	*o = (struct opts){ .listen_fd = -1, .backend = "stdio",
-			    .log_level = VUS_LOG_NOTICE, .compat_version = 1,
+	*o = (struct opts){ .backend = "stdio",
 			    .port = { .clock_hz = 1843200, .speed = 115200,
 				      .base = VUS_SYSBUS_NO_BASE } };
+	sample_cli_init(&o->cli);
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			exit(0);
 		}
-		if (!set_opt(o, c, optarg))
+		ret = sample_cli_option(&o->cli, c, optarg);
+		if (ret < 0 || (ret == 0 && !set_opt(o, c, optarg)))
 			return -EINVAL;
 	}
-	/* --socket-path and --fd are mutually exclusive (vfio-user convention). */
-	if (optind != argc || (o->socket_path == NULL) == (o->listen_fd < 0))
+	if (optind != argc || sample_cli_check(&o->cli) < 0)
 		return -EINVAL;
 	div = o->port.clock_hz / (16ull * o->port.speed);
 	if (div == 0 || div > 0xffff) {
@@ -170,32 +121,50 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 }
 
 /* Describe, realize, open the backend, listen. Errors say which step. */
-static int start(const struct opts *o, struct port *port, struct backend **be)
+static int start(const struct opts *o, vus_ctx *ctx, struct port *port,
+		 struct backend **be)
 {
 	struct backend_config bc = { .spec = o->backend,
-				     .log_level = o->log_level,
+				     .log_level = o->cli.log_level,
 				     .kick = port_sync, .opaque = port };
 	const char *what = "device set-up";
-	int ret = port_setup(port, the_ctx, &o->port);
+	int ret = port_setup(port, ctx, &o->port);
 
 	if (ret == 0)
-		ret = port_mig_setup(port, o->compat_version);
+		ret = port_mig_setup(port, o->cli.compat_version);
 	if (ret == 0)
-		ret = vus_ctx_realize(the_ctx);
+		ret = vus_ctx_realize(ctx);
 	if (ret == 0) {
 		what = "backend";
-		ret = backend_open(be, the_ctx, &bc);
+		ret = backend_open(be, ctx, &bc);
 	}
 	if (ret == 0) {
 		port_attach(port, *be);
-		what = o->socket_path ? o->socket_path : "--fd";
-		ret = o->socket_path ? vus_ctx_listen(the_ctx, o->socket_path)
-				     : vus_ctx_listen_fd(the_ctx, o->listen_fd);
+		what = o->cli.socket_path ? o->cli.socket_path : "--fd";
+		ret = sample_cli_listen(ctx, &o->cli);
 	}
 	if (ret < 0)
 		fprintf(stderr, "vus-sysbus-uart: %s: %s\n", what,
 			ret == -EINVAL && strcmp(what, "backend") == 0
 				? "unknown kind or bad path" : strerror(-ret));
+	return ret;
+}
+
+/*
+ * The back-ends once open: send() to a socket peer, FIONREAD on the
+ * input, a new peer for unix-listen (accept4 is libvus's already); the
+ * character timer. tcsetattr() at exit restores the terminal (TCSETS).
+ */
+static int sandbox_calls(vus_sandbox *sb, void *opaque)
+{
+	static const long calls[] = { SYS_sendto, SYS_timerfd_settime };
+	int ret = sample_allow_all(sb, calls, sizeof(calls) / sizeof(calls[0]));
+
+	(void)opaque;
+	if (ret == 0)
+		ret = vus_sandbox_allow_if(sb, SYS_ioctl, 1, FIONREAD);
+	if (ret == 0)
+		ret = vus_sandbox_allow_if(sb, SYS_ioctl, 1, TCSETS);
 	return ret;
 }
 
@@ -206,29 +175,28 @@ static int serve(const struct opts *o)
 				      .name = "sysbus-uart" };
 	struct backend *be = NULL;
 	struct port port = { .timer_fd = -1 };
+	vus_ctx *ctx;
 	int ret;
 
-	ret = vus_ctx_create(&cfg, &the_ctx);
+	ret = vus_ctx_create(&cfg, &ctx);
 	if (ret < 0) {
 		fprintf(stderr, "vus-sysbus-uart: %s\n", strerror(-ret));
 		return ret;
 	}
-	vus_ctx_set_log(the_ctx, o->log_level, log_sink, NULL);
-	ret = start(o, &port, &be);
+	vus_ctx_set_log(ctx, o->cli.log_level, sample_log_sink, NULL);
+	ret = start(o, ctx, &port, &be);
 	if (ret == 0) {
-		signal(SIGINT, on_signal);
-		signal(SIGTERM, on_signal);
-		if (o->log_level >= VUS_LOG_NOTICE)
+		if (o->cli.log_level >= VUS_LOG_NOTICE)
 			fprintf(stderr, "vus-sysbus-uart: serving ns16550a on %s, backend %s\n",
-				o->socket_path ? o->socket_path : "inherited fd",
+				o->cli.socket_path ? o->cli.socket_path : "inherited fd",
 				o->backend);
-		ret = vus_ctx_run(the_ctx);
+		ret = sample_cli_run(ctx, &o->cli, sandbox_calls, NULL);
 		if (ret < 0)
 			fprintf(stderr, "vus-sysbus-uart: %s\n", strerror(-ret));
 	}
 	backend_close(be);
 	port_teardown(&port);
-	vus_ctx_destroy(the_ctx);
+	vus_ctx_destroy(ctx);
 	return ret;
 }
 

@@ -5,6 +5,7 @@
  *   vus-virtio-net-pci --socket-path /tmp/net.sock --tap vnet0
  *   vus-virtio-net-pci --socket-path /tmp/a.sock --bind /tmp/a.dgram --peer /tmp/b.dgram
  *   vus-virtio-net-pci --fd 3 ...         (an inherited listening socket)
+ *   ... --sandbox[=kill|eperm|log]        (seccomp once it listens)
  *
  * Attach it to QEMU with
  *   -device '{"driver":"vfio-user-pci","socket":{"type":"unix","path":"/tmp/net.sock"}}'
@@ -12,54 +13,25 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
+#include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "net.h"
+#include "sample_cli.h"
 
 struct opts {
-	const char *socket_path;
-	int listen_fd;
+	struct sample_cli cli;
 	const char *tap;
 	const char *peer;
 	const char *bind;
 	struct vnet_config net;
 };
-
-static vus_ctx *the_ctx;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	vus_ctx_stop(the_ctx); /* async-signal-safe */
-}
-
-static void log_sink(void *opaque, int level, const char *msg)
-{
-	static const char *const names[] = { "emerg", "alert", "crit", "error",
-					     "warning", "notice", "info", "debug" };
-
-	(void)opaque;
-	fprintf(stderr, "[%s] %s\n", names[level & 7], msg);
-}
-
-static int parse_level(const char *s)
-{
-	static const char *const names[] = { "error", "warning", "notice",
-					     "info", "debug" };
-
-	for (int i = 0; i < 5; i++)
-		if (strcasecmp(s, names[i]) == 0)
-			return VUS_LOG_ERR + i;
-	if (s[0] >= '3' && s[0] <= '7' && s[1] == '\0')
-		return s[0] - '0';
-	return -1;
-}
 
 static int parse_mac(const char *s, uint8_t mac[6])
 {
@@ -106,8 +78,6 @@ static void usage(FILE *f)
 		"  --peer PATH           AF_UNIX datagrams to PATH, one frame each,\n"
 		"  [--bind PATH]           received at PATH (a peer sends from there)\n"
 		"options:\n"
-		"  --socket-path PATH    listen for a vfio-user client at PATH\n"
-		"  --fd N                serve clients of an inherited listening socket\n"
 		"  --mac XX:XX:XX:XX:XX:XX  (default: random, locally administered)\n"
 		"  --queue-size N        queue size, a power of two (default 256)\n"
 		"  --notify MODE         ioeventfd (default) or mmap (a polled page)\n"
@@ -115,8 +85,8 @@ static void usage(FILE *f)
 		"  --poll-max-us N       mmap mode: poll at least every N us when idle\n"
 		"                        (default 250)\n"
 		"  --mtu N               offer VIRTIO_NET_F_MTU with this MTU\n"
-		"  --offload on|off      TAP checksum/segmentation offloads (default on)\n"
-		"  --log-level LEVEL     error, warning, notice, info or debug\n");
+		"  --offload on|off      TAP checksum/segmentation offloads (default on)\n");
+	sample_cli_usage(f, 24);
 }
 
 static int parse_one(struct opts *o, int c, const char *arg)
@@ -124,8 +94,6 @@ static int parse_one(struct opts *o, int c, const char *arg)
 	int err = 0;
 
 	switch (c) {
-	case 's': o->socket_path = arg; break;
-	case 'f': o->listen_fd = (int)parse_num(arg, 1 << 20, &err); break;
 	case 't': o->tap = arg; break;
 	case 'p': o->peer = arg; break;
 	case 'b': o->bind = arg; break;
@@ -145,10 +113,6 @@ static int parse_one(struct opts *o, int c, const char *arg)
 			err = -EINVAL;
 		o->net.offloads = strcmp(arg, "on") == 0;
 		break;
-	case 'l':
-		o->net.log_level = parse_level(arg);
-		err = o->net.log_level < 0 ? -EINVAL : 0;
-		break;
 	default: err = -EINVAL; break;
 	}
 	return err;
@@ -157,8 +121,7 @@ static int parse_one(struct opts *o, int c, const char *arg)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "socket-path", required_argument, NULL, 's' },
-		{ "fd", required_argument, NULL, 'f' },
+		SAMPLE_CLI_LONGOPTS,
 		{ "tap", required_argument, NULL, 't' },
 		{ "peer", required_argument, NULL, 'p' },
 		{ "bind", required_argument, NULL, 'b' },
@@ -169,31 +132,30 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "poll-max-us", required_argument, NULL, 'U' },
 		{ "mtu", required_argument, NULL, 'M' },
 		{ "offload", required_argument, NULL, 'o' },
-		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, ret;
 
-	*o = (struct opts){ .listen_fd = -1 };
+	*o = (struct opts){ 0 };
+	sample_cli_init(&o->cli);
 	o->net = (struct vnet_config){ .queue_size = 256, .offloads = true,
 				       .notify = VPCI_NOTIFY_IOEVENTFD,
-				       .poll_spin_us = 50, .poll_max_us = 250,
-				       .log_level = VUS_LOG_NOTICE };
+				       .poll_spin_us = 50, .poll_max_us = 250 };
 	default_mac(o->net.mac);
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			exit(0);
 		}
-		if (parse_one(o, c, optarg) < 0)
+		ret = sample_cli_option(&o->cli, c, optarg);
+		if (ret < 0 || (ret == 0 && parse_one(o, c, optarg) < 0))
 			return -EINVAL;
 	}
-	if (optind != argc)
+	if (optind != argc || sample_cli_check(&o->cli) < 0)
 		return -EINVAL;
-	/* --socket-path and --fd are mutually exclusive (vfio-user convention). */
-	if ((o->socket_path == NULL) == (o->listen_fd < 0))
-		return -EINVAL;
+	o->net.compat_version = o->cli.compat_version;
+	o->net.log_level = o->cli.log_level;
 	/* Exactly one backend; --bind only with --peer. */
 	if ((o->tap == NULL) == (o->peer == NULL) || (o->bind && !o->peer))
 		return -EINVAL;
@@ -227,6 +189,26 @@ static int open_backend(const struct opts *o, struct backend **be)
 	return backend_open_dgram(o->bind, o->peer, be);
 }
 
+/*
+ * The data path once serving, on the worker thread (started at set-up,
+ * so no clone): the TAP device (readv, writev; offloads follow the
+ * guest's features) or the datagram socket (reconnected when the peer
+ * comes back), the worker's timer and its yield while polling.
+ */
+static int sandbox_calls(vus_sandbox *sb, void *opaque)
+{
+	static const long calls[] = {
+		SYS_readv, SYS_writev, SYS_recvfrom, SYS_sendto, SYS_connect,
+		SYS_timerfd_settime, SYS_sched_yield,
+	};
+	int ret = sample_allow_all(sb, calls, sizeof(calls) / sizeof(calls[0]));
+
+	(void)opaque;
+	if (ret == 0)
+		ret = vus_sandbox_allow_if(sb, SYS_ioctl, 1, TUNSETOFFLOAD);
+	return ret;
+}
+
 static int serve(const struct opts *o)
 {
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
@@ -234,6 +216,7 @@ static int serve(const struct opts *o)
 	const uint8_t *m = o->net.mac;
 	struct backend *be = NULL;
 	struct vnet *n = NULL;
+	vus_ctx *ctx = NULL;
 	int ret;
 
 	ret = open_backend(o, &be);
@@ -241,29 +224,26 @@ static int serve(const struct opts *o)
 		fprintf(stderr, "vus-virtio-net-pci: backend: %s\n", strerror(-ret));
 		return ret;
 	}
-	ret = vus_ctx_create(&cfg, &the_ctx);
+	ret = vus_ctx_create(&cfg, &ctx);
 	if (ret == 0) {
-		vus_ctx_set_log(the_ctx, o->net.log_level, log_sink, NULL);
-		ret = vnet_create(the_ctx, be, &o->net, &n);
+		vus_ctx_set_log(ctx, o->net.log_level, sample_log_sink, NULL);
+		ret = vnet_create(ctx, be, &o->net, &n);
 	}
 	if (ret == 0)
-		ret = vus_ctx_realize(the_ctx);
+		ret = vus_ctx_realize(ctx);
 	if (ret == 0)
-		ret = o->socket_path ? vus_ctx_listen(the_ctx, o->socket_path)
-				     : vus_ctx_listen_fd(the_ctx, o->listen_fd);
+		ret = sample_cli_listen(ctx, &o->cli);
 	if (ret == 0) {
-		signal(SIGINT, on_signal);
-		signal(SIGTERM, on_signal);
 		fprintf(stderr, "vus-virtio-net-pci: serving virtio-net (1af4:1041) "
 			"%02x:%02x:%02x:%02x:%02x:%02x on %s\n", m[0], m[1], m[2],
 			m[3], m[4], m[5],
-			o->socket_path ? o->socket_path : "inherited fd");
-		ret = vus_ctx_run(the_ctx);
+			o->cli.socket_path ? o->cli.socket_path : "inherited fd");
+		ret = sample_cli_run(ctx, &o->cli, sandbox_calls, NULL);
 	}
 	/* The worker must be gone before the context unmaps guest memory. */
 	if (n != NULL)
 		vnet_shutdown(n);
-	vus_ctx_destroy(the_ctx);
+	vus_ctx_destroy(ctx);
 	if (n != NULL)
 		print_stats(n);
 	vnet_destroy(n);

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sandbox_calls: the system calls a realized, listening libvus context
+ * makes, each with the reason it is there. Found by reading lib/ and by
+ * running the client, sample and QEMU guest tests under strace -f
+ * (doc/sandbox.md). Calls that exist only on some architectures are
+ * guarded: aarch64 has no poll, epoll_wait, readlink, access or unlink,
+ * and its C library uses the *at / p* forms instead.
+ */
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include "common.h"
+#include "sandbox.h"
+
+static const long base_calls[] = {
+	/* Serving: a new client, messages with their fds, the event loop. */
+	SYS_accept4,
+	SYS_recvmsg,
+	SYS_sendmsg,
+	SYS_epoll_ctl,
+	SYS_epoll_pwait,
+#ifdef SYS_epoll_wait
+	SYS_epoll_wait,
+#endif
+	/* Waiting for the client's reply to the server's own DMA request. */
+	SYS_ppoll,
+#ifdef SYS_poll
+	SYS_poll,
+#endif
+	/* Eventfds (wake-up, interrupts, doorbells) and log lines on stderr. */
+	SYS_read,
+	SYS_write,
+	SYS_close,
+	/* Non-blocking mode on accepted sockets. */
+	SYS_fcntl,
+	/* DMA maps of client memory (fstat checks the fd is big enough), and
+	 * the C library's allocator: brk, mmap, mremap, mprotect for the
+	 * heaps of threads, madvise when it gives memory back. */
+	SYS_mmap,
+	SYS_munmap,
+	SYS_mremap,
+	SYS_mprotect,
+	SYS_madvise,
+	SYS_brk,
+	SYS_fstat,
+	SYS_newfstatat,
+	/* Interrupt fds must be eventfds: read the /proc/self/fd link; the
+	 * access() fallback runs when /proc is not mounted. Reading a link or
+	 * testing a path reveals names, it changes nothing. */
+	SYS_readlinkat,
+	SYS_faccessat,
+#ifdef SYS_faccessat2
+	SYS_faccessat2,
+#endif
+#ifdef SYS_readlink
+	SYS_readlink,
+#endif
+#ifdef SYS_access
+	SYS_access,
+#endif
+	/* vus_ctx_destroy() removes the socket it created. */
+	SYS_unlinkat,
+#ifdef SYS_unlink
+	SYS_unlink,
+#endif
+	/* A thread registers these first thing; one started just before the
+	 * sandbox may get to it only after. */
+	SYS_set_robust_list,
+#ifdef SYS_rseq
+	SYS_rseq,
+#endif
+	/* Locks (the log's rate limit, device threads); the allocator seeds
+	 * itself from getrandom on first use in a thread. */
+	SYS_futex,
+	SYS_getrandom,
+	/* Time: normally the vDSO, these when it is not there. */
+	SYS_clock_gettime,
+	SYS_clock_nanosleep,
+	SYS_nanosleep,
+	SYS_gettimeofday,
+	/* Signals: SIGINT/SIGTERM handlers that stop the context return
+	 * through rt_sigreturn, and an interrupted wait restarts. */
+	SYS_rt_sigreturn,
+	SYS_rt_sigprocmask,
+	SYS_restart_syscall,
+	SYS_exit,
+	SYS_exit_group,
+};
+
+/*
+ * AddressSanitizer's runtime. At exit LeakSanitizer clones a helper task
+ * (CLONE_VM without CLONE_THREAD) that checks its parent is alive
+ * (getppid), lists /proc/self/task (getdents), ptrace()s every thread and
+ * waits for it, while the main thread lets it (prctl) and yields; both
+ * read /proc/self/maps. Each thread the runtime sees start asks for its
+ * attributes (CPU set included). A report checks whether stderr is a
+ * terminal and symbolizes the stack by reading the binary; abort_on_error
+ * raises SIGABRT. Found by running the samples' suites with
+ * VUS_SANDBOX_LOG and this list left out (the kernel logged getppid,
+ * getdents, prctl, gettid, getpid, clone, sched_yield), by what killed
+ * test_sandbox (sched_getaffinity, ioctl TCGETS), and from what
+ * LeakSanitizer does; test_sandbox's leak case and the sample suites in
+ * the ASan build check it is enough. Only in a library built with the
+ * sanitizer, whose program then has the same runtime.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_ASAN 1
+#endif
+#endif
+
+#ifdef SANDBOX_ASAN
+static const long sanitizer_calls[] = {
+	SYS_clone,
+	SYS_getppid,
+	SYS_prctl,
+	SYS_ptrace,
+	SYS_wait4,
+	SYS_getdents64,
+#ifdef SYS_getdents
+	SYS_getdents,
+#endif
+	SYS_openat,
+#ifdef SYS_open
+	SYS_open,
+#endif
+	SYS_lseek,
+	SYS_pread64,
+	SYS_sched_yield,
+	SYS_sigaltstack,
+	SYS_rt_sigaction,
+	SYS_getpid,
+	SYS_gettid,
+	SYS_tgkill,
+	SYS_kill,
+	/* Every new thread asks for its attributes, CPU set included. */
+	SYS_sched_getaffinity,
+};
+#endif
+
+bool sandbox_sanitizer_build(void)
+{
+#ifdef SANDBOX_ASAN
+	return true;
+#else
+	return false;
+#endif
+}
+
+int sandbox_add_base(vus_sandbox *sb)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(base_calls); i++)
+		ret = vus_sandbox_allow(sb, base_calls[i]);
+#ifdef SANDBOX_ASAN
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(sanitizer_calls); i++)
+		ret = vus_sandbox_allow(sb, sanitizer_calls[i]);
+	/* A report asks whether stderr is a terminal (for colours). */
+	if (ret == 0)
+		ret = vus_sandbox_allow_if(sb, SYS_ioctl, 1, TCGETS);
+#endif
+	return ret;
+}

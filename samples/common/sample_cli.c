@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sample_cli: the options every sample takes and its log sink
+ * (sample_cli.h). Serving and the sandbox are in sample_run.c.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sample_cli.h"
+
+void sample_cli_init(struct sample_cli *c)
+{
+	*c = (struct sample_cli){ .listen_fd = -1, .log_level = VUS_LOG_NOTICE,
+				  .compat_version = 1,
+				  .sandbox = SAMPLE_SANDBOX_OFF };
+}
+
+/* A decimal or 0x number in 0..@max, nothing after it. */
+static int parse_num(const char *s, unsigned long long max,
+		     unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	if (s[0] == '\0' || s[0] == '-' || *end != '\0' || errno != 0 ||
+	    *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_sandbox(const char *arg, enum sample_sandbox *out)
+{
+	if (arg == NULL || strcmp(arg, "kill") == 0)
+		*out = SAMPLE_SANDBOX_KILL;
+	else if (strcmp(arg, "eperm") == 0)
+		*out = SAMPLE_SANDBOX_EPERM;
+	else if (strcmp(arg, "log") == 0)
+		*out = SAMPLE_SANDBOX_LOG;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int sample_cli_option(struct sample_cli *c, int code, const char *arg)
+{
+	unsigned long long v;
+	int ret = 0;
+
+	switch (code) {
+	case SAMPLE_OPT_SOCKET:
+		c->socket_path = arg;
+		break;
+	case SAMPLE_OPT_FD:
+		ret = parse_num(arg, 1 << 20, &v);
+		c->listen_fd = (int)v;
+		break;
+	case SAMPLE_OPT_LOG_LEVEL:
+		c->log_level = sample_parse_level(arg);
+		ret = c->log_level < 0 ? -EINVAL : 0;
+		break;
+	case SAMPLE_OPT_COMPAT:
+		/* 0 is not a version: the stream format reserves it. */
+		ret = parse_num(arg, UINT32_MAX, &v);
+		if (ret == 0 && v == 0)
+			ret = -EINVAL;
+		c->compat_version = (uint32_t)v;
+		break;
+	case SAMPLE_OPT_SANDBOX:
+		ret = parse_sandbox(arg, &c->sandbox);
+		break;
+	default:
+		return 0;
+	}
+	return ret < 0 ? ret : 1;
+}
+
+int sample_cli_check(const struct sample_cli *c)
+{
+	/* --socket-path and --fd are mutually exclusive (vfio-user convention). */
+	return (c->socket_path == NULL) == (c->listen_fd < 0) ? -EINVAL : 0;
+}
+
+void sample_cli_usage(FILE *f, int col)
+{
+	static const char *const lines[][2] = {
+		{ "--socket-path PATH", "listen for a vfio-user client at PATH" },
+		{ "--fd N", "serve clients of an inherited listening socket" },
+		{ "--compat-version N", "guest-visible version for migration (default 1):" },
+		{ "", "a destination accepts only the same version" },
+		{ "--log-level LEVEL", "error, warning, notice, info or debug" },
+		{ "--sandbox[=MODE]", "once listening, confine the server to the system" },
+		{ "", "calls it needs (seccomp); others: kill (default)," },
+		{ "", "eperm (they fail), log (allowed, logged by the kernel)" },
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		fprintf(f, "  %-*s%s\n", col - 2, lines[i][0], lines[i][1]);
+}
+
+int sample_parse_level(const char *s)
+{
+	static const char *const names[] = { "error", "warning", "notice",
+					     "info", "debug" };
+
+	for (int i = 0; i < 5; i++)
+		if (strcasecmp(s, names[i]) == 0)
+			return VUS_LOG_ERR + i;
+	if (s[0] >= '3' && s[0] <= '7' && s[1] == '\0')
+		return s[0] - '0';
+	return -1;
+}
+
+void sample_log_sink(void *opaque, int level, const char *msg)
+{
+	static const char *const names[] = { "emerg", "alert", "crit", "error",
+					     "warning", "notice", "info", "debug" };
+
+	(void)opaque;
+	fprintf(stderr, "[%s] %s\n", names[level & 7], msg);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sample_cli: what the sample device servers share on their command line
+ * and around vus_ctx_run(): the options every sample takes (--socket-path,
+ * --fd, --log-level, --compat-version, --sandbox), a log sink on stderr,
+ * listening, SIGINT/SIGTERM stopping the context, and the sandbox.
+ *
+ * A sample lists SAMPLE_CLI_LONGOPTS in its getopt_long() table, passes
+ * every option it does not know to sample_cli_option(), and ends with
+ * sample_cli_listen() and sample_cli_run().
+ */
+#ifndef SAMPLE_CLI_H
+#define SAMPLE_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <vus.h>
+
+/* getopt_long() codes of the shared options, beyond any character. */
+enum {
+	SAMPLE_OPT_SOCKET = 0x100,
+	SAMPLE_OPT_FD,
+	SAMPLE_OPT_LOG_LEVEL,
+	SAMPLE_OPT_COMPAT,
+	SAMPLE_OPT_SANDBOX,
+};
+
+#define SAMPLE_CLI_LONGOPTS                                                     \
+	{ "socket-path", required_argument, NULL, SAMPLE_OPT_SOCKET },         \
+	{ "fd", required_argument, NULL, SAMPLE_OPT_FD },                       \
+	{ "log-level", required_argument, NULL, SAMPLE_OPT_LOG_LEVEL },         \
+	{ "compat-version", required_argument, NULL, SAMPLE_OPT_COMPAT },       \
+	{ "sandbox", optional_argument, NULL, SAMPLE_OPT_SANDBOX }
+
+/* --sandbox: off unless given; bare --sandbox kills on a forbidden call. */
+enum sample_sandbox {
+	SAMPLE_SANDBOX_OFF,
+	SAMPLE_SANDBOX_KILL,
+	SAMPLE_SANDBOX_EPERM,
+	SAMPLE_SANDBOX_LOG,
+};
+
+struct sample_cli {
+	const char *socket_path;
+	int listen_fd;           /* --fd, -1 if not given */
+	int log_level;           /* VUS_LOG_*, default VUS_LOG_NOTICE */
+	uint32_t compat_version; /* default 1 */
+	enum sample_sandbox sandbox;
+};
+
+/** Defaults for every shared option. */
+void sample_cli_init(struct sample_cli *c);
+
+/**
+ * Take shared option @code with argument @arg. Returns 1 if it was one,
+ * 0 if it is not a shared option, -EINVAL for a bad value.
+ */
+int sample_cli_option(struct sample_cli *c, int code, const char *arg);
+
+/** -EINVAL unless exactly one of --socket-path and --fd was given. */
+int sample_cli_check(const struct sample_cli *c);
+
+/** Help lines for the shared options, aligned at column @col. */
+void sample_cli_usage(FILE *f, int col);
+
+/** A log level name (error..debug) or number 3..7; -1 if neither. */
+int sample_parse_level(const char *s);
+
+/** vus_log_fn printing "[level] message" on stderr. */
+void sample_log_sink(void *opaque, int level, const char *msg);
+
+/** Listen at --socket-path or on the --fd socket. 0 or -errno. */
+int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c);
+
+/**
+ * Adds what a sample's own code (back-ends, threads) needs once it
+ * serves, on top of libvus's list. Returns 0 or -errno.
+ */
+typedef int sample_sandbox_fn(vus_sandbox *sb, void *opaque);
+
+/**
+ * Serve until SIGINT or SIGTERM: install the handlers, apply the sandbox
+ * if --sandbox asked for one (libvus's list plus what @add allows; @add
+ * may be NULL), then vus_ctx_run(). Call it once everything that opens
+ * files or sockets is done. Returns vus_ctx_run()'s result, or the error
+ * that kept the sandbox from being applied (then nothing is served).
+ */
+int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
+		   sample_sandbox_fn *add, void *opaque);
+
+/** Allow each of @nrs[0..n): a helper for sample_sandbox_fn. */
+int sample_allow_all(vus_sandbox *sb, const long *nrs, size_t n);
+
+#endif /* SAMPLE_CLI_H */

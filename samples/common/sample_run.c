@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sample_run: listening, serving until SIGINT/SIGTERM, and the optional
+ * seccomp sandbox around vus_ctx_run() (sample_cli.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "sample_cli.h"
+
+static vus_ctx *the_ctx;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	vus_ctx_stop(the_ctx); /* async-signal-safe */
+}
+
+int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c)
+{
+	return c->socket_path ? vus_ctx_listen(ctx, c->socket_path)
+			      : vus_ctx_listen_fd(ctx, c->listen_fd);
+}
+
+int sample_allow_all(vus_sandbox *sb, const long *nrs, size_t n)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = vus_sandbox_allow(sb, nrs[i]);
+	return ret;
+}
+
+static int apply_sandbox(vus_ctx *ctx, const struct sample_cli *c,
+			 sample_sandbox_fn *add, void *opaque)
+{
+	static const enum vus_sandbox_action actions[] = {
+		[SAMPLE_SANDBOX_KILL] = VUS_SANDBOX_KILL,
+		[SAMPLE_SANDBOX_EPERM] = VUS_SANDBOX_EPERM,
+		[SAMPLE_SANDBOX_LOG] = VUS_SANDBOX_LOG,
+	};
+	vus_sandbox *sb;
+	int ret;
+
+	if (c->sandbox == SAMPLE_SANDBOX_OFF)
+		return 0;
+	ret = vus_sandbox_create(&sb);
+	if (ret < 0)
+		return ret;
+	ret = vus_sandbox_set_action(sb, actions[c->sandbox]);
+	if (ret == 0 && add != NULL)
+		ret = add(sb, opaque);
+	if (ret == 0)
+		ret = vus_sandbox_apply(sb, ctx);
+	vus_sandbox_destroy(sb);
+	return ret;
+}
+
+int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
+		   sample_sandbox_fn *add, void *opaque)
+{
+	int ret;
+
+	the_ctx = ctx;
+	/* Before the sandbox: rt_sigaction is not on its list. */
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	ret = apply_sandbox(ctx, c, add, opaque);
+	if (ret < 0) {
+		fprintf(stderr, "sandbox: %s\n", strerror(-ret));
+		return ret;
+	}
+	return vus_ctx_run(ctx);
+}
