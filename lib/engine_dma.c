@@ -61,7 +61,8 @@ static int unmap_bitmap_check(struct engine *e, const struct msg *m,
 	*bytes = (pages + 63) / 64 * 8;
 	if (b.size != *bytes)
 		return -EINVAL;
-	if (*bytes > WIRE_MAX_DIRTY_BITMAP)
+	if (*bytes > WIRE_MAX_DIRTY_BITMAP ||
+	    *bytes > e->peer.mig_max_bitmap_size)
 		return -E2BIG;
 	/* argsz: room for the reply the client expects. */
 	return u->argsz >= sizeof(*u) + sizeof(b) + *bytes ? 0 : -EINVAL;

@@ -94,7 +94,8 @@ static int report(struct engine *e, struct migration *mg,
 		return -EINVAL;
 	pages = q[1] / q[2] + (q[1] % q[2] != 0);
 	bytes = (pages + 63) / 64 * 8;
-	if (bytes > MIG_MAX_BITMAP)
+	/* Ours, and what the client said it takes (VERSION max_bitmap_size). */
+	if (bytes > MIG_MAX_BITMAP || bytes > e->peer.mig_max_bitmap_size)
 		return -E2BIG;
 	if (f->argsz < sizeof(h) + sizeof(q) + bytes)
 		return -EINVAL;

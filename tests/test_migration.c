@@ -664,6 +664,41 @@ static void reports_racing_writes_lose_nothing(void **state)
 	free(shadow);
 }
 
+/* A client that takes bitmaps of at most 64 bytes gets no larger one. */
+static void bitmaps_stay_within_the_clients_limit(void **state)
+{
+	static const struct vus_client_config small = {
+		.struct_size = sizeof(small),
+		.caps_json = "{\"capabilities\": {\"migration\": "
+			     "{\"pgsize\": 4096, \"max_bitmap_size\": 64}}}",
+	};
+	const uint64_t base = 0x100000000ull;
+	uint64_t bm[8] = { 0 };
+	struct dev d;
+	void *mem;
+	int sv[2];
+
+	(void)state;
+	dev_start(&d, 1, false, 1);
+	/* A second client, of the small kind, after the first leaves. */
+	vus_client_close(d.c);
+	pthread_join(d.th, NULL);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(vus_ctx_attach_fd(d.ctx, sv[0]), 0);
+	assert_int_equal(pthread_create(&d.th, NULL, run, d.ctx), 0);
+	assert_int_equal(vus_client_attach_fd(sv[1], &small, &d.c), 0);
+	assert_int_equal(vus_client_dma_map_memfd(d.c, base, 4u << 20,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &mem), 0);
+	assert_int_equal(vus_client_dirty_start(d.c, 4096, NULL, 0), 0);
+	/* 2 MiB of pages: 64 bytes, fine; 4 MiB: 128 bytes, too big. */
+	assert_int_equal(vus_client_dirty_report(d.c, base, 2u << 20, 4096, bm, 8), 0);
+	assert_int_equal(vus_client_dma_unmap_dirty(d.c, base, 4u << 20, 4096, bm, 16),
+			 -E2BIG);
+	assert_int_equal(vus_dma_nr_regions(d.ctx), 1);
+	assert_int_equal(vus_client_dma_unmap_dirty(d.c, base, 4u << 20, 65536, bm, 8), 0);
+	dev_stop(&d);
+}
+
 /* DMA_UNMAP with GET_DIRTY_BITMAP: the pages written, then no mapping. */
 static void unmap_hands_over_the_dirty_bitmap(void **state)
 {
@@ -779,6 +814,7 @@ int main(int argc, char **argv)
 		VTEST(dirty_pages_are_the_pages_written),
 		VTEST(unmap_hands_over_the_dirty_bitmap),
 		VTEST(a_stream_past_the_limit_loads_nothing),
+		VTEST(bitmaps_stay_within_the_clients_limit),
 		VTEST(reports_racing_writes_lose_nothing),
 		VTEST(client_vanishing_mid_stop_copy),
 		VTEST(data_size_estimate),
