@@ -26,6 +26,7 @@
 
 #include "tserver.h"
 #include "vtest.h"
+#include "test_mig_sections.h"
 
 #define MAX_MSGS 48
 #define CONV_MAX 8192
@@ -46,9 +47,8 @@
 /* The device: a u64 register that migrates, and a pre-copy section. */
 struct mdev {
 	vus_ctx *ctx;
-	uint64_t counter;
+	struct tmig_state m;   /* "counter" and "big" (pre-copy) */
 	uint8_t big[BIG_SIZE];
-	size_t big_sent;
 	int quiesced;          /* quiesce calls minus resumes */
 	unsigned int resets;
 	enum vus_reset_reason last_reset;
@@ -80,53 +80,6 @@ static const char qemu_json[] =
 	"\"pgsizes\": 4096, \"max_dma_maps\": 65535, \"write_multiple\": true, "
 	"\"migration\": {\"pgsize\": 4096, \"max_bitmap_size\": 268435456}}}";
 
-static int counter_save(void *o, vus_mig_out *out)
-{
-	return vus_mig_put_u64(out, ((struct mdev *)o)->counter);
-}
-
-static int counter_check(void *o, vus_mig_in *in, uint32_t v)
-{
-	return vus_mig_remaining(in) == 8 ? 0 : -EBADMSG;
-}
-
-static int counter_load(void *o, vus_mig_in *in, uint32_t v)
-{
-	return vus_mig_get_u64(in, &((struct mdev *)o)->counter);
-}
-
-static int big_live(void *o, vus_mig_out *out)
-{
-	struct mdev *dv = o;
-	size_t n = BIG_SIZE - dv->big_sent < BIG_PART ? BIG_SIZE - dv->big_sent
-						       : BIG_PART;
-	int ret = vus_mig_put(out, dv->big + dv->big_sent, n);
-
-	if (ret < 0)
-		return ret;
-	dv->big_sent += n;
-	return dv->big_sent == BIG_SIZE ? 1 : 0;
-}
-
-static int big_save(void *o, vus_mig_out *out)
-{
-	struct mdev *dv = o;
-	int ret = vus_mig_put(out, dv->big + dv->big_sent, BIG_SIZE - dv->big_sent);
-
-	dv->big_sent = 0;
-	return ret;
-}
-
-static int big_check(void *o, vus_mig_in *in, uint32_t v)
-{
-	return vus_mig_remaining(in) == BIG_SIZE ? 0 : -EBADMSG;
-}
-
-static int big_load(void *o, vus_mig_in *in, uint32_t v)
-{
-	return vus_mig_get(in, ((struct mdev *)o)->big, BIG_SIZE);
-}
-
 static int quiesce(void *o)
 {
 	((struct mdev *)o)->quiesced++;
@@ -144,7 +97,7 @@ static int reset(void *o, enum vus_reset_reason why)
 
 	dv->resets++;
 	dv->last_reset = why;
-	dv->big_sent = 0;
+	dv->m.big_sent = 0;
 	return 0;
 }
 
@@ -155,7 +108,7 @@ static void state_changed(void *o, enum vus_mig_state from,
 
 	dv->last_to = to;
 	if (to != VUS_MIG_PRE_COPY && to != VUS_MIG_STOP_COPY)
-		dv->big_sent = 0; /* a new save session starts from scratch */
+		dv->m.big_sent = 0; /* a new save session starts from scratch */
 }
 
 /* BAR 0: offset 0 takes an address the device writes 8 bytes to (DMA);
@@ -169,7 +122,7 @@ static int bar_write(void *o, uint64_t off, const void *buf, size_t len)
 		return -EINVAL;
 	memcpy(&v, buf, 8);
 	if (off == 8) {
-		dv->counter = v;
+		dv->m.counter = v;
 		return 0;
 	}
 	return vus_dma_write(dv->ctx, v, "written!", 8);
@@ -181,7 +134,7 @@ static int bar_read(void *o, uint64_t off, void *buf, size_t len)
 
 	memset(buf, 0, len);
 	if (off == 8 && len == 8)
-		memcpy(buf, &dv->counter, 8);
+		memcpy(buf, &dv->m.counter, 8);
 	return 0;
 }
 
@@ -190,12 +143,6 @@ static void dev_create(void)
 	static const struct vus_region_ops bar_ops = {
 		.struct_size = sizeof(bar_ops), .read = bar_read,
 		.write = bar_write };
-	static const struct vus_mig_section_ops counter_ops = {
-		.struct_size = sizeof(counter_ops), .save = counter_save,
-		.check = counter_check, .load = counter_load };
-	static const struct vus_mig_section_ops big_ops = {
-		.struct_size = sizeof(big_ops), .save = big_save,
-		.check = big_check, .load = big_load, .save_live = big_live };
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
 				      .bus = VUS_BUS_PCI, .opaque = &d };
 	struct vus_pci_info id = { .struct_size = sizeof(id), .vendor_id = 0xcafe,
@@ -211,13 +158,14 @@ static void dev_create(void)
 	memset(&d, 0, sizeof(d));
 	for (unsigned int i = 0; i < BIG_SIZE; i++)
 		d.big[i] = (uint8_t)(i * 7);
+	d.m = (struct tmig_state){ .big = d.big, .big_size = BIG_SIZE,
+				   .big_part = BIG_PART };
 	assert_int_equal(vus_ctx_create(&cfg, &d.ctx), 0);
 	vus_ctx_set_log(d.ctx, VUS_LOG_ERR, NULL, NULL);
 	assert_int_equal(vus_pci_init(d.ctx, &id), 0);
 	assert_int_equal(vus_pci_setup_bar(d.ctx, 0, 0, &bar), 0);
 	assert_int_equal(vus_mig_setup(d.ctx, &mc), 0);
-	assert_int_equal(vus_mig_add_section(d.ctx, "counter", 1, &counter_ops, &d), 0);
-	assert_int_equal(vus_mig_add_section(d.ctx, "big", 1, &big_ops, &d), 0);
+	tmig_add_sections(d.ctx, &d.m);
 	assert_int_equal(vus_mig_set_state_cb(d.ctx, state_changed, &d), 0);
 	assert_int_equal(vus_ctx_set_device_ops(d.ctx, &ops, &d), 0);
 	assert_int_equal(vus_ctx_realize(d.ctx), 0);
@@ -462,7 +410,7 @@ static void record_stream(void)
 
 	connect_client();
 	negotiate();
-	d.counter = 0x2222;
+	d.m.counter = 0x2222;
 	stream_len = save_all(stream, sizeof(stream));
 	hang_up_and_wait(resets);
 }
@@ -541,11 +489,11 @@ static void next_client_migrates(void)
 	assert_int_equal(call(WIRE_CMD_DMA_MAP, &map, sizeof(map), memfd_ram()), 0);
 	assert_int_equal(call(WIRE_CMD_DEVICE_FEATURE, buf, feat_report(buf), -1),
 			 -EINVAL);
-	d.counter = 0x3333;
+	d.m.counter = 0x3333;
 	len = save_all(saved, sizeof(saved));
-	d.counter = 0;
+	d.m.counter = 0;
 	assert_int_equal(load_all(saved, len), 0);
-	assert_int_equal(d.counter, 0x3333);
+	assert_int_equal(d.m.counter, 0x3333);
 	assert_int_equal(d.last_to, VUS_MIG_RUNNING);
 	hang_up_and_wait(resets);
 }
@@ -572,7 +520,7 @@ static void cut_everywhere(void)
 		if (cut == conv.len) {
 			/* All of it: loaded, then saving again. */
 			assert_int_equal(vus_mig_state(d.ctx), VUS_MIG_STOP_COPY);
-			assert_int_equal(d.counter, 0x2222);
+			assert_int_equal(d.m.counter, 0x2222);
 			assert_int_equal(d.quiesced, 1);
 		}
 		hang_up_and_wait(resets);

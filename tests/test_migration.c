@@ -23,68 +23,20 @@
 #include "vus.h"
 #include "vus/client.h"
 
+#include "test_mig_sections.h"
+
 #define BIG_SIZE (3u << 20) /* pre-copy state, sent in 1 MiB parts */
 
 struct dev {
 	vus_ctx *ctx;
 	pthread_t th;
 	vus_client *c;
-	uint64_t counter;       /* the "counter" section */
-	uint8_t *big;           /* the "big" section (pre-copy) */
-	size_t big_sent;
+	struct tmig_state m;    /* "counter" and "big" (pre-copy) */
 	atomic_int quiesced;    /* quiesce callbacks minus resumes */
 	unsigned int resets;
 	enum vus_reset_reason last_reset;
 	uint32_t compat;
 };
-
-static int counter_save(void *o, vus_mig_out *out)
-{
-	return vus_mig_put_u64(out, ((struct dev *)o)->counter);
-}
-
-static int counter_check(void *o, vus_mig_in *in, uint32_t v)
-{
-	return vus_mig_remaining(in) == 8 && v == 1 ? 0 : -EBADMSG;
-}
-
-static int counter_load(void *o, vus_mig_in *in, uint32_t v)
-{
-	return vus_mig_get_u64(in, &((struct dev *)o)->counter);
-}
-
-/* Live: the state in 1 MiB parts, then nothing until the stop. */
-static int big_live(void *o, vus_mig_out *out)
-{
-	struct dev *d = o;
-	size_t n = BIG_SIZE - d->big_sent < (1u << 20) ? BIG_SIZE - d->big_sent : (1u << 20);
-	int ret = vus_mig_put(out, d->big + d->big_sent, n);
-
-	if (ret < 0)
-		return ret;
-	d->big_sent += n;
-	return d->big_sent == BIG_SIZE ? 1 : 0;
-}
-
-/* Final part: whatever pre-copy did not send (all of it without PRE_COPY). */
-static int big_save(void *o, vus_mig_out *out)
-{
-	struct dev *d = o;
-	int ret = vus_mig_put(out, d->big + d->big_sent, BIG_SIZE - d->big_sent);
-
-	d->big_sent = 0;
-	return ret;
-}
-
-static int big_check(void *o, vus_mig_in *in, uint32_t v)
-{
-	return vus_mig_remaining(in) == BIG_SIZE ? 0 : -EBADMSG;
-}
-
-static int big_load(void *o, vus_mig_in *in, uint32_t v)
-{
-	return vus_mig_get(in, ((struct dev *)o)->big, BIG_SIZE);
-}
 
 static int quiesce(void *o)
 {
@@ -137,12 +89,6 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 {
 	static const struct vus_region_ops ram_ops = {
 		.struct_size = sizeof(ram_ops), .read = ram_read, .write = ram_write };
-	static const struct vus_mig_section_ops counter_ops = {
-		.struct_size = sizeof(counter_ops), .save = counter_save,
-		.check = counter_check, .load = counter_load };
-	static const struct vus_mig_section_ops big_ops = {
-		.struct_size = sizeof(big_ops), .save = big_save,
-		.check = big_check, .load = big_load, .save_live = big_live };
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg), .bus = VUS_BUS_PCI };
 	struct vus_pci_info id = { .struct_size = sizeof(id), .vendor_id = 0xcafe,
 				   .device_id = device_id, .interrupt_pin = 1 };
@@ -159,7 +105,9 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 
 	memset(d, 0, sizeof(*d));
 	next_max_stream = 0;
-	d->big = calloc(1, BIG_SIZE);
+	d->m.big = calloc(1, BIG_SIZE);
+	d->m.big_size = BIG_SIZE;
+	d->m.big_part = 1u << 20;
 	d->compat = compat;
 	cfg.opaque = d;
 	bar.opaque = d;
@@ -169,8 +117,7 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 	assert_int_equal(vus_pci_setup_bar(d->ctx, 0, 0, &bar), 0);
 	assert_true(vus_pci_add_cap_msix(d->ctx, &msix) > 0);
 	assert_int_equal(vus_mig_setup(d->ctx, &mc), 0);
-	assert_int_equal(vus_mig_add_section(d->ctx, "counter", 1, &counter_ops, d), 0);
-	assert_int_equal(vus_mig_add_section(d->ctx, "big", 1, &big_ops, d), 0);
+	tmig_add_sections(d->ctx, &d->m);
 	assert_int_equal(vus_ctx_set_device_ops(d->ctx, &ops, d), 0);
 	assert_int_equal(vus_ctx_realize(d->ctx), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -184,7 +131,7 @@ static void dev_stop(struct dev *d)
 	vus_client_close(d->c);
 	pthread_join(d->th, NULL);
 	vus_ctx_destroy(d->ctx);
-	free(d->big);
+	free(d->m.big);
 }
 
 static int memfd(void)
@@ -235,9 +182,9 @@ static void state_moves_to_another_server(void **state)
 	(void)state;
 	dev_start(&a, 7, false, 1);
 	dev_start(&b, 7, false, 1);
-	a.counter = 0x1122334455667788ull;
+	a.m.counter = 0x1122334455667788ull;
 	for (size_t i = 0; i < BIG_SIZE; i++)
-		a.big[i] = (uint8_t)(i * 31);
+		a.m.big[i] = (uint8_t)(i * 31);
 	/* Guest-visible PCI state on the source: a BAR and the command reg. */
 	assert_int_equal(vus_client_region_write(a.c, VUS_PCI_REGION_CONFIG, 0x10,
 						 "\x00\x00\xbf\xfe", 4), 0);
@@ -249,8 +196,8 @@ static void state_moves_to_another_server(void **state)
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
 	assert_int_equal(vus_mig_state(b.ctx), VUS_MIG_RUNNING);
-	assert_int_equal(b.counter, 0x1122334455667788ull);
-	assert_memory_equal(b.big, a.big, BIG_SIZE);
+	assert_int_equal(b.m.counter, 0x1122334455667788ull);
+	assert_memory_equal(b.m.big, a.m.big, BIG_SIZE);
 	assert_int_equal(cfg_read32(b.c, 0x10), 0xfebf0000u);
 	assert_int_equal(cfg_read32(b.c, 0x04) & 0xffff, 0x0006);
 	close(fd);
@@ -269,8 +216,8 @@ static void pre_copy_then_stop_copy_is_one_stream(void **state)
 	dev_start(&a, 1, true, 1);
 	dev_start(&b, 1, true, 1);
 	for (size_t i = 0; i < BIG_SIZE; i++)
-		a.big[i] = (uint8_t)(i ^ 0x5a);
-	a.counter = 99;
+		a.m.big[i] = (uint8_t)(i ^ 0x5a);
+	a.m.counter = 99;
 	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_PRE_COPY), 0);
 	assert_int_equal(atomic_load(&a.quiesced), 0); /* still running */
 	do {
@@ -279,7 +226,7 @@ static void pre_copy_then_stop_copy_is_one_stream(void **state)
 		live += got;
 	} while (got > 0);
 	assert_true(live >= BIG_SIZE);
-	a.counter = 100; /* changed after pre-copy: must arrive too */
+	a.m.counter = 100; /* changed after pre-copy: must arrive too */
 	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP_COPY), 0);
 	do {
 		assert_int_equal(vus_client_mig_read(a.c, buf, 1 << 20, &got), 0);
@@ -287,8 +234,8 @@ static void pre_copy_then_stop_copy_is_one_stream(void **state)
 	} while (got > 0);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
-	assert_int_equal(b.counter, 100);
-	assert_memory_equal(b.big, a.big, BIG_SIZE);
+	assert_int_equal(b.m.counter, 100);
+	assert_memory_equal(b.m.big, a.m.big, BIG_SIZE);
 	free(buf);
 	close(fd);
 	dev_stop(&a);
@@ -298,10 +245,10 @@ static void pre_copy_then_stop_copy_is_one_stream(void **state)
 /* Load @fd into @b and expect @err, with b's state untouched. */
 static void refused(struct dev *b, int fd, int err)
 {
-	b->counter = 5;
+	b->m.counter = 5;
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	assert_int_equal(vus_client_mig_load(b->c, fd), err);
-	assert_int_equal(b->counter, 5);
+	assert_int_equal(b->m.counter, 5);
 	assert_int_equal(vus_mig_state(b->ctx), VUS_MIG_ERROR);
 	/* Only a reset leaves ERROR. */
 	assert_int_equal(vus_client_mig_set_state(b->c, VUS_MIG_RUNNING), -EINVAL);
@@ -321,7 +268,7 @@ static void bad_streams_leave_the_device_untouched(void **state)
 	dev_start(&b, 3, false, 1);
 	dev_start(&other_compat, 4, false, 1);
 	dev_start(&other_dev, 3, false, 2);
-	a.counter = 1;
+	a.m.counter = 1;
 	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
 	refused(&other_compat, fd, -EPROTONOSUPPORT); /* compat 3 into 4 */
 	refused(&other_dev, fd, -ENODEV);             /* another device */
@@ -359,25 +306,25 @@ static void a_stream_past_the_limit_loads_nothing(void **state)
 
 	(void)state;
 	dev_start(&a, 1, false, 1);
-	a.counter = 7;
+	a.m.counter = 7;
 	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
 	s = calloc(1, size + 4096);
 	assert_non_null(s);
 	assert_int_equal(pread(fd, s, size, 0), (ssize_t)size);
 	next_max_stream = size + 1024;
 	dev_start(&b, 1, false, 1);
-	b.counter = 5;
+	b.m.counter = 5;
 	assert_int_equal(vus_client_mig_set_state(b.c, VUS_MIG_STOP), 0);
 	assert_int_equal(vus_client_mig_set_state(b.c, VUS_MIG_RESUMING), 0);
 	assert_int_equal(vus_client_mig_write(b.c, s, size + 4096), -EFBIG);
 	assert_int_equal(vus_client_mig_set_state(b.c, VUS_MIG_STOP), -EFBIG);
-	assert_int_equal(b.counter, 5);
+	assert_int_equal(b.m.counter, 5);
 	assert_int_equal(vus_mig_state(b.ctx), VUS_MIG_ERROR);
 	/* A new resume starts afresh and takes the stream alone. */
 	assert_int_equal(vus_client_reset(b.c), 0);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
-	assert_int_equal(b.counter, 7);
+	assert_int_equal(b.m.counter, 7);
 	free(s);
 	close(fd);
 	dev_stop(&a);

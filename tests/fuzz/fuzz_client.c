@@ -35,6 +35,7 @@
 #include "fuzz_client_input.h"
 #include "vus/client.h"
 #include "wire.h"
+#include "fuzz_util.h"
 
 int __real_poll(struct pollfd *fds, nfds_t n, int timeout);
 int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout);
@@ -67,21 +68,6 @@ static uint8_t dma_mem[2][DMA_LEN];
 static const char version_json[] =
 	"{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":65536,"
 	"\"migration\":{\"pgsize\":4096,\"max_bitmap_size\":1048576}}}";
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void hang_up(struct harness *h)
 {
@@ -462,7 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	base = count_fds();
+	base = fuzz_count_fds();
 	memset(&h, 0, offsetof(struct harness, rx));
 	h.cfg = data[0];
 	h.in = data + 1;
@@ -492,7 +478,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hang_up(&h);
 	vus_client_close(c);
 	cur = NULL;
-	now = count_fds();
+	now = fuzz_count_fds();
 	if (now != base) {
 		fprintf(stderr, "fuzz_client: fd leak: %d open, %d before\n", now,
 			base);

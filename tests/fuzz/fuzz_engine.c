@@ -39,6 +39,7 @@
 #include "fuzz_dev.h"
 #include "fuzz_input.h"
 #include "wire.h"
+#include "fuzz_util.h"
 
 #ifndef FZ_PCI
 #define FZ_PCI 0
@@ -102,21 +103,6 @@ static const char qemu_json[] =
 	"{\"capabilities\": {\"max_msg_fds\": 16, \"max_data_xfer_size\": 1048576, "
 	"\"pgsizes\": 4096, \"max_dma_maps\": 65535, \"write_multiple\": true, "
 	"\"migration\": {\"pgsize\": 4096, \"max_bitmap_size\": 268435456}}}";
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 /* A MIG_DATA_READ reply done: keep its data; a new stream starts over. */
 static void mig_capture(struct harness *h)
@@ -644,7 +630,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	base_fds = count_fds();
+	base_fds = fuzz_count_fds();
 	memset(&h, 0, offsetof(struct harness, capbody));
 	h.mig_len = 0;
 	h.cfg = data[0];
@@ -673,7 +659,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned int i = 0; i < h.nkeep; i++)
 		close(h.keep[i]);
 	/* Every fd the client sent was closed by the server. */
-	fds = count_fds();
+	fds = fuzz_count_fds();
 	if (fds != base_fds) {
 		fprintf(stderr, "fuzz_engine: fd leak: %d open, %d before\n",
 			fds, base_fds);

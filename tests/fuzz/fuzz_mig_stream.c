@@ -59,6 +59,7 @@
 #include "mig_stream.h"
 #include "pci.h"
 #include "port.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -313,21 +314,6 @@ static size_t build(struct target *t, const uint8_t *in, size_t n, int mode)
 	return o.len;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static bool same(const struct mig_buf *a, const struct mig_buf *b)
 {
 	return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
@@ -424,7 +410,7 @@ static void run(struct target *t, const uint8_t *in, size_t n, int mode)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct target t;
-	int base = count_fds(), now;
+	int base = fuzz_count_fds(), now;
 
 	if (size < 1)
 		return 0;
@@ -432,7 +418,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("cannot create the device");
 	run(&t, data + 1, size - 1, (data[0] >> 2) & 3);
 	destroy(&t);
-	now = count_fds();
+	now = fuzz_count_fds();
 	if (now != base) {
 		fprintf(stderr, "fuzz_mig_stream: fd leak: %d open, %d before\n",
 			now, base);
