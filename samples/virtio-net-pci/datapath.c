@@ -34,54 +34,6 @@
 
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == 12, "virtio-net header");
 
-/* Copy @len bytes at offset @off of the pieces @iov into @dst. */
-static size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off,
-			 void *dst, size_t len)
-{
-	uint8_t *d = dst;
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len - done)
-			l = len - done;
-		memcpy(d + done, (uint8_t *)iov[i].iov_base + off, l);
-		done += l;
-		off = 0;
-	}
-	return done;
-}
-
-/* Copy @len bytes of @src into the pieces @iov at offset @off. */
-static size_t iov_from_buf(const struct iovec *iov, unsigned int n, size_t off,
-			   const void *src, size_t len)
-{
-	const uint8_t *s = src;
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len - done)
-			l = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, s + done, l);
-		done += l;
-		off = 0;
-	}
-	return done;
-}
-
 /* The pieces of @iov after its first @skip bytes, into @out (room @max). */
 static unsigned int iov_skip(const struct iovec *iov, unsigned int n,
 			     size_t skip, struct iovec *out, unsigned int max)
@@ -147,7 +99,7 @@ static int tx_one(struct vnet *n, struct vq_elem *e)
 		n->st.tx_dropped++;
 		return 0;
 	}
-	iov_to_buf(e->iov, e->out_num, 0, &hdr, HDR_LEN);
+	vq_elem_read(&n->vq[VNET_TXQ], e, 0, &hdr, HDR_LEN);
 	if (backend_hdr_len(n->be) != 0) {
 		hdr.num_buffers = 0;
 		n->tx_iov[cnt].iov_base = &hdr;
@@ -235,8 +187,7 @@ static int rx_one(struct vnet *n)
 	}
 	memcpy(n->rx_buf + offsetof(struct virtio_net_hdr_v1, num_buffers),
 	       &one, sizeof(one));
-	iov_from_buf(e->iov + e->out_num, e->in_num, 0, n->rx_buf, n->rx_len);
-	vq_elem_written(vq, e, 0, n->rx_len);
+	vq_elem_write(vq, e, 0, n->rx_buf, n->rx_len);
 	return vq_push(vq, e->head, (uint32_t)n->rx_len) < 0 ? -EIO : 1;
 }
 
@@ -267,9 +218,7 @@ static int rx_merged(struct vnet *n)
 		}
 		chunk = e->in_len < n->rx_len - off ? (size_t)e->in_len
 						     : n->rx_len - off;
-		iov_from_buf(e->iov + e->out_num, e->in_num, 0, n->rx_buf + off,
-			     chunk);
-		vq_elem_written(vq, e, 0, chunk);
+		vq_elem_write(vq, e, 0, n->rx_buf + off, chunk);
 		if (vq_push(vq, e->head, (uint32_t)chunk) < 0)
 			return -EIO;
 		off += chunk;
@@ -278,11 +227,8 @@ static int rx_merged(struct vnet *n)
 	}
 	nb = htole16(nbufs);
 	e = &n->rx_elem[0];
-	iov_from_buf(e->iov + e->out_num, e->in_num,
-		     offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
-		     sizeof(nb));
-	vq_elem_written(vq, e, offsetof(struct virtio_net_hdr_v1, num_buffers),
-			sizeof(nb));
+	vq_elem_write(vq, e, offsetof(struct virtio_net_hdr_v1, num_buffers),
+		      &nb, sizeof(nb));
 	return 1;
 }
 

@@ -157,24 +157,52 @@ int vq_set_state(struct virtqueue *vq, const struct vq_state *s)
 	return 0;
 }
 
-void vq_elem_written(const struct virtqueue *vq, const struct vq_elem *e,
-		     size_t off, size_t len)
+/*
+ * Copy between @buf and bytes [off, off + len) of @e's readable part
+ * (@to_guest false) or writable part (true). Writes are reported to the
+ * dirty page log piece by piece, each after its bytes landed.
+ */
+static size_t elem_copy(const struct virtqueue *vq, const struct vq_elem *e,
+			bool to_guest, size_t off, void *buf, size_t len)
 {
-	for (unsigned int i = e->out_num; i < e->out_num + e->in_num && len > 0;
-	     i++) {
+	unsigned int first = to_guest ? e->out_num : 0;
+	unsigned int end = to_guest ? e->out_num + e->in_num : e->out_num;
+	uint8_t *b = buf;
+	size_t done = 0;
+
+	for (unsigned int i = first; i < end && done < len; i++) {
 		size_t l = e->iov[i].iov_len;
+		uint8_t *p = e->iov[i].iov_base;
 
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
 		l -= off;
-		if (l > len)
-			l = len;
-		(void)vus_dma_mark_dirty(vq->ctx, e->sg[i].addr + off, l);
-		len -= l;
+		if (l > len - done)
+			l = len - done;
+		if (to_guest) {
+			memcpy(p + off, b + done, l);
+			(void)vus_dma_mark_dirty(vq->ctx, e->sg[i].addr + off, l);
+		} else {
+			memcpy(b + done, p + off, l);
+		}
+		done += l;
 		off = 0;
 	}
+	return done;
+}
+
+size_t vq_elem_read(const struct virtqueue *vq, const struct vq_elem *e,
+		    size_t off, void *dst, size_t len)
+{
+	return elem_copy(vq, e, false, off, dst, len);
+}
+
+size_t vq_elem_write(const struct virtqueue *vq, const struct vq_elem *e,
+		     size_t off, const void *src, size_t len)
+{
+	return elem_copy(vq, e, true, off, (void *)src, len);
 }
 
 int vq_elem_init(struct vq_elem *e, unsigned int queue_size)

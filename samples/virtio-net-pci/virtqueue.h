@@ -198,11 +198,18 @@ void vq_get_state(const struct virtqueue *vq, struct vq_state *s);
 int vq_set_state(struct virtqueue *vq, const struct vq_state *s);
 
 /**
- * The device wrote bytes [off, off + len) of @e's device-writable part
- * through its iovec: tell libvus, for the dirty page log of a migration.
+ * Copy bytes [off, off + len) of @e's device-readable part into @dst.
+ * Returns how many there were.
  */
-void vq_elem_written(const struct virtqueue *vq, const struct vq_elem *e,
-		     size_t off, size_t len);
+size_t vq_elem_read(const struct virtqueue *vq, const struct vq_elem *e,
+		    size_t off, void *dst, size_t len);
+
+/**
+ * Copy @len bytes of @src into @e's device-writable part at @off and tell
+ * libvus, for the dirty page log of a migration. Returns how many fitted.
+ */
+size_t vq_elem_write(const struct virtqueue *vq, const struct vq_elem *e,
+		     size_t off, const void *src, size_t len);
 
 /** Name of an error, for logs. */
 const char *vq_error_str(enum vq_error e);
