@@ -47,18 +47,6 @@ uint32_t mig_state(const struct migration *m)
 	return m->state;
 }
 
-static bool stopped(uint32_t s)
-{
-	return s == VUS_MIG_STOP || s == VUS_MIG_STOP_COPY ||
-	       s == VUS_MIG_RESUMING || s == VUS_MIG_ERROR;
-}
-
-static bool saving(uint32_t s)
-{
-	return s == VUS_MIG_PRE_COPY || s == VUS_MIG_STOP_COPY ||
-	       s == VUS_MIG_PRE_COPY_P2P;
-}
-
 static void end_save(struct migration *m)
 {
 	mig_buf_free(&m->out);
@@ -102,11 +90,11 @@ static void hold_for(struct migration *m, uint32_t next)
 {
 	struct device *dev = ctx_device(m->ctx);
 
-	if (stopped(next) && !m->holding) {
+	if (mig_fsm_stopped(next) && !m->holding) {
 		/* The engine quiesced the device for this command already. */
 		(void)device_quiesce(dev);
 		m->holding = true;
-	} else if (!stopped(next) && m->holding) {
+	} else if (!mig_fsm_stopped(next) && m->holding) {
 		m->holding = false;
 		device_resume(dev);
 	}
@@ -118,7 +106,7 @@ static int do_arc(struct migration *m, uint32_t next)
 	uint32_t cur = m->state;
 	int ret = 0;
 
-	if (!saving(cur) && saving(next))
+	if (!mig_fsm_saving(cur) && mig_fsm_saving(next))
 		ret = begin_save(m);
 	if (ret == 0 && next == VUS_MIG_STOP_COPY)
 		ret = save_final(m);
@@ -131,7 +119,7 @@ static int do_arc(struct migration *m, uint32_t next)
 		ret = mig_load_stream(m);
 	if (ret < 0)
 		return ret;
-	if (saving(cur) && !saving(next))
+	if (mig_fsm_saving(cur) && !mig_fsm_saving(next))
 		end_save(m);
 	if (cur == VUS_MIG_RESUMING)
 		mig_buf_free(&m->in);
@@ -192,7 +180,7 @@ int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
 	int ret = 0;
 
 	*got = 0;
-	if (!saving(m->state) || !m->save_open)
+	if (!mig_fsm_saving(m->state) || !m->save_open)
 		return -EINVAL;
 	if (m->out_pos == m->out.len && m->state != VUS_MIG_STOP_COPY)
 		ret = produce_live(m);
@@ -293,6 +281,11 @@ VUS_EXPORT enum vus_mig_state vus_mig_state(vus_ctx *ctx)
 	struct migration *m = mig_of(ctx);
 
 	return m ? (enum vus_mig_state)m->state : VUS_MIG_RUNNING;
+}
+
+VUS_EXPORT bool vus_mig_state_stopped(enum vus_mig_state state)
+{
+	return mig_fsm_stopped((uint32_t)state);
 }
 
 VUS_EXPORT int vus_mig_set_state_cb(vus_ctx *ctx, vus_mig_state_fn *fn,

@@ -68,9 +68,14 @@ bool mig_fsm_arc_ok(uint32_t from, uint32_t to, uint32_t flags)
 	       ((k & PC_NO_P2) && pc && !p2p);
 }
 
-static bool saving(uint32_t s)
+bool mig_fsm_saving(uint32_t s)
 {
 	return s == PRE_COPY || s == STOP_COPY || s == PRE_COPY_P2P;
+}
+
+bool mig_fsm_stopped(uint32_t s)
+{
+	return s == STOP || s == STOP_COPY || s == RESUMING || s == ERROR;
 }
 
 /* next[flags][from][to]: the first step, or 0xff when unreachable. */
@@ -90,19 +95,19 @@ static void bfs(uint32_t flags, uint32_t from)
 
 	memset(first, 0xff, sizeof(first));
 	first[from] = (uint8_t)from;
-	in_group[from] = saving(from);
+	in_group[from] = mig_fsm_saving(from);
 	queue[tail++] = (uint8_t)from;
 	while (head < tail) {
 		uint32_t s = queue[head++];
 
-		if (s != from && saving(s) && !in_group[s])
+		if (s != from && mig_fsm_saving(s) && !in_group[s])
 			continue;
 		for (uint32_t t = 0; t < MIG_NR_STATES; t++) {
 			if (first[t] != 0xff || !mig_fsm_arc_ok(s, t, flags) ||
 			    !mig_fsm_state_ok(t, flags))
 				continue;
 			first[t] = s == from ? (uint8_t)t : first[s];
-			in_group[t] = in_group[s] && saving(t);
+			in_group[t] = in_group[s] && mig_fsm_saving(t);
 			queue[tail++] = (uint8_t)t;
 		}
 	}

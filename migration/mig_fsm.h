@@ -22,6 +22,13 @@
 /** Whether @state exists for a device with @flags. */
 bool mig_fsm_state_ok(uint32_t state, uint32_t flags);
 
+/** Whether @state saves (PRE_COPY, STOP_COPY, PRE_COPY_P2P). */
+bool mig_fsm_saving(uint32_t state);
+
+/** Whether a device in @state must stand still (STOP, STOP_COPY,
+ * RESUMING, ERROR). */
+bool mig_fsm_stopped(uint32_t state);
+
 /** Whether from -> to is a direct arc for a device with @flags. */
 bool mig_fsm_arc_ok(uint32_t from, uint32_t to, uint32_t flags);
 

@@ -137,6 +137,13 @@ enum vus_mig_state {
 enum vus_mig_state vus_mig_state(vus_ctx *ctx);
 
 /**
+ * Whether a device in @state must stand still -- no DMA, no interrupts,
+ * no input taken in: STOP, STOP_COPY, RESUMING and ERROR. In the others
+ * (RUNNING, PRE_COPY and their P2P forms) it runs.
+ */
+bool vus_mig_state_stopped(enum vus_mig_state state);
+
+/**
  * Called on the context thread after each state change, e.g. to stop a
  * backend in STOP and restart it in RUNNING (the device was quiesced for
  * the change and is resumed afterwards). A reset (DEVICE_RESET, or the

@@ -86,8 +86,7 @@ static void state_changed(void *opaque, enum vus_mig_state from,
 	struct idio16 *d = opaque;
 
 	(void)from;
-	d->stopped = to != VUS_MIG_RUNNING && to != VUS_MIG_PRE_COPY &&
-		     to != VUS_MIG_RUNNING_P2P && to != VUS_MIG_PRE_COPY_P2P;
+	d->stopped = vus_mig_state_stopped(to);
 	if (!d->stopped && d->wires != d->inputs)
 		idio16_set_inputs(d, d->wires);
 }

@@ -157,8 +157,7 @@ static void state_changed(void *opaque, enum vus_mig_state from,
 	struct port *p = opaque;
 
 	(void)from;
-	p->stopped = to != VUS_MIG_RUNNING && to != VUS_MIG_PRE_COPY &&
-		     to != VUS_MIG_RUNNING_P2P && to != VUS_MIG_PRE_COPY_P2P;
+	p->stopped = vus_mig_state_stopped(to);
 	port_sync(p);
 }
 

@@ -158,8 +158,7 @@ static void state_changed(void *opaque, enum vus_mig_state from,
 	struct vnet *n = opaque;
 
 	(void)from;
-	n->mig_stopped = to == VUS_MIG_STOP || to == VUS_MIG_STOP_COPY ||
-			 to == VUS_MIG_RESUMING || to == VUS_MIG_ERROR;
+	n->mig_stopped = vus_mig_state_stopped(to);
 	vnet_update_run(n);
 }
 
