@@ -250,18 +250,17 @@ VUS_EXPORT int vus_client_dma_unmap_dirty(vus_client *c, uint64_t addr,
 		.iov = { { .iov_base = &u, .iov_len = sizeof(u) },
 			 { .iov_base = &b, .iov_len = sizeof(b) } },
 	};
-	uint64_t pages;
+	uint64_t bytes;
 	uint32_t i;
 	struct msg r;
 	int ret;
 
 	if (c == NULL || bitmap == NULL || !span_ok(addr, size) ||
-	    page_size == 0 || (page_size & (page_size - 1)))
+	    !is_pow2_u64(page_size) ||
+	    dirty_bitmap_bytes(size, page_size, WIRE_MAX_DIRTY_BITMAP, &bytes) < 0 ||
+	    words < bytes / 8)
 		return -EINVAL;
-	pages = size / page_size + (size % page_size != 0);
-	b.size = (pages + 63) / 64 * 8;
-	if (words < b.size / 8 || b.size > WIRE_MAX_DIRTY_BITMAP)
-		return -EINVAL;
+	b.size = bytes;
 	u.argsz = (uint32_t)(sizeof(u) + sizeof(b) + b.size);
 	i = lower_bound(c, addr);
 	if (i >= c->nr_maps || c->maps[i].addr != addr ||
@@ -271,7 +270,7 @@ VUS_EXPORT int vus_client_dma_unmap_dirty(vus_client *c, uint64_t addr,
 	if (ret < 0)
 		return ret;
 	memcpy(&b, r.payload + sizeof(u), sizeof(b));
-	if (b.pgsize != page_size || b.size != (pages + 63) / 64 * 8)
+	if (b.pgsize != page_size || b.size != bytes)
 		ret = -EPROTO;
 	else
 		memcpy(bitmap, r.payload + sizeof(u) + sizeof(b), (size_t)b.size);

@@ -269,14 +269,13 @@ VUS_EXPORT int vus_client_dirty_report(vus_client *c, uint64_t iova,
 				       uint64_t len, uint64_t page_size,
 				       uint64_t *bitmap, size_t words)
 {
-	uint64_t pages, per;
+	uint64_t pages, per, bytes;
 
 	if (c == NULL || bitmap == NULL || !is_pow2_u64(page_size) ||
-	    !span_ok(iova, len))
+	    !span_ok(iova, len) ||
+	    dirty_bitmap_bytes(len, page_size, (uint64_t)words * 8, &bytes) < 0)
 		return -EINVAL;
-	pages = len / page_size + (len % page_size != 0);
-	if (words < (pages + 63) / 64)
-		return -EINVAL;
+	pages = (len - 1) / page_size + 1;
 	/* Whole words per request, as many as our receive buffer holds. */
 	per = (uint64_t)(c->max_xfer - 64) / 8 * 64;
 	for (uint64_t done = 0; done < pages; done += per) {

@@ -6,6 +6,7 @@
 #ifndef VUS_COMMON_H
 #define VUS_COMMON_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,23 @@ static inline bool span_ok(uint64_t addr, uint64_t size)
 static inline uint64_t span_last(uint64_t addr, uint64_t size)
 {
 	return addr + (size - 1);
+}
+
+/**
+ * Bytes of a dirty bitmap with one bit per @psize page of a @len-byte span
+ * (len > 0, psize a power of two), in whole u64 words: 0, or -E2BIG when
+ * it would exceed @cap bytes. Computed without overflow, whatever the
+ * span (a client's 2^64 - 1 bytes at 1-byte pages must not wrap to 0).
+ */
+static inline int dirty_bitmap_bytes(uint64_t len, uint64_t psize,
+				     uint64_t cap, uint64_t *bytes)
+{
+	uint64_t pages = (len - 1) / psize + 1;
+
+	if (pages / 64 + (pages % 64 != 0) > cap / 8)
+		return -E2BIG;
+	*bytes = (pages / 64 + (pages % 64 != 0)) * 8;
+	return 0;
 }
 
 /** Close *fd if it is open and mark it closed. */

@@ -49,21 +49,21 @@ static int unmap_bitmap_check(struct engine *e, const struct msg *m,
 			      const struct wire_dma_unmap *u, uint64_t *bytes)
 {
 	struct wire_dma_unmap_bitmap b;
-	uint64_t pages;
+	int ret;
 
 	if (m->len != sizeof(*u) + sizeof(b))
 		return -EINVAL;
 	memcpy(&b, m->payload + sizeof(*u), sizeof(b));
-	if (!dma_log_active(ctx_dma(e->ctx)) || b.pgsize == 0 ||
-	    (b.pgsize & (b.pgsize - 1)) || u->size == 0)
+	if (!dma_log_active(ctx_dma(e->ctx)) || !is_pow2_u64(b.pgsize) ||
+	    !span_ok(u->addr, u->size))
 		return -EINVAL;
-	pages = u->size / b.pgsize + (u->size % b.pgsize != 0);
-	*bytes = (pages + 63) / 64 * 8;
+	ret = dirty_bitmap_bytes(u->size, b.pgsize,
+				 MIN(WIRE_MAX_DIRTY_BITMAP,
+				     e->peer.mig_max_bitmap_size), bytes);
+	if (ret < 0)
+		return ret;
 	if (b.size != *bytes)
 		return -EINVAL;
-	if (*bytes > WIRE_MAX_DIRTY_BITMAP ||
-	    *bytes > e->peer.mig_max_bitmap_size)
-		return -E2BIG;
 	/* argsz: room for the reply the client expects. */
 	return u->argsz >= sizeof(*u) + sizeof(b) + *bytes ? 0 : -EINVAL;
 }

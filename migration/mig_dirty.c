@@ -82,7 +82,7 @@ static int report(struct engine *e, struct migration *mg,
 		  struct reply *r)
 {
 	uint64_t q[3]; /* iova, length, page_size */
-	uint64_t pages, bytes;
+	uint64_t bytes;
 	struct wire_feature h;
 	int ret;
 
@@ -92,11 +92,12 @@ static int report(struct engine *e, struct migration *mg,
 	if (!dma_log_active(ctx_dma(e->ctx)) || !is_pow2_u64(q[2]) ||
 	    !span_ok(q[0], q[1]))
 		return -EINVAL;
-	pages = q[1] / q[2] + (q[1] % q[2] != 0);
-	bytes = (pages + 63) / 64 * 8;
 	/* Ours, and what the client said it takes (VERSION max_bitmap_size). */
-	if (bytes > MIG_MAX_BITMAP || bytes > e->peer.mig_max_bitmap_size)
-		return -E2BIG;
+	ret = dirty_bitmap_bytes(q[1], q[2],
+				 MIN(MIG_MAX_BITMAP, e->peer.mig_max_bitmap_size),
+				 &bytes);
+	if (ret < 0)
+		return ret;
 	if (f->argsz < sizeof(h) + sizeof(q) + bytes)
 		return -EINVAL;
 	free(mg->report);

@@ -684,6 +684,28 @@ static void unmap_hands_over_the_dirty_bitmap(void **state)
 					    sizeof(raw), NULL, 0, &rep), 0);
 	assert_int_equal(rep.error, EINVAL);
 	vus_client_reply_free(&rep);
+	/*
+	 * All of the address space at 1-byte pages: 2^61 bytes of bitmap,
+	 * whose size must not wrap to 0 (it once did: a heap overflow).
+	 */
+	raw = (typeof(raw)){ .argsz = UINT32_MAX, .flags = 1, .addr = 0,
+			     .size = UINT64_MAX, .pgsize = 1, .bytes = 0 };
+	assert_int_equal(vus_client_request(d.c, VUS_CMD_DMA_UNMAP, 0, &raw,
+					    sizeof(raw), NULL, 0, &rep), 0);
+	assert_int_equal(rep.error, E2BIG);
+	vus_client_reply_free(&rep);
+	{
+		struct { uint32_t argsz, flags; uint64_t iova, len, psize; }
+			__attribute__((packed)) q = {
+			.argsz = UINT32_MAX, .flags = 0x10000u | 8u, .iova = 0,
+			.len = UINT64_MAX, .psize = 1 };
+
+		assert_int_equal(vus_client_request(d.c, VUS_CMD_DEVICE_FEATURE, 0,
+						    &q, sizeof(q), NULL, 0, &rep), 0);
+		assert_int_equal(rep.error, E2BIG);
+		vus_client_reply_free(&rep);
+	}
+	assert_int_equal(vus_dma_nr_regions(d.ctx), 1);
 	/* With ALL, or a non-power-of-two page: refused too. */
 	raw = (typeof(raw)){ .argsz = 40 + 512, .flags = 3, .pgsize = 4096,
 			     .bytes = 512 };
