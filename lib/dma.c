@@ -268,7 +268,7 @@ static void remove_at(struct dma_table *dt, uint32_t i, dma_region_fn *fn,
 	ST(dt->n, n - 1);
 	write_end(dt);
 	unmap_one(&m);
-	free(m.dirty);
+	dma_log_detach(dt, &m);
 }
 
 int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,

@@ -26,17 +26,6 @@ static uint64_t bitmap_words(const struct dma_map *m)
 	return (pages + 63) / 64;
 }
 
-/* Words of bitmap the mappings being logged hold now. */
-static uint64_t logged_words(const struct dma_table *dt)
-{
-	uint64_t w = 0;
-
-	for (uint32_t i = 0; i < dt->n; i++)
-		if (dt->m[i].dirty != NULL)
-			w += bitmap_words(&dt->m[i]);
-	return w;
-}
-
 int dma_log_attach(struct dma_table *dt, struct dma_map *m)
 {
 	uint64_t w = bitmap_words(m);
@@ -45,10 +34,22 @@ int dma_log_attach(struct dma_table *dt, struct dma_map *m)
 	 * Bounded like everything a client makes us allocate: a mapping
 	 * without an fd may be any size, and its bitmap would follow.
 	 */
-	if (w > DMA_LOG_MAX_WORDS || logged_words(dt) > DMA_LOG_MAX_WORDS - w)
+	if (w > DMA_LOG_MAX_WORDS - dt->log_words)
 		return -E2BIG;
 	m->dirty = calloc((size_t)w, sizeof(uint64_t));
-	return m->dirty ? 0 : -ENOMEM;
+	if (m->dirty == NULL)
+		return -ENOMEM;
+	dt->log_words += w;
+	return 0;
+}
+
+void dma_log_detach(struct dma_table *dt, struct dma_map *m)
+{
+	if (m->dirty == NULL)
+		return;
+	dt->log_words -= bitmap_words(m);
+	free(m->dirty);
+	m->dirty = NULL;
 }
 
 /* The bits of bitmap word @w that lie in bit range [first, last]. */
@@ -71,8 +72,9 @@ void dma_log_mark(const struct dma_map *m, uint64_t addr, uint64_t len)
 	first = (addr - base) >> PAGE_SHIFT;
 	last = (addr + (len - 1) - base) >> PAGE_SHIFT;
 	for (uint64_t w = first / 64; w <= last / 64; w++)
+		/* Release: the bytes written are visible before the bit. */
 		__atomic_fetch_or(&m->dirty[w], word_mask(first, last, w),
-				  __ATOMIC_RELAXED);
+				  __ATOMIC_RELEASE);
 }
 
 bool dma_log_active(const struct dma_table *dt)
@@ -80,42 +82,34 @@ bool dma_log_active(const struct dma_table *dt)
 	return dt->logging;
 }
 
-/* Publish or withdraw every mapping's bitmap (context thread). */
-static void set_bitmaps(struct dma_table *dt, uint64_t **bms)
-{
-	write_begin(dt);
-	for (uint32_t i = 0; i < dt->n; i++)
-		ST(dt->m[i].dirty, bms ? bms[i] : NULL);
-	write_end(dt);
-}
-
 int dma_log_start(struct dma_table *dt)
 {
-	uint64_t **bms, words = 0;
+	uint64_t **bms;
 	int ret = 0;
 
 	if (dt->logging)
 		return -EBUSY;
-	/* All the bitmaps together, bounded as in dma_log_attach(). */
-	for (uint32_t i = 0; i < dt->n; i++)
-		words += bitmap_words(&dt->m[i]);
-	if (words > DMA_LOG_MAX_WORDS)
-		return -E2BIG;
 	bms = calloc(dt->n ? dt->n : 1, sizeof(*bms));
 	if (bms == NULL)
 		return -ENOMEM;
+	/* Only writable mappings: the device cannot write the others. */
 	for (uint32_t i = 0; ret == 0 && i < dt->n; i++) {
 		struct dma_map m = dt->m[i];
 
-		ret = dma_log_attach(dt, &m);
+		if (m.prot & VUS_DMA_WRITE)
+			ret = dma_log_attach(dt, &m);
 		bms[i] = m.dirty;
 	}
 	if (ret == 0) {
-		set_bitmaps(dt, bms);
+		write_begin(dt);
+		for (uint32_t i = 0; i < dt->n; i++)
+			ST(dt->m[i].dirty, bms[i]);
+		write_end(dt);
 		dt->logging = true;
 	} else {
 		for (uint32_t i = 0; i < dt->n; i++)
 			free(bms[i]);
+		dt->log_words = 0;
 	}
 	free(bms);
 	return ret;
@@ -123,19 +117,19 @@ int dma_log_start(struct dma_table *dt)
 
 void dma_log_stop(struct dma_table *dt)
 {
-	uint64_t **old;
-
 	if (!dt->logging)
 		return;
 	dt->logging = false;
-	old = calloc(dt->n ? dt->n : 1, sizeof(*old));
-	for (uint32_t i = 0; old != NULL && i < dt->n; i++)
-		old[i] = dt->m[i].dirty;
-	set_bitmaps(dt, NULL);
-	/* The device is quiesced: nobody marks the old bitmaps now. */
-	for (uint32_t i = 0; old != NULL && i < dt->n; i++)
-		free(old[i]);
-	free(old);
+	/* The device is quiesced: nobody marks the bitmaps now. */
+	write_begin(dt);
+	for (uint32_t i = 0; i < dt->n; i++) {
+		uint64_t *old = dt->m[i].dirty;
+
+		ST(dt->m[i].dirty, NULL);
+		free(old);
+	}
+	write_end(dt);
+	dt->log_words = 0;
 }
 
 static void set_out(uint64_t *out, uint64_t k0, uint64_t k1)
@@ -154,8 +148,15 @@ static void report_map(const struct dma_map *m, uint64_t lo, uint64_t hi,
 
 	for (uint64_t w = first / 64; w <= last / 64; w++) {
 		uint64_t mask = word_mask(first, last, w);
-		uint64_t bits = __atomic_fetch_and(&m->dirty[w], ~mask,
-						   __ATOMIC_RELAXED) & mask;
+		uint64_t bits;
+
+		/* Most words are clean: no locked operation for those. A bit
+		 * set after this load is the next report's. */
+		if (!(__atomic_load_n(&m->dirty[w], __ATOMIC_RELAXED) & mask))
+			continue;
+		/* Acquire: pairs with the marker's release. */
+		bits = __atomic_fetch_and(&m->dirty[w], ~mask,
+					  __ATOMIC_ACQUIRE) & mask;
 
 		while (bits != 0) {
 			uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);

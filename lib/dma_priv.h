@@ -36,6 +36,7 @@ struct dma_table {
 	size_t m_bytes;
 	uint32_t max;
 	bool logging;      /* dirty logging is on (context thread) */
+	uint64_t log_words; /* bitmap words held now (context thread) */
 	dma_msg_fn *msg_fn;
 	void *msg_opaque;
 };
@@ -104,6 +105,9 @@ bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out);
  * when the bitmaps would pass DMA_LOG_MAX_WORDS.
  */
 int dma_log_attach(struct dma_table *dt, struct dma_map *m);
+
+/** Free @m's bitmap, if any (context thread, device quiesced). */
+void dma_log_detach(struct dma_table *dt, struct dma_map *m);
 
 /** Mark [addr, addr + len) of mapping copy @m written (thread-safe). */
 void dma_log_mark(const struct dma_map *m, uint64_t addr, uint64_t len);
