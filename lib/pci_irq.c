@@ -159,6 +159,12 @@ void pci_msix_flush(struct pci *p)
 			uint32_t v = w * 64 + b;
 
 			bits &= bits - 1;
+			/* A pending bit past the table (only a stream could
+			 * set one) names no vector: drop it. */
+			if (v >= p->msix.nr) {
+				p->msix.pba[w] &= ~(1ull << b);
+				continue;
+			}
 			if (pci_msix_vector_masked(p, v))
 				continue;
 			p->msix.pba[w] &= ~(1ull << b);
