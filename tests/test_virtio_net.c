@@ -12,6 +12,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vtest.h"
@@ -376,6 +380,50 @@ static void doorbells_in_an_mmap_page(void **state)
 	tv_stop(&t);
 }
 
+/*
+ * --bind naming somebody's live socket of another type (here a listening
+ * stream socket): the server refuses to start and the file stays. It once
+ * took any failed datagram probe for a stale socket and removed the file.
+ */
+static void bind_never_removes_a_live_socket(void **state)
+{
+	char live[108], sock[108];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(live, sizeof(live), "%s", vtest_sock_path("live"));
+	snprintf(sock, sizeof(sock), "%s", vtest_sock_path("vnet"));
+	strcpy(sa.sun_path, live);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(vnet_exe, vnet_exe, "--socket-path", sock, "--bind", live,
+		      "--peer", "/nonexistent", "--log-level", "error", (char *)NULL);
+		_exit(127);
+	}
+	/* It must give up at once, not serve on a path it took over. */
+	for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		unlink(live);
+		fail_msg("the server started on another socket's path");
+	}
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+		    WEXITSTATUS(status) != 127);
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(access(sock, F_OK), -1);
+	close(fd);
+	unlink(live);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +438,7 @@ int main(int argc, char **argv)
 		VTEST(quiesce_and_reset_while_running),
 		VTEST(intx_and_isr_without_msix),
 		VTEST(doorbells_in_an_mmap_page),
+		VTEST(bind_never_removes_a_live_socket),
 	};
 
 	if (argc < 2) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "sample_sock.h"
 
 #define MAX_CONNS 8
 #define LINE_MAX_LEN 256
@@ -29,16 +30,6 @@ struct control {
 	char *path;
 	struct conn conns[MAX_CONNS];
 };
-
-static int make_addr(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa->sun_path, path, strlen(path) + 1);
-	return 0;
-}
 
 static void conn_close(struct control *c, struct conn *k)
 {
@@ -159,7 +150,7 @@ int control_open(struct control **out, vus_ctx *ctx, struct idio16 *d,
 {
 	struct control *c = calloc(1, sizeof(*c));
 	struct sockaddr_un sa;
-	int ret = c ? make_addr(path, &sa) : -ENOMEM;
+	int ret = c ? sample_unix_addr(path, &sa) : -ENOMEM;
 
 	if (ret < 0) {
 		free(c);
@@ -170,10 +161,12 @@ int control_open(struct control **out, vus_ctx *ctx, struct idio16 *d,
 	for (int i = 0; i < MAX_CONNS; i++)
 		c->conns[i].fd = -1;
 	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	(void)unlink(path); /* our own control socket from an earlier run */
-	if (c->listen_fd < 0 ||
-	    bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(c->listen_fd, 4) < 0)
+	if (c->listen_fd < 0)
+		ret = -errno;
+	/* Our own control socket from an earlier run, never a live one. */
+	ret = ret ? ret : sample_clear_stale(&sa, SOCK_STREAM);
+	if (ret == 0 && (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+			 listen(c->listen_fd, 4) < 0))
 		ret = -errno;
 	if (ret == 0)
 		ret = vus_ctx_add_fd(ctx, c->listen_fd, EPOLLIN, accept_cb, c);
@@ -208,7 +201,7 @@ int control_send(const char *path, int argc, char **argv)
 	char line[LINE_MAX_LEN], reply[512];
 	struct sockaddr_un sa;
 	size_t used = 0, got = 0;
-	int fd, ret = make_addr(path, &sa);
+	int fd, ret = sample_unix_addr(path, &sa);
 
 	if (ret < 0)
 		return ret;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "sample_sock.h"
 
 enum kind { BE_STDIO, BE_PTY, BE_UNIX, BE_LISTEN };
 enum tag { TAG_IN = 1, TAG_OUT, TAG_LISTEN };
@@ -386,21 +387,10 @@ static int open_pty(struct backend *b)
 	return 0;
 }
 
-static int unix_addr(const char *path, struct sockaddr_un *sa)
-{
-	*sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
-	if (path[0] == '\0')
-		return -EINVAL;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
 static int open_unix(struct backend *b, const char *path)
 {
 	struct sockaddr_un sa;
-	int fd, ret = unix_addr(path, &sa);
+	int fd, ret = sample_unix_addr(path, &sa);
 
 	if (ret < 0)
 		return ret;
@@ -418,34 +408,13 @@ static int open_unix(struct backend *b, const char *path)
 	return 0;
 }
 
-/* Replace a stale socket file; never a live socket or another file. */
-static int clear_stale(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EADDRINUSE;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	ret = ret == 0 ? -EADDRINUSE : (errno == ECONNREFUSED ? 0 : -errno);
-	close(fd);
-	if (ret == 0 && unlink(sa->sun_path) < 0 && errno != ENOENT)
-		ret = -errno;
-	return ret;
-}
-
 static int open_listen(struct backend *b, const char *path)
 {
 	struct sockaddr_un sa;
-	int fd, ret = unix_addr(path, &sa);
+	int fd, ret = sample_unix_addr(path, &sa);
 
 	if (ret == 0)
-		ret = clear_stale(&sa);
+		ret = sample_clear_stale(&sa, SOCK_STREAM);
 	if (ret < 0)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "sample_sock.h"
 
 enum kind { KIND_TAP, KIND_DGRAM };
 
@@ -34,16 +35,6 @@ struct backend {
 	bool connected;
 	char *bound_path;
 };
-
-static int make_addr(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
 
 int backend_open_tap(const char *name, bool vnet_hdr, struct backend **out)
 {
@@ -79,28 +70,15 @@ int backend_open_tap(const char *name, bool vnet_hdr, struct backend **out)
 	return 0;
 }
 
-/* Bind @fd at @path, replacing a socket file nobody listens on. */
+/* Bind @fd at @path, replacing a datagram socket file nobody is bound to. */
 static int bind_path(int fd, const char *path)
 {
 	struct sockaddr_un sa;
-	struct stat st;
-	int ret = make_addr(path, &sa);
+	int ret = sample_unix_addr(path, &sa);
 
+	ret = ret ? ret : sample_clear_stale(&sa, SOCK_DGRAM);
 	if (ret < 0)
 		return ret;
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-		int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		/* Somebody still bound there answers connect(): keep it. */
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa,
-					  sizeof(sa)) == 0) {
-			close(probe);
-			return -EADDRINUSE;
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(path);
-	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	return 0;
@@ -116,7 +94,7 @@ int backend_open_dgram(const char *bind_at, const char *peer_path,
 		return -ENOMEM;
 	b->kind = KIND_DGRAM;
 	b->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	ret = b->fd < 0 ? -errno : make_addr(peer_path, &b->peer);
+	ret = b->fd < 0 ? -errno : sample_unix_addr(peer_path, &b->peer);
 	if (ret == 0 && bind_at != NULL) {
 		ret = bind_path(b->fd, bind_at);
 		if (ret == 0) {
