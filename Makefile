@@ -16,22 +16,29 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_CC    ?= clang
 HARNESS    ?= $(abspath ../shared/qemu-harness)
 
-# Debian packages the build and the tests need.
+# Debian packages the build (and the demo) need.
 DEB_PKGS := gcc make meson ninja-build pkg-config libjson-c-dev libcmocka-dev \
-            libpci-dev pciutils valgrind
-# The libFuzzer targets: clang, its runtimes (libFuzzer, ASan, UBSan) and
-# llvm-symbolizer for readable crash stacks.
-DEB_PKGS += clang libclang-rt-14-dev llvm
+            libpci-dev pciutils
+# What only the tests add: valgrind, and for the libFuzzer targets clang,
+# its runtimes (libFuzzer, ASan, UBSan; the version-free package of
+# Debian's default LLVM) and llvm-symbolizer for readable crash stacks.
+TEST_PKGS := valgrind clang libclang-rt-dev llvm
 
-.PHONY: all deps build qemu-harness test test-fast demo bench install clean \
-        fuzz fuzz-run
+.PHONY: all deps deps-test install-pkgs build qemu-harness test test-fast \
+        demo bench install clean fuzz fuzz-run
 
 all: build
 
 # Install missing packages: as root with apt-get, otherwise through sudo;
 # say exactly what is missing when neither is possible.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@$(MAKE) --no-print-directory install-pkgs PKGS="$(DEB_PKGS)"
+
+deps-test:
+	@$(MAKE) --no-print-directory install-pkgs PKGS="$(DEB_PKGS) $(TEST_PKGS)"
+
+install-pkgs:
+	@missing=""; for p in $(PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -60,14 +67,14 @@ qemu-harness:
 	  "$(HARNESS)/ensure.sh" >/dev/null || echo "warning: QEMU harness unavailable; guest tests will be skipped"; \
 	else echo "warning: $(HARNESS) not found; guest tests will be skipped"; fi
 
-test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja qemu-harness
+test: deps-test $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja qemu-harness
 	ninja -C $(BUILD)
 	meson test -C $(BUILD) --print-errorlogs
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --print-errorlogs
-	meson test -C $(BUILD) --print-errorlogs --no-suite qemu --suite unit --suite engine --suite client \
+	meson test -C $(BUILD) --print-errorlogs --suite unit --suite engine --suite client --no-suite sandbox \
 	  --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no -q' \
 	  --timeout-multiplier 4
 	@$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=$(or $(FUZZ_TIME),20)
@@ -100,17 +107,16 @@ fuzz-run:
 	printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ return 0; }\n' > $$probe/p.c; \
 	if ! $(FUZZ_CC) -fsanitize=fuzzer,address,undefined $$probe/p.c -o $$probe/p >/dev/null 2>&1; then \
 	  rm -rf $$probe; \
-	  echo "fuzzing SKIPPED: $(FUZZ_CC) cannot link -fsanitize=fuzzer (Debian: clang libclang-rt-14-dev)"; \
+	  echo "fuzzing SKIPPED: $(FUZZ_CC) cannot link -fsanitize=fuzzer (Debian: clang libclang-rt-dev)"; \
 	  exit 0; \
 	fi; \
 	rm -rf $$probe; \
 	test -f $(FUZZ_BUILD)/build.ninja || \
 	  CC=$(FUZZ_CC) meson setup $(FUZZ_BUILD) -Dwerror=true -Dfuzz=true || exit 1; \
-	ninja -C $(FUZZ_BUILD) && \
 	FUZZ_TIME=$(or $(FUZZ_TIME),20) meson test -C $(FUZZ_BUILD) --suite fuzz \
 	  --print-errorlogs --verbose
 
-fuzz: deps
+fuzz: deps-test
 	@$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=$(or $(FUZZ_TIME),600)
 
 clean:
