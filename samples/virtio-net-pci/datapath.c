@@ -29,8 +29,6 @@
 
 #define TX_BUDGET 256u
 #define RX_BUDGET 256u
-#define HDR_LEN sizeof(struct virtio_net_hdr_v1)
-#define ETH_HLEN 14u
 
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == 12, "virtio-net header");
 
@@ -90,22 +88,24 @@ void datapath_update_events(struct vnet *n)
 static int tx_one(struct vnet *n, struct vq_elem *e)
 {
 	struct virtio_net_hdr_v1 hdr;
-	uint64_t frame = e->out_len - (e->out_len >= HDR_LEN ? HDR_LEN : 0);
+	uint64_t frame = e->out_len - (e->out_len >= VNET_HDR_LEN ? VNET_HDR_LEN : 0);
 	unsigned int cnt = 0;
 	int ret;
 
 	/* A chain without header and frame is the driver's error: drop it. */
-	if (e->out_len < HDR_LEN + ETH_HLEN || frame > VNET_MAX_FRAME) {
+	if (e->out_len < VNET_HDR_LEN + VNET_ETH_HLEN || frame > VNET_MAX_FRAME) {
 		n->st.tx_dropped++;
 		return 0;
 	}
-	vq_elem_read(&n->vq[VNET_TXQ], e, 0, &hdr, HDR_LEN);
+	/* Only a vnet-header back-end takes the header (a copy: the guest
+	 * may change it under us). */
 	if (backend_hdr_len(n->be) != 0) {
+		vq_elem_read(&n->vq[VNET_TXQ], e, 0, &hdr, VNET_HDR_LEN);
 		hdr.num_buffers = 0;
 		n->tx_iov[cnt].iov_base = &hdr;
-		n->tx_iov[cnt++].iov_len = HDR_LEN;
+		n->tx_iov[cnt++].iov_len = VNET_HDR_LEN;
 	}
-	cnt += iov_skip(e->iov, e->out_num, HDR_LEN, n->tx_iov + cnt,
+	cnt += iov_skip(e->iov, e->out_num, VNET_HDR_LEN, n->tx_iov + cnt,
 			n->tx_iov_max - cnt);
 	ret = backend_send(n->be, n->tx_iov, (int)cnt);
 	if (ret == -EAGAIN)
@@ -203,7 +203,7 @@ static int rx_merged(struct vnet *n)
 		int r = nbufs < vq->l.size ? vq_pop(vq, e) : 0;
 		size_t chunk;
 
-		if (r <= 0 || (nbufs == 0 && e->in_len < HDR_LEN)) {
+		if (r <= 0 || (nbufs == 0 && e->in_len < VNET_HDR_LEN)) {
 			/* Not enough room (yet): take it all back. */
 			vq_unpush(vq, nbufs);
 			vq_unpop(vq, (uint16_t)(nbufs + (r > 0)));
@@ -236,20 +236,20 @@ static int rx_merged(struct vnet *n)
 static int rx_read(struct vnet *n)
 {
 	size_t hl = backend_hdr_len(n->be);
-	uint8_t *dst = n->rx_buf + (hl ? 0 : HDR_LEN);
-	ssize_t len = backend_recv(n->be, dst, n->rx_buf_size - HDR_LEN + hl);
+	uint8_t *dst = n->rx_buf + (hl ? 0 : VNET_HDR_LEN);
+	ssize_t len = backend_recv(n->be, dst, n->rx_buf_size - VNET_HDR_LEN + hl);
 
 	if (len == -EAGAIN)
 		return 0;
-	if (len < 0 || (size_t)len < hl + ETH_HLEN) {
+	if (len < 0 || (size_t)len < hl + VNET_ETH_HLEN) {
 		n->st.rx_dropped++;
 		return len < 0 ? (int)len : -EINVAL;
 	}
 	/* A header of our own (zeros: nothing offloaded), or the TAP's. */
 	if (hl == 0)
-		memset(n->rx_buf, 0, HDR_LEN);
+		memset(n->rx_buf, 0, VNET_HDR_LEN);
 	memset(n->rx_buf + offsetof(struct virtio_net_hdr_v1, num_buffers), 0, 2);
-	n->rx_len = (size_t)len + (hl ? 0 : HDR_LEN);
+	n->rx_len = (size_t)len + (hl ? 0 : VNET_HDR_LEN);
 	n->rx_pending = true;
 	return 1;
 }
@@ -265,7 +265,7 @@ static int rx_deliver(struct vnet *n)
 	n->busy = true;
 	if (r == 1) {
 		n->st.rx_packets++;
-		n->st.rx_bytes += n->rx_len - HDR_LEN;
+		n->st.rx_bytes += n->rx_len - VNET_HDR_LEN;
 	}
 	return 0;
 }
@@ -337,7 +337,7 @@ int datapath_init(struct vnet *n)
 {
 	unsigned int qs = n->cfg.queue_size;
 
-	n->rx_buf_size = HDR_LEN + VNET_MAX_FRAME;
+	n->rx_buf_size = VNET_HDR_LEN + VNET_MAX_FRAME;
 	n->rx_buf = malloc(n->rx_buf_size);
 	n->tx_iov_max = 2 * qs + 1;
 	n->tx_iov = calloc(n->tx_iov_max, sizeof(*n->tx_iov));

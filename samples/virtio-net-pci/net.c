@@ -53,6 +53,9 @@ void vnet_log_limited(struct vnet *n, int level, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
+	/* Lines filtered out must not use up the window's quota. */
+	if (level > n->cfg.log_level)
+		return;
 	if (atomic_exchange(&n->log_window, sec) != sec)
 		atomic_store(&n->log_count, 0);
 	if (atomic_fetch_add(&n->log_count, 1) >= LOG_PER_WINDOW)

@@ -60,6 +60,10 @@ struct virtio_net_hdr_v1 {
 #define VNET_CFG_MTU 10u
 #define VNET_CFG_SIZE 12u
 
+/** The header's size, and an Ethernet header's. */
+#define VNET_HDR_LEN sizeof(struct virtio_net_hdr_v1)
+#define VNET_ETH_HLEN 14u
+
 /** Largest frame (Ethernet header included) either way. */
 #define VNET_MAX_FRAME (65535u + 14u + 4u)
 

@@ -24,8 +24,6 @@
 #include "net_priv.h"
 
 #define SECTION_VERSION 1u
-#define HDR_LEN sizeof(struct virtio_net_hdr_v1)
-#define ETH_HLEN 14u
 
 struct image {
 	uint8_t mac[6];
@@ -98,7 +96,7 @@ static int parse(const struct vnet *n, vus_mig_in *in, struct image *m)
 	    vus_mig_remaining(in) != m->rx_len)
 		return -EBADMSG;
 	if (m->rx_pending &&
-	    (m->rx_len < HDR_LEN + ETH_HLEN || m->rx_len > n->rx_buf_size))
+	    (m->rx_len < VNET_HDR_LEN + VNET_ETH_HLEN || m->rx_len > n->rx_buf_size))
 		return -EBADMSG;
 	/* The MTU was shown to the guest: this device must show the same. */
 	return m->mtu == n->cfg.mtu ? 0 : -ENODEV;

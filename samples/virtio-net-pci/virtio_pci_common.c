@@ -56,10 +56,6 @@ static const struct {
 	  VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK },
 };
 
-#define STATUS_DRIVER_BITS                                                  \
-	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |                  \
-	 VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |               \
-	 VIRTIO_STATUS_FAILED)
 
 static int reg_at(uint32_t off)
 {
@@ -144,16 +140,24 @@ static uint32_t reg_read(struct vpci *vp, enum reg r)
 	}
 }
 
-/* Features the device can live with: offered, VERSION_1, the device's rules. */
-static bool features_ok(struct vpci *vp)
+int vpci_features_check(const struct vpci *vp, uint64_t f)
 {
-	uint64_t f = vp->driver_features;
-
 	if (f & ~vp->d.features)
-		return false;
+		return -ENODEV;
 	if (!(f & (1ull << VIRTIO_F_VERSION_1)))
+		return -EBADMSG;
+	return vp->ops.features_check(vp->d.opaque, f) == 0 ? 0 : -EBADMSG;
+}
+
+bool vpci_status_reachable(uint8_t s)
+{
+	if (s & ~STATUS_DRIVER_BITS)
 		return false;
-	return vp->ops.features_check(vp->d.opaque, f) == 0;
+	for (size_t i = 0; i < sizeof(status_order) / sizeof(status_order[0]); i++)
+		if ((s & status_order[i].bit) &&
+		    (s & status_order[i].needs) != status_order[i].needs)
+			return false;
+	return true;
 }
 
 void vpci_start(struct vpci *vp)
@@ -188,7 +192,8 @@ static void status_write(struct vpci *vp, uint8_t v)
 		if ((added & status_order[i].bit) &&
 		    (v & status_order[i].needs) != status_order[i].needs)
 			added &= (uint8_t)~status_order[i].bit;
-	if ((added & VIRTIO_STATUS_FEATURES_OK) && !features_ok(vp))
+	if ((added & VIRTIO_STATUS_FEATURES_OK) &&
+	    vpci_features_check(vp, vp->driver_features) < 0)
 		added &= (uint8_t)~(VIRTIO_STATUS_FEATURES_OK |
 				    VIRTIO_STATUS_DRIVER_OK);
 	vp->status |= added;

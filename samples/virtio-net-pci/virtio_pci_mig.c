@@ -26,10 +26,6 @@
 
 #define SECTION_VERSION 1u
 
-#define STATUS_BITS                                                          \
-	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |                  \
-	 VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |               \
-	 VIRTIO_STATUS_FAILED)
 #define ISR_BITS (VPCI_ISR_QUEUE | VPCI_ISR_CONFIG)
 
 /* The registers as they travel; parsed whole before anything changes. */
@@ -101,18 +97,6 @@ static int parse_queues(const struct vpci *vp, vus_mig_in *in, struct image *m)
 	return ret;
 }
 
-/* Status bits a driver can reach, in the order the spec requires. */
-static bool status_valid(uint8_t s)
-{
-	if (s & ~STATUS_BITS)
-		return false;
-	if ((s & VIRTIO_STATUS_DRIVER) && !(s & VIRTIO_STATUS_ACKNOWLEDGE))
-		return false;
-	if ((s & VIRTIO_STATUS_FEATURES_OK) && !(s & VIRTIO_STATUS_DRIVER))
-		return false;
-	return !(s & VIRTIO_STATUS_DRIVER_OK) || (s & VIRTIO_STATUS_FEATURES_OK);
-}
-
 static int parse(const struct vpci *vp, vus_mig_in *in, struct image *m)
 {
 	int ret;
@@ -132,18 +116,13 @@ static int parse(const struct vpci *vp, vus_mig_in *in, struct image *m)
 	ret = ret ? ret : parse_queues(vp, in, m);
 	if (ret < 0)
 		return ret;
-	if (vus_mig_remaining(in) != 0 || !status_valid(m->status) ||
+	if (vus_mig_remaining(in) != 0 || !vpci_status_reachable(m->status) ||
 	    m->needs_reset > 1 || (m->isr & ~ISR_BITS) ||
 	    !vpci_vector_valid(vp, m->msix_config))
 		return -EBADMSG;
 	/* Accepted features: ours to honour, and the device type's rules. */
-	if (m->status & VIRTIO_STATUS_FEATURES_OK) {
-		if (m->driver_features & ~vp->d.features)
-			return -ENODEV;
-		if (!(m->driver_features & (1ull << VIRTIO_F_VERSION_1)) ||
-		    vp->ops.features_check(vp->d.opaque, m->driver_features) < 0)
-			return -EBADMSG;
-	}
+	if (m->status & VIRTIO_STATUS_FEATURES_OK)
+		return vpci_features_check(vp, m->driver_features);
 	return 0;
 }
 

@@ -71,6 +71,19 @@ void vpci_reset(struct vpci *vp);
 bool vpci_reset_try_finish(struct vpci *vp);
 /** Hand the queues to the device type (DRIVER_OK). */
 void vpci_start(struct vpci *vp);
+/* Status bits a driver writes (NEEDS_RESET is the device's). */
+#define STATUS_DRIVER_BITS                                                  \
+	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |                  \
+	 VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |               \
+	 VIRTIO_STATUS_FAILED)
+
+/** Whether the driver may accept features @f: 0, -ENODEV (not offered),
+ * -EBADMSG (no VERSION_1, or the device type's rules refuse them). */
+int vpci_features_check(const struct vpci *vp, uint64_t f);
+
+/** Whether a driver can reach status @s (bits set in the spec's order). */
+bool vpci_status_reachable(uint8_t s);
+
 /** Whether @v is an MSI-X vector of ours or NO_VECTOR. */
 bool vpci_vector_valid(const struct vpci *vp, uint32_t v);
 
