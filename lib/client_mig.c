@@ -73,10 +73,11 @@ VUS_EXPORT int vus_client_mig_get_state(vus_client *c, uint32_t *state)
 
 VUS_EXPORT int vus_client_mig_set_state(vus_client *c, uint32_t state)
 {
-	uint32_t st[2] = { state, 0 }, back[2];
+	/* data_fd -1 as the kernel's clients send it; the echo is exact. */
+	uint32_t st[2] = { state, UINT32_MAX }, back[2];
 	int ret = feature(c, F_SET | FEAT_STATE, st, sizeof(st), back, sizeof(back));
 
-	if (ret == 0 && back[0] != state)
+	if (ret == 0 && memcmp(back, st, sizeof(st)) != 0)
 		ret = -EPROTO;
 	return ret;
 }

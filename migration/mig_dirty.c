@@ -125,10 +125,10 @@ int mig_dirty_feature(struct engine *e, struct migration *mg,
 	case 6: /* DMA_LOGGING_START */
 		return start(e, f, m, r);
 	case 7: /* DMA_LOGGING_STOP */
+		/* Kernel clients send the head alone; the spec's STOP has
+		 * START's body, and libvfio-user's client wants it back. */
 		dma_log_stop(ctx_dma(e->ctx));
-		memcpy(r->buf, f, sizeof(*f));
-		r->len = sizeof(*f);
-		return 0;
+		return mig_feature_echo(r, m);
 	case 8: /* DMA_LOGGING_REPORT */
 		return report(e, mg, f, m, r);
 	default:

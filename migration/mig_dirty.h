@@ -26,6 +26,13 @@ void mig_dirty_free(struct migration *mg);
 /** Whether DEVICE_FEATURE @m changes the device's state or logging. */
 bool mig_feature_needs_quiesce(const struct msg *m);
 
+/**
+ * Reply with the request payload exactly as it came (the spec's SET rule:
+ * "the same as the request payload"). The engine's scratch holds any
+ * DEVICE_FEATURE payload. Returns 0.
+ */
+int mig_feature_echo(struct reply *r, const struct msg *m);
+
 /* mig_proto.c handlers for the engine's command table. */
 int handle_device_feature(struct engine *e, struct msg *m, struct reply *r);
 int handle_mig_data_read(struct engine *e, struct msg *m, struct reply *r);

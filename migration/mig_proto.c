@@ -95,25 +95,35 @@ static int reply(struct reply *r, const struct wire_feature *req,
 	return 0;
 }
 
+int mig_feature_echo(struct reply *r, const struct msg *m)
+{
+	memcpy(r->buf, m->payload, m->len);
+	r->len = m->len;
+	return 0;
+}
+
 static int device_state(struct migration *mg, const struct wire_feature *f,
 			const struct msg *m, struct reply *r)
 {
-	uint32_t st[2] = { 0, 0 }; /* device_state, data_fd (unused: 0) */
+	/* device_state, data_fd: no fd in vfio-user, -1 as the kernel says. */
+	uint32_t st[2] = { 0, UINT32_MAX };
 	int ret;
 
-	if (f->flags & FEAT_SET) {
-		if (m->len < sizeof(*f) + sizeof(st))
-			return -EINVAL;
-		memcpy(st, m->payload + sizeof(*f), sizeof(st));
-		if (st[0] >= MIG_NR_STATES)
-			return -EINVAL;
-		ret = mig_set_state(mg, st[0]);
-		if (ret < 0)
-			return ret;
+	if (f->argsz < sizeof(*f) + sizeof(st))
+		return -EINVAL;
+	if (!(f->flags & FEAT_SET)) {
+		st[0] = mig_state(mg);
+		return reply(r, f, st, sizeof(st));
 	}
-	st[0] = mig_state(mg);
-	st[1] = 0;
-	return reply(r, f, st, sizeof(st));
+	if (m->len < sizeof(*f) + sizeof(st))
+		return -EINVAL;
+	memcpy(st, m->payload + sizeof(*f), sizeof(st));
+	if (st[0] >= MIG_NR_STATES)
+		return -EINVAL;
+	ret = mig_set_state(mg, st[0]);
+	if (ret < 0)
+		return ret;
+	return mig_feature_echo(r, m);
 }
 
 int handle_device_feature(struct engine *e, struct msg *m, struct reply *r)

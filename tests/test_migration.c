@@ -752,6 +752,49 @@ static void client_vanishing_mid_stop_copy(void **state)
 	dev_stop(&d);
 }
 
+/* One DEVICE_FEATURE sent raw; its reply must carry exactly @want. */
+static void feature_reply_is(vus_client *c, const void *req, size_t len,
+			     const void *want, size_t want_len)
+{
+	struct vus_client_reply r;
+
+	assert_int_equal(vus_client_request(c, VUS_CMD_DEVICE_FEATURE, 0, req,
+					    len, NULL, 0, &r), 0);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.len, want_len);
+	assert_memory_equal(r.payload, want, want_len);
+	vus_client_reply_free(&r);
+}
+
+/*
+ * Found by libvfio-user's sample client: a MIG_DEVICE_STATE SET reply had
+ * data_fd rewritten to 0 (the client sent -1 and compares all 8 bytes),
+ * and the DMA_LOGGING_STOP reply was cut to the 8-byte head where the
+ * client sent START's 40-byte body. SET replies echo the request.
+ */
+static void set_replies_echo_the_request(void **state)
+{
+	const uint32_t set_stop[4] = { 16, 0x20000 | 2, VUS_MIG_STOP, UINT32_MAX };
+	const uint32_t get[2] = { 16, 0x10000 | 2 };
+	const uint32_t got[4] = { 16, 0x10000 | 2, VUS_MIG_STOP, UINT32_MAX };
+	/* START's layout: page_size 4096, no ranges, then 16 bytes more. */
+	const uint32_t log_start[6] = { 24, 0x20000 | 6, 4096, 0, 0, 0 };
+	uint32_t log_stop[10] = { 40, 0x20000 | 7, 4096, 0, 0, 0, 1, 2, 3, 4 };
+	const uint32_t bare_stop[2] = { 8, 0x20000 | 7 };
+	struct dev d;
+
+	(void)state;
+	dev_start(&d, 1, false, 1);
+	feature_reply_is(d.c, set_stop, sizeof(set_stop), set_stop, sizeof(set_stop));
+	feature_reply_is(d.c, get, sizeof(get), got, sizeof(got));
+	feature_reply_is(d.c, log_start, 24, log_start, 24);
+	feature_reply_is(d.c, log_stop, sizeof(log_stop), log_stop, sizeof(log_stop));
+	/* The kernel's STOP, head only, stays as it was. */
+	feature_reply_is(d.c, bare_stop, sizeof(bare_stop), bare_stop,
+			 sizeof(bare_stop));
+	dev_stop(&d);
+}
+
 static void data_size_estimate(void **state)
 {
 	struct dev d;
@@ -787,6 +830,7 @@ int main(int argc, char **argv)
 		VTEST(reports_racing_writes_lose_nothing),
 		VTEST(client_vanishing_mid_stop_copy),
 		VTEST(data_size_estimate),
+		VTEST(set_replies_echo_the_request),
 	};
 
 	return vtest_run("migration", tests, argc, argv);
