@@ -366,10 +366,32 @@ VUS_EXPORT int vus_dma_sg(vus_ctx *ctx, uint64_t addr, uint64_t len,
 	return ret;
 }
 
-/* Copy one piece; message-only mappings go through the engine. */
+/* Whether all of [addr, addr + len) is mapped with @prot. */
+static int range_check(const struct dma_table *dt, uint64_t addr, uint64_t len,
+		       uint32_t prot)
+{
+	while (len > 0) {
+		struct dma_map m;
+		uint64_t piece;
+
+		if (!dma_find(dt, addr, &m))
+			return -EFAULT;
+		if (!(m.prot & prot))
+			return -EACCES;
+		piece = piece_len(&m, addr, len);
+		len -= piece;
+		addr += piece;
+	}
+	return 0;
+}
+
+/* Copy piece by piece; message-only mappings go through the engine. */
 static int xfer(vus_ctx *ctx, struct dma_table *dt, bool write, uint64_t addr,
 		uint8_t *buf, uint64_t len)
 {
+	uint32_t prot = write ? VUS_DMA_WRITE : VUS_DMA_READ;
+	bool first = true;
+
 	while (len > 0) {
 		struct dma_map m;
 		uint64_t piece;
@@ -377,18 +399,22 @@ static int xfer(vus_ctx *ctx, struct dma_table *dt, bool write, uint64_t addr,
 
 		if (!dma_find(dt, addr, &m))
 			return -EFAULT;
-		if (!(m.prot & (write ? VUS_DMA_WRITE : VUS_DMA_READ)))
+		if (!(m.prot & prot))
 			return -EACCES;
 		piece = piece_len(&m, addr, len);
+		/* Across mappings, the rest is checked before a byte moves: a
+		 * refused transfer writes nothing and sends no message. */
+		if (first && piece < len &&
+		    (ret = range_check(dt, addr + piece, len - piece, prot)) < 0)
+			return ret;
+		first = false;
 		if (m.vaddr != NULL) {
 			uint8_t *p = m.vaddr + (addr - m.addr);
 
-			if (write) {
+			if (write)
 				memcpy(p, buf, piece);
-				dma_log_mark(&m, addr, piece); /* after the bytes */
-			} else {
+			else
 				memcpy(buf, p, piece);
-			}
 		} else if (!ctx_on_thread(ctx) || dt->msg_fn == NULL) {
 			/* Without an fd only messages reach this memory. */
 			ret = -EOPNOTSUPP;
@@ -397,6 +423,10 @@ static int xfer(vus_ctx *ctx, struct dma_table *dt, bool write, uint64_t addr,
 		}
 		if (ret < 0)
 			return ret;
+		/* After the bytes landed; DMA_WRITE'd pages too, so a VMM that
+		 * does not log its own writes loses none. */
+		if (write)
+			dma_log_mark(&m, addr, piece);
 		len -= piece;
 		addr += piece;
 		buf += piece;

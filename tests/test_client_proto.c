@@ -589,6 +589,94 @@ static void dma_requests_are_checked(void **state)
 	fake_stop(&f);
 }
 
+/*
+ * DMA requests at the exact edges of the client's mappings: A at IOVA 0,
+ * B right after it, a gap, C ending at 2^64. Each is served when it ends
+ * on a mapping's last byte, also across A into B, and refused one byte
+ * past into the gap or past 2^64.
+ */
+static uint8_t edge_mem[3][4096];
+#define EDGE_C (0ull - 4096)
+
+/* One request; a read's data is checked against @want (NULL: refused). */
+static void edge_req(struct fake *f, uint16_t cmd, uint64_t addr,
+		     uint64_t count, const uint8_t *want)
+{
+	struct dma_req q = { .addr = addr, .count = count };
+	size_t len = 16 + (cmd == 12 ? (size_t)count : 0);
+	int err;
+
+	memset(q.data, 0xee, sizeof(q.data));
+	err = fk_request(f, cmd, 0, &q, len, 0);
+	f->errs[f->nerrs++] = err;
+	if (err == 0 && cmd == 11)
+		FK_CHECK(f, f->h.size == 16 + 16 + count &&
+			    memcmp(f->buf + 16, want, (size_t)count) == 0);
+}
+
+static void dma_edge_script(struct fake *f)
+{
+	uint8_t *a = edge_mem[0], *b = edge_mem[1], *c = edge_mem[2];
+
+	fk_version(f);
+	for (int i = 0; i < 3; i++) {          /* the three DMA_MAPs */
+		FK_CHECK(f, fk_recv(f) && f->h.cmd == 2);
+		fk_reply(f, NULL, 0);
+	}
+	edge_req(f, 11, 0, 1, a);                    /* 0: IOVA 0 */
+	edge_req(f, 11, 4096 - 8, 8, a + 4088);      /* 1: A's last byte */
+	edge_req(f, 11, 4096 - 8, 9, a + 4088);      /* 2: into B */
+	edge_req(f, 11, 8192 - 8, 8, b + 4088);      /* 3: B's last byte */
+	edge_req(f, 11, 8192 - 8, 9, NULL);          /* 4: into the gap */
+	edge_req(f, 11, EDGE_C - 1, 2, NULL);        /* 5: from the gap */
+	edge_req(f, 11, UINT64_MAX - 7, 8, c + 4088); /* 6: the last byte */
+	edge_req(f, 11, UINT64_MAX - 7, 9, NULL);    /* 7: past 2^64 */
+	edge_req(f, 12, 4096 - 4, 8, NULL);          /* 8: write into B */
+	edge_req(f, 12, 8192 - 8, 9, NULL);          /* 9: write into the gap */
+	edge_req(f, 12, UINT64_MAX - 3, 4, NULL);    /* 10: write, last bytes */
+	edge_req(f, 12, UINT64_MAX - 3, 5, NULL);    /* 11: write past 2^64 */
+}
+
+static void dma_requests_at_the_edges(void **state)
+{
+	const int want[] = { 0, 0, 0, 0, -EFAULT, -EFAULT, 0, -EFAULT,
+			     0, -EFAULT, 0, -EFAULT };
+	uint8_t v[4 + sizeof(good_json)] = { 0 };
+	struct canned r[1];
+	struct fake f;
+	vus_client *c = NULL;
+
+	(void)state;
+	memcpy(v + 4, good_json, sizeof(good_json));
+	r[0] = (struct canned){ .p = v, .len = sizeof(v) };
+	for (size_t i = 0; i < sizeof(edge_mem); i++)
+		edge_mem[i / 4096][i % 4096] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(vus_client_attach_fd(fake_start(&f, r, 1, dma_edge_script),
+					      NULL, &c), 0);
+	assert_int_equal(vus_client_dma_map_mem(c, 0, 4096, VUS_CLIENT_DMA_READ |
+			 VUS_CLIENT_DMA_WRITE, edge_mem[0]), 0);
+	assert_int_equal(vus_client_dma_map_mem(c, 4096, 4096, VUS_CLIENT_DMA_READ |
+			 VUS_CLIENT_DMA_WRITE, edge_mem[1]), 0);
+	assert_int_equal(vus_client_dma_map_mem(c, EDGE_C, 4096, VUS_CLIENT_DMA_READ |
+			 VUS_CLIENT_DMA_WRITE, edge_mem[2]), 0);
+	for (int i = 0; i < 200 && !atomic_load(&f.done); i++)
+		(void)vus_client_process(c, 20);
+	assert_true(atomic_load(&f.done));
+	assert_int_equal(f.nerrs, 12);
+	for (unsigned int i = 0; i < f.nerrs; i++)
+		assert_int_equal(f.errs[i], want[i]);
+	/* Exactly the allowed writes landed, across A and B and at the top;
+	 * the refused ones wrote nothing, not even their first bytes. */
+	for (size_t i = 0; i < sizeof(edge_mem); i++) {
+		uint8_t was = (uint8_t)(i * 7 + 3), is = edge_mem[i / 4096][i % 4096];
+		bool written = (i >= 4092 && i < 4100) || i >= 3 * 4096 - 4;
+
+		assert_int_equal(is, written ? 0xee : was);
+	}
+	vus_client_close(c);
+	fake_stop(&f);
+}
+
 static void raw_script(struct fake *f)
 {
 	fk_version(f);
@@ -663,6 +751,7 @@ int main(int argc, char **argv)
 		VTEST(region_caps_chain_is_walked_safely),
 		VTEST(stale_stray_and_late_replies),
 		VTEST(dma_requests_are_checked),
+		VTEST(dma_requests_at_the_edges),
 		VTEST(raw_access_is_byte_exact),
 	};
 

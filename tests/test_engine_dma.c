@@ -450,6 +450,84 @@ static void bigger_message_during_server_dma_keeps_write_multi(void **state)
 	assert_memory_equal(s.dev.regs + 0x40, "survives", 8);
 }
 
+/*
+ * Mappings at both ends of the address space, over the wire: the first
+ * page (IOVA 0) and the last one (ending at 2^64) map, one byte more
+ * does not; the device reads up to the last byte of each and no further.
+ * After the first page an fd-less one, then a gap: a read across the two
+ * is a copy and one DMA_READ for the fd-less part, and a read from there
+ * one byte into the gap fails before any message is sent.
+ */
+#define TOP_PAGE (0ull - 0x1000)
+
+/* Answer the pending DMA_READ of @count bytes at @addr with @fill. */
+static void answer_dma_read_of(uint64_t addr, uint64_t count, uint8_t fill)
+{
+	struct wire_dma_access req;
+	uint8_t buf[16 + 16 + 64];
+	struct wire_hdr h = { .cmd = WIRE_CMD_DMA_READ,
+			      .flags = WIRE_F_TYPE_REPLY };
+
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_READ);
+	memcpy(&req, m->payload, sizeof(req));
+	assert_int_equal(req.addr, addr);
+	assert_int_equal(req.count, count);
+	h.msg_id = m->hdr.msg_id;
+	h.msg_size = (uint32_t)(32 + count);
+	memcpy(buf, &h, 16);
+	memcpy(buf + 16, &req, 16);
+	memset(buf + 32, fill, (size_t)count);
+	peer_send_raw(&s, buf, 32 + count, NULL, 0);
+}
+
+static void mappings_at_both_ends_of_the_address_space(void **state)
+{
+	int fd = memfd(0x2000);
+	uint8_t *ram = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	uint8_t buf[16];
+	uint16_t id;
+
+	(void)state;
+	for (int i = 0; i < 0x2000; i++)
+		ram[i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(dma_map(0, 0x1000, 0, RW, &fd, 1), 0);
+	assert_int_equal(dma_map(0x1000, 0x1000, 0, RW, NULL, 0), 0);
+	/* One byte past 2^64 is a wrap, refused; ending at 2^64 is not. */
+	assert_int_equal(dma_map(TOP_PAGE, 0x1001, 0x1000, RW, &fd, 1), -EINVAL);
+	assert_int_equal(dma_map(TOP_PAGE + 1, 0x1000, 0x1000, RW, &fd, 1), -EINVAL);
+	assert_int_equal(dma_map(TOP_PAGE, 0x1000, 0x1000, RW, &fd, 1), 0);
+	assert_int_equal(vus_dma_nr_regions(s.ctx), 3);
+	/* The device reads the last bytes of both, and no byte more. */
+	assert_int_equal(vus_dma_read(s.ctx, 0, buf, 8), 0);
+	assert_memory_equal(buf, ram, 8);
+	assert_int_equal(vus_dma_read(s.ctx, UINT64_MAX - 7, buf, 8), 0);
+	assert_memory_equal(buf, ram + 0x2000 - 8, 8);
+	assert_int_equal(vus_dma_read(s.ctx, UINT64_MAX - 7, buf, 9), -EINVAL);
+	assert_int_equal(vus_dma_read(s.ctx, TOP_PAGE - 1, buf, 2), -EFAULT);
+	/* From the first page into the fd-less one: two pieces. */
+	s.dev.write_hook = dma_on_write;
+	id = write_addr(0x200, 0x1000 - 32);
+	answer_dma_read_of(0x1000, 32, 0xa5);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id);
+	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
+	assert_memory_equal(s.dev.regs + 0x300, ram + 0x1000 - 32, 32);
+	assert_int_equal(s.dev.regs[0x300 + 32], 0xa5);
+	assert_int_equal(s.dev.regs[0x300 + 63], 0xa5);
+	/* From the fd-less page one byte into the gap: no DMA_READ at all. */
+	id = write_addr(0x200, 0x2000 - 63);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_REGION_WRITE);
+	assert_int_equal(m->hdr.msg_id, id);
+	assert_int_equal(m->hdr.error, EFAULT);
+	/* Unmapping takes the exact range too. */
+	assert_int_equal(dma_unmap(TOP_PAGE, 0x1001, 0), -EINVAL);
+	assert_int_equal(dma_unmap(TOP_PAGE, 0x1000, 0), 0);
+	munmap(ram, 0x2000);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +543,7 @@ int main(int argc, char **argv)
 		CASE(server_dma_errors_reach_the_device),
 		CASE(bigger_message_during_server_dma_keeps_the_write_data),
 		CASE(bigger_message_during_server_dma_keeps_write_multi),
+		CASE(mappings_at_both_ends_of_the_address_space),
 	};
 
 	return vtest_run("engine_dma", tests, argc, argv);

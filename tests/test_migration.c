@@ -495,6 +495,63 @@ static void dirty_pages_are_the_pages_written(void **state)
 	dev_stop(&d);
 }
 
+/* The device writes its 8 bytes at @addr (ram_write). */
+static void dev_writes(struct dev *d, uint64_t addr)
+{
+	assert_int_equal(vus_client_region_write(d->c, 0, 0, &addr, 8), 0);
+}
+
+/* Report [iova, iova + len) at 4 KiB pages: the first word. */
+static uint64_t dirty_word(struct dev *d, uint64_t iova, uint64_t len)
+{
+	uint64_t bm = 0;
+
+	assert_int_equal(vus_client_dirty_report(d->c, iova, len, 4096, &bm, 1), 0);
+	return bm;
+}
+
+/*
+ * Writes at page edges over the wire, into memfd memory (the device
+ * writes it directly) and fd-less memory (DMA_WRITE messages the client
+ * serves): across two pages both are dirty, ending on a page's last
+ * byte only that page; a report of part of a mapping takes only its
+ * pages, and leaves the rest for the next.
+ */
+static void dirty_pages_at_page_edges(void **state)
+{
+	const uint64_t fd_base = 0x100000000ull, msg_base = 0x200000000ull;
+	uint8_t *msg_mem = aligned_alloc(4096, 4 * 4096);
+	struct dev d;
+	void *mem;
+
+	(void)state;
+	assert_non_null(msg_mem);
+	dev_start(&d, 1, false, 1);
+	assert_int_equal(vus_client_dma_map_memfd(d.c, fd_base, 4 * 4096,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &mem), 0);
+	assert_int_equal(vus_client_dma_map_mem(d.c, msg_base, 4 * 4096,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, msg_mem), 0);
+	assert_int_equal(vus_client_dirty_start(d.c, 4096, NULL, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		uint64_t base = i ? msg_base : fd_base;
+
+		dev_writes(&d, base + 4096 - 4);     /* pages 0 and 1 */
+		dev_writes(&d, base + 3 * 4096 - 8); /* page 2, to its end */
+		assert_int_equal(dirty_word(&d, base, 4 * 4096), 0x7);
+		dev_writes(&d, base + 4096 - 4);
+		dev_writes(&d, base + 4 * 4096 - 8);
+		/* Pages 1 and 2 only: page 1 now, page 0 and 3 later. */
+		assert_int_equal(dirty_word(&d, base + 4096, 2 * 4096), 0x1);
+		assert_int_equal(dirty_word(&d, base, 4096), 0x1);
+		assert_int_equal(dirty_word(&d, base + 3 * 4096, 4096), 0x1);
+		assert_int_equal(dirty_word(&d, base, 4 * 4096), 0);
+	}
+	assert_memory_equal(msg_mem + 4 * 4096 - 8, "written!", 8);
+	assert_int_equal(vus_client_dirty_stop(d.c), 0);
+	dev_stop(&d);
+	free(msg_mem);
+}
+
 /* A DMA_MAP without an fd, sent raw: the client would track it too. */
 static int raw_map(vus_client *c, uint64_t addr, uint64_t size)
 {
@@ -827,6 +884,7 @@ int main(int argc, char **argv)
 		VTEST(unmap_hands_over_the_dirty_bitmap),
 		VTEST(a_stream_past_the_limit_loads_nothing),
 		VTEST(bitmaps_stay_within_the_clients_limit),
+		VTEST(dirty_pages_at_page_edges),
 		VTEST(reports_racing_writes_lose_nothing),
 		VTEST(client_vanishing_mid_stop_copy),
 		VTEST(data_size_estimate),

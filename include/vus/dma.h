@@ -59,9 +59,11 @@ int vus_dma_sg(vus_ctx *ctx, uint64_t addr, uint64_t len, uint32_t prot,
  * Copy @len bytes from client memory at @addr into @buf. Mappings without
  * an fd are read with DMA_READ messages; that is only possible on the
  * context thread (-EOPNOTSUPP elsewhere) and needs a client that serves
- * server requests while it waits for its own replies. Returns 0, -EFAULT
- * (not mapped), -EACCES, -EINVAL, -ETIMEDOUT / -ENOTCONN / the client's
- * errno for message DMA.
+ * server requests while it waits for its own replies. A range may span
+ * adjacent mappings (copied piece by piece); a range that is not wholly
+ * mapped with the permission is refused before a byte moves or a message
+ * is sent. Returns 0, -EFAULT (not mapped), -EACCES, -EINVAL (wraps past
+ * 2^64), -ETIMEDOUT / -ENOTCONN / the client's errno for message DMA.
  */
 int vus_dma_read(vus_ctx *ctx, uint64_t addr, void *buf, size_t len);
 
@@ -71,7 +73,8 @@ int vus_dma_write(vus_ctx *ctx, uint64_t addr, const void *buf, size_t len);
 /**
  * Untorn naturally aligned loads and stores of client memory (-EINVAL if
  * @addr is not aligned to the size; otherwise as vus_dma_read/write, but
- * only for fd-backed memory: -EOPNOTSUPP for message-only mappings).
+ * only for fd-backed memory: -EOPNOTSUPP for message-only mappings; and
+ * a single access, so -EFAULT if it does not lie inside one mapping).
  * Values are in host byte order, as the bytes lie in memory.
  */
 int vus_dma_read8(vus_ctx *ctx, uint64_t addr, uint8_t *val);
