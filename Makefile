@@ -6,6 +6,7 @@
 #                (guests included), valgrind, and guest tests against QEMU's
 #                vfio-user client, then a short libFuzzer run (FUZZ_TIME
 #                seconds per target, default 20)
+#   make test-stress  the non-guest suites with busy loops on every CPU
 #   make fuzz    fuzz longer: FUZZ_TIME seconds per target (default 600)
 #   make bench   benchmarks (figures and ratios)
 #   make build   just build (build/)
@@ -25,7 +26,7 @@ DEB_PKGS := gcc make meson ninja-build pkg-config libjson-c-dev libcmocka-dev \
 TEST_PKGS := valgrind clang libclang-rt-dev llvm
 
 .PHONY: all deps deps-test install-pkgs build qemu-harness test test-fast \
-        demo bench install clean fuzz fuzz-run
+        demo bench install clean fuzz fuzz-run test-stress
 
 all: build
 
@@ -81,6 +82,17 @@ test: deps-test $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja qemu-harness
 
 # Quick loop while developing: one build, no sanitizers, no guests.
 test-fast: build
+	meson test -C $(BUILD) --print-errorlogs --no-suite qemu
+
+# The non-guest suites while STRESS_LOAD busy loops (default: one per CPU)
+# compete with them at the same priority: deadlines that a shared CI
+# machine can miss show up here (doc/testing.md).
+STRESS_LOAD ?= $(shell nproc 2>/dev/null || echo 2)
+test-stress: build
+	@pids=""; i=0; \
+	while [ $$i -lt $(STRESS_LOAD) ]; do sh -c 'while :; do :; done' & pids="$$pids $$!"; i=$$((i + 1)); done; \
+	trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
+	echo "test-stress: $(STRESS_LOAD) busy loops (pids$$pids)"; \
 	meson test -C $(BUILD) --print-errorlogs --no-suite qemu
 
 demo: build

@@ -86,7 +86,7 @@ static void negotiate_refused(void **state)
 	assert_int_equal(vus_client_attach_fd(tc_eventfd(), &cfg, &c), -EINVAL);
 	cfg = (struct vus_client_config){ .struct_size = sizeof(cfg) + 8 };
 	assert_int_equal(vus_client_attach_fd(tc_eventfd(), &cfg, &c), -EINVAL);
-	assert_int_equal(vus_client_connect("/nonexistent/vus.sock", NULL, &c),
+	assert_int_equal(vus_client_connect("/nonexistent/vus.sock", VTEST_CLIENT_CFG, &c),
 			 -ENOENT);
 	tc_dev_fini(&d);
 }
@@ -356,7 +356,7 @@ static void server_takes_next_client(void **state)
 
 	tc_dev_init(&d);
 	tc_dev_start(&d, true);
-	assert_int_equal(vus_client_connect(d.path, NULL, &c), 0);
+	assert_int_equal(vus_client_connect(d.path, VTEST_CLIENT_CFG, &c), 0);
 	assert_int_equal(vus_client_dma_map_memfd(c, 0x10000, 0x4000,
 						  VUS_CLIENT_DMA_READ, &mem), 0);
 	assert_int_equal(vus_client_irq_enable(c, TC_IRQ_EDGE, TC_IRQ_EDGE_N), 0);
@@ -367,7 +367,7 @@ static void server_takes_next_client(void **state)
 	assert_true(tc_wait_for(&d, client_gone));
 	assert_int_equal(atomic_load(&d.unmaps), 1);
 
-	assert_int_equal(vus_client_connect(d.path, NULL, &c), 0);
+	assert_int_equal(vus_client_connect(d.path, VTEST_CLIENT_CFG, &c), 0);
 	assert_int_equal(vus_client_device_info(c, &di), 0);
 	assert_int_equal(vus_client_region_read(c, TC_RAM, 0, &b, 1), 0);
 	assert_int_equal(vus_dma_nr_regions(d.ctx), 0);

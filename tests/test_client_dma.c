@@ -158,18 +158,18 @@ static void fdless_map_is_served_while_idle(void **state)
 	/* As a hypervisor would on a guest write: the device works from its
 	 * eventfd, DMAs, then interrupts; waiting serves the DMA_READ. */
 	assert_int_equal(write(kick, &(uint64_t){ 1 }, 8), 8);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 0, 3000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 0, vtest_ms(3000)), 1);
 	assert_int_equal(atomic_load(&d.result), 0);
 	assert_memory_equal(d.ctl + TC_CTL_BUF, mem + 8, 5000);
 	/* vus_client_process() serves it as well. */
 	memset(mem, 0x3c, 5008);
 	assert_int_equal(write(kick, &(uint64_t){ 1 }, 8), 8);
 	for (int i = 0; i < 50 && served == 0; i++)
-		served = vus_client_process(c, 100);
+		served = vus_client_process(c, vtest_ms(100));
 	assert_int_equal(served, 1);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 0, 3000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 0, vtest_ms(3000)), 1);
 	assert_memory_equal(d.ctl + TC_CTL_BUF, mem + 8, 5000);
-	assert_int_equal(vus_client_process(c, 0), 0);
+	assert_int_equal(vus_client_process(c, vtest_ms(0)), 0);
 	close(kick);
 	tc_teardown(&d, c);
 	free(mem);

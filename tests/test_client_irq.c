@@ -78,24 +78,24 @@ static void trigger_loops_back(void **state)
 	struct tc_dev d;
 	vus_client *c = tc_setup(&d);
 
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 0, 0), -ENOENT);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 0, vtest_ms(0)), -ENOENT);
 	assert_int_equal(vus_client_irq_enable(c, TC_IRQ_EDGE, TC_IRQ_EDGE_N), 0);
 	assert_int_equal(vus_client_irq_trigger(c, TC_IRQ_EDGE, 2, 2), 0);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 2, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 2, vtest_ms(1000)), 1);
 	assert_int_equal(vus_client_irq_poll(c, TC_IRQ_EDGE, 3), 1);
 	assert_int_equal(vus_client_irq_poll(c, TC_IRQ_EDGE, 4), 0);
 	/* The device raises a vector from its own thread. */
 	assert_int_equal(vus_irq_trigger(d.ctx, TC_IRQ_EDGE, 5), 1);
 	assert_int_equal(vus_irq_trigger(d.ctx, TC_IRQ_EDGE, 5), 1);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 5, 1000), 2);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 5, 20), -ETIMEDOUT);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 5, vtest_ms(1000)), 2);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 5, vtest_ms(20)), -ETIMEDOUT);
 	assert_int_equal(vus_client_irq_poll(c, TC_IRQ_EDGE, TC_IRQ_EDGE_N),
 			 -EINVAL);
 	assert_int_equal(vus_client_irq_trigger(c, TC_IRQ_EDGE, 0, 0), -EINVAL);
 	/* Enabling again replaces the eventfds. */
 	assert_int_equal(vus_client_irq_enable(c, TC_IRQ_EDGE, 2), 0);
 	assert_int_equal(vus_irq_trigger(d.ctx, TC_IRQ_EDGE, 1), 1);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 1, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 1, vtest_ms(1000)), 1);
 	assert_int_equal(vus_client_irq_poll(c, TC_IRQ_EDGE, 2), -EINVAL);
 	tc_teardown(&d, c);
 }
@@ -107,13 +107,13 @@ static void level_is_automasked_until_unmask(void **state)
 
 	assert_int_equal(vus_client_irq_enable(c, TC_IRQ_LEVEL, 1), 0);
 	assert_int_equal(vus_irq_set_level(d.ctx, TC_IRQ_LEVEL, 0, true), 1);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, vtest_ms(1000)), 1);
 	/* Fired once and masked itself: a message loop-back stays pending. */
 	assert_int_equal(vus_client_irq_trigger(c, TC_IRQ_LEVEL, 0, 1), 0);
 	assert_int_equal(vus_client_irq_poll(c, TC_IRQ_LEVEL, 0), 0);
 	/* Unmask while the line is still up: it fires again, and masks. */
 	assert_int_equal(vus_client_irq_mask(c, TC_IRQ_LEVEL, 0, 1, false), 0);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, vtest_ms(1000)), 1);
 	assert_int_equal(vus_client_irq_poll(c, TC_IRQ_LEVEL, 0), 0);
 	/* Line lowered: unmask brings nothing. */
 	assert_int_equal(vus_irq_set_level(d.ctx, TC_IRQ_LEVEL, 0, false), 0);
@@ -124,7 +124,7 @@ static void level_is_automasked_until_unmask(void **state)
 	assert_int_equal(vus_irq_set_level(d.ctx, TC_IRQ_LEVEL, 0, true), 0);
 	assert_int_equal(vus_client_irq_poll(c, TC_IRQ_LEVEL, 0), 0);
 	assert_int_equal(vus_client_irq_mask(c, TC_IRQ_LEVEL, 0, 1, false), 0);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, vtest_ms(1000)), 1);
 	/* Edge indexes are not maskable: the server says so. */
 	assert_int_equal(vus_client_irq_mask(c, TC_IRQ_EDGE, 0, 1, true), -EINVAL);
 	tc_teardown(&d, c);
@@ -133,7 +133,7 @@ static void level_is_automasked_until_unmask(void **state)
 /* Wait until the server has read (cleared) an eventfd we signalled. */
 static void wait_consumed(int fd)
 {
-	for (int i = 0; i < 500; i++) {
+	for (long long end = vtest_deadline(5000); !vtest_expired(end);) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
 		if (poll(&p, 1, 0) == 0)
@@ -153,23 +153,23 @@ static void unmask_eventfd_resamples(void **state)
 	assert_int_equal(vus_client_irq_bind_mask_fd(c, TC_IRQ_LEVEL, 0,
 						     resample, true), 0);
 	assert_int_equal(vus_irq_set_level(d.ctx, TC_IRQ_LEVEL, 0, true), 1);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, vtest_ms(1000)), 1);
 	/* Like KVM at guest EOI: signal the resample fd; still raised, so
 	 * the server fires again. */
 	assert_int_equal(write(resample, &(uint64_t){ 1 }, 8), 8);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, vtest_ms(1000)), 1);
 	/* Lowered: the next resample unmasks but brings nothing. */
 	assert_int_equal(vus_irq_set_level(d.ctx, TC_IRQ_LEVEL, 0, false), 0);
 	assert_int_equal(write(resample, &(uint64_t){ 1 }, 8), 8);
 	wait_consumed(resample);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, 100), -ETIMEDOUT);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, vtest_ms(100)), -ETIMEDOUT);
 	/* Unbound (fd -1): signalling it no longer unmasks. */
 	assert_int_equal(vus_client_irq_bind_mask_fd(c, TC_IRQ_LEVEL, 0, -1,
 						     true), 0);
 	assert_int_equal(vus_irq_set_level(d.ctx, TC_IRQ_LEVEL, 0, true), 1);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, vtest_ms(1000)), 1);
 	assert_int_equal(write(resample, &(uint64_t){ 1 }, 8), 8);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, 100), -ETIMEDOUT);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_LEVEL, 0, vtest_ms(100)), -ETIMEDOUT);
 	close(resample);
 	tc_teardown(&d, c);
 }

@@ -72,7 +72,7 @@ static vus_client *pdev_start(struct pdev *d)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
 	assert_int_equal(pthread_create(&d->thread, NULL, serve, d), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], NULL, &c), 0);
+	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &c), 0);
 	return c;
 }
 
@@ -145,12 +145,12 @@ static void pci_intx_and_unmask(void **state)
 
 	assert_int_equal(vus_client_irq_enable(c, VUS_PCI_IRQ_INTX, 1), 0);
 	assert_int_equal(vus_pci_intx(d.ctx, true), 1);
-	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_INTX, 0, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_INTX, 0, vtest_ms(1000)), 1);
 	/* Status.Interrupt follows the line. */
 	assert_true(cfg_read(c, 0x06, 2) & 0x8);
 	/* Still raised: the unmask (a guest's EOI) brings it again. */
 	assert_int_equal(vus_client_irq_mask(c, VUS_PCI_IRQ_INTX, 0, 1, false), 0);
-	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_INTX, 0, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_INTX, 0, vtest_ms(1000)), 1);
 	assert_int_equal(vus_pci_intx(d.ctx, false), 0);
 	assert_false(cfg_read(c, 0x06, 2) & 0x8);
 	pdev_stop(&d, c);
@@ -173,7 +173,7 @@ static void pci_msix_as_a_driver_enables_it(void **state)
 	assert_int_equal(vus_client_region_write(c, 0, TABLE + 16 * 1 + 12,
 						 &zero, 4), 0);
 	assert_int_equal(vus_pci_msix(d.ctx, 1), 1);
-	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_MSIX, 1, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_MSIX, 1, vtest_ms(1000)), 1);
 	/* A masked vector is pending in the PBA, and fires on unmask. */
 	assert_int_equal(vus_pci_msix(d.ctx, 2), 0);
 	assert_int_equal(vus_client_region_read(c, 0, PBA, &pba, 4), 0);
@@ -181,7 +181,7 @@ static void pci_msix_as_a_driver_enables_it(void **state)
 	assert_int_equal(vus_client_irq_poll(c, VUS_PCI_IRQ_MSIX, 2), 0);
 	assert_int_equal(vus_client_region_write(c, 0, TABLE + 16 * 2 + 12,
 						 &zero, 4), 0);
-	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_MSIX, 2, 1000), 1);
+	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_MSIX, 2, vtest_ms(1000)), 1);
 	assert_int_equal(vus_client_region_read(c, 0, PBA, &pba, 4), 0);
 	assert_int_equal(pba, 0);
 	/* The rest of BAR 0 is the device's. */

@@ -284,7 +284,7 @@ static void version_reply_must_be_sound(void **state)
 			     -EPROTO, -EPROTO, -EPERM, -EPROTO, -EPROTO,
 			     -ETIMEDOUT };
 	struct vus_client_config cfg = { .struct_size = sizeof(cfg),
-					 .timeout_ms = 200 };
+					 .timeout_ms = vtest_ms(200) };
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		assert_int_equal(attach_to(cases[i], 1, &cfg, &c), want[i]);
@@ -303,7 +303,7 @@ static void version_reply_without_payload_is_refused(void **state)
 {
 	const struct canned empty[] = { { .len = 0 } };
 	struct vus_client_config cfg = { .struct_size = sizeof(cfg),
-					 .timeout_ms = 200 };
+					 .timeout_ms = vtest_ms(200) };
 	vus_client *c;
 
 	assert_int_equal(attach_to(empty, 1, &cfg, &c), -EPROTO);
@@ -316,7 +316,7 @@ static vus_client *with_fake(struct fake *f, struct canned *r, unsigned int n,
 	/* Static: the fake may still look at it after we return. */
 	static uint8_t v[4 + sizeof(good_json)];
 	struct vus_client_config cfg = { .struct_size = sizeof(cfg),
-					 .timeout_ms = timeout_ms };
+					 .timeout_ms = vtest_ms(timeout_ms) };
 	vus_client *c = NULL;
 
 	memcpy(v + 4, good_json, sizeof(good_json));
@@ -561,7 +561,7 @@ static void dma_requests_are_checked(void **state)
 	r[0] = (struct canned){ .p = v, .len = sizeof(v) };
 	memset(client_mem, 0xa5, sizeof(client_mem));
 	assert_int_equal(vus_client_attach_fd(fake_start(&f, r, 1, dma_script),
-					      NULL, &c), 0);
+					      VTEST_CLIENT_CFG, &c), 0);
 	/* Two adjacent read-only pages, a gap, a writable page. */
 	assert_int_equal(vus_client_dma_map_mem(c, 0x10000, 4096,
 			 VUS_CLIENT_DMA_READ, client_mem[0]), 0);
@@ -571,7 +571,7 @@ static void dma_requests_are_checked(void **state)
 			 VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE,
 			 client_mem[2]), 0);
 	for (int i = 0; i < 200 && !atomic_load(&f.done); i++)
-		(void)vus_client_process(c, 20);
+		(void)vus_client_process(c, vtest_ms(20));
 	assert_true(atomic_load(&f.done));
 	const int want[] = { 0, -EFAULT, -EACCES, -EFAULT, -EINVAL, -E2BIG,
 			     -EINVAL, -EINVAL, -EFAULT, -EINVAL, -ENOSYS, 0, 0,
@@ -710,7 +710,7 @@ static void raw_access_is_byte_exact(void **state)
 	memcpy(v + 4, good_json, sizeof(good_json));
 	r[0] = (struct canned){ .p = v, .len = sizeof(v) };
 	assert_int_equal(vus_client_attach_fd(fake_start(&f, r, 1, raw_script),
-					      NULL, &c), 0);
+					      VTEST_CLIENT_CFG, &c), 0);
 	assert_int_equal(vus_client_next_id(c), 1);
 	assert_int_equal(vus_client_request(c, 42, 0, "abc", 3, &efd, 1, &rep), 0);
 	assert_int_equal(rep.msg_id, 1);
@@ -724,7 +724,7 @@ static void raw_access_is_byte_exact(void **state)
 	memcpy(raw, &h, sizeof(h));
 	memcpy(raw + 16, "1234", 4);
 	assert_int_equal(vus_client_send_raw(c, raw, sizeof(raw), &efd, 1), 0);
-	assert_int_equal(vus_client_recv(c, &rep, 2000), 0);
+	assert_int_equal(vus_client_recv(c, &rep, vtest_ms(2000)), 0);
 	assert_int_equal(rep.cmd, 11);
 	assert_int_equal(rep.msg_id, 9);
 	assert_int_equal(rep.flags & 0xf, 0);
@@ -734,7 +734,7 @@ static void raw_access_is_byte_exact(void **state)
 	assert_int_equal(f.lens[0], 19);
 	assert_int_equal(f.errs[1], 1);
 	assert_int_equal(f.lens[1], 13);
-	assert_int_equal(vus_client_recv(c, &rep, 20), -ETIMEDOUT);
+	assert_int_equal(vus_client_recv(c, &rep, vtest_ms(20)), -ETIMEDOUT);
 	assert_int_equal(vus_client_request(c, 1, 0, NULL, 0, NULL, 0, NULL),
 			 -EINVAL);
 	close(efd);

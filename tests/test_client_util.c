@@ -282,7 +282,7 @@ vus_client *tc_setup(struct tc_dev *d)
 	vus_client *c = NULL;
 
 	tc_dev_init(d);
-	assert_int_equal(vus_client_attach_fd(tc_dev_start(d, false), NULL, &c), 0);
+	assert_int_equal(vus_client_attach_fd(tc_dev_start(d, false), VTEST_CLIENT_CFG, &c), 0);
 	return c;
 }
 
@@ -342,7 +342,7 @@ unsigned int tc_find(struct tc_dev *d, unsigned int from, uint16_t cmd,
 
 bool tc_wait_for(struct tc_dev *d, bool (*cond)(struct tc_dev *d))
 {
-	for (int i = 0; i < 500; i++) {
+	for (long long end = vtest_deadline(5000); !vtest_expired(end);) {
 		if (cond(d))
 			return true;
 		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);

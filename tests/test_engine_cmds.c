@@ -317,7 +317,8 @@ static void unmask_eventfd_like_kvm_resample(void **state)
 	assert_true(fired(trig));
 	/* The client signals the resample fd: the still-raised line fires. */
 	assert_int_equal(eventfd_write(res, 1), 0);
-	for (int i = 0; i < 200 && !fired(trig); i++)
+	for (long long end = vtest_deadline(1000);
+	     !fired(trig) && !vtest_expired(end);)
 		usleep(5000);
 	assert_int_equal(vus_irq_set_level(s.ctx, 0, 0, false), 0);
 	close(trig);

@@ -92,7 +92,7 @@ static void one_client_at_a_time(void **state)
 		peer_send(&other, WIRE_CMD_VERSION, 0, "\0\0\0\0", 4, NULL, 0);
 	}
 	pf = (struct pollfd){ .fd = second, .events = POLLIN };
-	assert_int_equal(poll(&pf, 1, 300), 0);
+	assert_int_equal(poll(&pf, 1, vtest_ms(300)), 0);
 	/* The first leaves; the device is reset; the second is served. */
 	close(s.peer);
 	s.peer = second;
@@ -195,7 +195,7 @@ static void users_own_poll_loop(void **state)
 	peer_send(&s, WIRE_CMD_VERSION, 0, "\0\0\0\0", 4, NULL, 0);
 	id = peer_send(&s, WIRE_CMD_DEVICE_GET_INFO, 0, &di, sizeof(di), NULL, 0);
 	while (got < 2) {
-		assert_int_equal(poll(&pf, 1, 2000), 1);
+		assert_int_equal(poll(&pf, 1, vtest_ms(2000)), 1);
 		assert_true(vus_ctx_run_once(s.ctx, 0) >= 0);
 		while (got < 2 && peer_recv(&s, m, 0) == 0)
 			got++;

@@ -224,7 +224,8 @@ static void next_client_is_served(void)
 	s.dev.quiesce_busy = false;
 	send_prefix(conv.msg[1].start); /* just the VERSION */
 	id = peer_send(&s, WIRE_CMD_DEVICE_GET_INFO, 0, &di, sizeof(di), NULL, 0);
-	for (int i = 0; i < 100 && peer_recv(&s, m, 0) == -ETIMEDOUT; i++)
+	for (long long end = vtest_deadline(1000);
+	     peer_recv(&s, m, 0) == -ETIMEDOUT && !vtest_expired(end);)
 		(void)vus_ctx_run_once(s.ctx, 1);
 	assert_int_equal(m->hdr.msg_id, id);
 	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);

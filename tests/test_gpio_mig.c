@@ -47,7 +47,7 @@ static long long now_ms(void)
 
 static void card_start(struct card *k, const char *compat)
 {
-	long long end = now_ms() + 10000;
+	long long end = now_ms() + vtest_ms(10000);
 	int ret;
 
 	if (k->pid > 0) { /* left over by a failed case */
@@ -67,7 +67,7 @@ static void card_start(struct card *k, const char *compat)
 		      (char *)NULL);
 		_exit(127);
 	}
-	while ((ret = vus_client_connect(k->sock, NULL, &k->c)) < 0 &&
+	while ((ret = vus_client_connect(k->sock, VTEST_CLIENT_CFG, &k->c)) < 0 &&
 	       now_ms() < end)
 		usleep(2000);
 	assert_int_equal(ret, 0);
@@ -99,7 +99,7 @@ static void control(struct card *k, const char *cmd, char *reply, size_t cap)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		assert_int_equal(poll(&p, 1, 5000), 1);
+		assert_int_equal(poll(&p, 1, vtest_ms(5000)), 1);
 		n = read(fd, reply + got, cap - 1 - got);
 		assert_true(n > 0);
 		got += (size_t)n;
@@ -163,7 +163,7 @@ static void card_and_pci_state_move(void **state)
 	(void)reg(&a, IDIO16_REG_IRQ_CTL); /* reading it enables the IRQ */
 	assert_int_equal(vus_client_irq_enable(a.c, VUS_PCI_IRQ_INTX, 1), 0);
 	control(&a, "inputs 0x0f00", reply, sizeof(reply));
-	assert_true(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, 2000) >= 1);
+	assert_true(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(2000)) >= 1);
 	assert_int_equal(reg(&a, IDIO16_REG_IRQ_STATUS),
 			 IDIO16_STATUS_HIGH | IDIO16_STATUS_PENDING);
 	/* The VMM on B enables INTx before it resumes the device. */
@@ -171,7 +171,7 @@ static void card_and_pci_state_move(void **state)
 	fd = save(&a);
 	load(&b, fd, 0);
 	/* B asserts the INTx it inherited, still pending until cleared. */
-	assert_true(vus_client_irq_wait(b.c, VUS_PCI_IRQ_INTX, 0, 2000) >= 1);
+	assert_true(vus_client_irq_wait(b.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(2000)) >= 1);
 	assert_true(cfg32(&b, 0x04) & (1u << 19)); /* status: INTx pending */
 	assert_int_equal(cfg32(&b, 0x18), 0xc001);
 	assert_int_equal(cfg32(&b, 0x04) & 0xffff, 0x0001);
@@ -187,7 +187,7 @@ static void card_and_pci_state_move(void **state)
 	assert_int_equal(vus_client_irq_mask(b.c, VUS_PCI_IRQ_INTX, 0, 1, false), 0);
 	control(&b, "input 0 1", reply, sizeof(reply));
 	assert_non_null(strstr(reply, "\"inputs\":\"0x0f01\""));
-	assert_true(vus_client_irq_wait(b.c, VUS_PCI_IRQ_INTX, 0, 2000) >= 1);
+	assert_true(vus_client_irq_wait(b.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(2000)) >= 1);
 	assert_int_equal(reg(&b, IDIO16_REG_IRQ_STATUS),
 			 IDIO16_STATUS_LOW | IDIO16_STATUS_PENDING);
 	close(fd);
@@ -210,14 +210,14 @@ static void inputs_wait_while_stopped(void **state)
 	assert_non_null(strstr(reply, "\"stopped\":true"));
 	assert_non_null(strstr(reply, "\"inputs\":\"0x0000\""));
 	/* A stopped card does not interrupt. */
-	assert_int_equal(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, 200), -ETIMEDOUT);
+	assert_int_equal(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(200)), -ETIMEDOUT);
 	fd = save(&a);
 	load(&b, fd, 0);
 	assert_int_equal(reg(&b, IDIO16_REG_IN0_7), 0x00);
 	assert_int_equal(reg(&b, IDIO16_REG_IRQ_STATUS), 0);
 	/* The source resumes: it sees the change and interrupts then. */
 	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_RUNNING), 0);
-	assert_true(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, 2000) >= 1);
+	assert_true(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(2000)) >= 1);
 	assert_int_equal(reg(&a, IDIO16_REG_IN0_7), 0xff);
 	assert_int_equal(reg(&a, IDIO16_REG_IRQ_STATUS),
 			 IDIO16_STATUS_LOW | IDIO16_STATUS_PENDING);

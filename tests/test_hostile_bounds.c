@@ -109,7 +109,8 @@ static void assert_rss_grew_less_than(long before_kib, long limit_mib)
 }
 
 /*
- * Write @len bytes without blocking for longer than @stall_ms at a time.
+ * Write @len bytes without blocking for longer than vtest_ms(@stall_ms) at
+ * a time.
  * Returns the bytes written: short when the server stopped taking them or
  * hung up (EPIPE, ECONNRESET).
  */
@@ -128,7 +129,7 @@ static size_t write_until_stalled(const uint8_t *p, size_t len, int stall_ms)
 		}
 		if (n < 0 && errno != EAGAIN)
 			break;
-		if (poll(&pf, 1, stall_ms) <= 0)
+		if (poll(&pf, 1, vtest_ms(stall_ms)) <= 0)
 			break;
 	}
 	return done;
@@ -160,7 +161,7 @@ static unsigned int settled_rx_reads(void)
 	for (int i = 0; i < 200 && same < 6; i++) {
 		unsigned int now;
 
-		usleep(50 * 1000);
+		usleep((useconds_t)vtest_ms(50) * 1000);
 		now = atomic_load(&rx_reads);
 		same = now == last ? same + 1 : 0;
 		last = now;
@@ -252,7 +253,7 @@ static bool peer_closed(int timeout_ms)
 	char c;
 	ssize_t n;
 
-	if (poll(&pf, 1, timeout_ms) <= 0)
+	if (poll(&pf, 1, vtest_ms(timeout_ms)) <= 0)
 		return false;
 	n = recv(s.peer, &c, 1, MSG_DONTWAIT);
 	return n == 0 || (n < 0 && errno == ECONNRESET);

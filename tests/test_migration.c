@@ -123,7 +123,7 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
 	assert_int_equal(pthread_create(&d->th, NULL, run, d->ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], NULL, &d->c), 0);
+	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &d->c), 0);
 }
 
 static void dev_stop(struct dev *d)
@@ -804,7 +804,7 @@ static void client_vanishing_mid_stop_copy(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(vus_ctx_attach_fd(d.ctx, sv[0]), 0);
 	assert_int_equal(pthread_create(&d.th, NULL, run, d.ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], NULL, &d.c), 0);
+	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &d.c), 0);
 	assert_int_equal(vus_client_mig_get_state(d.c, &(uint32_t){ 0 }), 0);
 	dev_stop(&d);
 }

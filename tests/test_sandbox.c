@@ -508,7 +508,7 @@ static void exercise(vus_client *c)
 	/* Interrupts: eventfds handed over, signalled by the server. */
 	assert_int_equal(vus_client_irq_enable(c, TC_IRQ_EDGE, TC_IRQ_EDGE_N), 0);
 	assert_int_equal(vus_client_irq_trigger(c, TC_IRQ_EDGE, 3, 1), 0);
-	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 3, 2000), 1);
+	assert_int_equal(vus_client_irq_wait(c, TC_IRQ_EDGE, 3, vtest_ms(2000)), 1);
 	assert_int_equal(vus_client_dma_unmap(c, 0x100000, 0x10000), 0);
 	assert_int_equal(vus_client_reset(c), 0);
 }
@@ -529,7 +529,7 @@ static void listening_context_serves_clients_after_apply(void **state)
 	assert_true(read(s.ready[0], path, sizeof(path) - 1) > 1);
 	/* Two clients one after the other: accept4 and the reset path too. */
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(vus_client_connect(path, NULL, &c), 0);
+		assert_int_equal(vus_client_connect(path, VTEST_CLIENT_CFG, &c), 0);
 		exercise(c);
 		vus_client_close(c);
 	}

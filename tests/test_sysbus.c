@@ -75,7 +75,7 @@ static void serve(struct srv *s)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(vus_ctx_attach_fd(s->ctx, sv[0]), 0);
 	assert_int_equal(pthread_create(&s->th, NULL, run, s->ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], NULL, &s->c), 0);
+	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &s->c), 0);
 }
 
 static void stop(struct srv *s)
@@ -168,16 +168,16 @@ static void level_and_edge_lines(void **state)
 	assert_int_equal(vus_client_irq_enable(s.c, 1, 1), 0);
 	/* Level: fires, is automasked, fires again on unmask while raised. */
 	assert_int_equal(vus_sysbus_irq_set(s.ctx, 0, true), 1);
-	assert_int_equal(vus_client_irq_wait(s.c, 0, 0, 2000), 1);
+	assert_int_equal(vus_client_irq_wait(s.c, 0, 0, vtest_ms(2000)), 1);
 	assert_int_equal(vus_client_irq_mask(s.c, 0, 0, 1, false), 0);
-	assert_int_equal(vus_client_irq_wait(s.c, 0, 0, 2000), 1);
+	assert_int_equal(vus_client_irq_wait(s.c, 0, 0, vtest_ms(2000)), 1);
 	assert_int_equal(vus_sysbus_irq_set(s.ctx, 0, false), 0);
 	assert_int_equal(vus_client_irq_mask(s.c, 0, 0, 1, false), 0);
-	assert_int_equal(vus_client_irq_wait(s.c, 0, 0, 100), -ETIMEDOUT);
+	assert_int_equal(vus_client_irq_wait(s.c, 0, 0, vtest_ms(100)), -ETIMEDOUT);
 	/* Edge: every pulse is an event; no unmask involved. */
 	assert_int_equal(vus_sysbus_irq_pulse(s.ctx, 1), 1);
 	assert_int_equal(vus_sysbus_irq_pulse(s.ctx, 1), 1);
-	assert_int_equal(vus_client_irq_wait(s.c, 1, 0, 2000), 2);
+	assert_int_equal(vus_client_irq_wait(s.c, 1, 0, vtest_ms(2000)), 2);
 	/* The wrong call for a line's kind, or no such line. */
 	assert_int_equal(vus_sysbus_irq_pulse(s.ctx, 0), -EINVAL);
 	assert_int_equal(vus_sysbus_irq_set(s.ctx, 1, true), -EINVAL);

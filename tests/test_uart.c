@@ -36,7 +36,7 @@ static void irq_on(void)
 /* The line fired; after handling it the VMM unmasks (level, automasked). */
 static void expect_irq(int timeout_ms)
 {
-	assert_true(vus_client_irq_wait(r.c, 0, 0, timeout_ms) >= 1);
+	assert_true(vus_client_irq_wait(r.c, 0, 0, vtest_ms(timeout_ms)) >= 1);
 }
 
 static void unmask(void)
@@ -331,7 +331,7 @@ static void loopback_keeps_the_line_out(void **state)
 	assert_int_equal(peer_recv(&r, &b, 1, 100), 0); /* nothing went out */
 	/* What the peer sends meanwhile waits until loopback ends. */
 	peer_send(&r, "x", 1);
-	usleep(50000);
+	usleep((useconds_t)vtest_ms(50) * 1000);
 	assert_int_equal(rd(&r, UART_LSR) & UART_LSR_DR, 0);
 	wr(&r, UART_MCR, 0);
 	wait_dr(&r, 5000);
@@ -357,7 +357,7 @@ static void flooding_peer_leaves_memory_flat(void **state)
 	rig_start(&r, NULL);
 	wr(&r, UART_FCR, UART_FCR_ENABLE | 0xc0);
 	rss0 = server_rss_kib(&r);
-	end = now_ms() + 1500;
+	end = now_ms() + vtest_ms(1500);
 	while (now_ms() < end && sent < total) {
 		size_t len = sizeof(chunk);
 		ssize_t n;
@@ -380,10 +380,10 @@ static void flooding_peer_leaves_memory_flat(void **state)
 	/* FIFO full, the socket full: the server waits without spinning. */
 	assert_server_idle(&r, 300);
 	rss1 = server_rss_kib(&r);
-	fprintf(stderr, "flood: the peer had %zu MiB to send; in 1.5 s the "
+	fprintf(stderr, "flood: the peer had %zu MiB to send; in %d ms the "
 		"socket took %zu KiB and the guest read %zu bytes; server "
-		"VmRSS %ld -> %ld KiB\n", total >> 20, sent >> 10, got, rss0,
-		rss1);
+		"VmRSS %ld -> %ld KiB\n", total >> 20, vtest_ms(1500),
+		sent >> 10, got, rss0, rss1);
 	assert_true(got > 16);
 	assert_true(sent - got < (8u << 20)); /* the rest is the kernel's */
 	assert_true(rss1 - rss0 < 512);

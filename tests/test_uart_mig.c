@@ -58,7 +58,7 @@ static void read_bytes(struct rig *r, const char *want)
 
 static void wait_iir(struct rig *r, uint8_t want, int timeout_ms)
 {
-	long long end = now_ms() + timeout_ms;
+	long long end = now_ms() + vtest_ms(timeout_ms);
 
 	while ((rd(r, UART_IIR) & 0x0f) != want) {
 		if (now_ms() > end)
@@ -88,7 +88,7 @@ static void registers_and_unread_bytes_move(void **state)
 	fd = save(&a);
 	load(&b, fd, 0);
 	/* The destination raises the line it inherited... */
-	assert_true(vus_client_irq_wait(b.c, 0, 0, 2000) >= 1);
+	assert_true(vus_client_irq_wait(b.c, 0, 0, vtest_ms(2000)) >= 1);
 	/* ...and shows what the source showed. */
 	assert_int_equal(rd(&b, UART_IIR), UART_IIR_FIFO | UART_IIR_TIMEOUT);
 	assert_int_equal(rd(&b, UART_SCR), 0x5a);
@@ -121,10 +121,10 @@ static void stopped_source_takes_nothing_in(void **state)
 	wr(&a, UART_FCR, UART_FCR_ENABLE);
 	peer_send(&a, "ab", 2);
 	wait_dr(&a, 2000);
-	usleep(100000); /* both bytes in */
+	usleep((useconds_t)vtest_ms(100) * 1000); /* both bytes in */
 	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP), 0);
 	peer_send(&a, "cd", 2); /* on the wire while the device is stopped */
-	usleep(200000);
+	usleep((useconds_t)vtest_ms(200) * 1000);
 	fd = save(&a);
 	load(&b, fd, 0);
 	read_bytes(&b, "ab");

@@ -31,7 +31,7 @@ long long now_ms(void)
 
 static void wait_for_path(const char *path, pid_t pid)
 {
-	long long end = now_ms() + 10000;
+	long long end = now_ms() + vtest_ms(10000);
 	struct stat st;
 	int status;
 
@@ -75,11 +75,11 @@ static void spawn(struct rig *r, const char *backend,
 
 void rig_client_connect(struct rig *r)
 {
-	long long end = now_ms() + 10000;
+	long long end = now_ms() + vtest_ms(10000);
 	int ret;
 
 	/* The file appears at bind(), a moment before listen(). */
-	while ((ret = vus_client_connect(r->sock, NULL, &r->c)) == -ECONNREFUSED &&
+	while ((ret = vus_client_connect(r->sock, VTEST_CLIENT_CFG, &r->c)) == -ECONNREFUSED &&
 	       now_ms() < end)
 		usleep(2000);
 	assert_int_equal(ret, 0);
@@ -177,12 +177,12 @@ void wr(struct rig *r, unsigned int reg, uint8_t val)
 
 uint8_t wait_dr(struct rig *r, int timeout_ms)
 {
-	long long end = now_ms() + timeout_ms;
+	long long end = now_ms() + vtest_ms(timeout_ms);
 	uint8_t lsr;
 
 	while (!((lsr = rd(r, UART_LSR)) & UART_LSR_DR)) {
 		if (now_ms() > end)
-			fail_msg("no data in RBR after %d ms", timeout_ms);
+			fail_msg("no data in RBR after %d ms", vtest_ms(timeout_ms));
 		usleep(500);
 	}
 	return lsr;
@@ -213,7 +213,7 @@ void peer_send(struct rig *r, const void *buf, size_t len)
 
 size_t peer_recv(struct rig *r, void *buf, size_t len, int timeout_ms)
 {
-	long long end = now_ms() + timeout_ms;
+	long long end = now_ms() + vtest_ms(timeout_ms);
 	size_t got = 0;
 
 	while (got < len) {

@@ -57,7 +57,7 @@ void rig_client_connect(struct rig *r);
 uint8_t rd(struct rig *r, unsigned int reg);
 void wr(struct rig *r, unsigned int reg, uint8_t val);
 
-/** Poll LSR until DR (or fail after @timeout_ms); returns LSR. */
+/** Poll LSR until DR (or fail after vtest_ms(@timeout_ms)); returns LSR. */
 uint8_t wait_dr(struct rig *r, int timeout_ms);
 
 /** Program the divisor latch, leaving LCR at 8N1. */
@@ -66,7 +66,7 @@ void set_divisor(struct rig *r, uint16_t div);
 /** Send all of @buf from the peer (blocking; SIGPIPE is ignored). */
 void peer_send(struct rig *r, const void *buf, size_t len);
 
-/** Receive up to @len bytes on the peer within @timeout_ms; returns count. */
+/** Receive up to @len bytes on the peer within vtest_ms(@timeout_ms); returns count. */
 size_t peer_recv(struct rig *r, void *buf, size_t len, int timeout_ms);
 
 /** Server's resident memory in KiB (/proc/PID/status VmRSS). */

@@ -39,7 +39,7 @@
 
 /* A driver that sleeps this long without an interrupt has lost one. */
 #define STALL_MS 5000
-#define DEADLINE_NS (60 * 1000000000ll)
+#define DEADLINE_MS 60000
 
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
 static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x0b };
@@ -157,7 +157,7 @@ static void dump(const struct rig *r)
 static void run(struct rig *r, bool (*done)(const struct rig *), int quiet_ms)
 {
 	struct tvd *ds[2] = { &r->da, &r->db };
-	long long deadline = tv_now_ns() + DEADLINE_NS;
+	long long deadline = vtest_deadline(DEADLINE_MS);
 
 	while (done == NULL || !done(r)) {
 		bool moved = pump_tx(&r->ab);
@@ -171,9 +171,10 @@ static void run(struct rig *r, bool (*done)(const struct rig *), int quiet_ms)
 			if (quiet_ms)
 				return;
 			dump(r);
-			fail_msg("no interrupt for %d ms with work pending", STALL_MS);
+			fail_msg("no interrupt for %d ms with work pending",
+				 vtest_ms(STALL_MS));
 		}
-		if (tv_now_ns() > deadline) {
+		if (vtest_expired(deadline)) {
 			dump(r);
 			fail_msg("traffic did not finish in time");
 		}

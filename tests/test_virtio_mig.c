@@ -342,7 +342,7 @@ static void source_resumes_after_a_cancelled_migration(void **state)
 	for (uint32_t i = 0; i < 5; i++)
 		peer_send(&a, RX_STREAM, i);
 	/* Stopped: the frames wait in the link. */
-	usleep(100000);
+	usleep((useconds_t)vtest_ms(100) * 1000);
 	assert_int_equal(tvd_rx(&d, (uint8_t[TVD_MAX_FRAME]){ 0 }, TVD_MAX_FRAME), -1);
 	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_RUNNING), 0);
 	rx_expect(&d, RX_STREAM, &next, 5);

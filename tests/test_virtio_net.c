@@ -187,7 +187,7 @@ static void frames_both_ways(void **state)
 	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
 	assert_memory_equal(got, frame, sizeof(frame));
 	assert_true(tv_wait_used(&t, 1, 1, 5000));
-	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_MSIX, TV_VEC_TX, 5000) >= 1);
+	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_MSIX, TV_VEC_TX, vtest_ms(5000)) >= 1);
 	/* Receive: header with num_buffers 1, then the frame. */
 	tv_post_rx(&t, 0, 8);
 	make_frame(frame, 60, 9);
@@ -198,7 +198,7 @@ static void frames_both_ways(void **state)
 	assert_int_equal(len, 12 + 60);
 	assert_int_equal(tv_gp(&t, TV_RXBUF(0))[10], 1);
 	assert_memory_equal(tv_gp(&t, TV_RXBUF(0)) + 12, frame, 60);
-	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_MSIX, TV_VEC_RX, 5000) >= 1);
+	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_MSIX, TV_VEC_RX, vtest_ms(5000)) >= 1);
 	tv_stop(&t);
 }
 
@@ -252,7 +252,7 @@ static void receive_waits_for_buffers(void **state)
 	/* Buffers come in two rounds; no frame is lost or reordered. */
 	tv_post_rx(&t, 0, sent / 2);
 	assert_true(tv_wait_used(&t, 0, sent / 2, 5000));
-	usleep(50000);
+	usleep((useconds_t)vtest_ms(50) * 1000);
 	assert_int_equal(tv_used_idx(&t, 0), sent / 2);
 	tv_post_rx(&t, sent / 2, (uint16_t)(sent - sent / 2));
 	assert_true(tv_wait_used(&t, 0, sent, 5000));
@@ -277,7 +277,7 @@ static void hostile_chain_stops_only_its_queue(void **state)
 	tv_offer(&t, 1, 0);
 	tv_kick(&t, 1);
 	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_MSIX, TV_VEC_CONFIG,
-					5000) >= 1);
+					vtest_ms(5000)) >= 1);
 	assert_int_equal(tv_status(&t), 0x0f | S_NEEDS_RESET);
 	assert_int_equal(tv_used_idx(&t, 1), 0);
 	/* Receiving goes on. */
@@ -349,7 +349,7 @@ static void intx_and_isr_without_msix(void **state)
 	make_frame(frame, sizeof(frame), 2);
 	tv_send(&t, 0, frame, sizeof(frame));
 	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
-	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_INTX, 0, 5000) >= 1);
+	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(5000)) >= 1);
 	/* Read-to-clear: queue interrupt once, then nothing. */
 	assert_int_equal(vus_client_region_read(t.c, TV_BAR, TV_ISR, &isr, 1), 0);
 	assert_int_equal(isr, 1);
@@ -408,7 +408,8 @@ static void bind_never_removes_a_live_socket(void **state)
 		_exit(127);
 	}
 	/* It must give up at once, not serve on a path it took over. */
-	for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
+	for (long long end = vtest_deadline(5000);
+	     waitpid(pid, &status, WNOHANG) == 0 && !vtest_expired(end);)
 		usleep(10000);
 	if (kill(pid, 0) == 0) {
 		kill(pid, SIGKILL);

@@ -48,7 +48,7 @@ long long tv_now_ns(void)
 
 static void wait_for_path(const char *path, pid_t pid)
 {
-	long long end = tv_now_ns() + 10000000000ll;
+	long long end = tv_now_ns() + vtest_ms(10000) * 1000000ll;
 	struct stat st;
 	int status;
 
@@ -101,10 +101,10 @@ static void bind_peer(struct tv *t)
 /* The path appears at bind(), a moment before listen(). */
 static void connect_client(struct tv *t)
 {
-	long long end = tv_now_ns() + 10000000000ll;
+	long long end = tv_now_ns() + vtest_ms(10000) * 1000000ll;
 	int ret;
 
-	while ((ret = vus_client_connect(t->sock, NULL, &t->c)) == -ECONNREFUSED &&
+	while ((ret = vus_client_connect(t->sock, VTEST_CLIENT_CFG, &t->c)) == -ECONNREFUSED &&
 	       tv_now_ns() < end)
 		usleep(2000);
 	assert_int_equal(ret, 0);
@@ -190,7 +190,7 @@ uint8_t tv_status(struct tv *t)
 
 void tv_set_status(struct tv *t, uint8_t status)
 {
-	long long end = tv_now_ns() + 5000000000ll;
+	long long end = tv_now_ns() + vtest_ms(5000) * 1000000ll;
 
 	tv_wr(t, STATUS, 1, status);
 	/* After a 0 the driver waits for the device to read 0. */
@@ -346,7 +346,7 @@ void tv_used_elem(struct tv *t, unsigned int q, uint16_t i, uint32_t *id,
 
 bool tv_wait_used(struct tv *t, unsigned int q, uint16_t idx, int ms)
 {
-	long long end = tv_now_ns() + ms * 1000000ll;
+	long long end = tv_now_ns() + vtest_ms(ms) * 1000000ll;
 
 	while ((uint16_t)(tv_used_idx(t, q) - idx) >= 0x8000) {
 		if (tv_now_ns() > end)
@@ -384,7 +384,7 @@ ssize_t tv_peer_recv(struct tv *t, void *buf, size_t len, int ms)
 {
 	struct pollfd pfd = { .fd = t->peer_fd, .events = POLLIN };
 
-	if (poll(&pfd, 1, ms) <= 0)
+	if (poll(&pfd, 1, vtest_ms(ms)) <= 0)
 		return -1;
 	return recv(t->peer_fd, buf, len, MSG_DONTWAIT);
 }
@@ -968,7 +968,7 @@ bool tvd_wait(struct tvd *const *ds, unsigned int n, int ms)
 		for (int v = 0; v < 3; v++)
 			pfd[3 * i + v] = (struct pollfd){ .fd = ds[i]->irq_fd[v],
 							  .events = POLLIN };
-	r = poll(pfd, 3 * n, ms);
+	r = poll(pfd, 3 * n, vtest_ms(ms));
 	if (r < 0 && errno == EINTR)
 		return true;
 	assert_true(r >= 0);

@@ -99,7 +99,7 @@ uint16_t tv_used_idx(struct tv *t, unsigned int q);
 /** Used element @i of queue @q: id and len. */
 void tv_used_elem(struct tv *t, unsigned int q, uint16_t i, uint32_t *id,
 		  uint32_t *len);
-/** Wait until queue @q's used index reaches @idx; false after @ms. */
+/** Wait until queue @q's used index reaches @idx; false after vtest_ms(@ms). */
 bool tv_wait_used(struct tv *t, unsigned int q, uint16_t idx, int ms);
 
 /** Our pointer to guest address @gpa. */
@@ -110,7 +110,7 @@ void tv_send(struct tv *t, uint16_t slot, const void *frame, size_t len);
 /** Post RX buffers in slots [first, first + n) and kick. */
 void tv_post_rx(struct tv *t, uint16_t first, uint16_t n);
 
-/** A datagram from the device at the peer, or -1 after @ms. */
+/** A datagram from the device at the peer, or -1 after vtest_ms(@ms). */
 ssize_t tv_peer_recv(struct tv *t, void *buf, size_t len, int ms);
 /** A frame from the peer to the device. */
 void tv_peer_send(struct tv *t, const void *frame, size_t len);
@@ -252,7 +252,7 @@ ssize_t tvd_rx(struct tvd *d, void *buf, size_t len);
 void tvd_flush(struct tvd *d);
 /**
  * Ask for interrupts on the next used entry of every queue of @ds, then
- * sleep on their MSI-X eventfds for at most @ms. Returns true when there
+ * sleep on their MSI-X eventfds for at most vtest_ms(@ms). Returns true when there
  * may be work (an interrupt, or used entries that came meanwhile).
  */
 bool tvd_wait(struct tvd *const *ds, unsigned int n, int ms);

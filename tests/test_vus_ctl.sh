@@ -8,6 +8,7 @@ set -u
 
 ctl=$1
 server=$2
+. "$(dirname "$0")/timescale.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vus-ctl-test.XXXXXX")
 pids=()
 failures=0
@@ -25,7 +26,7 @@ trap cleanup EXIT
 start() {
 	"$server" "$1" "$dir/$2.sock" >"$dir/$2.log" 2>&1 &
 	pids+=($!)
-	for _ in $(seq 100); do
+	for _ in $(seq "$(tries 5 0.05)"); do
 		grep -q ready "$dir/$2.log" 2>/dev/null && return 0
 		sleep 0.05
 	done
@@ -37,7 +38,8 @@ start() {
 run() {
 	local sock=$1 want=$2
 	shift 2
-	"$ctl" --socket "$dir/$sock.sock" "$@" >"$dir/out" 2>"$dir/err"
+	"$ctl" --socket "$dir/$sock.sock" --timeout "$(scaled 5000)" "$@" \
+		>"$dir/out" 2>"$dir/err"
 	local got=$?
 	if [ "$got" != "$want" ]; then
 		echo "FAIL: vus-ctl $* exited $got, expected $want"
@@ -152,7 +154,7 @@ expect err "No such file or directory"
 run sb 0 info
 expect out "device flags 0x5: RESET PLATFORM; 1 regions, 1 irq indexes"
 expect out "region 0: size 0x1000 flags READ WRITE"
-run sb 0 irq-wait 0 0 2000
+run sb 0 irq-wait 0 0 "$(scaled 2000)"
 expect out "1"
 run sb 1 config
 expect err "not a PCI device"

@@ -11,6 +11,7 @@ set -u
 ctl=$1
 gpio=$2
 plain=$3
+. "$(dirname "$0")/timescale.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vus-ctl-mig.XXXXXX")
 pids=()
 failures=0
@@ -26,7 +27,7 @@ trap cleanup EXIT
 
 # wait_sock PATH: until the server listens there.
 wait_sock() {
-	for _ in $(seq 200); do
+	for _ in $(seq "$(tries 10 0.05)"); do
 		[ -S "$1" ] && return 0
 		sleep 0.05
 	done
@@ -48,7 +49,8 @@ card() {
 run() {
 	local sock=$1 want=$2
 	shift 2
-	"$ctl" --socket "$dir/$sock.sock" "$@" >"$dir/out" 2>"$dir/err"
+	"$ctl" --socket "$dir/$sock.sock" --timeout "$(scaled 5000)" "$@" \
+		>"$dir/out" 2>"$dir/err"
 	local got=$?
 	if [ "$got" != "$want" ]; then
 		echo "FAIL: vus-ctl $* exited $got, expected $want"

@@ -238,7 +238,7 @@ void peer_send_raw(struct tserver *s, const void *buf, size_t len,
 
 		if (n == -EAGAIN) {
 			struct pollfd pf = { .fd = s->peer, .events = POLLOUT };
-			assert_int_equal(poll(&pf, 1, 5000), 1);
+			assert_int_equal(poll(&pf, 1, vtest_ms(5000)), 1);
 			continue;
 		}
 		assert_true(n > 0);
@@ -278,7 +278,7 @@ static int read_exact(struct tserver *s, void *p, size_t len, int timeout_ms,
 				     .msg_controllen = sizeof(cbuf) };
 		ssize_t n;
 
-		if (poll(&pf, 1, timeout_ms) == 0)
+		if (poll(&pf, 1, vtest_ms(timeout_ms)) == 0)
 			return -ETIMEDOUT;
 		n = recvmsg(s->peer, &mh, MSG_CMSG_CLOEXEC);
 		if (n <= 0)
@@ -314,7 +314,7 @@ bool peer_eof(struct tserver *s, int timeout_ms)
 	struct pollfd pf = { .fd = s->peer, .events = POLLIN };
 	char c;
 
-	if (poll(&pf, 1, timeout_ms) <= 0)
+	if (poll(&pf, 1, vtest_ms(timeout_ms)) <= 0)
 		return false;
 	return recv(s->peer, &c, 1, MSG_DONTWAIT) == 0;
 }

@@ -80,9 +80,10 @@ struct peer_msg {
 	unsigned int nfds;
 };
 
-/** Receive one whole message; -ETIMEDOUT, or -EPIPE on EOF. */
+/** Receive one whole message; -ETIMEDOUT (nothing for vtest_ms(@timeout_ms)),
+ * or -EPIPE on EOF. */
 int peer_recv(struct tserver *s, struct peer_msg *m, int timeout_ms);
-/** Whether the server closed the connection (EOF within @timeout_ms). */
+/** Whether the server closed the connection (EOF within vtest_ms(@timeout_ms)). */
 bool peer_eof(struct tserver *s, int timeout_ms);
 void peer_msg_close_fds(struct peer_msg *m);
 

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* vtest: fd-leak checks and group runner shared by the tests. */
 #include <dirent.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vtest.h"
@@ -61,4 +65,71 @@ const char *vtest_sock_path(const char *tag)
 	snprintf(buf, sizeof(buf), "%s/vus-test-%d-%s-%u.sock",
 		 dir ? dir : "/tmp", (int)getpid(), tag, seq++);
 	return buf;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VTEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VTEST_ASAN 1
+#endif
+#endif
+
+static double shim_factor = 1.0;
+
+void vtest_time_scale_raise(double factor)
+{
+	if (factor > 1.0)
+		shim_factor *= factor;
+}
+
+/* Valgrind runs us with its preload objects in LD_PRELOAD. */
+static bool under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
+double vtest_time_scale(void)
+{
+	const char *env = getenv("VUS_TEST_TIME_SCALE");
+	double f = env != NULL ? strtod(env, NULL) : 1.0;
+
+	if (!(f >= 1.0)) /* also NaN and junk */
+		f = 1.0;
+#ifdef VTEST_ASAN
+	f *= 3.0;
+#endif
+	if (under_valgrind())
+		f *= 10.0;
+	return f * shim_factor;
+}
+
+int vtest_ms(int ms)
+{
+	double v;
+
+	if (ms <= 0)
+		return ms;
+	v = (double)ms * vtest_time_scale();
+	return v >= (double)INT_MAX ? INT_MAX : (int)v;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long vtest_deadline(int ms)
+{
+	return now_ms() + vtest_ms(ms);
+}
+
+bool vtest_expired(long long deadline)
+{
+	return now_ms() > deadline;
 }

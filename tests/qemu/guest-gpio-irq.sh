@@ -4,13 +4,16 @@
 # guest). The host toggles input line 0 every few hundred milliseconds;
 # here Linux's gpio-pci-idio-16 driver must see the new levels and take
 # change-of-state interrupts through INTx. Exit 0 on success.
+# vus.scale=N on the kernel command line multiplies the waits (the
+# suites' deadline multiplier, rounded up).
 fail() { echo "FAIL: $*"; exit 1; }
+S=$(sed -n 's/.*vus\.scale=\([0-9]*\).*/\1/p' /proc/cmdline); S=${S:-1}
 
 BDF=$(pcitool find 0x494f 0x0dc8 | head -1)
 [ -n "$BDF" ] || fail "no PCI device 494f:0dc8"
 modprobe gpio-pci-idio-16 || fail "modprobe gpio-pci-idio-16"
 D=/sys/bus/pci/devices/$BDF
-for _ in 1 2 3 4 5 6 7 8 9 10; do [ -e $D/driver ] && break; sleep 0.2; done
+for _ in $(seq $((10 * S))); do [ -e $D/driver ] && break; sleep 0.2; done
 [ -e $D/driver ] || fail "driver did not bind"
 IRQ=$(cat $D/irq)
 chip=""
@@ -34,7 +37,7 @@ c0=$(intx_count); g0=$(gpio_count)
 echo "INTx $IRQ count at start: $c0, gpio irqs: $g0"
 seen0=0; seen1=0
 i=0
-while [ $i -lt 100 ]; do
+while [ $i -lt $((100 * S)) ]; do
   v=$(cat $L/value)
   [ "$v" = 0 ] && seen0=1
   [ "$v" = 1 ] && seen1=1

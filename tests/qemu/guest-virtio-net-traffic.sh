@@ -15,6 +15,7 @@
 #   vnet.mb=N           expected size of the transfer in MiB (default 64)
 #   vnet.mtu=N          interface MTU (default 9000)
 #   vnet.blk=N          TFTP block size (default 8192)
+#   vus.scale=N         multiply the waits (the suites' deadline multiplier)
 fail() { echo "FAIL: $*"; exit 1; }
 opt() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "${w#*=}";; esac; done; }
 now() { cut -d' ' -f1 /proc/uptime; }
@@ -26,6 +27,7 @@ MB=$(opt vnet.mb); MB=${MB:-64}
 MTU=$(opt vnet.mtu); MTU=${MTU:-9000}
 BLK=$(opt vnet.blk); BLK=${BLK:-8192}
 BYTES=$((MB * 1048576))
+S=$(opt vus.scale); S=${S:-1}
 
 BDF=$(pcitool find 0x1af4 0x1041 | head -1)
 [ -n "$BDF" ] || fail "no virtio-net PCI device 1af4:1041"
@@ -33,7 +35,7 @@ D=/sys/bus/pci/devices/$BDF
 modprobe virtio_pci || fail "modprobe virtio_pci"
 modprobe virtio_net || fail "modprobe virtio_net"
 IF=""
-for _ in $(seq 50); do
+for _ in $(seq $((50 * S))); do
   IF=$(ls $D/virtio*/net 2>/dev/null | head -1)
   [ -n "$IF" ] && break
   sleep 0.1
@@ -46,13 +48,13 @@ N=/sys/class/net/$IF
 ip link set dev $IF mtu $MTU || fail "mtu $MTU"
 ip link set dev $IF up || fail "link up"
 ip addr add $IPADDR dev $IF || fail "ip addr add $IPADDR"
-for _ in $(seq 50); do [ "$(cat $N/operstate)" = up ] && break; sleep 0.1; done
+for _ in $(seq $((50 * S))); do [ "$(cat $N/operstate)" = up ] && break; sleep 0.1; done
 [ "$(cat $N/operstate)" = up ] || fail "operstate $(cat $N/operstate)"
 echo "interface $IF: mac $(cat $N/address) mtu $(cat $N/mtu) operstate up carrier $(cat $N/carrier)"
 grep -E "virtio|$IF" /proc/interrupts | sed 's/  */ /g'
 
 # Ping: the first one also resolves the host's address (ARP).
-ping -c 1 -W 5 $HOST >/dev/null || fail "no answer from $HOST"
+ping -c 1 -W $((5 * S)) $HOST >/dev/null || fail "no answer from $HOST"
 ip neigh show dev $IF
 out=$(ping -c 200 -A -q $HOST) || fail "ping: $out"
 echo "$out" | tail -2

@@ -11,6 +11,7 @@
 set -u
 sample=$1 harness=$2 mode=$3
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../timescale.sh"
 if [ ! -x "$harness/run-guest.sh" ]; then
   echo "qemu-harness not found at '$harness': skipping"; exit 77
 fi
@@ -29,11 +30,12 @@ trap cleanup EXIT
 "$sample" --socket-path "$sock" --control-path "$ctl" --inputs 0xa5c3 --log-level info \
   > "$work/server.log" 2>&1 &
 srv=$!
-for _ in $(seq 50); do [ -S "$sock" ] && [ -S "$ctl" ] && break; sleep 0.1; done
+for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$ctl" ] && break; sleep 0.1; done
 
 case $mode in
 driver)
-  "$harness/run-guest.sh" --socket "$sock" --append idio16.strict=1 --quiet \
+  "$harness/run-guest.sh" --socket "$sock" --append "idio16.strict=1 vus.scale=$(scaled 1)" \
+    --timeout "$(scaled 120)" --wait-socket "$(scaled 10)" --quiet \
     --script "$harness/examples/guest-gpio-idio16.sh"
   rc=$?
   ;;
@@ -41,7 +43,8 @@ irq)
   # Toggle input 0 every 300 ms for as long as the guest runs.
   ( v=0; while sleep 0.3; do v=$((1 - v)); "$sample" ctl --control-path "$ctl" input 0 $v >/dev/null || exit; done ) &
   toggler=$!
-  "$harness/run-guest.sh" --socket "$sock" --quiet --script "$here/guest-gpio-irq.sh"
+  "$harness/run-guest.sh" --socket "$sock" --quiet --append "vus.scale=$(scaled 1)" \
+    --timeout "$(scaled 120)" --wait-socket "$(scaled 10)" --script "$here/guest-gpio-irq.sh"
   rc=$?
   echo "device state: $("$sample" ctl --control-path "$ctl" get)"
   ;;

@@ -14,6 +14,7 @@
 set -u
 sample=$1 responder=$2 harness=$3 mode=$4 mib=${5:-64}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../timescale.sh"
 mac=02:00:00:00:0a:02
 if [ ! -x "$harness/run-guest.sh" ]; then
   echo "qemu-harness not found at '$harness': skipping"; exit 77
@@ -36,7 +37,7 @@ resp=$!
   --peer "$work/host.dgram" --mac $mac --notify "$mode" --log-level info \
   > "$work/server.log" 2>&1 &
 srv=$!
-for _ in $(seq 300); do
+for _ in $(seq "$(tries 30 0.1)"); do
   [ -S "$work/net.sock" ] && grep -q ready "$work/responder.log" && break
   sleep 0.1
 done
@@ -46,8 +47,9 @@ if ! [ -S "$work/net.sock" ] || ! grep -q ready "$work/responder.log"; then
 fi
 
 start=$(date +%s.%N)
-"$harness/run-guest.sh" --socket "$work/net.sock" --quiet --timeout 240 \
-  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib" \
+"$harness/run-guest.sh" --socket "$work/net.sock" --quiet --timeout "$(scaled 240)" \
+  --wait-socket "$(scaled 10)" \
+  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib vus.scale=$(scaled 1)" \
   --script "$here/guest-virtio-net-traffic.sh" > "$work/guest.log" 2>&1
 rc=$?
 end=$(date +%s.%N)
