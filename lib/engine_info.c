@@ -181,8 +181,9 @@ int handle_device_get_region_io_fds(struct engine *e, struct msg *m,
 	};
 	r->len = sizeof(head);
 	if (n > 0 && head.argsz <= req.argsz) {
-		/* Every doorbell has its own fd; they must fit one message. */
-		if (n > e->peer_fds)
+		/* Every doorbell has its own fd; they and the entries must
+		 * fit one message (our reply buffer is one message long). */
+		if (n > e->peer_fds || head.argsz > r->cap)
 			return -E2BIG;
 		for (unsigned int i = 0; i < n; i++) {
 			struct wire_io_fd_entry x = {

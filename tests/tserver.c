@@ -137,6 +137,10 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 	assert_int_equal(vus_region_setup(s->ctx, 1, &r1), 0);
 	assert_int_equal(vus_region_setup(s->ctx, 2, &r2), 0);
 	assert_int_equal(vus_region_add_ioeventfd(s->ctx, 0, &io), 0);
+	for (unsigned int i = 0; i < o->extra_doorbells; i++) {
+		io.offset = 0x400 + 4 * (uint64_t)i;
+		assert_int_equal(vus_region_add_ioeventfd(s->ctx, 0, &io), 0);
+	}
 	assert_int_equal(vus_irq_setup(s->ctx, 0, 1,
 				       VUS_IRQ_MASKABLE | VUS_IRQ_AUTOMASKED), 0);
 	assert_int_equal(vus_irq_setup(s->ctx, 1, 4, 0), 0);

@@ -54,6 +54,8 @@ struct tserver_opts {
 	const char *listen_path; /* serve a listening socket, not a socketpair */
 	int listen_fd;      /* >= 0: serve this listening socket instead */
 	bool no_thread;     /* the test drives vus_ctx_run_once itself */
+	/* More doorbells on region 0: 4 bytes each from 0x400, one eventfd. */
+	unsigned int extra_doorbells;
 };
 
 void tserver_start(struct tserver *s, const struct tserver_opts *o);
