@@ -206,7 +206,7 @@ static int take_reply(const struct msg *m, bool write, uint64_t addr,
 static int wait_readable(struct engine *e, uint64_t deadline)
 {
 	struct pollfd p = { .fd = transport_fd(e->t), .events = POLLIN };
-	uint64_t now = log_now_ms();
+	uint64_t now = now_ms();
 	int n;
 
 	if (now >= deadline)
@@ -223,7 +223,7 @@ static int wait_readable(struct engine *e, uint64_t deadline)
 static int await_reply(struct engine *e, uint16_t id, bool write,
 		       uint64_t addr, void *buf, size_t len)
 {
-	uint64_t deadline = log_now_ms() + ENGINE_REQUEST_TIMEOUT_MS;
+	uint64_t deadline = now_ms() + ENGINE_REQUEST_TIMEOUT_MS;
 
 	for (;;) {
 		struct msg m;

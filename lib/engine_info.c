@@ -18,6 +18,11 @@
 #include "irq.h"
 #include "log.h"
 #include "region.h"
+#include "vus/sysbus.h"
+
+/* The description's type is public for devices and a wire fact for clients. */
+_Static_assert(VUS_SYSBUS_DESC_TYPE == WIRE_SYSBUS_DESC_TYPE, "desc type");
+_Static_assert(VUS_SYSBUS_DESC_SUBTYPE == WIRE_SYSBUS_DESC_SUBTYPE, "subtype");
 
 /* Our page size for DMA mappings (4 KiB; more is not needed). */
 #define ENGINE_PGSIZES 4096u

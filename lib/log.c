@@ -30,14 +30,6 @@ void log_fini(struct log *l)
 	pthread_mutex_destroy(&l->lock);
 }
 
-uint64_t log_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Format-checked like its callers (clang's -Wformat=2 needs to know). */
 PRINTF_LIKE(3, 0)
 static void emit(struct log *l, int level, const char *fmt, va_list ap)
@@ -64,7 +56,7 @@ void log_msg(struct log *l, int level, const char *fmt, ...)
 
 static bool rate_ok(struct log *l, unsigned int *suppressed)
 {
-	uint64_t now = log_now_ms();
+	uint64_t now = now_ms();
 	bool ok;
 
 	pthread_mutex_lock(&l->lock);

@@ -36,7 +36,4 @@ void log_msg(struct log *l, int level, const char *fmt, ...) PRINTF_LIKE(3, 4);
  */
 void log_client(struct log *l, int level, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
-/** Monotonic milliseconds. */
-uint64_t log_now_ms(void);
-
 #endif /* VUS_LOG_H */

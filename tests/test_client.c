@@ -16,6 +16,7 @@
 
 #include "test_client_util.h"
 #include "vtest.h"
+#include "vus_client_raw.h"
 
 static void negotiate_reports_server_caps(void **state)
 {
@@ -44,14 +45,14 @@ static bool connected_once(struct tc_dev *d)
 
 static void negotiate_by_hand(void **state)
 {
-	struct vus_client_config cfg = { .struct_size = sizeof(cfg),
-					 .no_negotiate = true };
+	struct vus_client_config cfg = { .struct_size = sizeof(cfg) };
 	struct vus_client_caps caps;
 	struct tc_dev d;
 	vus_client *c;
 
 	tc_dev_init(&d);
-	assert_int_equal(vus_client_attach_fd(tc_dev_start(&d, false), &cfg, &c), 0);
+	assert_int_equal(vus_client_attach_fd_raw(tc_dev_start(&d, false), &cfg,
+						  &c), 0);
 	assert_int_equal(vus_client_server_caps(c, &caps), -ENOTCONN);
 	/* Before VERSION the server refuses everything else. */
 	assert_int_equal(vus_client_reset(c), -EINVAL);
@@ -65,23 +66,25 @@ static void negotiate_by_hand(void **state)
 
 static void negotiate_refused(void **state)
 {
-	struct vus_client_config cfg = { .struct_size = sizeof(cfg), .major = 1 };
+	struct vus_client_config cfg = { .struct_size = sizeof(cfg) };
 	struct tc_dev d;
 	vus_client *c = NULL;
 
 	tc_dev_init(&d);
 	/* A major the server does not speak: EINVAL, then it hangs up. */
-	assert_int_equal(vus_client_attach_fd(tc_dev_start(&d, false), &cfg, &c),
-			 -EINVAL);
-	assert_null(c);
-	cfg.major = 0;
-	cfg.caps_json = "{\"capabilities\":{\"max_msg_fds\":\"x\"}}";
+	assert_int_equal(vus_client_attach_fd_raw(tc_dev_start(&d, false), &cfg,
+						  &c), 0);
+	assert_int_equal(vus_client_negotiate_ours(c, 1, 0), -EINVAL);
+	vus_client_close(c);
 	tc_dev_fini(&d);
 	tc_dev_init(&d);
-	assert_int_equal(vus_client_attach_fd(tc_dev_start(&d, false), &cfg, &c),
-			 -EINVAL);
+	assert_int_equal(vus_client_attach_fd_raw(tc_dev_start(&d, false), &cfg,
+						  &c), 0);
+	assert_int_equal(vus_client_negotiate(c, 0, 0,
+		"{\"capabilities\":{\"max_msg_fds\":\"x\"}}"), -EINVAL);
+	vus_client_close(c);
+	c = NULL;
 	/* Bad configs never reach the wire, and the fd is taken anyway. */
-	cfg.caps_json = NULL;
 	cfg.max_msg_fds = 17;
 	assert_int_equal(vus_client_attach_fd(tc_eventfd(), &cfg, &c), -EINVAL);
 	cfg = (struct vus_client_config){ .struct_size = sizeof(cfg) + 8 };

@@ -13,6 +13,7 @@
 
 #include "test_client_util.h"
 #include "vtest.h"
+#include "vus_client_raw.h"
 
 #define MEMFD_ADDR 0x100000u
 #define MEMFD_SIZE (64u << 10)

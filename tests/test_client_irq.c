@@ -12,6 +12,7 @@
 
 #include "test_client_util.h"
 #include "vtest.h"
+#include "vus_client_raw.h"
 
 static void irq_info(void **state)
 {

@@ -19,6 +19,7 @@
 
 #include "vus/client.h"
 #include "vtest.h"
+#include "vus_client_raw.h"
 
 struct hdr {
 	uint16_t id;

@@ -22,6 +22,7 @@
 #include "vtest.h"
 #include "vus.h"
 #include "vus/client.h"
+#include "vus_client_raw.h"
 
 #include "test_mig_sections.h"
 
@@ -671,11 +672,9 @@ static void reports_racing_writes_lose_nothing(void **state)
 /* A client that takes bitmaps of at most 64 bytes gets no larger one. */
 static void bitmaps_stay_within_the_clients_limit(void **state)
 {
-	static const struct vus_client_config small = {
-		.struct_size = sizeof(small),
-		.caps_json = "{\"capabilities\": {\"migration\": "
-			     "{\"pgsize\": 4096, \"max_bitmap_size\": 64}}}",
-	};
+	static const char small[] =
+		"{\"capabilities\": {\"migration\": "
+		"{\"pgsize\": 4096, \"max_bitmap_size\": 64}}}";
 	const uint64_t base = 0x100000000ull;
 	uint64_t bm[8] = { 0 };
 	struct dev d;
@@ -690,7 +689,8 @@ static void bitmaps_stay_within_the_clients_limit(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(vus_ctx_attach_fd(d.ctx, sv[0]), 0);
 	assert_int_equal(pthread_create(&d.th, NULL, run, d.ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], &small, &d.c), 0);
+	assert_int_equal(vus_client_attach_fd_raw(sv[1], NULL, &d.c), 0);
+	assert_int_equal(vus_client_negotiate(d.c, 0, 0, small), 0);
 	assert_int_equal(vus_client_dma_map_memfd(d.c, base, 4u << 20,
 		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &mem), 0);
 	assert_int_equal(vus_client_dirty_start(d.c, 4096, NULL, 0), 0);

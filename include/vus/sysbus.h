@@ -10,7 +10,7 @@
  * (VUS_SYSBUS_DESC_TYPE / VUS_SYSBUS_DESC_SUBTYPE), holding a JSON document
  * with the compatible strings, the windows (index, size, suggested base),
  * the lines (index, trigger) and device-tree style properties. doc/sysbus.md
- * specifies it for VMM authors; vus_client_sysbus_desc() reads it.
+ * specifies it for VMM authors; libvus-client reads it (vus/client_sysbus.h).
  *
  * Call order: vus_ctx_create(bus = VUS_BUS_SYSBUS) -> vus_sysbus_init() ->
  * vus_sysbus_add_mmio() / vus_sysbus_add_irq() / vus_sysbus_set_prop_*() ->

@@ -34,6 +34,7 @@
 
 #include "fuzz_client_input.h"
 #include "vus/client.h"
+#include "vus_client_raw.h"
 #include "wire.h"
 #include "fuzz_util.h"
 

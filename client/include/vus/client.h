@@ -4,7 +4,10 @@
  * written in C. Connects to a device server, negotiates, and offers the
  * operations a VMM needs: device/region/IRQ info, region access, DMA
  * mappings (memfd-backed, or served by messages), interrupt eventfds, reset.
- * A raw interface sends arbitrary messages for protocol and hostile tests.
+ * Its own library: link with `pkg-config --libs libvus-client`; it shares
+ * nothing with the device side's API. vus/client_mig.h (migration, dirty
+ * logging) and vus/client_sysbus.h (platform device descriptions) are
+ * included below.
  *
  * Calls block until the server replies or the timeout passes. While a call
  * waits, server requests (DMA_READ/DMA_WRITE into fd-less mappings) are
@@ -31,14 +34,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "region.h" /* struct vus_mmap_area */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+#ifndef VUS_CLIENT_TYPEDEF
+#define VUS_CLIENT_TYPEDEF
 /** Opaque client connection. */
 typedef struct vus_client vus_client;
+#endif
 
 /** Connection parameters. Zero-initialise, then set what you need. */
 struct vus_client_config {
@@ -52,16 +57,6 @@ struct vus_client_config {
 	uint32_t max_msg_fds;
 	/** Wait for each reply at most this long. 0: 5000 ms. Not negative. */
 	int timeout_ms;
-	/**
-	 * Capabilities JSON to send instead of the one built from the fields
-	 * above (tests); sent as given, with its NUL. NULL: built.
-	 */
-	const char *caps_json;
-	/** Protocol version to propose. Default 0.0. */
-	uint16_t major;
-	uint16_t minor;
-	/** Connect only; the caller negotiates (raw protocol tests). */
-	bool no_negotiate;
 };
 
 /**
@@ -110,15 +105,6 @@ struct vus_client_caps {
  */
 int vus_client_server_caps(const vus_client *c, struct vus_client_caps *out);
 
-/**
- * Send VERSION with @json (NUL-terminated text, sent with its NUL, or NULL
- * for none) and record the server's answer. For clients made with
- * no_negotiate. -EALREADY if negotiated, -E2BIG for JSON over 8 KiB, and
- * the errors of vus_client_connect().
- */
-int vus_client_negotiate(vus_client *c, uint16_t major, uint16_t minor,
-			 const char *json);
-
 /* Device flags (VFIO_DEVICE_FLAGS_*). */
 #define VUS_CLIENT_DEV_RESET 0x1u
 #define VUS_CLIENT_DEV_PCI 0x2u
@@ -139,6 +125,12 @@ int vus_client_device_info(vus_client *c, struct vus_client_device_info *out);
 
 #define VUS_CLIENT_MAX_AREAS 64
 
+/** A part of a region the client may mmap. */
+struct vus_client_area {
+	uint64_t offset; /**< from the start of the region */
+	uint64_t size;
+};
+
 struct vus_client_region_info {
 	uint32_t index;
 	uint32_t flags;    /**< VUS_CLIENT_REGION_* */
@@ -147,7 +139,7 @@ struct vus_client_region_info {
 	/** Areas the client may mmap; with MMAP and no sparse capability,
 	 * one area covering the region. */
 	uint32_t nr_areas;
-	struct vus_mmap_area areas[VUS_CLIENT_MAX_AREAS];
+	struct vus_client_area areas[VUS_CLIENT_MAX_AREAS];
 	bool has_type;     /**< a TYPE capability was present */
 	uint32_t type;
 	uint32_t subtype;
@@ -350,219 +342,11 @@ int vus_client_reset(vus_client *c);
  */
 int vus_client_process(vus_client *c, int timeout_ms);
 
-/* Platform (SysBus) devices: the description of doc/sysbus.md. */
-
-/** Interrupt line triggers, as in vus/sysbus.h. */
-enum vus_client_trigger {
-	VUS_CLIENT_LEVEL_HIGH = 0,
-	VUS_CLIENT_LEVEL_LOW = 1,
-	VUS_CLIENT_EDGE_RISING = 2,
-	VUS_CLIENT_EDGE_FALLING = 3,
-};
-
-struct vus_client_sysbus_mmio {
-	uint32_t index;   /**< region index */
-	uint64_t size;
-	bool has_base;    /**< the device suggests a base address */
-	uint64_t base;
-};
-
-struct vus_client_sysbus_irq {
-	uint32_t index;   /**< IRQ index (one vector) */
-	enum vus_client_trigger trigger;
-};
-
-struct vus_client_sysbus_prop {
-	char *key;
-	bool is_str;
-	uint64_t u;       /**< when !is_str */
-	char *s;          /**< when is_str */
-};
-
-/** A platform device's description. Free with vus_client_sysbus_desc_free(). */
-struct vus_client_sysbus_desc {
-	uint32_t region;  /**< the region index that holds it */
-	unsigned int version;
-	char **compatible;
-	unsigned int nr_compatible;
-	char *name;       /**< NULL if the device gave none */
-	struct vus_client_sysbus_mmio *mmio;
-	unsigned int nr_mmio;
-	struct vus_client_sysbus_irq *irqs;
-	unsigned int nr_irqs;
-	struct vus_client_sysbus_prop *props;
-	unsigned int nr_props;
-	char *json;       /**< the document as received, NUL-terminated */
-};
-
-/**
- * Find and read a platform device's description: the region with the TYPE
- * capability VUS_SYSBUS_DESC_TYPE/SUBTYPE (0x8000ffff/1). Everything is
- * checked: strict JSON, known version, windows that exist with the sizes
- * GET_REGION_INFO reports, lines that exist with one vector each.
- * On success *out owns a new description. -ENOENT if the device has none
- * (e.g. a PCI device), -EPROTO if it is malformed or inconsistent, or the
- * errors of the requests involved.
- */
-int vus_client_sysbus_desc(vus_client *c, struct vus_client_sysbus_desc **out);
-
-void vus_client_sysbus_desc_free(struct vus_client_sysbus_desc *d);
-
-/** A numeric property of @d: 0, or -ENOENT (absent), -EINVAL (a string). */
-int vus_client_sysbus_prop_u64(const struct vus_client_sysbus_desc *d,
-			       const char *key, uint64_t *out);
-
-/** A string property of @d (owned by @d), or NULL. */
-const char *vus_client_sysbus_prop_str(const struct vus_client_sysbus_desc *d,
-				       const char *key);
-
-/* Migration: the client as the VMM (VFIO migration v2 over vfio-user). */
-
-/* Migration feature flags (VFIO_MIGRATION_*). */
-#define VUS_CLIENT_MIG_STOP_COPY 0x1u
-#define VUS_CLIENT_MIG_P2P 0x2u
-#define VUS_CLIENT_MIG_PRE_COPY 0x4u
-
-/**
- * The device's migration flags (DEVICE_FEATURE MIGRATION, GET).
- * -ENOTTY if the device does not migrate.
- */
-int vus_client_mig_flags(vus_client *c, uint64_t *flags);
-
-/** The device's migration state (enum vus_mig_state values). */
-int vus_client_mig_get_state(vus_client *c, uint32_t *state);
-
-/**
- * Ask for migration state @state (the server walks the arcs). Returns 0,
- * or the server's errno (-EINVAL for an unreachable state; a failed load
- * of the stream when leaving RESUMING: -EBADMSG, -ENODEV, -EPROTONOSUPPORT).
- */
-int vus_client_mig_set_state(vus_client *c, uint32_t state);
-
-/**
- * MIG_DATA_READ of at most @len bytes (PRE_COPY, STOP_COPY): sets *got;
- * 0 bytes means nothing more for now (PRE_COPY) or the end (STOP_COPY).
- */
-int vus_client_mig_read(vus_client *c, void *buf, size_t len, size_t *got);
-
-/** MIG_DATA_WRITE @len bytes (RESUMING), split as the server accepts. */
-int vus_client_mig_write(vus_client *c, const void *buf, size_t len);
-
-/** The stop-copy size the server estimates (DEVICE_FEATURE MIG_DATA_SIZE). */
-int vus_client_mig_data_size(vus_client *c, uint64_t *bytes);
-
-/**
- * Save the device's state to @fd: STOP_COPY, read the whole stream,
- * STOP. The device is left stopped (resume it with RUNNING, or reset).
- * Sets *size to the stream's length. Returns 0 or -errno.
- */
-int vus_client_mig_save(vus_client *c, int fd, uint64_t *size);
-
-/**
- * Load a stream saved by vus_client_mig_save() from @fd into a device:
- * STOP, RESUMING, write, STOP (where the server checks and loads it),
- * RUNNING. On a refused stream the device is in ERROR (reset it) and
- * its state untouched. Returns 0 or -errno.
- */
-int vus_client_mig_load(vus_client *c, int fd);
-
-/** A range for dirty logging. */
-struct vus_client_range {
-	uint64_t iova;
-	uint64_t length;
-};
-
-/** DMA_LOGGING_START; @ranges may be NULL with @n 0 (everything). */
-int vus_client_dirty_start(vus_client *c, uint64_t page_size,
-			   const struct vus_client_range *ranges, unsigned int n);
-
-/** DMA_LOGGING_STOP. */
-int vus_client_dirty_stop(vus_client *c);
-
-/**
- * DMA_LOGGING_REPORT for [iova, iova + len) at @page_size, into @bitmap
- * (@words uint64_t, at least ceil(len / page_size / 64)), split into
- * requests whose replies fit. Bit k is page iova + k * page_size; the
- * server clears what it reports.
- */
-int vus_client_dirty_report(vus_client *c, uint64_t iova, uint64_t len,
-			    uint64_t page_size, uint64_t *bitmap,
-			    size_t words);
-
-/* Raw protocol access, for protocol and hostile-input tests. */
-
-/** vfio-user command numbers. */
-enum vus_client_cmd {
-	VUS_CMD_VERSION = 1,
-	VUS_CMD_DMA_MAP = 2,
-	VUS_CMD_DMA_UNMAP = 3,
-	VUS_CMD_DEVICE_GET_INFO = 4,
-	VUS_CMD_DEVICE_GET_REGION_INFO = 5,
-	VUS_CMD_DEVICE_GET_REGION_IO_FDS = 6,
-	VUS_CMD_DEVICE_GET_IRQ_INFO = 7,
-	VUS_CMD_DEVICE_SET_IRQS = 8,
-	VUS_CMD_REGION_READ = 9,
-	VUS_CMD_REGION_WRITE = 10,
-	VUS_CMD_DMA_READ = 11,
-	VUS_CMD_DMA_WRITE = 12,
-	VUS_CMD_DEVICE_RESET = 13,
-	VUS_CMD_REGION_WRITE_MULTI = 15,
-	VUS_CMD_DEVICE_FEATURE = 16,
-	VUS_CMD_MIG_DATA_READ = 17,
-	VUS_CMD_MIG_DATA_WRITE = 18,
-};
-
-#define VUS_CLIENT_F_NO_REPLY 0x10u
-
-/** A message as received. Free with vus_client_reply_free(). */
-struct vus_client_reply {
-	uint16_t msg_id;
-	uint16_t cmd;
-	uint32_t flags;
-	int error;        /**< errno of an error reply, else 0 */
-	uint8_t *payload; /**< malloc'd */
-	uint32_t len;
-	int fds[16];      /**< owned by the reply until taken (set to -1) */
-	unsigned int nfds;
-};
-
-void vus_client_reply_free(struct vus_client_reply *r);
-
-/**
- * Send @cmd with @payload and @fds (borrowed) under the next message id,
- * @flags as the header's flags verbatim, and wait for its reply (unless
- * @flags has VUS_CLIENT_F_NO_REPLY; @reply may then be NULL), serving
- * server requests meanwhile. Returns 0 when a reply (error or not) was
- * received, else -errno (-EPROTO: the reply names another command or was
- * too large or carried too many fds); the reply's own errno is in
- * reply->error. The reply is not checked otherwise.
- */
-int vus_client_request(vus_client *c, uint16_t cmd, uint32_t flags,
-		       const void *payload, size_t len, const int *fds,
-		       unsigned int nfds, struct vus_client_reply *reply);
-
-/**
- * Send arbitrary bytes with @fds attached to the first byte: no framing,
- * no checks (hostile tests). Output the client had queued goes first.
- * Returns 0 once the socket took everything, -ETIMEDOUT, or -errno.
- */
-int vus_client_send_raw(vus_client *c, const void *bytes, size_t len,
-			const int *fds, unsigned int nfds);
-
-/**
- * Wait up to @timeout_ms (-1: forever) for the next message from the
- * server (any reply or request) and return it in @reply, serving nothing.
- * For raw tests. -EMSGSIZE / -EINVAL for a message that was too large or
- * had too many fds (read and dropped), -ETIMEDOUT, -ENOTCONN.
- */
-int vus_client_recv(vus_client *c, struct vus_client_reply *reply,
-		    int timeout_ms);
-
-/** The message id the next request will use. */
-uint16_t vus_client_next_id(const vus_client *c);
-
 #ifdef __cplusplus
 }
 #endif
+
+#include "vus/client_mig.h"
+#include "vus/client_sysbus.h"
 
 #endif /* VUS_CLIENT_H */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * client_raw: protocol access below the typed calls, for protocol and
- * hostile-input tests: any command with any payload and fds, arbitrary
- * bytes with no framing, the next message whatever it is; and the idle
- * loop that serves server requests (vus_client_process).
+ * client_raw: the test-only protocol access of vus_client_raw.h, below
+ * the typed calls: connecting without VERSION, negotiating by hand, any
+ * command with any payload and fds, arbitrary bytes with no framing, the
+ * next message whatever it is. Built into a static library for tests only;
+ * nothing here is exported from libvus-client.so.
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,10 +14,35 @@
 
 #include "client_priv.h"
 #include "common.h"
+#include "vus_client_raw.h"
 
 _Static_assert(VUS_CLIENT_F_NO_REPLY == WIRE_F_NO_REPLY, "NO_REPLY");
 
-VUS_EXPORT void vus_client_reply_free(struct vus_client_reply *r)
+int vus_client_attach_fd_raw(int fd, const struct vus_client_config *cfg,
+			     vus_client **out)
+{
+	return client_attach(fd, cfg, false, out);
+}
+
+int vus_client_connect_raw(const char *path,
+			   const struct vus_client_config *cfg,
+			   vus_client **out)
+{
+	return client_connect(path, cfg, false, out);
+}
+
+int vus_client_negotiate(vus_client *c, uint16_t major, uint16_t minor,
+			 const char *json)
+{
+	return client_negotiate(c, major, minor, json, false);
+}
+
+int vus_client_negotiate_ours(vus_client *c, uint16_t major, uint16_t minor)
+{
+	return client_negotiate(c, major, minor, NULL, true);
+}
+
+void vus_client_reply_free(struct vus_client_reply *r)
 {
 	if (r == NULL)
 		return;
@@ -50,7 +76,7 @@ static int reply_fill(struct vus_client_reply *r, struct msg *m)
 	return 0;
 }
 
-VUS_EXPORT int vus_client_request(vus_client *c, uint16_t cmd, uint32_t flags,
+int vus_client_request(vus_client *c, uint16_t cmd, uint32_t flags,
 				  const void *payload, size_t len,
 				  const int *fds, unsigned int nfds,
 				  struct vus_client_reply *reply)
@@ -76,7 +102,7 @@ VUS_EXPORT int vus_client_request(vus_client *c, uint16_t cmd, uint32_t flags,
 }
 
 
-VUS_EXPORT int vus_client_send_raw(vus_client *c, const void *bytes,
+int vus_client_send_raw(vus_client *c, const void *bytes,
 				   size_t len, const int *fds,
 				   unsigned int nfds)
 {
@@ -111,7 +137,7 @@ VUS_EXPORT int vus_client_send_raw(vus_client *c, const void *bytes,
 	return ret;
 }
 
-VUS_EXPORT int vus_client_recv(vus_client *c, struct vus_client_reply *reply,
+int vus_client_recv(vus_client *c, struct vus_client_reply *reply,
 			       int timeout_ms)
 {
 	uint64_t deadline = client_deadline_in(timeout_ms);
@@ -141,38 +167,7 @@ VUS_EXPORT int vus_client_recv(vus_client *c, struct vus_client_reply *reply,
 	}
 }
 
-VUS_EXPORT uint16_t vus_client_next_id(const vus_client *c)
+uint16_t vus_client_next_id(const vus_client *c)
 {
 	return c != NULL ? c->next_id : 0;
-}
-
-VUS_EXPORT int vus_client_process(vus_client *c, int timeout_ms)
-{
-	uint64_t deadline = client_deadline_in(timeout_ms);
-	int served = 0, ret;
-
-	if (c == NULL)
-		return -EINVAL;
-	for (;;) {
-		struct msg m;
-
-		ret = client_recv_one(c, &m);
-		if (ret == 0) {
-			served += client_dispatch(c, &m);
-			continue;
-		}
-		if (ret != -EAGAIN)
-			return ret;
-		/* Wait only until something was served. */
-		if (served > 0 || timeout_ms == 0)
-			break;
-		ret = client_poll(c, -1, deadline);
-		if (ret == -ETIMEDOUT)
-			break;
-		if (ret < 0)
-			return ret;
-	}
-	/* Our replies must reach the server, which is waiting for them. */
-	ret = client_flush_all(c, client_deadline(c));
-	return ret < 0 ? ret : served;
 }

@@ -149,6 +149,12 @@ struct wire_cap_type {
 	uint32_t subtype;
 } WIRE_PACKED;
 
+/* libvus's platform device description (doc/sysbus.md): a region with a
+ * TYPE capability in the vendor-specific space (0x80000000 | vendor, with
+ * vendor 0xffff, which no PCI vendor holds), holding JSON. */
+#define WIRE_SYSBUS_DESC_TYPE 0x8000ffffu
+#define WIRE_SYSBUS_DESC_SUBTYPE 1u
+
 struct wire_io_fds_req {
 	uint32_t argsz;
 	uint32_t flags;

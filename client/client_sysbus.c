@@ -16,7 +16,6 @@
 #include "caps.h"
 #include "client_priv.h"
 #include "common.h"
-#include "vus/sysbus.h"
 
 #define DESC_MAX (64u * 1024u) /* far more than any description needs */
 #define SCAN_MAX 64u           /* regions looked at (REGION_MAX_INDEX) */
@@ -38,8 +37,8 @@ static int find_desc(vus_client *c, uint32_t nregions, uint32_t *index,
 			return ret;
 		if (ri.fd >= 0)
 			close(ri.fd);
-		if (ri.has_type && ri.type == VUS_SYSBUS_DESC_TYPE &&
-		    ri.subtype == VUS_SYSBUS_DESC_SUBTYPE) {
+		if (ri.has_type && ri.type == WIRE_SYSBUS_DESC_TYPE &&
+		    ri.subtype == WIRE_SYSBUS_DESC_SUBTYPE) {
 			*index = i;
 			*size = ri.size;
 			return 0;

@@ -21,13 +21,12 @@
 #include "caps.h"
 #include "client_priv.h"
 #include "common.h"
-#include "log.h"
 
 uint64_t client_deadline_in(int timeout_ms)
 {
 	if (timeout_ms < 0)
 		return CLIENT_FOREVER;
-	return log_now_ms() + (uint64_t)timeout_ms;
+	return now_ms() + (uint64_t)timeout_ms;
 }
 
 uint64_t client_deadline(const vus_client *c)
@@ -42,7 +41,7 @@ static int remaining_ms(uint64_t deadline)
 
 	if (deadline == CLIENT_FOREVER)
 		return -1;
-	now = log_now_ms();
+	now = now_ms();
 	if (now >= deadline)
 		return 0;
 	return (int)MIN(deadline - now, (uint64_t)INT_MAX);
@@ -123,6 +122,37 @@ int client_dispatch(vus_client *c, struct msg *m)
 	 * not define: nobody is waiting for it. */
 	msg_release(m);
 	return 0;
+}
+
+VUS_EXPORT int vus_client_process(vus_client *c, int timeout_ms)
+{
+	uint64_t deadline = client_deadline_in(timeout_ms);
+	int served = 0, ret;
+
+	if (c == NULL)
+		return -EINVAL;
+	for (;;) {
+		struct msg m;
+
+		ret = client_recv_one(c, &m);
+		if (ret == 0) {
+			served += client_dispatch(c, &m);
+			continue;
+		}
+		if (ret != -EAGAIN)
+			return ret;
+		/* Wait only until something was served. */
+		if (served > 0 || timeout_ms == 0)
+			break;
+		ret = client_poll(c, -1, deadline);
+		if (ret == -ETIMEDOUT)
+			break;
+		if (ret < 0)
+			return ret;
+	}
+	/* Our replies must reach the server, which is waiting for them. */
+	ret = client_flush_all(c, client_deadline(c));
+	return ret < 0 ? ret : served;
 }
 
 int client_reply_errno(const struct msg *m)
@@ -264,9 +294,6 @@ static void server_defaults(struct client_server *s)
 	};
 }
 
-static int negotiate(vus_client *c, uint16_t major, uint16_t minor,
-		     const char *json, bool build);
-
 static int client_new(int fd, const struct vus_client_config *cfg,
 		      vus_client **out)
 {
@@ -296,8 +323,8 @@ static int client_new(int fd, const struct vus_client_config *cfg,
 	return 0;
 }
 
-VUS_EXPORT int vus_client_attach_fd(int fd, const struct vus_client_config *cfg,
-				    vus_client **out)
+int client_attach(int fd, const struct vus_client_config *cfg,
+		  bool negotiate, vus_client **out)
 {
 	struct vus_client_config conf;
 	vus_client *c;
@@ -315,10 +342,10 @@ VUS_EXPORT int vus_client_attach_fd(int fd, const struct vus_client_config *cfg,
 	ret = client_new(fd, &conf, &c);
 	if (ret < 0)
 		return ret;
-	if (!conf.no_negotiate) {
-		/* Without caps_json we announce our own limits. */
-		ret = negotiate(c, conf.major, conf.minor, conf.caps_json,
-				conf.caps_json == NULL);
+	if (negotiate) {
+		/* We announce our own limits, proposing 0.0. */
+		ret = client_negotiate(c, WIRE_VERSION_MAJOR,
+				       WIRE_VERSION_MINOR, NULL, true);
 		if (ret < 0) {
 			vus_client_close(c);
 			return ret;
@@ -328,9 +355,8 @@ VUS_EXPORT int vus_client_attach_fd(int fd, const struct vus_client_config *cfg,
 	return 0;
 }
 
-VUS_EXPORT int vus_client_connect(const char *path,
-				  const struct vus_client_config *cfg,
-				  vus_client **out)
+int client_connect(const char *path, const struct vus_client_config *cfg,
+		   bool negotiate, vus_client **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, ret;
@@ -351,7 +377,20 @@ VUS_EXPORT int vus_client_connect(const char *path,
 		close_fd(&fd);
 		return ret;
 	}
-	return vus_client_attach_fd(fd, cfg, out);
+	return client_attach(fd, cfg, negotiate, out);
+}
+
+VUS_EXPORT int vus_client_attach_fd(int fd, const struct vus_client_config *cfg,
+				    vus_client **out)
+{
+	return client_attach(fd, cfg, true, out);
+}
+
+VUS_EXPORT int vus_client_connect(const char *path,
+				  const struct vus_client_config *cfg,
+				  vus_client **out)
+{
+	return client_connect(path, cfg, true, out);
 }
 
 VUS_EXPORT void vus_client_close(vus_client *c)
@@ -444,7 +483,7 @@ static int version_reply(vus_client *c, const struct msg *m, uint16_t major,
 	return 0;
 }
 
-static int negotiate(vus_client *c, uint16_t major, uint16_t minor,
+int client_negotiate(vus_client *c, uint16_t major, uint16_t minor,
 		     const char *json, bool build)
 {
 	uint8_t buf[WIRE_MAX_CONTROL_MSG];
@@ -466,10 +505,4 @@ static int negotiate(vus_client *c, uint16_t major, uint16_t minor,
 	ret = version_reply(c, &m, major, minor);
 	msg_release(&m);
 	return ret;
-}
-
-VUS_EXPORT int vus_client_negotiate(vus_client *c, uint16_t major,
-				    uint16_t minor, const char *json)
-{
-	return negotiate(c, major, minor, json, false);
 }

@@ -72,6 +72,9 @@ static inline int dirty_bitmap_bytes(uint64_t len, uint64_t psize,
 	return 0;
 }
 
+/** Monotonic milliseconds (deadlines, rate limits). */
+uint64_t now_ms(void);
+
 /** Close *fd if it is open and mark it closed. */
 void close_fd(int *fd);
 

@@ -63,7 +63,7 @@ static int cap_sparse(const uint8_t *p, uint32_t off, uint32_t limit,
 		if (a.size == 0)
 			continue; /* nothing to map, as QEMU reads it */
 		out->areas[out->nr_areas++] =
-			(struct vus_mmap_area){ .offset = a.offset, .size = a.size };
+			(struct vus_client_area){ .offset = a.offset, .size = a.size };
 	}
 	return 0;
 }
@@ -141,7 +141,7 @@ static int region_parse(const uint8_t *p, uint32_t limit,
 		out->nr_areas = 0; /* areas mean nothing without MMAP */
 	else if (!sparse && out->size > 0)
 		out->areas[out->nr_areas++] =
-			(struct vus_mmap_area){ .offset = 0, .size = out->size };
+			(struct vus_client_area){ .offset = 0, .size = out->size };
 	return 0;
 }
 
@@ -198,7 +198,7 @@ VUS_EXPORT int vus_client_region_info(vus_client *c, uint32_t index,
 }
 
 static int mmap_area_check(const struct vus_client_region_info *ri,
-			   const struct vus_mmap_area *a, uint64_t page)
+			   const struct vus_client_area *a, uint64_t page)
 {
 	if (!range_ok(a->offset, a->size, ri->size))
 		return -EINVAL;
@@ -233,7 +233,7 @@ VUS_EXPORT int vus_client_region_mmap(const struct vus_client_region_info *ri,
 	if (res == MAP_FAILED)
 		return -errno;
 	for (uint32_t i = 0; i < ri->nr_areas; i++) {
-		const struct vus_mmap_area *a = &ri->areas[i];
+		const struct vus_client_area *a = &ri->areas[i];
 		int ret = mmap_area_check(ri, a, page);
 
 		if (ret == 0 && a->size > 0 &&

@@ -2,9 +2,9 @@
 /*
  * client_priv: the client connection's state and the helpers its files
  * share (client.c: connection, negotiation, request/reply matching and
- * waiting; client_region.c, client_irq.c, client_dma.c: the command
- * families; client_raw.c: raw protocol access). Nothing outside lib/client*
- * includes this.
+ * waiting; client_region.c, client_irq.c, client_dma.c, client_mig.c,
+ * client_sysbus.c: the command families; raw/client_raw.c: the test-only
+ * raw access). Nothing outside client/ includes this.
  *
  * Every request goes through client_call(): it sends under the next message
  * id and pumps the socket until the reply with that id arrives, serving the
@@ -91,6 +91,23 @@ struct client_req {
 };
 
 /* client.c */
+
+/**
+ * vus_client_attach_fd() / vus_client_connect(), sending VERSION only with
+ * @negotiate (the raw test API connects without).
+ */
+int client_attach(int fd, const struct vus_client_config *cfg,
+		  bool negotiate, vus_client **out);
+int client_connect(const char *path, const struct vus_client_config *cfg,
+		   bool negotiate, vus_client **out);
+
+/**
+ * Send VERSION proposing @major.@minor with our own capabilities (@build),
+ * or @json as given (NULL: none), and record the server's answer.
+ * -EALREADY if negotiated, -E2BIG, or the errors of vus_client_connect().
+ */
+int client_negotiate(vus_client *c, uint16_t major, uint16_t minor,
+		     const char *json, bool build);
 
 /** Absolute deadline @timeout_ms from now; negative: CLIENT_FOREVER. */
 uint64_t client_deadline_in(int timeout_ms);
