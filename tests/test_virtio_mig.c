@@ -93,7 +93,7 @@ static void rx_expect(struct tvd *d, uint8_t stream, uint32_t *next,
 		      uint32_t until)
 {
 	uint8_t buf[TVD_MAX_FRAME];
-	long long end = tv_now_ns() + 10000000000ll;
+	long long end = tv_now_ns() + vtest_ms(10000) * 1000000ll;
 	struct tvd *ds[1] = { d };
 
 	while (*next < until) {

@@ -381,6 +381,85 @@ static void doorbells_in_an_mmap_page(void **state)
 }
 
 /*
+ * The driver may lower the queue size the device offers, never raise it:
+ * a larger size would stretch every walk and budget of the device's (the
+ * migration check already refused what a driver could write here).
+ */
+static void queue_size_above_the_offer_is_refused(void **state)
+{
+	static const uint32_t sizes[] = { 257, 512, 32768, 0 };
+	struct tv t;
+
+	tv_start(&t, NULL); /* offers 256 */
+	tv_set_status(&t, 0x03);
+	tv_wr(&t, 0x16, 2, 0);
+	assert_int_equal(tv_rd(&t, 0x18, 2), 256);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		tv_wr(&t, 0x18, 2, sizes[i]);
+		assert_int_equal(tv_rd(&t, 0x18, 2), 256);
+	}
+	tv_wr(&t, 0x18, 2, 256); /* the offer itself */
+	assert_int_equal(tv_rd(&t, 0x18, 2), 256);
+	tv_wr(&t, 0x18, 2, 128);
+	assert_int_equal(tv_rd(&t, 0x18, 2), 128);
+	tv_wr(&t, 0x16, 2, 1);
+	tv_wr(&t, 0x18, 2, 512);
+	assert_int_equal(tv_rd(&t, 0x18, 2), 256);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 256), 0x0f);
+	tv_stop(&t);
+}
+
+/*
+ * The red team's DMA_UNMAP stall: a 32768-entry receive queue whose
+ * buffers after the first are chains of 32767 zero-length descriptors.
+ * Each frame popped every chain of the ring, 2^30 descriptor reads, and
+ * a quiesce waited for four such frames: 62 s where QEMU gives up after
+ * 5 s. Now a frame that costs more reads than it could legitimately is
+ * dropped, and long walks stop when the worker is asked to park.
+ */
+static void long_receive_chains_do_not_stall_quiesce(void **state)
+{
+	static const char *const big[] = { "--queue-size", "32768", NULL };
+	const uint32_t sizes[2] = { 32768, 64 };
+	const uint64_t bases[2] = { TV_RAM + 0x20000, TV_RAM + 0x10000 };
+	struct tv_dev_stats st;
+	uint8_t frame[60], got[128];
+	struct tv t;
+	void *extra;
+
+	tv_start_logged(&t, big);
+	assert_int_equal(tv_init_layout(&t, BASE_FEATURES, sizes, bases), 0x0f);
+	/* Entry 0: room for the header; every other entry: the long chain. */
+	tv_desc(&t, 0, 0, TV_RXBUF(0), 12, 2 /* WRITE */, 0);
+	for (uint32_t i = 1; i < 32768; i++)
+		tv_desc(&t, 0, (uint16_t)i, TV_RXBUF(1), 0,
+			i < 32767 ? 3 /* WRITE|NEXT */ : 2, (uint16_t)(i + 1));
+	tv_offer(&t, 0, 0);
+	for (uint32_t i = 1; i < 32768; i++)
+		tv_offer(&t, 0, 1);
+	tv_kick(&t, 0);
+	assert_int_equal(vus_client_dma_map_memfd(t.c, 0x40000000, 0x10000,
+						  VUS_CLIENT_DMA_READ, &extra), 0);
+	for (uint8_t i = 0; i < 4; i++) {
+		make_frame(frame, sizeof(frame), i);
+		tv_peer_send(&t, frame, sizeof(frame));
+	}
+	/* Let the worker get into the rings (it used to stay there). */
+	usleep((useconds_t)vtest_ms(200) * 1000);
+	/* DMA_UNMAP quiesces the worker: answered within the client's 5 s. */
+	assert_int_equal(vus_client_dma_unmap(t.c, 0x40000000, 0x10000), 0);
+	assert_int_equal(tv_used_idx(&t, 0), 0);
+	assert_int_equal(tv_status(&t), 0x0f); /* no error: just dropped */
+	/* Transmit still works. */
+	make_frame(frame, sizeof(frame), 9);
+	tv_send(&t, 0, frame, sizeof(frame));
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
+	tv_stop_stats(&t, &st);
+	assert_int_equal(st.rx_dropped, 4);
+	assert_int_equal(st.rx_packets, 0);
+}
+
+/*
  * --bind naming somebody's live socket of another type (here a listening
  * stream socket): the server refuses to start and the file stays. It once
  * took any failed datagram probe for a stale socket and removed the file.
@@ -440,6 +519,8 @@ int main(int argc, char **argv)
 		VTEST(intx_and_isr_without_msix),
 		VTEST(doorbells_in_an_mmap_page),
 		VTEST(bind_never_removes_a_live_socket),
+		VTEST(queue_size_above_the_offer_is_refused),
+		VTEST(long_receive_chains_do_not_stall_quiesce),
 	};
 
 	if (argc < 2) {

@@ -129,7 +129,7 @@ static void map_notify(struct tv *t)
 	t->notify = (uint8_t *)t->bar_map + TV_NOTIFY;
 }
 
-void tv_start(struct tv *t, const char *const *extra)
+static void start_one(struct tv *t, const char *const *extra, bool logged)
 {
 	void *ram;
 
@@ -138,6 +138,10 @@ void tv_start(struct tv *t, const char *const *extra)
 	snprintf(t->bind, sizeof(t->bind), "%s", vtest_sock_path("vnet-dev"));
 	snprintf(t->peer, sizeof(t->peer), "%s", vtest_sock_path("vnet-peer"));
 	bind_peer(t);
+	if (logged) {
+		t->log_fd = memfd_create("vnet-log", MFD_CLOEXEC);
+		assert_true(t->log_fd > 2);
+	}
 	spawn(t, extra);
 	wait_for_path(t->sock, t->pid);
 	connect_client(t);
@@ -146,6 +150,16 @@ void tv_start(struct tv *t, const char *const *extra)
 						  VUS_CLIENT_DMA_WRITE, &ram), 0);
 	t->ram = ram;
 	map_notify(t);
+}
+
+void tv_start(struct tv *t, const char *const *extra)
+{
+	start_one(t, extra, false);
+}
+
+void tv_start_logged(struct tv *t, const char *const *extra)
+{
+	start_one(t, extra, true);
 }
 
 void tv_stop(struct tv *t)
@@ -239,14 +253,24 @@ void tv_enable_msix(struct tv *t)
 	assert_int_equal(vus_client_irq_enable(t->c, VUS_PCI_IRQ_MSIX, 3), 0);
 }
 
-static void setup_queue(struct tv *t, unsigned int q, uint16_t size)
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Rings at @base: descriptors, then the driver area, then the device
+ * area, each at least 16 KiB apart (64 KiB in all up to 1024 entries). */
+static void setup_queue(struct tv *t, unsigned int q, uint32_t size,
+			uint64_t base)
 {
 	struct tvq *v = &t->q[q];
-	uint64_t base = TV_RAM + q * 0x10000ull;
+	uint64_t avail = base + max_u64(16ull * size, 0x4000);
+	uint64_t used = avail + max_u64((6ull + 2 * size + 4095) & ~4095ull,
+					0x4000);
 
-	*v = (struct tvq){ .size = size, .desc = base, .avail = base + 0x4000,
-			   .used = base + 0x8000 };
-	memset(tv_gp(t, base), 0, 0x10000);
+	*v = (struct tvq){ .size = (uint16_t)size, .desc = base, .avail = avail,
+			   .used = used };
+	memset(tv_gp(t, base), 0, used + 6 + 8ull * size - base);
 	tv_wr(t, Q_SELECT, 2, q);
 	tv_wr(t, Q_SIZE, 2, size);
 	tv_wr(t, Q_MSIX, 2, q == 0 ? TV_VEC_RX : TV_VEC_TX);
@@ -260,6 +284,15 @@ static void setup_queue(struct tv *t, unsigned int q, uint16_t size)
 }
 
 uint8_t tv_init(struct tv *t, uint64_t features, uint16_t qsize)
+{
+	const uint32_t sizes[2] = { qsize, qsize };
+	const uint64_t bases[2] = { TV_RAM, TV_RAM + 0x10000 };
+
+	return tv_init_layout(t, features, sizes, bases);
+}
+
+uint8_t tv_init_layout(struct tv *t, uint64_t features,
+		       const uint32_t sizes[2], const uint64_t bases[2])
 {
 	uint8_t st;
 
@@ -276,8 +309,8 @@ uint8_t tv_init(struct tv *t, uint64_t features, uint16_t qsize)
 		return st;
 	t->features = features;
 	tv_wr(t, MSIX_CONFIG, 2, TV_VEC_CONFIG);
-	setup_queue(t, 0, qsize);
-	setup_queue(t, 1, qsize);
+	setup_queue(t, 0, sizes[0], bases[0]);
+	setup_queue(t, 1, sizes[1], bases[1]);
 	tv_set_status(t, 0x0f);
 	return tv_status(t);
 }
@@ -481,6 +514,11 @@ void tv_stop_stats(struct tv *t, struct tv_dev_stats *st)
 	read_log(t->log_fd, out, sizeof(out));
 	close(t->log_fd);
 	t->log_fd = 0;
+	if (t->peer_fd >= 0) { /* tv_start_logged: our end of the link */
+		close(t->peer_fd);
+		unlink(t->peer);
+		t->peer_fd = -1;
+	}
 	fputs(out, stderr);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);

@@ -65,6 +65,8 @@ struct tv {
 
 /** Start the server with @extra arguments (NULL-terminated, may be NULL). */
 void tv_start(struct tv *t, const char *const *extra);
+/** tv_start, keeping the server's output for tv_stop_stats(). */
+void tv_start_logged(struct tv *t, const char *const *extra);
 /** Close the client, SIGTERM the server; it must exit 0 and clean up. */
 void tv_stop(struct tv *t);
 
@@ -85,6 +87,15 @@ void tv_enable_msix(struct tv *t);
  * back (FEATURES_OK may be refused).
  */
 uint8_t tv_init(struct tv *t, uint64_t features, uint16_t qsize);
+
+/**
+ * The same with queue q's rings of @sizes[q] entries (up to 32768) at
+ * @bases[q] in RAM: descriptors, driver area, device area, each at least
+ * 16 KiB apart. The free RAM between TV_RAM + 0x20000 and TV_RXBUF(0)
+ * holds the rings of one 32768-entry queue.
+ */
+uint8_t tv_init_layout(struct tv *t, uint64_t features,
+		       const uint32_t sizes[2], const uint64_t bases[2]);
 
 /** Ring queue @q's doorbell (REGION_WRITE, or a store to the mmap page). */
 void tv_kick(struct tv *t, unsigned int q);
@@ -142,7 +153,8 @@ struct tv_dev_stats {
 /**
  * Close the client, SIGTERM the server (it must exit 0 and remove its
  * paths) and parse the counters it printed into @st. For servers started
- * with tv_start_pair(); their output is copied to our stderr.
+ * with tv_start_pair() or tv_start_logged(); their output is copied to our
+ * stderr.
  */
 void tv_stop_stats(struct tv *t, struct tv_dev_stats *st);
 

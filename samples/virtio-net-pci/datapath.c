@@ -15,7 +15,11 @@
  * so our memory stays bounded at one frame.
  *
  * Batches are bounded (budgets); used entries are published and the
- * driver interrupted once per batch, as its suppression allows. Bytes
+ * driver interrupted once per batch, as its suppression allows. The
+ * descriptors one received frame may make us read are bounded too (see
+ * rx_desc_max), and every walk over many chains stops as soon as the
+ * worker is asked to park, so a quiesce (DMA_UNMAP, reset) never waits
+ * for a driver's long rings. Bytes
  * copied into receive buffers are reported to libvus's dirty page log
  * once written (ring updates go through vus_dma_write*, logged already).
  */
@@ -128,8 +132,12 @@ static bool tx_batch(struct vnet *n)
 	struct vq_elem *e = &n->tx_elem;
 
 	for (unsigned int done = 0; done < TX_BUDGET; done++) {
-		int r = vq_pop(vq, e);
+		int r;
 
+		/* Asked to park: stop here; the run after it goes on. */
+		if (worker_park_requested(n->w))
+			return false;
+		r = vq_pop(vq, e);
 		if (r <= 0)
 			return false;
 		n->busy = true;
@@ -159,7 +167,8 @@ void datapath_tx(struct vnet *n)
 			n->tx_more = true; /* yield; the poll hook continues */
 			break;
 		}
-		if (n->tx_blocked || !vq_ready(vq))
+		if (n->tx_blocked || !vq_ready(vq) ||
+		    worker_park_requested(n->w))
 			break;
 		/* Drained: ask for kicks, unless more came meanwhile. */
 		if (vq_kick_enable(vq, true) != 1)
@@ -191,22 +200,57 @@ static int rx_one(struct vnet *n)
 	return vq_push(vq, e->head, (uint32_t)n->rx_len) < 0 ? -EIO : 1;
 }
 
-/* Deliver across as many buffers as needed. 1 delivered, 0 dropped, -EAGAIN, -EIO. */
+/*
+ * Descriptors one received frame may make us read: two per byte it
+ * carries (chains of 1-byte descriptors, an indirect head per 12-byte
+ * buffer) plus one whole chain. A driver whose receive chains hold
+ * zero-length or device-readable descriptors could otherwise make a
+ * frame cost queue size x queue size reads (2^30 at 32768); past this it
+ * loses the frame instead.
+ */
+static uint64_t rx_desc_max(const struct vnet *n)
+{
+	return 2 * (uint64_t)n->rx_len + n->vq[VNET_RXQ].l.size + 1;
+}
+
+/* Give back the @nbufs buffers a frame took (and one more just popped). */
+static void rx_give_back(struct virtqueue *vq, uint16_t nbufs, bool popped)
+{
+	vq_unpush(vq, nbufs);
+	vq_unpop(vq, (uint16_t)(nbufs + popped));
+}
+
+/* Deliver across as many buffers as needed. 1 delivered, 0 dropped,
+ * -EAGAIN (no room yet), -EINTR (asked to park: try again later), -EIO. */
 static int rx_merged(struct vnet *n)
 {
 	struct virtqueue *vq = &n->vq[VNET_RXQ];
 	struct vq_elem *e = &n->rx_elem[0];
 	uint16_t nbufs = 0, nb;
+	uint64_t cost = 0;
 	size_t off = 0;
 
 	while (off < n->rx_len) {
-		int r = nbufs < vq->l.size ? vq_pop(vq, e) : 0;
+		int r = 0;
 		size_t chunk;
 
+		if (worker_park_requested(n->w)) {
+			rx_give_back(vq, nbufs, false);
+			return -EINTR;
+		}
+		if (nbufs < vq->l.size && (r = vq_pop(vq, e)) > 0)
+			cost += e->ndesc;
+		if (r > 0 && cost > rx_desc_max(n)) {
+			rx_give_back(vq, nbufs, true);
+			vnet_log_limited(n, VUS_LOG_WARNING, "receive buffers cost "
+					 "over %llu descriptor reads: frame dropped",
+					 (unsigned long long)rx_desc_max(n));
+			n->st.rx_dropped++;
+			return 0;
+		}
 		if (r <= 0 || (nbufs == 0 && e->in_len < VNET_HDR_LEN)) {
 			/* Not enough room (yet): take it all back. */
-			vq_unpush(vq, nbufs);
-			vq_unpop(vq, (uint16_t)(nbufs + (r > 0)));
+			rx_give_back(vq, nbufs, r > 0);
 			if (r < 0)
 				return -EIO;
 			/* Never enough, or a first buffer too small for the header. */
@@ -254,7 +298,8 @@ static int rx_read(struct vnet *n)
 	return 1;
 }
 
-/* Deliver the pending frame. 0 done (delivered or dropped), -EAGAIN, -EIO. */
+/* Deliver the pending frame. 0 done (delivered or dropped), -EAGAIN,
+ * -EINTR (asked to park; still pending), -EIO. */
 static int rx_deliver(struct vnet *n)
 {
 	int r = n->mrg_rxbuf ? rx_merged(n) : rx_one(n);
@@ -284,15 +329,21 @@ void datapath_rx(struct vnet *n)
 	if (vq_ready(vq))
 		(void)vq_kick_enable(vq, false);
 	for (unsigned int budget = RX_BUDGET; budget > 0 && vq_ready(vq); budget--) {
-		if (!n->rx_pending) {
-			int r = rx_read(n);
+		int r;
 
+		if (worker_park_requested(n->w))
+			break; /* the run after the park reads on */
+		if (!n->rx_pending) {
+			r = rx_read(n);
 			if (r == 0)
 				break; /* backend empty: keep watching it */
 			if (r < 0)
 				continue; /* bad frame, dropped */
 		}
-		if (rx_deliver(n) == -EAGAIN && !rx_more_came(n)) {
+		r = rx_deliver(n);
+		if (r == -EINTR)
+			break;
+		if (r == -EAGAIN && !rx_more_came(n)) {
 			starved = true;
 			break;
 		}

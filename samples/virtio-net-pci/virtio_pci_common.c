@@ -236,7 +236,14 @@ static void queue_write(struct vpci *vp, enum reg r, uint32_t v)
 	if (q == NULL || queue_locked(vp, q, r, v))
 		return;
 	switch (r) {
-	case R_Q_SIZE: q->size = (uint16_t)v; break;
+	case R_Q_SIZE:
+		/* The driver may only lower the size we offer (the spec's
+		 * "maximum"); a larger one would let it make every walk and
+		 * budget of ours that much longer. Refused writes are dropped,
+		 * as for read-only bits. */
+		if (v != 0 && v <= vp->d.queue_size)
+			q->size = (uint16_t)v;
+		break;
 	case R_Q_MSIX: atomic_store(&q->vector, vector_check(vp, v)); break;
 	case R_Q_ENABLE: q->enabled = q->enabled || v == 1; break;
 	case R_Q_DESC_LO: case R_Q_DESC_HI:

@@ -316,6 +316,14 @@ static int count_desc(struct virtqueue *vq, unsigned int *count)
 	return 0;
 }
 
+/* Read descriptor @i of @table for @e, counting what the walk cost. */
+static int elem_read_desc(struct virtqueue *vq, struct vq_elem *e,
+			  uint64_t table, uint32_t i, struct vq_desc *d)
+{
+	e->ndesc++;
+	return read_desc(vq, table, i, d);
+}
+
 /* Walk the indirect table that @ind (copied, checked by the caller) names. */
 static int walk_indirect(struct virtqueue *vq, struct vq_elem *e,
 			 const struct vq_desc *ind, unsigned int *count)
@@ -335,7 +343,7 @@ static int walk_indirect(struct virtqueue *vq, struct vq_elem *e,
 			return vq_break(vq, VQ_ERR_CHAIN_LEN);
 		if (count_desc(vq, count) < 0)
 			return -EIO;
-		if (read_desc(vq, ind->addr, i, &d) < 0)
+		if (elem_read_desc(vq, e, ind->addr, i, &d) < 0)
 			return vq_break(vq, VQ_ERR_BUFFER);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT)
 			return vq_break(vq, VQ_ERR_INDIRECT);
@@ -359,11 +367,12 @@ static int walk_chain(struct virtqueue *vq, struct vq_elem *e, uint16_t head)
 	e->head = head;
 	e->out_num = e->in_num = 0;
 	e->out_len = e->in_len = 0;
+	e->ndesc = 0;
 	for (;;) {
 		/* The table has size entries: more steps than that is a loop. */
 		if (++steps > vq->l.size)
 			return vq_break(vq, VQ_ERR_CHAIN_LEN);
-		if (read_desc(vq, vq->l.desc, i, &d) < 0)
+		if (elem_read_desc(vq, e, vq->l.desc, i, &d) < 0)
 			return vq_break(vq, VQ_ERR_RING_ACCESS);
 		/* Normal descriptors, then at most one indirect one, last. */
 		if (d.flags & VIRTQ_DESC_F_INDIRECT)

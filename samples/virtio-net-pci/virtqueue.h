@@ -63,6 +63,7 @@ struct vq_elem {
 	unsigned int in_num;
 	uint64_t out_len;  /**< bytes readable */
 	uint64_t in_len;   /**< bytes writable */
+	unsigned int ndesc; /**< descriptors read to walk it: its cost */
 	struct iovec *iov; /**< room for max_iov entries */
 	unsigned int max_iov;
 	struct vus_sg *sg; /**< sg[i]: where iov[i] lies in guest memory */

@@ -194,6 +194,11 @@ bool worker_parked(struct worker *w)
 	return parked;
 }
 
+bool worker_park_requested(struct worker *w)
+{
+	return atomic_load(&w->want) != WANT_RUN;
+}
+
 static int add_fd(int epfd, int fd, uint32_t events, void *ptr)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = ptr };

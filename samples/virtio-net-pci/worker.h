@@ -81,6 +81,12 @@ int worker_park(struct worker *w, bool notify);
 /** Whether the worker is parked (and not asked to run). */
 bool worker_parked(struct worker *w);
 
+/**
+ * On the worker: whether it has been asked to park (or to end), so that a
+ * long walk stops at once instead of after the round. Lock-free.
+ */
+bool worker_park_requested(struct worker *w);
+
 /** Nanoseconds of CLOCK_MONOTONIC. */
 int64_t worker_now_ns(void);
 
