@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -42,4 +43,37 @@ int copy_sized(void *dst, size_t dst_size, const void *src)
 	memset(dst, 0, dst_size);
 	memcpy(dst, src, n);
 	return 0;
+}
+
+long sendmsg_fds(int fd, const struct iovec *iov, int iovcnt, const int *fds,
+		 unsigned int nfds, int flags)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * SCM_FDS_MAX)];
+	} cbuf;
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = (size_t)iovcnt };
+	ssize_t n;
+
+	if (nfds > SCM_FDS_MAX)
+		return -EINVAL;
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(cbuf.buf, 0, sizeof(cbuf.buf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do {
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return n;
 }

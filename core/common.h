@@ -75,6 +75,19 @@ static inline int dirty_bitmap_bytes(uint64_t len, uint64_t psize,
 /** Monotonic milliseconds (deadlines, rate limits). */
 uint64_t now_ms(void);
 
+/* The kernel's limit on fds in one SCM_RIGHTS message (SCM_MAX_FD). */
+#define SCM_FDS_MAX 253u
+
+struct iovec;
+
+/**
+ * sendmsg() of @iov with @fds (borrowed, at most SCM_FDS_MAX) attached to
+ * the first byte, with MSG_NOSIGNAL and @flags (e.g. MSG_DONTWAIT); EINTR
+ * is retried. Bytes sent, -EAGAIN, -EINVAL (too many fds) or -errno.
+ */
+long sendmsg_fds(int fd, const struct iovec *iov, int iovcnt, const int *fds,
+		 unsigned int nfds, int flags);
+
 /** Close *fd if it is open and mark it closed. */
 void close_fd(int *fd);
 

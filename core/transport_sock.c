@@ -241,34 +241,9 @@ static int sock_keep(struct transport *t, struct msg *m)
 ssize_t transport_sendmsg(int fd, const struct iovec *iov, int iovcnt,
 			  const int *fds, unsigned int nfds)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS_LIMIT)];
-	} cbuf;
-	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
-			     .msg_iovlen = (size_t)iovcnt };
-	ssize_t n;
-
 	if (nfds > WIRE_MAX_FDS_LIMIT)
 		return -EINVAL;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(cbuf.buf, 0, sizeof(cbuf.buf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	do {
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return n;
+	return sendmsg_fds(fd, iov, iovcnt, fds, nfds, MSG_DONTWAIT);
 }
 
 static ssize_t tx(struct sock_transport *s, const struct iovec *iov,

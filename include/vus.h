@@ -13,6 +13,7 @@
 #include "vus/irq.h"
 #include "vus/migration.h"
 #include "vus/pci.h"
+#include "vus/recovery.h"
 #include "vus/region.h"
 #include "vus/sandbox.h"
 #include "vus/sysbus.h"
