@@ -22,8 +22,10 @@ DEB_PKGS := gcc make meson ninja-build pkg-config libjson-c-dev libcmocka-dev \
             libpci-dev pciutils
 # What only the tests add: valgrind, and for the libFuzzer targets clang,
 # its runtimes (libFuzzer, ASan, UBSan; the version-free package of
-# Debian's default LLVM) and llvm-symbolizer for readable crash stacks.
-TEST_PKGS := valgrind clang libclang-rt-dev llvm
+# Debian's default LLVM) and llvm-symbolizer for readable crash stacks;
+# bubblewrap for the confined sample doc/sandbox.md shows (the doc test
+# runs it).
+TEST_PKGS := valgrind clang libclang-rt-dev llvm bubblewrap
 
 .PHONY: all deps deps-test install-pkgs build qemu-harness test test-fast \
         demo bench install clean fuzz fuzz-run test-stress

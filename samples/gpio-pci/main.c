@@ -86,14 +86,17 @@ static int serve(const struct opts *o)
 {
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
 				      .bus = VUS_BUS_PCI, .name = "gpio-pci" };
+	const char *what = "device set-up"; /* names what failed */
 	struct control *ctl = NULL;
 	struct idio16 dev;
 	vus_ctx *ctx;
 	int ret;
 
 	ret = vus_ctx_create(&cfg, &ctx);
-	if (ret < 0)
+	if (ret < 0) {
+		fprintf(stderr, "vus-gpio-pci: %s: %s\n", what, strerror(-ret));
 		return ret;
+	}
 	vus_ctx_set_log(ctx, o->cli.log_level, sample_log_sink, NULL);
 	ret = idio16_setup(&dev, ctx);
 	if (ret == 0)
@@ -101,15 +104,22 @@ static int serve(const struct opts *o)
 	if (ret == 0)
 		ret = vus_ctx_realize(ctx);
 	dev.inputs = dev.wires = (uint16_t)o->inputs;
-	if (ret == 0 && o->control_path)
+	if (ret == 0 && o->control_path) {
+		what = o->control_path;
 		ret = control_open(&ctl, ctx, &dev, o->control_path);
-	if (ret == 0)
+	}
+	if (ret == 0) {
+		what = o->cli.socket_path ? o->cli.socket_path : "--fd";
 		ret = sample_cli_listen(ctx, &o->cli);
+	}
 	if (ret == 0) {
 		fprintf(stderr, "vus-gpio-pci: serving PCI-IDIO-16 (494f:0dc8) on %s\n",
 			o->cli.socket_path ? o->cli.socket_path : "inherited fd");
+		what = "serving";
 		ret = sample_cli_run(ctx, &o->cli, sandbox_calls, NULL);
 	}
+	if (ret < 0)
+		fprintf(stderr, "vus-gpio-pci: %s: %s\n", what, strerror(-ret));
 	control_close(ctl);
 	vus_ctx_destroy(ctx);
 	return ret;
@@ -135,10 +145,5 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	ret = serve(&o);
-	if (ret < 0) {
-		fprintf(stderr, "vus-gpio-pci: %s\n", strerror(-ret));
-		return 1;
-	}
-	return 0;
+	return serve(&o) < 0 ? 1 : 0; /* serve() said why */
 }
