@@ -7,7 +7,10 @@
  * byte). fds are accepted only with the header bytes; each read uses a
  * control buffer large enough for the kernel's per-message maximum, so
  * excess fds are seen and closed rather than silently lost. A message
- * larger than the limit is read and discarded to keep the stream in step.
+ * larger than the limit is delivered, refused, as soon as its header is
+ * in (so the peer hears why at once, not after gigabytes), and its body
+ * is then read and discarded before the next header, keeping the stream
+ * in step.
  *
  * Sending writes header + payload + fds with one sendmsg(); whatever the
  * socket does not take is copied to an output queue (fds dup'd if none of
@@ -43,7 +46,7 @@ struct sock_transport {
 	size_t hdr_got;
 	size_t body_len;
 	size_t body_got;
-	bool discard;
+	size_t skip;      /* body bytes of a refused message still to drain */
 	int reject;
 	uint8_t *buf;
 	size_t buf_cap;
@@ -73,6 +76,11 @@ static void take_cmsg_fds(struct sock_transport *s, struct cmsghdr *c,
 		int fd;
 
 		memcpy(&fd, p + i, sizeof(fd));
+		/* With a refused body: its message was answered already. */
+		if (s->skip > 0) {
+			close_fd(&fd);
+			continue;
+		}
 		if (with_header && s->nfds < s->lim.max_fds) {
 			s->fds[s->nfds++] = fd;
 			continue;
@@ -136,15 +144,37 @@ static int start_body(struct sock_transport *s)
 	s->body_got = 0;
 	if (s->hdr.msg_size > s->lim.max_msg_size ||
 	    grow_buf(s, s->body_len) < 0) {
-		s->discard = true;
+		/* Refused now; the body is drained before the next header. */
 		s->reject = -EMSGSIZE;
-		return grow_buf(s, DISCARD_CHUNK);
+		s->skip = s->body_len;
+		s->body_len = 0;
 	}
 	return 0;
 }
 
+/* Read and drop what is left of a refused message's body. */
+static int drain(struct sock_transport *s)
+{
+	int ret = s->skip > 0 ? grow_buf(s, DISCARD_CHUNK) : 0;
+
+	while (ret == 0 && s->skip > 0) {
+		ssize_t n = rx(s, s->buf, MIN(s->skip, s->buf_cap), false);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPROTO; /* EOF inside a message */
+		s->skip -= (size_t)n;
+	}
+	return ret;
+}
+
 static int recv_header(struct sock_transport *s)
 {
+	int ret = drain(s);
+
+	if (ret < 0)
+		return ret;
 	while (s->hdr_got < WIRE_HDR_SIZE) {
 		ssize_t n = rx(s, (uint8_t *)&s->hdr + s->hdr_got,
 			       WIRE_HDR_SIZE - s->hdr_got, true);
@@ -165,13 +195,9 @@ static int recv_header(struct sock_transport *s)
 static int recv_body(struct sock_transport *s)
 {
 	while (s->body_got < s->body_len) {
-		size_t left = s->body_len - s->body_got;
-		uint8_t *dst = s->discard ? s->buf : s->buf + s->body_got;
-		ssize_t n;
+		ssize_t n = rx(s, s->buf + s->body_got, s->body_len - s->body_got,
+			       false);
 
-		if (s->discard)
-			left = MIN(left, s->buf_cap);
-		n = rx(s, dst, left, false);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -194,8 +220,8 @@ static int sock_recv(struct transport *t, struct msg *m)
 
 	memset(m, 0, sizeof(*m));
 	m->hdr = s->hdr;
-	m->payload = s->discard ? NULL : s->buf;
-	m->len = s->discard ? 0 : (uint32_t)s->body_len;
+	m->payload = s->reject == -EMSGSIZE ? NULL : s->buf;
+	m->len = (uint32_t)s->body_len;
 	memcpy(s->dfds, s->fds, s->nfds * sizeof(int));
 	m->fds = s->dfds;
 	m->nfds = s->nfds;
@@ -208,7 +234,6 @@ static int sock_recv(struct transport *t, struct msg *m)
 	s->body_got = 0;
 	s->nfds = 0;
 	s->reject = 0;
-	s->discard = false;
 	return 0;
 }
 

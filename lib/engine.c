@@ -326,6 +326,25 @@ static void hold(struct engine *e, const struct cmd_desc *d, struct msg *m)
 	e->quiesce_pending = true;
 }
 
+/*
+ * Before VERSION, a reply or a message larger than any VERSION means the
+ * peer does not speak vfio-user (an HTTP request reads as a 1.4 GB
+ * message): say so and hang up rather than wait for a body.
+ */
+static bool refuse_stranger(struct engine *e, struct msg *m)
+{
+	if (e->state != CONN_NEGOTIATING ||
+	    (m->reject != -EMSGSIZE && !wire_is_reply(&m->hdr)))
+		return false;
+	log_client(e->log, VUS_LOG_NOTICE,
+		   "not a vfio-user client: %s of %u bytes before VERSION; closing",
+		   wire_is_reply(&m->hdr) ? "a reply" : "a message",
+		   m->hdr.msg_size);
+	msg_release(m);
+	e->closing = true;
+	return true;
+}
+
 static void handle_msg(struct engine *e, struct msg *m)
 {
 	const struct cmd_desc *d;
@@ -333,6 +352,8 @@ static void handle_msg(struct engine *e, struct msg *m)
 	int ret;
 
 	engine_trace(e, VUS_TRACE_RX, &m->hdr, m->nfds);
+	if (refuse_stranger(e, m))
+		return;
 	if (wire_is_reply(&m->hdr)) {
 		/* Nothing of ours is outstanding outside engine_dma_msg(). */
 		log_client(e->log, VUS_LOG_DEBUG, "unexpected reply id %u",

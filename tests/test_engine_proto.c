@@ -355,6 +355,74 @@ static void oversized_message_is_drained_and_refused(void **state)
 	free(m);
 }
 
+/*
+ * Protocol probe, issue 10: before VERSION an HTTP request (its "/ HT"
+ * reads as a 1.4 GB msg_size) or a reply got silence while the server
+ * waited for a body that never comes. Such a peer is not a vfio-user
+ * client: the server hangs up at once and serves the next client.
+ */
+static void strangers_before_version_are_closed_at_once(void **state)
+{
+	static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct wire_hdr reply = { .msg_id = 1, .cmd = WIRE_CMD_VERSION,
+				  .msg_size = 16, .flags = WIRE_F_TYPE_REPLY };
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct tserver s;
+
+		tserver_start(&s, &(struct tserver_opts){ .no_negotiate = true });
+		if (i == 0)
+			peer_send_raw(&s, http, sizeof(http) - 1, NULL, 0);
+		else
+			peer_send_raw(&s, &reply, sizeof(reply), NULL, 0);
+		assert_true(peer_eof(&s, 5000));
+		assert_int_equal(tserver_join(&s), -ENOTCONN);
+		assert_int_equal(s.dev.last_reset, VUS_RESET_DISCONNECT);
+		tserver_stop(&s);
+	}
+}
+
+/*
+ * Protocol probe, issue 10: after VERSION a header announcing more than
+ * the limit (by one byte, by 256 MiB, 2 GiB, 4 GiB) got its EMSGSIZE only
+ * once the whole body was drained: silence meanwhile. The refusal comes
+ * as soon as the header is in; the body is drained after it.
+ */
+static void oversized_headers_are_refused_before_their_body(void **state)
+{
+	const uint32_t limit = 16 + 16 + (1u << 20);
+	const uint32_t sizes[] = { limit + 1, limit + (256u << 20),
+				   2u << 30, UINT32_MAX };
+	struct wire_device_info di = { .argsz = 16 };
+	struct peer_msg *m = newmsg();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct wire_hdr h = { .msg_id = 9, .cmd = WIRE_CMD_REGION_WRITE,
+				      .msg_size = sizes[i] };
+		struct tserver s;
+
+		tserver_start(&s, NULL);
+		peer_send_raw(&s, &h, sizeof(h), NULL, 0);
+		assert_int_equal(peer_recv(&s, m, 5000), 0);
+		assert_int_equal(m->hdr.msg_id, 9);
+		assert_int_equal(m->hdr.error, EMSGSIZE);
+		if (i == 0) {
+			/* The body is drained; the stream stays in step. */
+			uint8_t *body = calloc(1, h.msg_size - 16);
+
+			assert_non_null(body);
+			peer_send_raw(&s, body, h.msg_size - 16, NULL, 0);
+			free(body);
+			assert_int_equal(peer_call(&s, WIRE_CMD_DEVICE_GET_INFO,
+						   &di, sizeof(di), NULL, 0, m), 0);
+		}
+		tserver_stop(&s);
+	}
+	free(m);
+}
+
 static void short_msg_size_disconnects(void **state)
 {
 	struct tserver s;
@@ -439,6 +507,8 @@ int main(int argc, char **argv)
 		VTEST(stray_replies_and_bad_types_keep_the_stream),
 		VTEST(pieces_of_header_and_body),
 		VTEST(oversized_message_is_drained_and_refused),
+		VTEST(strangers_before_version_are_closed_at_once),
+		VTEST(oversized_headers_are_refused_before_their_body),
 		VTEST(short_msg_size_disconnects),
 		VTEST(eof_inside_a_message_disconnects),
 		VTEST(too_many_fds_are_refused_and_closed),

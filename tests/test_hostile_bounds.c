@@ -330,8 +330,13 @@ static void four_gib_message_then_hang_up(void **state)
 	(void)state;
 	assert_non_null(buf);
 	memcpy(buf, &h, sizeof(h));
-	assert_int_equal(write_until_stalled(buf, WIRE_HDR_SIZE + body, 5000),
-			 WIRE_HDR_SIZE + body);
+	/* Refused as soon as the header is in, not after 4 GiB. */
+	peer_send_raw(&s, &h, sizeof(h), NULL, 0);
+	assert_int_equal(peer_recv(&s, m, 5000), 0);
+	assert_int_equal(m->hdr.msg_id, 1);
+	assert_int_equal(m->hdr.error, EMSGSIZE);
+	assert_int_equal(write_until_stalled(buf + WIRE_HDR_SIZE, body, 5000),
+			 body);
 	/* Drained in small pieces, never allocated. */
 	assert_rss_grew_less_than(before, 16);
 	shutdown(s.peer, SHUT_WR);

@@ -318,9 +318,13 @@ bool peer_eof(struct tserver *s, int timeout_ms)
 	struct pollfd pf = { .fd = s->peer, .events = POLLIN };
 	char c;
 
+	ssize_t n;
+
 	if (poll(&pf, 1, vtest_ms(timeout_ms)) <= 0)
 		return false;
-	return recv(s->peer, &c, 1, MSG_DONTWAIT) == 0;
+	n = recv(s->peer, &c, 1, MSG_DONTWAIT);
+	/* ECONNRESET: it closed with bytes of ours unread. */
+	return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 void peer_msg_close_fds(struct peer_msg *m)

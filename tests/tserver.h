@@ -85,7 +85,8 @@ struct peer_msg {
 /** Receive one whole message; -ETIMEDOUT (nothing for vtest_ms(@timeout_ms)),
  * or -EPIPE on EOF. */
 int peer_recv(struct tserver *s, struct peer_msg *m, int timeout_ms);
-/** Whether the server closed the connection (EOF within vtest_ms(@timeout_ms)). */
+/** Whether the server closed the connection within vtest_ms(@timeout_ms):
+ * EOF, or ECONNRESET when it left bytes of ours unread. */
 bool peer_eof(struct tserver *s, int timeout_ms);
 void peer_msg_close_fds(struct peer_msg *m);
 
