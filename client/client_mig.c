@@ -13,14 +13,6 @@
 #include "client_priv.h"
 #include "common.h"
 
-#define F_GET 0x10000u
-#define F_SET 0x20000u
-#define FEAT_MIGRATION 1u
-#define FEAT_STATE 2u
-#define FEAT_LOG_START 6u
-#define FEAT_LOG_STOP 7u
-#define FEAT_LOG_REPORT 8u
-#define FEAT_DATA_SIZE 9u
 #define CHUNK (1u << 20)
 
 /* A DEVICE_FEATURE call: send head + @in, expect head + exactly @out_len. */
@@ -54,7 +46,7 @@ static int feature(vus_client *c, uint32_t flags, const void *in, size_t in_len,
 
 VUS_EXPORT int vus_client_mig_flags(vus_client *c, uint64_t *flags)
 {
-	return flags ? feature(c, F_GET | FEAT_MIGRATION, NULL, 0, flags, 8)
+	return flags ? feature(c, WIRE_FEAT_GET | WIRE_FEAT_MIGRATION, NULL, 0, flags, 8)
 		     : -EINVAL;
 }
 
@@ -65,7 +57,8 @@ VUS_EXPORT int vus_client_mig_get_state(vus_client *c, uint32_t *state)
 
 	if (state == NULL)
 		return -EINVAL;
-	ret = feature(c, F_GET | FEAT_STATE, NULL, 0, st, sizeof(st));
+	ret = feature(c, WIRE_FEAT_GET | WIRE_FEAT_MIG_DEVICE_STATE, NULL, 0,
+		      st, sizeof(st));
 	if (ret == 0)
 		*state = st[0];
 	return ret;
@@ -75,7 +68,8 @@ VUS_EXPORT int vus_client_mig_set_state(vus_client *c, uint32_t state)
 {
 	/* data_fd -1 as the kernel's clients send it; the echo is exact. */
 	uint32_t st[2] = { state, UINT32_MAX }, back[2];
-	int ret = feature(c, F_SET | FEAT_STATE, st, sizeof(st), back, sizeof(back));
+	int ret = feature(c, WIRE_FEAT_SET | WIRE_FEAT_MIG_DEVICE_STATE, st,
+			  sizeof(st), back, sizeof(back));
 
 	if (ret == 0 && memcmp(back, st, sizeof(st)) != 0)
 		ret = -EPROTO;
@@ -84,7 +78,8 @@ VUS_EXPORT int vus_client_mig_set_state(vus_client *c, uint32_t state)
 
 VUS_EXPORT int vus_client_mig_data_size(vus_client *c, uint64_t *bytes)
 {
-	return bytes ? feature(c, F_GET | FEAT_DATA_SIZE, NULL, 0, bytes, 8)
+	return bytes ? feature(c, WIRE_FEAT_GET | WIRE_FEAT_MIG_DATA_SIZE, NULL,
+			       0, bytes, 8)
 		     : -EINVAL;
 }
 
@@ -226,7 +221,8 @@ VUS_EXPORT int vus_client_dirty_start(vus_client *c, uint64_t page_size,
 	if (n)
 		memcpy(d + 16, ranges, (size_t)n * sizeof(*ranges));
 	/* The reply echoes the request, with the page size the server chose. */
-	ret = feature(c, F_SET | FEAT_LOG_START, d, len, echo, len);
+	ret = feature(c, WIRE_FEAT_SET | WIRE_FEAT_DMA_LOGGING_START, d, len,
+		      echo, len);
 	if (ret == 0 && memcmp(echo + 8, d + 8, len - 8) != 0)
 		ret = -EPROTO;
 	free(d);
@@ -235,7 +231,7 @@ VUS_EXPORT int vus_client_dirty_start(vus_client *c, uint64_t page_size,
 
 VUS_EXPORT int vus_client_dirty_stop(vus_client *c)
 {
-	return feature(c, F_SET | FEAT_LOG_STOP, NULL, 0, NULL, 0);
+	return feature(c, WIRE_FEAT_SET | WIRE_FEAT_DMA_LOGGING_STOP, NULL, 0, NULL, 0);
 }
 
 /* One REPORT request whose reply fits our receive limit. */
@@ -245,7 +241,7 @@ static int report_one(vus_client *c, uint64_t iova, uint64_t len,
 	uint64_t q[3] = { iova, len, psize };
 	struct wire_feature f = {
 		.argsz = (uint32_t)(8 + sizeof(q) + words * 8),
-		.flags = F_GET | FEAT_LOG_REPORT };
+		.flags = WIRE_FEAT_GET | WIRE_FEAT_DMA_LOGGING_REPORT };
 	struct client_req rq = {
 		.cmd = WIRE_CMD_DEVICE_FEATURE, .iovcnt = 2,
 		.iov = { { .iov_base = &f, .iov_len = sizeof(f) },

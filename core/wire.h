@@ -230,10 +230,68 @@ struct wire_write_one {
 
 #define WIRE_WRITE_MULTI_MAX 200u
 
-/* Feature head for DEVICE_FEATURE (migration arrives with a later issue). */
+/*
+ * DEVICE_FEATURE (VFIO_DEVICE_FEATURE_*, vfio-user-wire.md 15): a head whose
+ * flags hold the feature number and the operation, then the feature's data.
+ */
+#define WIRE_FEAT_MASK 0x0000ffffu
+#define WIRE_FEAT_GET 0x00010000u
+#define WIRE_FEAT_SET 0x00020000u
+#define WIRE_FEAT_PROBE 0x00040000u
+
+enum wire_feature_id {
+	WIRE_FEAT_MIGRATION = 1,
+	WIRE_FEAT_MIG_DEVICE_STATE = 2,
+	WIRE_FEAT_DMA_LOGGING_START = 6,
+	WIRE_FEAT_DMA_LOGGING_STOP = 7,
+	WIRE_FEAT_DMA_LOGGING_REPORT = 8,
+	WIRE_FEAT_MIG_DATA_SIZE = 9, /* the kernel's; not in the vfio-user spec */
+};
+
 struct wire_feature {
 	uint32_t argsz;
 	uint32_t flags;
+} WIRE_PACKED;
+
+/* MIGRATION (GET): VFIO_MIGRATION_* flags. */
+struct wire_feature_migration {
+	uint64_t flags;
+} WIRE_PACKED;
+
+/* MIG_DEVICE_STATE (GET, SET). */
+struct wire_feature_mig_state {
+	uint32_t device_state;
+	int32_t data_fd; /* no fd in vfio-user: -1 */
+} WIRE_PACKED;
+
+/* DMA_LOGGING_START (and the spec's STOP): num_ranges ranges follow. */
+struct wire_feature_dma_logging {
+	uint64_t page_size;
+	uint32_t num_ranges;
+	uint32_t reserved;
+} WIRE_PACKED;
+
+struct wire_feature_dma_range {
+	uint64_t iova;
+	uint64_t length;
+} WIRE_PACKED;
+
+/* DMA_LOGGING_REPORT (GET): the bitmap follows in the reply. */
+struct wire_feature_dma_report {
+	uint64_t iova;
+	uint64_t length;
+	uint64_t page_size;
+} WIRE_PACKED;
+
+/* MIG_DATA_SIZE (GET). */
+struct wire_feature_mig_data_size {
+	uint64_t stop_copy_length;
+} WIRE_PACKED;
+
+/* MIG_DATA_READ and MIG_DATA_WRITE: @size data bytes follow. */
+struct wire_mig_data {
+	uint32_t argsz;
+	uint32_t size;
 } WIRE_PACKED;
 
 _Static_assert(sizeof(struct wire_hdr) == 16, "hdr");
@@ -250,6 +308,14 @@ _Static_assert(sizeof(struct wire_irq_set) == 20, "irq_set");
 _Static_assert(sizeof(struct wire_region_access) == 16, "region_access");
 _Static_assert(sizeof(struct wire_dma_access) == 16, "dma_access");
 _Static_assert(sizeof(struct wire_write_one) == 24, "write_one");
+_Static_assert(sizeof(struct wire_feature) == 8, "feature");
+_Static_assert(sizeof(struct wire_feature_migration) == 8, "migration");
+_Static_assert(sizeof(struct wire_feature_mig_state) == 8, "mig_state");
+_Static_assert(sizeof(struct wire_feature_dma_logging) == 16, "logging");
+_Static_assert(sizeof(struct wire_feature_dma_range) == 16, "range");
+_Static_assert(sizeof(struct wire_feature_dma_report) == 24, "report");
+_Static_assert(sizeof(struct wire_feature_mig_data_size) == 8, "data size");
+_Static_assert(sizeof(struct wire_mig_data) == 8, "mig_data");
 
 /* Limits shared by both ends. */
 #define WIRE_MAX_FDS_LIMIT 253u /* SCM_MAX_FD */

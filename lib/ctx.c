@@ -247,6 +247,17 @@ VUS_EXPORT void vus_ctx_quiesced(vus_ctx *ctx)
 	(void)eventfd_write(ctx->wake_w.fd, 1);
 }
 
+/* The adapter's own state migrates with the device, ahead of its sections. */
+static int add_bus_section(vus_ctx *ctx)
+{
+	const struct bus_mig_section *s = ctx->bus_ops->mig_section;
+
+	if (ctx->mig == NULL || s == NULL)
+		return 0;
+	return mig_add_lib_section(ctx->mig, s->name, s->version, s->ops,
+				   ctx->bus);
+}
+
 VUS_EXPORT int vus_ctx_realize(vus_ctx *ctx)
 {
 	int ret;
@@ -262,6 +273,8 @@ VUS_EXPORT int vus_ctx_realize(vus_ctx *ctx)
 	}
 	if (ctx->bus_ops != NULL && ctx->bus_ops->realize != NULL) {
 		ret = ctx->bus_ops->realize(ctx->bus);
+		if (ret == 0)
+			ret = add_bus_section(ctx);
 		if (ret < 0) {
 			log_msg(&ctx->log, VUS_LOG_ERR, "%s realize failed: %s",
 				ctx->bus_ops->name, strerror(-ret));

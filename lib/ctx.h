@@ -21,6 +21,7 @@ struct dma_table;
 struct device;
 struct engine;
 struct migration;
+struct vus_mig_section_ops;
 
 struct log *ctx_log(vus_ctx *ctx);
 struct loop *ctx_loop(vus_ctx *ctx);
@@ -43,13 +44,24 @@ void ctx_trace(vus_ctx *ctx, const struct vus_trace_event *ev);
 bool ctx_on_thread(const vus_ctx *ctx);
 
 /*
- * Bus adapters (PCI, SysBus) plug in here. The engine asks the adapter for
- * the device flags and the minimum numbers of regions and IRQ indexes; the
- * context calls realize/reset/destroy at the right moments.
+ * A bus adapter's own migration section: its emulated state, saved and
+ * loaded before the device's sections, with the adapter's state as opaque.
+ */
+struct bus_mig_section {
+	const char *name;
+	uint32_t version;
+	const struct vus_mig_section_ops *ops;
+};
+
+/*
+ * Bus adapters (PCI, SysBus) plug in here, in bus terms only: no wire
+ * flags, no migration internals. The engine asks the adapter for the
+ * minimum numbers of regions and IRQ indexes (the device flags follow from
+ * the context's bus); the context calls realize/reset/destroy at the right
+ * moments and registers the adapter's migration section.
  */
 struct bus_ops {
 	const char *name;
-	uint32_t dev_flags;   /* WIRE_DEV_PCI or WIRE_DEV_PLATFORM */
 	uint32_t min_regions; /* num_regions is at least this */
 	uint32_t min_irqs;    /* num_irqs is at least this */
 	/** Check and freeze the bus configuration. -errno fails realize. */
@@ -65,6 +77,8 @@ struct bus_ops {
 	 * "pci:1af4:1041:1af4:0001:01". 0 or -errno; may be NULL.
 	 */
 	int (*identity)(void *bus, char *buf, size_t len);
+	/** Registered at realize when the device migrates; may be NULL. */
+	const struct bus_mig_section *mig_section;
 };
 
 /** Attach a bus adapter. -EEXIST if one is attached, -EBUSY if realized. */

@@ -77,10 +77,9 @@ bool engine_has_work(const struct engine *e)
 
 uint32_t engine_dev_flags(const struct engine *e)
 {
-	const struct bus_ops *b = ctx_bus_ops(e->ctx);
-
-	if (b != NULL)
-		return b->dev_flags;
+	/* Every device resets; the bus is the one the context was made for. */
+	if (ctx_bus_type(e->ctx) == VUS_BUS_PCI)
+		return WIRE_DEV_PCI | WIRE_DEV_RESET;
 	return WIRE_DEV_PLATFORM | WIRE_DEV_RESET;
 }
 

@@ -10,17 +10,16 @@
 
 #include "common.h"
 #include "engine_priv.h"
-#include "mig_dirty.h"
 
 #define READY CONN_BIT(CONN_READY)
 #define NEGOTIATING CONN_BIT(CONN_NEGOTIATING)
 #define FDS_NEGOTIATED 0xff
 
-/* Commands that exist but are not served (yet): a clean refusal. */
+/* DMA_READ/DMA_WRITE go from server to client only: a client that sends
+ * one gets a clean refusal. */
 static int handle_wrong_direction(struct engine *e, struct msg *m,
 				  struct reply *r)
 {
-	/* DMA_READ/DMA_WRITE go from server to client only. */
 	return -EINVAL;
 }
 
@@ -99,7 +98,7 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 		/* Device state changes stop the device: quiesce for those. */
 		.name = "DEVICE_FEATURE", .min_len = 8,
 		.max_len = WIRE_MAX_CONTROL_MSG, .argsz_min = 8,
-		.states = READY, .quiesce_if = mig_feature_needs_quiesce,
+		.states = READY, .quiesce_if = engine_mig_needs_quiesce,
 		.handler = handle_device_feature,
 	},
 	[WIRE_CMD_MIG_DATA_READ] = {

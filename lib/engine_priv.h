@@ -2,7 +2,8 @@
 /*
  * engine_priv: state and helpers shared by the engine's files only
  * (engine.c: lifecycle and message loop; engine_cmds.c: the command table;
- * engine_info.c, engine_io.c, engine_irq.c, engine_dma.c: handlers).
+ * engine_info.c, engine_io.c, engine_irq.c, engine_dma.c, engine_mig.c:
+ * handlers).
  */
 #ifndef VUS_ENGINE_PRIV_H
 #define VUS_ENGINE_PRIV_H
@@ -140,6 +141,13 @@ int handle_device_reset(struct engine *e, struct msg *m, struct reply *r);
 int handle_dma_map(struct engine *e, struct msg *m, struct reply *r);
 int handle_dma_unmap(struct engine *e, struct msg *m, struct reply *r);
 int dma_unmap_check(struct engine *e, const struct msg *m);
+
+/* engine_mig.c: the migration commands. */
+/** Whether DEVICE_FEATURE @m changes the device's state or logging. */
+bool engine_mig_needs_quiesce(const struct msg *m);
+int handle_device_feature(struct engine *e, struct msg *m, struct reply *r);
+int handle_mig_data_read(struct engine *e, struct msg *m, struct reply *r);
+int handle_mig_data_write(struct engine *e, struct msg *m, struct reply *r);
 
 /* engine_dma.c: server-to-client DMA through messages (dma_msg_fn). */
 int engine_dma_msg(void *opaque, bool write, uint64_t addr, void *buf,

@@ -18,7 +18,6 @@
 #include "log.h"
 #include "pci.h"
 #include "region.h"
-#include "wire.h"
 
 /* Region indexes 0-8 and interrupt indexes 0-4 belong to the adapter. */
 #define PCI_NR_REGIONS 9u
@@ -30,13 +29,13 @@ static void pci_destroy(void *bus);
 
 const struct bus_ops pci_bus_ops = {
 	.name = "pci",
-	.dev_flags = WIRE_DEV_PCI | WIRE_DEV_RESET,
 	.min_regions = PCI_NR_REGIONS,
 	.min_irqs = PCI_NR_IRQS,
 	.realize = pci_realize,
 	.reset = pci_reset,
 	.destroy = pci_destroy,
 	.identity = pci_identity,
+	.mig_section = &pci_mig_section,
 };
 
 int pci_get(vus_ctx *ctx, struct pci **out)
@@ -159,8 +158,6 @@ static int pci_realize(void *bus)
 	ret = region_add(p->regions, VUS_PCI_REGION_CONFIG, &d, p);
 	if (ret == 0)
 		ret = pci_irq_declare(p);
-	if (ret == 0)
-		ret = pci_mig_register(p);
 	if (ret < 0) {
 		log_msg(p->log, VUS_LOG_ERR, "pci: realize failed: %d", ret);
 		return ret;

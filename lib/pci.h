@@ -248,8 +248,8 @@ int pci_get_setup(vus_ctx *ctx, struct pci **out);
 
 /* pci_mig.c */
 
-/** Add the "pci" migration section if the device migrates. */
-int pci_mig_register(struct pci *p);
+/** bus_ops.mig_section: the "pci" section (config space, MSI-X, INTx). */
+extern const struct bus_mig_section pci_mig_section;
 /** bus_ops.identity: "pci:vendor:device:subvendor:subdevice:revision". */
 int pci_identity(void *bus, char *buf, size_t len);
 

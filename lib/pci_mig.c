@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "common.h"
-#include "mig.h"
 #include "pci.h"
+#include "vus/migration.h"
 
 #define PCI_MIG_VERSION 1u
 
@@ -143,16 +143,14 @@ static int pci_load(void *opaque, vus_mig_in *in, uint32_t version)
 	return ret;
 }
 
-int pci_mig_register(struct pci *p)
-{
-	static const struct vus_mig_section_ops ops = {
-		.struct_size = sizeof(ops), .save = pci_save,
-		.check = pci_check, .load = pci_load,
-	};
-	struct migration *m = mig_of(p->ctx);
+static const struct vus_mig_section_ops pci_mig_ops = {
+	.struct_size = sizeof(pci_mig_ops), .save = pci_save,
+	.check = pci_check, .load = pci_load,
+};
 
-	return m ? mig_add_lib_section(m, "pci", PCI_MIG_VERSION, &ops, p) : 0;
-}
+const struct bus_mig_section pci_mig_section = {
+	.name = "pci", .version = PCI_MIG_VERSION, .ops = &pci_mig_ops,
+};
 
 int pci_identity(void *bus, char *buf, size_t len)
 {

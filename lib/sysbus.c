@@ -16,7 +16,6 @@
 #include "irq.h"
 #include "region.h"
 #include "sysbus.h"
-#include "wire.h"
 
 static int sysbus_realize(void *bus)
 {
@@ -47,7 +46,6 @@ static int sysbus_identity(void *bus, char *buf, size_t len)
 
 static const struct bus_ops sysbus_ops = {
 	.name = "sysbus",
-	.dev_flags = WIRE_DEV_PLATFORM | WIRE_DEV_RESET,
 	.realize = sysbus_realize,
 	.destroy = sysbus_destroy,
 	.identity = sysbus_identity,

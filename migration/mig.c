@@ -23,7 +23,6 @@
 #include "dma.h"
 #include "log.h"
 #include "mig.h"
-#include "mig_dirty.h"
 #include "mig_fsm.h"
 #include "mig_priv.h"
 
@@ -135,6 +134,8 @@ int mig_set_state(struct migration *m, uint32_t target)
 {
 	uint32_t flags = mig_flags(m);
 
+	if (target >= MIG_NR_STATES)
+		return -EINVAL;
 	while (m->state != target) {
 		uint32_t next;
 		int ret = mig_fsm_next(m->state, target, flags, &next);
@@ -244,7 +245,6 @@ void mig_destroy(struct migration *m)
 		return;
 	end_save(m);
 	mig_buf_free(&m->in);
-	mig_dirty_free(m);
 	free(m->sec);
 	free(m);
 }

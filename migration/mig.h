@@ -2,8 +2,9 @@
 /*
  * mig (internal): one context's migration: the sections a device
  * registered, the state machine's current state, and the save or resume
- * session in progress. The protocol handlers (mig_proto.c) and the
- * engine call in here; the device only sees its section callbacks.
+ * session in progress. The engine's protocol handlers (lib/engine_mig.c)
+ * call in here with plain values; the device only sees its section
+ * callbacks. Nothing here knows the wire format or the engine.
  */
 #ifndef VUS_MIG_H
 #define VUS_MIG_H
@@ -29,8 +30,8 @@ uint32_t mig_state(const struct migration *m);
  * Move to @target through the arcs the state machine prescribes, running
  * each arc's action (stopping or restarting the device, opening or
  * closing a session, checking and loading a stream). The engine has
- * quiesced the device for the command. 0, or -EINVAL (unreachable
- * target), or the errno of a failed arc (the state is then ERROR, or
+ * quiesced the device for the command. 0, or -EINVAL (no such state, or
+ * an unreachable one), or the errno of a failed arc (the state is then ERROR, or
  * wherever the failed arc started).
  */
 int mig_set_state(struct migration *m, uint32_t target);

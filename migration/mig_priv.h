@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mig_priv: the migration state shared by mig.c (state machine and
- * sessions), mig_sections.c (sections, save, two-phase load), mig_io.c
- * (the put/get helpers) and mig_proto.c (protocol handlers) only.
+ * sessions), mig_sections.c (sections, save, two-phase load) and mig_io.c
+ * (the put/get helpers) only.
  */
 #ifndef VUS_MIG_PRIV_H
 #define VUS_MIG_PRIV_H
@@ -40,8 +40,6 @@ struct migration {
 	/* Resume session. */
 	struct mig_buf in;
 	bool in_overflow; /* a write went past max_stream_size: refuse it all */
-	/* The last DMA logging report's bitmap (sent from here). */
-	uint64_t *report;
 };
 
 struct vus_mig_out {
