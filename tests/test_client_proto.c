@@ -594,22 +594,32 @@ static void dma_requests_are_checked(void **state)
  * DMA requests at the exact edges of the client's mappings: A at IOVA 0,
  * B right after it, a gap, C ending at 2^64. Each is served when it ends
  * on a mapping's last byte, also across A into B, and refused one byte
- * past into the gap or past 2^64.
+ * past into the gap or past 2^64; and requests a byte shorter or longer
+ * than the spec's layout.
  */
 static uint8_t edge_mem[3][4096];
 #define EDGE_C (0ull - 4096)
 
-/* One request; a read's data is checked against @want (NULL: refused). */
-static void edge_req(struct fake *f, uint16_t cmd, uint64_t addr,
-		     uint64_t count, const uint8_t *want)
+/* One request of @len payload bytes; its answer recorded. */
+static int edge_req_len(struct fake *f, uint16_t cmd, uint64_t addr,
+			uint64_t count, size_t len)
 {
 	struct dma_req q = { .addr = addr, .count = count };
-	size_t len = 16 + (cmd == 12 ? (size_t)count : 0);
 	int err;
 
 	memset(q.data, 0xee, sizeof(q.data));
 	err = fk_request(f, cmd, 0, &q, len, 0);
 	f->errs[f->nerrs++] = err;
+	return err;
+}
+
+/* One request; a read's data is checked against @want (NULL: refused). */
+static void edge_req(struct fake *f, uint16_t cmd, uint64_t addr,
+		     uint64_t count, const uint8_t *want)
+{
+	size_t len = 16 + (cmd == 12 ? (size_t)count : 0);
+	int err = edge_req_len(f, cmd, addr, count, len);
+
 	if (err == 0 && cmd == 11)
 		FK_CHECK(f, f->h.size == 16 + 16 + count &&
 			    memcmp(f->buf + 16, want, (size_t)count) == 0);
@@ -636,12 +646,18 @@ static void dma_edge_script(struct fake *f)
 	edge_req(f, 12, 8192 - 8, 9, NULL);          /* 9: write into the gap */
 	edge_req(f, 12, UINT64_MAX - 3, 4, NULL);    /* 10: write, last bytes */
 	edge_req(f, 12, UINT64_MAX - 3, 5, NULL);    /* 11: write past 2^64 */
+	/* The spec's lengths: a read is 16 bytes, a write 16 + count. */
+	(void)edge_req_len(f, 11, 0, 4, 15);         /* 12: one short */
+	(void)edge_req_len(f, 11, 0, 4, 17);         /* 13: one long */
+	(void)edge_req_len(f, 12, 0, 4, 19);         /* 14: one short */
+	(void)edge_req_len(f, 12, 0, 4, 21);         /* 15: one long */
 }
 
 static void dma_requests_at_the_edges(void **state)
 {
 	const int want[] = { 0, 0, 0, 0, -EFAULT, -EFAULT, 0, -EFAULT,
-			     0, -EFAULT, 0, -EFAULT };
+			     0, -EFAULT, 0, -EFAULT,
+			     -EINVAL, -EINVAL, -EINVAL, -EINVAL };
 	uint8_t v[4 + sizeof(good_json)] = { 0 };
 	struct canned r[1];
 	struct fake f;
@@ -663,7 +679,7 @@ static void dma_requests_at_the_edges(void **state)
 	for (int i = 0; i < 200 && !atomic_load(&f.done); i++)
 		(void)vus_client_process(c, 20);
 	assert_true(atomic_load(&f.done));
-	assert_int_equal(f.nerrs, 12);
+	assert_int_equal(f.nerrs, 16);
 	for (unsigned int i = 0; i < f.nerrs; i++)
 		assert_int_equal(f.errs[i], want[i]);
 	/* Exactly the allowed writes landed, across A and B and at the top;

@@ -99,6 +99,28 @@ static const struct vus_region_ops regs_ops = {
 	.struct_size = sizeof(regs_ops), .read = regs_read, .write = regs_write,
 };
 
+/* The migration option's one section: the first 8 register bytes. */
+static int mig_save(void *o, vus_mig_out *out)
+{
+	return vus_mig_put(out, ((struct tdev *)o)->regs, 8);
+}
+
+static int mig_load(void *o, vus_mig_in *in, uint32_t version)
+{
+	return vus_mig_get(in, ((struct tdev *)o)->regs, 8);
+}
+
+static void setup_migration(struct tserver *s)
+{
+	static const struct vus_mig_section_ops ops = {
+		.struct_size = sizeof(ops), .save = mig_save, .load = mig_load };
+	struct vus_mig_config mc = { .struct_size = sizeof(mc),
+				     .compat_version = 1 };
+
+	assert_int_equal(vus_mig_setup(s->ctx, &mc), 0);
+	assert_int_equal(vus_mig_add_section(s->ctx, "regs", 1, &ops, &s->dev), 0);
+}
+
 static void setup_device(struct tserver *s, const struct tserver_opts *o)
 {
 	static const struct vus_mmap_area areas[] = {
@@ -145,6 +167,8 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 				       VUS_IRQ_MASKABLE | VUS_IRQ_AUTOMASKED), 0);
 	assert_int_equal(vus_irq_setup(s->ctx, 1, 4, 0), 0);
 	assert_int_equal(vus_ctx_set_device_ops(s->ctx, &ops, &s->dev), 0);
+	if (o->with_migration)
+		setup_migration(s);
 }
 
 static void *server_main(void *arg)

@@ -56,6 +56,7 @@ struct tserver_opts {
 	bool no_thread;     /* the test drives vus_ctx_run_once itself */
 	/* More doorbells on region 0: 4 bytes each from 0x400, one eventfd. */
 	unsigned int extra_doorbells;
+	bool with_migration; /* vus_mig_setup(), one 8-byte section */
 };
 
 void tserver_start(struct tserver *s, const struct tserver_opts *o);
