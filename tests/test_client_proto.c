@@ -669,7 +669,7 @@ static void dma_requests_at_the_edges(void **state)
 	for (size_t i = 0; i < sizeof(edge_mem); i++)
 		edge_mem[i / 4096][i % 4096] = (uint8_t)(i * 7 + 3);
 	assert_int_equal(vus_client_attach_fd(fake_start(&f, r, 1, dma_edge_script),
-					      NULL, &c), 0);
+					      VTEST_CLIENT_CFG, &c), 0);
 	assert_int_equal(vus_client_dma_map_mem(c, 0, 4096, VUS_CLIENT_DMA_READ |
 			 VUS_CLIENT_DMA_WRITE, edge_mem[0]), 0);
 	assert_int_equal(vus_client_dma_map_mem(c, 4096, 4096, VUS_CLIENT_DMA_READ |
@@ -677,7 +677,7 @@ static void dma_requests_at_the_edges(void **state)
 	assert_int_equal(vus_client_dma_map_mem(c, EDGE_C, 4096, VUS_CLIENT_DMA_READ |
 			 VUS_CLIENT_DMA_WRITE, edge_mem[2]), 0);
 	for (int i = 0; i < 200 && !atomic_load(&f.done); i++)
-		(void)vus_client_process(c, 20);
+		(void)vus_client_process(c, vtest_ms(20));
 	assert_true(atomic_load(&f.done));
 	assert_int_equal(f.nerrs, 16);
 	for (unsigned int i = 0; i < f.nerrs; i++)
