@@ -108,6 +108,33 @@ static void rejects_bad_documents(void **state)
 			fail_msg("accepted: %s", bad_json[i]);
 }
 
+/* Each limit a client may announce: its largest value, and one more. */
+static void limits_at_their_edges(void **state)
+{
+	static const struct { const char *json; int want; } cases[] = {
+		{ "{\"capabilities\":{\"max_msg_fds\":1024}}", 0 },
+		{ "{\"capabilities\":{\"max_msg_fds\":1025}}", -EINVAL },
+		{ "{\"capabilities\":{\"max_data_xfer_size\":4294967295}}", 0 },
+		{ "{\"capabilities\":{\"max_data_xfer_size\":4294967296}}", -EINVAL },
+		{ "{\"capabilities\":{\"max_data_xfer_size\":1}}", 0 },
+		{ "{\"capabilities\":{\"max_data_xfer_size\":0}}", -EINVAL },
+		{ "{\"capabilities\":{\"max_dma_maps\":4294967295}}", 0 },
+		{ "{\"capabilities\":{\"max_dma_maps\":4294967296}}", -EINVAL },
+		{ "{\"capabilities\":{\"max_dma_maps\":1}}", 0 },
+		{ "{\"capabilities\":{\"max_dma_maps\":0}}", -EINVAL },
+		{ "{\"capabilities\":{\"pgsizes\":4096}}", 0 },
+		{ "{\"capabilities\":{\"pgsizes\":2048}}", -EINVAL },
+	};
+	struct caps c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (parse(cases[i].json, &c) != cases[i].want)
+			fail_msg("%s: not %d", cases[i].json, cases[i].want);
+	assert_int_equal(parse("{\"capabilities\":{\"max_msg_fds\":1024}}", &c), 0);
+	assert_int_equal(c.max_msg_fds, 1024);
+}
+
 static void rejects_missing_or_embedded_nul(void **state)
 {
 	uint8_t buf[64];
@@ -153,6 +180,7 @@ int main(int argc, char **argv)
 		VTEST(defaults_without_json),
 		VTEST(unknown_keys_are_ignored),
 		VTEST(rejects_bad_documents),
+		VTEST(limits_at_their_edges),
 		VTEST(rejects_missing_or_embedded_nul),
 		VTEST(builds_a_reply_qemu_accepts),
 	};

@@ -24,6 +24,7 @@
 
 #include "ctx.h"
 #include "dma.h"
+#include "dma_priv.h"
 #include "vtest.h"
 #include "vus.h"
 
@@ -358,6 +359,50 @@ static void mark_dirty_at_the_edges(void **state)
 	teardown(t);
 }
 
+/* A new mapping may touch an old one but not share a byte with it. */
+static void maps_touching_and_overlapping_by_one_byte(void **state)
+{
+	struct t *t = setup();
+	struct dma_table *dt = ctx_dma(t->ctx);
+
+	(void)state;
+	assert_int_equal(dma_map_check(dt, ISLAND - 0x1000, 0x1000, RW), 0);
+	assert_int_equal(dma_map_check(dt, ISLAND - 0x1000, 0x1001, RW), -EEXIST);
+	assert_int_equal(dma_map_check(dt, END(ISLAND), 0x1000, RW), 0);
+	assert_int_equal(dma_map_check(dt, END(ISLAND) - 1, 0x1000, RW), -EEXIST);
+	assert_int_equal(dma_map_check(dt, TOP - 0x1000, 0x1000, RW), 0);
+	assert_int_equal(dma_map_check(dt, TOP - 0x1000, 0x1001, RW), -EEXIST);
+	/* And at the very top: up to 2^64, not one byte further. */
+	assert_int_equal(dma_map_check(dt, UINT64_MAX, 1, RW), -EEXIST);
+	assert_int_equal(dma_map_check(dt, UINT64_MAX, 2, RW), -EINVAL);
+	teardown(t);
+}
+
+/*
+ * The dirty bitmaps stop at DMA_LOG_MAX_WORDS words in all: a mapping
+ * (fd-less, so any size) needing one word more is refused when logging
+ * starts and when it is mapped while logging. The mapping that needs
+ * exactly the maximum is not made here: its bitmap is 256 MiB.
+ */
+static void dirty_bitmaps_one_word_past_the_limit(void **state)
+{
+	const uint64_t huge = (DMA_LOG_MAX_WORDS + 1) * 64 * PG;
+	struct vus_dma_region out;
+	struct dma_table *dt;
+
+	(void)state;
+	assert_int_equal(dma_table_create(NULL, 4, &dt), 0);
+	assert_int_equal(dma_add(dt, 0, huge, RW, -1, 0, &out), 0);
+	assert_int_equal(dma_log_start(dt), -E2BIG);
+	dma_table_destroy(dt);
+	assert_int_equal(dma_table_create(NULL, 4, &dt), 0);
+	assert_int_equal(dma_log_start(dt), 0);
+	assert_int_equal(dma_add(dt, 0, huge, RW, -1, 0, &out), -E2BIG);
+	/* Read-only memory has no bitmap: the device cannot write it. */
+	assert_int_equal(dma_add(dt, 0, huge, VUS_DMA_READ, -1, 0, &out), 0);
+	dma_table_destroy(dt);
+}
+
 /* --- Untorn accessors: one access, inside one mapping. --- */
 
 static int untorn_read(vus_ctx *c, uint64_t a, unsigned int size, uint64_t *v)
@@ -646,6 +691,8 @@ int main(int argc, char **argv)
 		VTEST(copies_one_byte_into_the_next_mapping_are_served),
 		VTEST(sg_at_the_edges),
 		VTEST(mark_dirty_at_the_edges),
+		VTEST(maps_touching_and_overlapping_by_one_byte),
+		VTEST(dirty_bitmaps_one_word_past_the_limit),
 		VTEST(untorn_ending_on_the_last_byte_is_served),
 		VTEST(untorn_one_byte_past_the_end_is_refused),
 		VTEST(messages_at_the_edges),

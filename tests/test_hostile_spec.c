@@ -88,11 +88,8 @@ static void table_has_the_spec_lengths(void **state)
 
 static int setup_mig(void **state)
 {
-	m = calloc(1, sizeof(*m));
-	assert_non_null(m);
-	vtest_setup(state);
-	tserver_start(&s, &(struct tserver_opts){ .with_migration = true });
-	return 0;
+	return hostile_setup_opts(state,
+				  &(struct tserver_opts){ .with_migration = true });
 }
 
 #define MCASE(fn) cmocka_unit_test_setup_teardown(fn, setup_mig, hostile_teardown)

@@ -15,7 +15,7 @@
 struct peer_msg *m;
 struct tserver s;
 
-static int setup_opts(void **state, const struct tserver_opts *o)
+int hostile_setup_opts(void **state, const struct tserver_opts *o)
 {
 	m = calloc(1, sizeof(*m));
 	assert_non_null(m);
@@ -26,12 +26,12 @@ static int setup_opts(void **state, const struct tserver_opts *o)
 
 int hostile_setup(void **state)
 {
-	return setup_opts(state, &(struct tserver_opts){ .max_dma_maps = 8 });
+	return hostile_setup_opts(state, &(struct tserver_opts){ .max_dma_maps = 8 });
 }
 
 int hostile_setup_raw(void **state)
 {
-	return setup_opts(state, &(struct tserver_opts){ .no_negotiate = true });
+	return hostile_setup_opts(state, &(struct tserver_opts){ .no_negotiate = true });
 }
 
 int hostile_teardown(void **state)

@@ -28,6 +28,8 @@ extern struct tserver s;
 int hostile_setup(void **state);
 int hostile_setup_raw(void **state);
 int hostile_teardown(void **state);
+/* The same with a server started with @o. */
+int hostile_setup_opts(void **state, const struct tserver_opts *o);
 
 #define CASE(fn) cmocka_unit_test_setup_teardown(fn, hostile_setup, hostile_teardown)
 #define RAW_CASE(fn) \

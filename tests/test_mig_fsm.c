@@ -84,6 +84,11 @@ static void invalid_targets(void **state)
 	assert_int_equal(mig_fsm_next(R, RP, F_PC, &next), -EINVAL);
 	assert_int_equal(mig_fsm_next(R, 8, F_PC, &next), -EINVAL);
 	assert_int_equal(mig_fsm_next(R, 0xffffffff, F_PC, &next), -EINVAL);
+	assert_int_equal(mig_fsm_next(MIG_NR_STATES, R, F_PC, &next), -EINVAL);
+	/* The arc table itself: the last state, and one past it. */
+	assert_true(mig_fsm_arc_ok(PC, R, F_PC | MIG_F_P2P));
+	assert_false(mig_fsm_arc_ok(R, MIG_NR_STATES, F_PC | MIG_F_P2P));
+	assert_false(mig_fsm_arc_ok(MIG_NR_STATES, R, F_PC | MIG_F_P2P));
 	/* The same state again is a no-op step. */
 	assert_int_equal(mig_fsm_next(S, S, F_PC, &next), 0);
 	assert_int_equal(next, S);

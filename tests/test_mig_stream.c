@@ -185,6 +185,88 @@ static void trailing_bytes_and_limits(void **state)
 	mig_buf_free(&small);
 }
 
+/* 63-character names and 255-character identities, and one more. */
+static void names_and_identities_at_their_longest(void **state)
+{
+	char name[MIG_NAME_MAX + 2], id[MIG_IDENTITY_MAX + 2];
+	struct mig_parsed pp;
+	struct mig_buf b;
+	size_t at;
+
+	(void)state;
+	memset(name, 'n', sizeof(name));
+	memset(id, 'i', sizeof(id));
+	name[MIG_NAME_MAX + 1] = id[MIG_IDENTITY_MAX + 1] = '\0';
+	mig_buf_init(&b, 4096);
+	assert_int_equal(mig_stream_header(&b, id, 1), -EINVAL);
+	assert_int_equal(mig_stream_record_begin(&b, name, 1, &at), -EINVAL);
+	name[MIG_NAME_MAX] = id[MIG_IDENTITY_MAX] = '\0';
+	assert_int_equal(mig_stream_header(&b, id, 1), 0);
+	assert_int_equal(mig_stream_record_begin(&b, name, 1, &at), 0);
+	assert_int_equal(mig_stream_record_end(&b, at), 0);
+	assert_int_equal(mig_stream_end(&b), 0);
+	assert_int_equal(mig_stream_parse(b.p, b.len, &pp), 0);
+	assert_int_equal(strlen(pp.identity), MIG_IDENTITY_MAX);
+	assert_int_equal(pp.rec[0].name_len, MIG_NAME_MAX);
+	mig_parsed_free(&pp);
+	mig_buf_free(&b);
+}
+
+/* A stream written by hand: one record whose name is @n bytes long. */
+static size_t hand_stream(uint8_t *p, uint8_t n)
+{
+	static const uint8_t head[] = { 'V', 'U', 'S', 'M', 'I', 'G', 0, 1,
+					1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 'x' };
+	size_t len = 0;
+	uint32_t crc;
+
+	memcpy(p, head, sizeof(head));
+	len = sizeof(head);
+	p[len++] = 1;       /* a section record */
+	p[len++] = n;
+	memset(p + len, 'a', n);
+	len += n;
+	memset(p + len, 0, 8); /* version 1, no data */
+	p[len] = 1;
+	len += 8;
+	p[len++] = 2;       /* the end */
+	crc = mig_crc32c(0, p, len);
+	memcpy(p + len, &crc, 4);
+	return len + 4;
+}
+
+static void parsed_name_lengths(void **state)
+{
+	uint8_t p[512];
+	struct mig_parsed pp;
+
+	(void)state;
+	assert_int_equal(mig_stream_parse(p, hand_stream(p, MIG_NAME_MAX), &pp), 0);
+	assert_int_equal(pp.rec[0].name_len, MIG_NAME_MAX);
+	mig_parsed_free(&pp);
+	assert_int_equal(mig_stream_parse(p, hand_stream(p, MIG_NAME_MAX + 1), &pp),
+			 -EBADMSG);
+	assert_int_equal(mig_stream_parse(p, hand_stream(p, 0), &pp), -EBADMSG);
+}
+
+/* A writer limited to @n bytes takes exactly @n. */
+static void writer_limit_exactly(void **state)
+{
+	struct mig_buf b;
+
+	(void)state;
+	mig_buf_init(&b, 100);
+	assert_int_equal(mig_buf_put(&b, "0123456789", 10), 0);
+	for (int i = 1; i < 9; i++)
+		assert_int_equal(mig_buf_put(&b, "0123456789", 10), 0);
+	assert_int_equal(mig_buf_put(&b, "012345678", 9), 0);
+	assert_int_equal(mig_buf_put(&b, "0", 2), -EFBIG);
+	assert_int_equal(mig_buf_put(&b, "0", 1), 0);
+	assert_int_equal(b.len, 100);
+	assert_int_equal(mig_buf_put(&b, "0", 1), -EFBIG);
+	mig_buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +277,9 @@ int main(int argc, char **argv)
 		VTEST(every_truncation_is_refused),
 		VTEST(every_bit_flip_is_refused),
 		VTEST(trailing_bytes_and_limits),
+		VTEST(names_and_identities_at_their_longest),
+		VTEST(parsed_name_lengths),
+		VTEST(writer_limit_exactly),
 	};
 
 	return vtest_run("mig_stream", tests, argc, argv);

@@ -4,7 +4,8 @@
  * stream whose section is at N, refuses one at N + 1 with EPROTONOSUPPORT
  * (doc/migration.md) and stays exactly as it was, and gets one at N - 1
  * with the version passed to check() and load(), so the section decides
- * whether it still reads that layout. Versions below 1 do not register.
+ * whether it still reads that layout. Versions below 1 and names past 63
+ * characters do not register; a section's reader ends at its last byte.
  *
  * Two contexts with the same device and a "counter" section whose layout
  * grows by one word per version; the migration module is driven directly
@@ -41,10 +42,20 @@ static int v_check(void *o, vus_mig_in *in, uint32_t v)
 {
 	struct vdev *d = o;
 
+	size_t n = vus_mig_remaining(in);
+	uint8_t buf[64];
+
 	d->checked = v;
 	if (v < d->oldest)
 		return -EPROTONOSUPPORT;
-	return vus_mig_remaining(in) == 8ull * v ? 0 : -EBADMSG;
+	if (n != 8ull * v || n >= sizeof(buf))
+		return -EBADMSG;
+	/* The reader ends at the section's last byte: one more is refused
+	 * and takes nothing, exactly all of it is served. */
+	if (vus_mig_get(in, buf, n + 1) != -EBADMSG ||
+	    vus_mig_get(in, buf, n) != 0 || vus_mig_remaining(in) != 0)
+		return -EIO;
+	return 0;
 }
 
 static int v_load(void *o, vus_mig_in *in, uint32_t v)
@@ -189,7 +200,8 @@ static void one_version_older_is_the_sections_to_refuse(void **state)
 	vdev_fini(&a, &b);
 }
 
-static void versions_start_at_one(void **state)
+/* Versions from 1; names of 1 to 63 characters. */
+static void section_versions_and_names_at_their_limits(void **state)
 {
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
 				      .bus = VUS_BUS_PCI };
@@ -206,6 +218,14 @@ static void versions_start_at_one(void **state)
 	assert_int_equal(vus_mig_add_section(ctx, "zero", 0, &v_ops, &d), -EINVAL);
 	assert_int_equal(vus_mig_add_section(ctx, "one", 1, &v_ops, &d), 0);
 	assert_int_equal(vus_mig_add_section(ctx, "top", UINT32_MAX, &v_ops, &d), 0);
+	char name[65];
+
+	memset(name, 'a', 64);
+	name[64] = '\0';
+	assert_int_equal(vus_mig_add_section(ctx, name, 1, &v_ops, &d), -EINVAL);
+	name[63] = '\0';
+	assert_int_equal(vus_mig_add_section(ctx, name, 1, &v_ops, &d), 0);
+	assert_int_equal(vus_mig_add_section(ctx, "", 1, &v_ops, &d), -EINVAL);
 	vus_ctx_destroy(ctx);
 }
 
@@ -216,7 +236,7 @@ int main(int argc, char **argv)
 		VTEST(one_version_newer_is_refused),
 		VTEST(one_version_older_loads_where_the_section_reads_it),
 		VTEST(one_version_older_is_the_sections_to_refuse),
-		VTEST(versions_start_at_one),
+		VTEST(section_versions_and_names_at_their_limits),
 	};
 
 	return vtest_run("mig_versions", tests, argc, argv);

@@ -213,6 +213,9 @@ static void ext_space_runs_out(void **state)
 	vus_ctx *ctx = tp_new(&info);
 
 	assert_true(vus_pci_add_cap_exp(ctx, &e) > 0);
+	/* Bodies come in dwords: one more than the space holds, then exactly
+	 * what it holds. */
+	assert_int_equal(vus_pci_add_ext_cap(ctx, 0x0b, 1, body, 3840), -ENOSPC);
 	assert_int_equal(vus_pci_add_ext_cap(ctx, 0x0b, 1, body, 3836), 0x100);
 	assert_int_equal(vus_pci_add_ext_cap(ctx, 0x0b, 1, NULL, 0), -ENOSPC);
 	assert_int_equal(vus_ctx_realize(ctx), 0);

@@ -135,6 +135,34 @@ static void too_many_fds_are_closed_and_rejected(void **state)
 	pair_close(&p);
 }
 
+/* The receive limit is max_fds: that many arrive, one more is refused. */
+static void fds_up_to_the_limit_and_one_more(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+	int fds[5];
+	size_t n = build(buf, 1, 8);
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	for (int i = 0; i < 5; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	raw_send(p.peer, buf, n, fds, 4);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.reject, 0);
+	assert_int_equal(m.nfds, 4);
+	msg_release(&m);
+	n = build(buf, 2, 8);
+	raw_send(p.peer, buf, n, fds, 5);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.reject, -EINVAL);
+	msg_release(&m);
+	for (int i = 0; i < 5; i++)
+		close(fds[i]);
+	pair_close(&p);
+}
+
 static void fds_on_the_body_are_refused(void **state)
 {
 	struct pair p;
@@ -297,6 +325,7 @@ int main(int argc, char **argv)
 		VTEST(whole_message_with_fd),
 		VTEST(header_and_body_in_single_bytes),
 		VTEST(too_many_fds_are_closed_and_rejected),
+		VTEST(fds_up_to_the_limit_and_one_more),
 		VTEST(fds_on_the_body_are_refused),
 		VTEST(oversized_message_is_refused_at_its_header_then_drained),
 		VTEST(large_body_in_pieces),

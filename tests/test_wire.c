@@ -87,6 +87,9 @@ static const struct irqcase irqcases[] = {
 	{ T | DE, 0, 0, 20, 0, 4, 0, -EINVAL },    /* count 0 only for disable */
 	{ T | DN, 3, 1, 20, 0, 4, 0, 0 },          /* last vector */
 	{ T | DN, 4, 1, 20, 0, 4, 0, -EINVAL },    /* past the end */
+	{ T | DN, 0, 4, 20, 0, 4, 0, 0 },          /* every vector */
+	{ T | DN, 0, 5, 20, 0, 4, 0, -EINVAL },    /* one more than there are */
+	{ T | DN, 1, 4, 20, 0, 4, 0, -EINVAL },    /* ending one past the last */
 	{ T | DN, 1, UINT32_MAX, 20, 0, 4, 0, -EINVAL }, /* start + count wraps */
 	{ T | DB, 0, 3, 23, 0, 4, 0, 0 },          /* bools */
 	{ T | DB, 0, 3, 22, 0, 4, 0, -EINVAL },    /* short bools */
