@@ -61,9 +61,9 @@ struct fake {
 	uint8_t *buf;
 	struct hdr h;       /* last request */
 	unsigned int nfds;  /* fds that came with it */
-	int errs[16];       /* scripts: errors of the client's replies */
+	int errs[24];       /* scripts: errors of the client's replies */
 	unsigned int nerrs;
-	uint32_t lens[16];
+	uint32_t lens[24];
 	atomic_bool done;
 	atomic_bool bad;    /* the script saw something unexpected */
 };
@@ -169,7 +169,7 @@ static int fk_request(struct fake *f, uint16_t cmd, uint32_t flags,
 		return 0;
 	if (!fk_recv(f) || f->h.id != 0x7000 || f->h.cmd != cmd)
 		return -1000;
-	f->lens[f->nerrs < 16 ? f->nerrs : 15] = f->h.size - 16;
+	f->lens[f->nerrs < 24 ? f->nerrs : 23] = f->h.size - 16;
 	return (f->h.flags & T_ERROR) ? -(int)f->h.error : 0;
 }
 
@@ -594,8 +594,8 @@ static void dma_requests_are_checked(void **state)
  * DMA requests at the exact edges of the client's mappings: A at IOVA 0,
  * B right after it, a gap, C ending at 2^64. Each is served when it ends
  * on a mapping's last byte, also across A into B, and refused one byte
- * past into the gap or past 2^64; and requests a byte shorter or longer
- * than the spec's layout.
+ * past into the gap or past 2^64; requests a byte shorter or longer
+ * than the spec's layout; a count of our max_data_xfer_size and one more.
  */
 static uint8_t edge_mem[3][4096];
 #define EDGE_C (0ull - 4096)
@@ -651,13 +651,16 @@ static void dma_edge_script(struct fake *f)
 	(void)edge_req_len(f, 11, 0, 4, 17);         /* 13: one long */
 	(void)edge_req_len(f, 12, 0, 4, 19);         /* 14: one short */
 	(void)edge_req_len(f, 12, 0, 4, 21);         /* 15: one long */
+	/* Our max_data_xfer_size (1 MiB): taken, then found unmapped. */
+	(void)edge_req_len(f, 11, 0, 1u << 20, 16);  /* 16: EFAULT */
+	(void)edge_req_len(f, 11, 0, (1u << 20) + 1, 16); /* 17: E2BIG */
 }
 
 static void dma_requests_at_the_edges(void **state)
 {
 	const int want[] = { 0, 0, 0, 0, -EFAULT, -EFAULT, 0, -EFAULT,
 			     0, -EFAULT, 0, -EFAULT,
-			     -EINVAL, -EINVAL, -EINVAL, -EINVAL };
+			     -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EFAULT, -E2BIG };
 	uint8_t v[4 + sizeof(good_json)] = { 0 };
 	struct canned r[1];
 	struct fake f;
@@ -679,7 +682,7 @@ static void dma_requests_at_the_edges(void **state)
 	for (int i = 0; i < 200 && !atomic_load(&f.done); i++)
 		(void)vus_client_process(c, vtest_ms(20));
 	assert_true(atomic_load(&f.done));
-	assert_int_equal(f.nerrs, 16);
+	assert_int_equal(f.nerrs, 18);
 	for (unsigned int i = 0; i < f.nerrs; i++)
 		assert_int_equal(f.errs[i], want[i]);
 	/* Exactly the allowed writes landed, across A and B and at the top;

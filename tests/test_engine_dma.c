@@ -450,6 +450,55 @@ static void bigger_message_during_server_dma_keeps_write_multi(void **state)
 	assert_memory_equal(s.dev.regs + 0x40, "survives", 8);
 }
 
+/* Answer the pending DMA request with @len bytes of payload: its head
+ * echoed (spec layout), then zeros. */
+static void answer_dma_with(uint16_t cmd, size_t len)
+{
+	uint8_t buf[16 + 16 + 64 + 1] = { 0 };
+	struct wire_hdr h = { .cmd = cmd, .flags = WIRE_F_TYPE_REPLY };
+
+	assert_true(len <= sizeof(buf) - 16);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, cmd);
+	h.msg_id = m->hdr.msg_id;
+	h.msg_size = (uint32_t)(16 + len);
+	memcpy(buf, &h, 16);
+	memcpy(buf + 16, m->payload, 16);
+	peer_send_raw(&s, buf, 16 + len, NULL, 0);
+}
+
+/* The region write that made the device do DMA: its errno. */
+static int write_result(uint16_t id)
+{
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.msg_id, id);
+	return -(int)m->hdr.error;
+}
+
+/*
+ * Replies to the server's own DMA requests, exactly as long as the spec
+ * says and one byte longer: a DMA_READ reply is the 16-byte head and the
+ * data, a DMA_WRITE reply the head (or nothing, or QEMU's 12 bytes).
+ */
+static void server_dma_replies_one_byte_long_are_refused(void **state)
+{
+	(void)state;
+	s.dev.write_hook = dma_on_write;
+	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
+	uint16_t id = write_addr(0x200, 0x40000);
+	answer_dma_with(WIRE_CMD_DMA_READ, 16 + 64 + 1);
+	assert_int_equal(write_result(id), -EPROTO);
+	id = write_addr(0x200, 0x40000);
+	answer_dma_with(WIRE_CMD_DMA_READ, 16 + 64);
+	assert_int_equal(write_result(id), 0);
+	id = write_addr(0x208, 0x40000);
+	answer_dma_with(WIRE_CMD_DMA_WRITE, 17);
+	assert_int_equal(write_result(id), -EPROTO);
+	id = write_addr(0x208, 0x40000);
+	answer_dma_with(WIRE_CMD_DMA_WRITE, 16);
+	assert_int_equal(write_result(id), 0);
+}
+
 /*
  * Mappings at both ends of the address space, over the wire: the first
  * page (IOVA 0) and the last one (ending at 2^64) map, one byte more
@@ -544,6 +593,7 @@ int main(int argc, char **argv)
 		CASE(bigger_message_during_server_dma_keeps_the_write_data),
 		CASE(bigger_message_during_server_dma_keeps_write_multi),
 		CASE(mappings_at_both_ends_of_the_address_space),
+		CASE(server_dma_replies_one_byte_long_are_refused),
 	};
 
 	return vtest_run("engine_dma", tests, argc, argv);

@@ -118,7 +118,7 @@ static void data_read_sizes(void **state)
 	negotiate(2, PEER_XFER);
 	assert_int_equal(set_state(ST_STOP_COPY), 0);
 	assert_int_equal(call(WIRE_CMD_MIG_DATA_READ, 0,
-			      (uint32_t[]){ 8 + PEER_XFER, PEER_XFER + 1 }, 8,
+			      (uint32_t[]){ 8 + PEER_XFER + 1, PEER_XFER + 1 }, 8,
 			      NULL, 0), -EINVAL);
 	assert_int_equal(call(WIRE_CMD_MIG_DATA_READ, 0,
 			      (uint32_t[]){ 8 + 15, 16 }, 8, NULL, 0), -EINVAL);

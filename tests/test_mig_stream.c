@@ -212,16 +212,21 @@ static void names_and_identities_at_their_longest(void **state)
 	mig_buf_free(&b);
 }
 
-/* A stream written by hand: one record whose name is @n bytes long. */
-static size_t hand_stream(uint8_t *p, uint8_t n)
+/* A stream written by hand: an identity of @id bytes, one record whose
+ * name is @n bytes long. */
+static size_t hand_stream(uint8_t *p, uint16_t id, uint8_t n)
 {
 	static const uint8_t head[] = { 'V', 'U', 'S', 'M', 'I', 'G', 0, 1,
-					1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 'x' };
+					1, 0, 0, 0, 1, 0, 0, 0 };
 	size_t len = 0;
 	uint32_t crc;
 
 	memcpy(p, head, sizeof(head));
 	len = sizeof(head);
+	p[len++] = (uint8_t)id;
+	p[len++] = (uint8_t)(id >> 8);
+	memset(p + len, 'x', id);
+	len += id;
 	p[len++] = 1;       /* a section record */
 	p[len++] = n;
 	memset(p + len, 'a', n);
@@ -235,18 +240,24 @@ static size_t hand_stream(uint8_t *p, uint8_t n)
 	return len + 4;
 }
 
-static void parsed_name_lengths(void **state)
+static void parsed_names_and_identities(void **state)
 {
-	uint8_t p[512];
+	uint8_t p[1024];
 	struct mig_parsed pp;
 
 	(void)state;
-	assert_int_equal(mig_stream_parse(p, hand_stream(p, MIG_NAME_MAX), &pp), 0);
+	assert_int_equal(mig_stream_parse(p, hand_stream(p, 1, MIG_NAME_MAX), &pp), 0);
 	assert_int_equal(pp.rec[0].name_len, MIG_NAME_MAX);
 	mig_parsed_free(&pp);
-	assert_int_equal(mig_stream_parse(p, hand_stream(p, MIG_NAME_MAX + 1), &pp),
-			 -EBADMSG);
-	assert_int_equal(mig_stream_parse(p, hand_stream(p, 0), &pp), -EBADMSG);
+	assert_int_equal(mig_stream_parse(p, hand_stream(p, 1, MIG_NAME_MAX + 1),
+					  &pp), -EBADMSG);
+	assert_int_equal(mig_stream_parse(p, hand_stream(p, 1, 0), &pp), -EBADMSG);
+	assert_int_equal(mig_stream_parse(p, hand_stream(p, MIG_IDENTITY_MAX, 1),
+					  &pp), 0);
+	assert_int_equal(strlen(pp.identity), MIG_IDENTITY_MAX);
+	mig_parsed_free(&pp);
+	assert_int_equal(mig_stream_parse(p, hand_stream(p, MIG_IDENTITY_MAX + 1, 1),
+					  &pp), -EBADMSG);
 }
 
 /* A writer limited to @n bytes takes exactly @n. */
@@ -278,7 +289,7 @@ int main(int argc, char **argv)
 		VTEST(every_bit_flip_is_refused),
 		VTEST(trailing_bytes_and_limits),
 		VTEST(names_and_identities_at_their_longest),
-		VTEST(parsed_name_lengths),
+		VTEST(parsed_names_and_identities),
 		VTEST(writer_limit_exactly),
 	};
 

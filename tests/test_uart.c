@@ -108,8 +108,11 @@ static void reg_shift_2_spaces_registers_by_four(void **state)
 	assert_int_equal(rd(&r, UART_SCR), 0x5a);
 	assert_int_equal(vus_client_region_read(r.c, 0, 7 * 4 + 1, &b, 1), 0);
 	assert_int_equal(b, 0);
-	/* Crossing into the next register is refused. */
+	/* Crossing into the next register is refused, by one byte too. */
 	assert_true(vus_client_region_read(r.c, 0, 7 * 4 - 2, &v, 4) < 0);
+	assert_true(vus_client_region_read(r.c, 0, 7 * 4 - 3, &v, 4) < 0);
+	assert_int_equal(vus_client_region_read(r.c, 0, 7 * 4 + 2, &v, 2), 0);
+	assert_true(vus_client_region_read(r.c, 0, 7 * 4 + 3, &v, 2) < 0);
 	/* 7372800 / 16 / 115200 = 4 */
 	wr(&r, UART_LCR, UART_LCR_DLAB);
 	assert_int_equal(rd(&r, UART_DLL), 4);

@@ -414,7 +414,9 @@ static void hostile_sections_are_refused(void **state)
 		{ "virtio-pci", 19, 2, -EBADMSG },     /* needs_reset */
 		{ "virtio-pci", 21, 0x80, -EBADMSG },  /* ISR */
 		{ "virtio-pci", 24, 9, -EBADMSG },     /* config vector */
+		{ "virtio-pci", 24, 3, -EBADMSG },     /* one past the last */
 		{ "virtio-pci", 28, 9, -EBADMSG },     /* queue 0 vector */
+		{ "virtio-pci", 28, 3, -EBADMSG },     /* one past the last */
 		{ "virtio-pci", 30, 2, -EBADMSG },     /* queue 0 enabled */
 		{ "virtio-pci", 27, 0x04, -ENODEV },   /* queue 0 size 1024 */
 		{ "virtio-pci", 15, 0x01, -ENODEV },   /* feature 40, not offered */

@@ -172,6 +172,47 @@ static void negotiation_and_status_rules(void **state)
 	tv_stop(&t);
 }
 
+/*
+ * The common configuration at its edges: the last queue and the first
+ * past it (absent: size 0, writes dropped), the last MSI-X vector (the
+ * device has one per queue and one for configuration) and the first past
+ * it (reads back as NO_VECTOR), feature select words 0 and 1 and the
+ * first past them (its writes dropped).
+ */
+static void common_config_at_its_edges(void **state)
+{
+	struct tv t;
+
+	tv_start(&t, fixed_mac);
+	tv_wr(&t, 0x16, 2, 1);                     /* the last queue */
+	assert_int_equal(tv_rd(&t, 0x18, 2), 256);
+	tv_wr(&t, 0x1a, 2, 2);                     /* the last vector */
+	assert_int_equal(tv_rd(&t, 0x1a, 2), 2);
+	tv_wr(&t, 0x1a, 2, 3);
+	assert_int_equal(tv_rd(&t, 0x1a, 2), 0xffff);
+	tv_wr(&t, 0x10, 2, 2);                     /* config vector too */
+	assert_int_equal(tv_rd(&t, 0x10, 2), 2);
+	tv_wr(&t, 0x10, 2, 3);
+	assert_int_equal(tv_rd(&t, 0x10, 2), 0xffff);
+	tv_wr(&t, 0x16, 2, 2);                     /* no third queue */
+	assert_int_equal(tv_rd(&t, 0x18, 2), 0);
+	tv_wr(&t, 0x18, 2, 64);
+	tv_wr(&t, 0x1c, 2, 1);
+	assert_int_equal(tv_rd(&t, 0x18, 2), 0);
+	assert_int_equal(tv_rd(&t, 0x1c, 2), 0);
+	assert_int_equal(tv_rd(&t, 0x1a, 2), 0xffff);
+	tv_set_status(&t, 0x03);                   /* features: words 0, 1 */
+	tv_wr(&t, 0x08, 4, 1);
+	tv_wr(&t, 0x0c, 4, 1);                     /* VERSION_1 */
+	tv_wr(&t, 0x08, 4, 2);
+	tv_wr(&t, 0x0c, 4, 0x20);                  /* a word that is not there */
+	tv_wr(&t, 0x08, 4, 0);
+	assert_int_equal(tv_rd(&t, 0x0c, 4), 0);
+	tv_wr(&t, 0x08, 4, 1);
+	assert_int_equal(tv_rd(&t, 0x0c, 4), 1);
+	tv_stop(&t);
+}
+
 static void frames_both_ways(void **state)
 {
 	uint8_t frame[1514], got[2048];
@@ -510,6 +551,7 @@ int main(int argc, char **argv)
 		VTEST(pci_face_of_a_virtio_net_card),
 		VTEST(bar_through_the_pci_cfg_capability),
 		VTEST(negotiation_and_status_rules),
+		VTEST(common_config_at_its_edges),
 		VTEST(frames_both_ways),
 		VTEST(big_frame_spans_mergeable_buffers),
 		VTEST(receive_waits_for_buffers),
