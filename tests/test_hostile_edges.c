@@ -218,6 +218,37 @@ static void doorbells_against_the_clients_fds(void **state)
 	assert_int_equal(m->len, 16 + 2 * 40);
 }
 
+/*
+ * Region 1 is memory with callbacks, and two areas the client may mmap,
+ * [0, 0x4000) and [0x8000, 0xc000): an access wholly inside an area is
+ * memory (the device is not called, as for a client that mmap'd it), one
+ * that reaches a byte outside goes to the callbacks.
+ */
+static void sparse_area_edges_decide_memory_or_callbacks(void **state)
+{
+	static const struct { uint64_t off; bool callback; } cases[] = {
+		{ 0x4000 - 4, false }, { 0x4000 - 3, true },
+		{ 0x8000, false }, { 0x8000 - 1, true },
+		{ 0xc000 - 4, false }, { 0xc000 - 3, true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t q[16 + 4] = { 0 };
+		struct wire_region_access a = { .offset = cases[i].off,
+						.region = 1, .count = 4 };
+		unsigned int before = s.dev.writes;
+
+		memcpy(q, &a, sizeof(a));
+		assert_int_equal(call(WIRE_CMD_REGION_WRITE, 0, q, sizeof(q),
+				      NULL, 0), 0);
+		if ((s.dev.writes != before) != cases[i].callback)
+			fail_msg("a write at %#llx %s the callbacks",
+				 (unsigned long long)cases[i].off,
+				 cases[i].callback ? "did not reach" : "reached");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +259,7 @@ int main(int argc, char **argv)
 		MCASE(logging_start_ranges_and_argsz),
 		MCASE(logging_report_sizes),
 		PCASE(doorbells_against_the_clients_fds),
+		CASE(sparse_area_edges_decide_memory_or_callbacks),
 	};
 
 	return vtest_run("hostile_edges", tests, argc, argv);
