@@ -132,15 +132,20 @@ class Reader:
         limit = time.monotonic() + self.scaled(30)
         while True:
             ok = all(os.path.exists(p) for p in paths)
+            out, settled = job.output(), False
             if ok and job.cmd.expect is not None:
-                ok = docblocks.output_matches(b, job.cmd.expect, job.output())
+                ok = docblocks.output_matches(b, job.cmd.expect, out)
+                settled = _settled(job.cmd.expect, out)
             if ok:
                 return
-            if job.proc.poll() is not None or time.monotonic() > limit:
+            if (settled or job.proc.poll() is not None or
+                    time.monotonic() > limit):
                 break
             time.sleep(0.05)
         if job.proc.poll() is not None:
             why = f'ended with status {job.proc.returncode} before it was ready'
+        elif settled:
+            why = 'printed something other than what the page shows'
         else:
             why = 'not ready after %.0f s' % self.scaled(30)
         job.failed = True
@@ -257,6 +262,14 @@ def _fill(line, block):
         return line
     pad = line[:len(line) - len(line.lstrip())]
     return '\n'.join(pad + x if x.strip() else '' for x in block)
+
+
+def _settled(expect, out):
+    """Whether more output cannot make it match: it already has as many
+    whole lines as the page shows, and the page shows no "..."."""
+    if any(x.strip() == '...' for x in expect):
+        return False
+    return out.count('\n') >= len(expect)
 
 
 def _link_flags(libs):
