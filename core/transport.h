@@ -72,6 +72,15 @@ struct transport_ops {
 		    const struct iovec *iov, int iovcnt, const int *fds,
 		    unsigned int nfds);
 	/**
+	 * As send, with @own (malloc'd, @own_len bytes) as the message's
+	 * last part: the transport owns it from the call on and frees it
+	 * once written (at once if the socket took everything, also on
+	 * error), so a large reply tail is never copied or kept twice.
+	 */
+	int (*send_owned)(struct transport *t, const struct wire_hdr *h,
+			  const struct iovec *iov, int iovcnt, const int *fds,
+			  unsigned int nfds, void *own, size_t own_len);
+	/**
 	 * Let @m (delivered by this transport's recv) keep its payload and
 	 * fds past the next recv: ownership of the receive buffer moves to
 	 * the message, without a copy, so pointers into the payload that a
@@ -80,8 +89,10 @@ struct transport_ops {
 	int (*keep)(struct transport *t, struct msg *m);
 	/** Write buffered output: 0 when all is out, -EAGAIN, -errno. */
 	int (*flush)(struct transport *t);
-	/** Bytes buffered for output. */
+	/** Bytes buffered for output (owned tails included). */
 	size_t (*out_pending)(const struct transport *t);
+	/** fds held for output (dup'd for queued messages not yet begun). */
+	size_t (*out_fds)(const struct transport *t);
 	int (*fd)(const struct transport *t);
 	void (*destroy)(struct transport *t);
 };
@@ -120,6 +131,20 @@ static inline int transport_send(struct transport *t, const struct wire_hdr *h,
 				 const int *fds, unsigned int nfds)
 {
 	return t->ops->send(t, h, iov, iovcnt, fds, nfds);
+}
+
+static inline int transport_send_owned(struct transport *t,
+				       const struct wire_hdr *h,
+				       const struct iovec *iov, int iovcnt,
+				       const int *fds, unsigned int nfds,
+				       void *own, size_t own_len)
+{
+	return t->ops->send_owned(t, h, iov, iovcnt, fds, nfds, own, own_len);
+}
+
+static inline size_t transport_out_fds(const struct transport *t)
+{
+	return t->ops->out_fds(t);
 }
 
 static inline int transport_keep(struct transport *t, struct msg *m)

@@ -30,10 +30,13 @@
 
 struct outq {
 	struct outq *next;
-	uint8_t *data;
+	uint8_t *data;   /* copied bytes, written first */
 	size_t len;
 	size_t off;
-	unsigned int nfds;
+	uint8_t *own;    /* then these, owned by the queue (may be NULL) */
+	size_t own_len;
+	size_t own_off;
+	unsigned int nfds; /* fds still to go with the first byte */
 	int fds[];
 };
 
@@ -58,6 +61,7 @@ struct sock_transport {
 	struct outq *head;
 	struct outq *tail;
 	size_t out_bytes;
+	size_t out_fds;
 };
 
 static struct sock_transport *to_sock(struct transport *t)
@@ -271,26 +275,40 @@ ssize_t transport_sendmsg(int fd, const struct iovec *iov, int iovcnt,
 	return sendmsg_fds(fd, iov, iovcnt, fds, nfds, MSG_DONTWAIT);
 }
 
+static size_t iov_bytes(const struct iovec *iov, int iovcnt)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
 static ssize_t tx(struct sock_transport *s, const struct iovec *iov,
 		  int iovcnt, const int *fds, unsigned int nfds)
 {
 	return transport_sendmsg(s->fd, iov, iovcnt, fds, nfds);
 }
 
-/* Queue bytes [skip, total) of the iovec; dup fds if nothing went out. */
+/*
+ * Queue what is left after @skip bytes went out: the unsent bytes of
+ * @iov copied, and @own (the message's last @own_len bytes, owned by the
+ * transport from now on) kept as it is. fds are dup'd if nothing went
+ * out; otherwise the kernel has them with the first byte.
+ */
 static int enqueue(struct sock_transport *s, const struct iovec *iov,
-		   int iovcnt, size_t total, size_t skip, const int *fds,
-		   unsigned int nfds)
+		   int iovcnt, size_t skip, const int *fds, unsigned int nfds,
+		   uint8_t *own, size_t own_len)
 {
 	unsigned int qfds = skip == 0 ? nfds : 0;
 	struct outq *q = calloc(1, sizeof(*q) + qfds * sizeof(int));
-	size_t pos = 0, w = 0;
+	size_t pos = 0, w = 0, total = iov_bytes(iov, iovcnt);
 
 	if (q == NULL)
 		return -ENOMEM;
-	q->len = total - skip;
-	q->data = malloc(q->len);
-	if (q->data == NULL) {
+	q->len = skip < total ? total - skip : 0;
+	q->data = q->len ? malloc(q->len) : NULL;
+	if (q->len && q->data == NULL) {
 		free(q);
 		return -ENOMEM;
 	}
@@ -319,42 +337,87 @@ static int enqueue(struct sock_transport *s, const struct iovec *iov,
 		}
 	}
 	q->nfds = qfds;
+	q->own = own;
+	q->own_off = skip > total ? skip - total : 0;
+	q->own_len = own_len;
 	if (s->tail)
 		s->tail->next = q;
 	else
 		s->head = q;
 	s->tail = q;
-	s->out_bytes += q->len;
+	s->out_bytes += q->len + (own_len - q->own_off);
+	s->out_fds += qfds;
 	return 0;
+}
+
+/* Send now what the socket takes, queue the rest; @own is ours either way. */
+static int send_parts(struct sock_transport *s, const struct wire_hdr *h,
+		      const struct iovec *iov, int iovcnt, const int *fds,
+		      unsigned int nfds, void *own, size_t own_len)
+{
+	struct iovec v[9];
+	size_t total;
+	ssize_t n = 0;
+	int ret;
+
+	if (iovcnt < 0 || iovcnt > 7 || nfds > WIRE_MAX_FDS_LIMIT) {
+		free(own);
+		return -EINVAL;
+	}
+	v[0] = (struct iovec){ .iov_base = (void *)h, .iov_len = WIRE_HDR_SIZE };
+	memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
+	v[iovcnt + 1] = (struct iovec){ .iov_base = own, .iov_len = own_len };
+	total = iov_bytes(v, iovcnt + 2);
+	if (s->head == NULL) {
+		n = tx(s, v, iovcnt + 2, fds, nfds);
+		if (n == -EAGAIN)
+			n = 0;
+		if (n < 0 || (size_t)n == total) {
+			free(own);
+			return n < 0 ? (int)n : 0;
+		}
+	}
+	ret = enqueue(s, v, iovcnt + 1, (size_t)n, fds, nfds, own, own_len);
+	if (ret < 0)
+		free(own);
+	return ret;
 }
 
 static int sock_send(struct transport *t, const struct wire_hdr *h,
 		     const struct iovec *iov, int iovcnt, const int *fds,
 		     unsigned int nfds)
 {
-	struct sock_transport *s = to_sock(t);
-	struct iovec v[8];
-	size_t total = WIRE_HDR_SIZE;
-	ssize_t n = 0;
+	return send_parts(to_sock(t), h, iov, iovcnt, fds, nfds, NULL, 0);
+}
 
-	if (iovcnt < 0 || iovcnt > 7 || nfds > WIRE_MAX_FDS_LIMIT)
-		return -EINVAL;
-	v[0].iov_base = (void *)h;
-	v[0].iov_len = WIRE_HDR_SIZE;
-	for (int i = 0; i < iovcnt; i++) {
-		v[i + 1] = iov[i];
-		total += iov[i].iov_len;
+static int sock_send_owned(struct transport *t, const struct wire_hdr *h,
+			   const struct iovec *iov, int iovcnt, const int *fds,
+			   unsigned int nfds, void *own, size_t own_len)
+{
+	return send_parts(to_sock(t), h, iov, iovcnt, fds, nfds, own, own_len);
+}
+
+static void outq_free(struct outq *q)
+{
+	close_fds(q->fds, q->nfds);
+	free(q->data);
+	free(q->own);
+	free(q);
+}
+
+/* Account @n bytes of the head entry as written. */
+static void consumed(struct sock_transport *s, struct outq *q, size_t n)
+{
+	size_t from_data = MIN(n, q->len - q->off);
+
+	if (n > 0 && q->nfds > 0) {
+		close_fds(q->fds, q->nfds); /* the kernel has its copies */
+		s->out_fds -= q->nfds;
+		q->nfds = 0;
 	}
-	if (s->head == NULL) {
-		n = tx(s, v, iovcnt + 1, fds, nfds);
-		if (n == -EAGAIN)
-			n = 0;
-		if (n < 0)
-			return (int)n;
-		if ((size_t)n == total)
-			return 0;
-	}
-	return enqueue(s, v, iovcnt + 1, total, (size_t)n, fds, nfds);
+	q->off += from_data;
+	q->own_off += n - from_data;
+	s->out_bytes -= n;
 }
 
 static int sock_flush(struct transport *t)
@@ -363,26 +426,29 @@ static int sock_flush(struct transport *t)
 
 	while (s->head != NULL) {
 		struct outq *q = s->head;
-		struct iovec v = { .iov_base = q->data + q->off,
-				   .iov_len = q->len - q->off };
-		bool first = q->off == 0;
-		ssize_t n = tx(s, &v, 1, q->fds, first ? q->nfds : 0);
+		struct iovec v[2] = {
+			{ .iov_base = q->data + q->off, .iov_len = q->len - q->off },
+			{ .iov_base = q->own + q->own_off,
+			  .iov_len = q->own_len - q->own_off },
+		};
+		ssize_t n = tx(s, v, 2, q->fds, q->nfds);
 
 		if (n < 0)
 			return (int)n;
-		if (first && n > 0)
-			close_fds(q->fds, q->nfds); /* the kernel has its copies */
-		q->off += (size_t)n;
-		s->out_bytes -= (size_t)n;
-		if (q->off < q->len)
+		consumed(s, q, (size_t)n);
+		if (q->off < q->len || q->own_off < q->own_len)
 			return -EAGAIN;
 		s->head = q->next;
 		if (s->head == NULL)
 			s->tail = NULL;
-		free(q->data);
-		free(q);
+		outq_free(q);
 	}
 	return 0;
+}
+
+static size_t sock_out_fds(const struct transport *t)
+{
+	return ((const struct sock_transport *)t)->out_fds;
 }
 
 static size_t sock_out_pending(const struct transport *t)
@@ -401,10 +467,9 @@ static void sock_destroy(struct transport *t)
 
 	while (s->head != NULL) {
 		struct outq *q = s->head;
+
 		s->head = q->next;
-		close_fds(q->fds, q->nfds);
-		free(q->data);
-		free(q);
+		outq_free(q);
 	}
 	close_fds(s->fds, s->nfds);
 	close_fd(&s->fd);
@@ -415,9 +480,11 @@ static void sock_destroy(struct transport *t)
 static const struct transport_ops sock_ops = {
 	.recv = sock_recv,
 	.send = sock_send,
+	.send_owned = sock_send_owned,
 	.keep = sock_keep,
 	.flush = sock_flush,
 	.out_pending = sock_out_pending,
+	.out_fds = sock_out_fds,
 	.fd = sock_fd,
 	.destroy = sock_destroy,
 };

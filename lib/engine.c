@@ -111,6 +111,14 @@ void engine_trace(struct engine *e, enum vus_trace_dir dir,
 	ctx_trace(e->ctx, &ev);
 }
 
+/* Whether the client left so many replies unread (bytes, or fds dup'd
+ * for them) that we stop taking requests until it reads. */
+static bool output_full(const struct engine *e)
+{
+	return transport_out_pending(e->t) >= ENGINE_OUT_HIGH ||
+	       transport_out_fds(e->t) >= ENGINE_OUT_HIGH_FDS;
+}
+
 /* Listen for what we can handle now: no reading while a message is held
  * or the client does not read our replies. */
 static void update_events(struct engine *e)
@@ -121,7 +129,7 @@ static void update_events(struct engine *e)
 	if (e->t == NULL)
 		return;
 	out = transport_out_pending(e->t);
-	if (!e->has_held && !e->closing && out < ENGINE_OUT_HIGH)
+	if (!e->has_held && !e->closing && !output_full(e))
 		ev |= EPOLLIN;
 	if (out > 0)
 		ev |= EPOLLOUT;
@@ -173,6 +181,7 @@ static void drop_deferred(struct engine *e)
 	e->dq_tail = NULL;
 	e->dq_count = 0;
 	e->dq_bytes = 0;
+	e->dq_fds = 0;
 }
 
 static void dma_unmap_notify(void *opaque, const struct vus_dma_region *r)
@@ -238,13 +247,23 @@ void engine_destroy(struct engine *e)
 	if (e->state == CONN_TEARDOWN)
 		finish_teardown(e);
 	dma_set_msg_fn(ctx_dma(e->ctx), NULL, NULL);
-	free(e->tail_buf);
 	free(e->scratch);
 	free(e);
 }
 
+void *engine_reply_tail(struct reply *r, size_t len)
+{
+	free(r->tail_own);
+	r->tail_own = calloc(1, len ? len : 1);
+	r->tail = r->tail_own;
+	r->tail_len = r->tail_own ? (uint32_t)len : 0;
+	return r->tail_own;
+}
+
+/* Send @r (or the error): an owned tail goes to the transport, which
+ * frees it once written, so a large bitmap is neither copied nor kept. */
 static void send_reply(struct engine *e, const struct wire_hdr *req, int err,
-		       const struct reply *r)
+		       struct reply *r)
 {
 	struct wire_hdr h;
 	struct iovec iov[2] = {
@@ -254,8 +273,16 @@ static void send_reply(struct engine *e, const struct wire_hdr *req, int err,
 	int ret;
 
 	wire_reply_hdr(&h, req, err < 0 ? 0 : r->len + r->tail_len, err);
-	ret = transport_send(e->t, &h, iov, err < 0 ? 0 : (r->tail_len ? 2 : 1),
-			     err < 0 ? NULL : r->fds, err < 0 ? 0 : r->nfds);
+	if (err < 0)
+		ret = transport_send(e->t, &h, iov, 0, NULL, 0);
+	else if (r->tail_own != NULL)
+		ret = transport_send_owned(e->t, &h, iov, 1, r->fds, r->nfds,
+					   r->tail_own, r->tail_len);
+	else
+		ret = transport_send(e->t, &h, iov, r->tail_len ? 2 : 1,
+				     r->fds, r->nfds);
+	if (err == 0)
+		r->tail_own = NULL; /* the transport's now */
 	engine_trace(e, VUS_TRACE_TX, &h, err < 0 ? 0 : r->nfds);
 	if (ret < 0)
 		e->broken = true;
@@ -278,6 +305,7 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m,
 	r->len = 0;
 	r->tail = NULL;
 	r->tail_len = 0;
+	r->tail_own = NULL;
 	r->nfds = 0;
 	r->close_after = false;
 	e->cur = m;
@@ -290,6 +318,8 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m,
 			   strerror(-ret));
 	if (!(m->hdr.flags & WIRE_F_NO_REPLY) && e->t != NULL)
 		send_reply(e, &m->hdr, ret, r);
+	free(r->tail_own); /* not sent: an error, NO_REPLY, or no client */
+	r->tail_own = NULL;
 	/* The reply says why we hang up: it must go out first. */
 	if (r->close_after)
 		e->closing = true;
@@ -400,6 +430,7 @@ static bool next_msg(struct engine *e, struct msg *m)
 			e->dq_tail = NULL;
 		e->dq_count--;
 		e->dq_bytes -= d->m.len;
+		e->dq_fds -= d->m.nfds;
 		*m = d->m;
 		free(d);
 		return true;
@@ -437,7 +468,7 @@ static void process(struct engine *e)
 		if (!engine_connected(e) || e->has_held || e->broken ||
 		    e->closing)
 			break;
-		if (transport_out_pending(e->t) >= ENGINE_OUT_HIGH)
+		if (output_full(e))
 			break;
 		if (!next_msg(e, &m))
 			break;

@@ -99,20 +99,19 @@ static int unmap_bitmap(struct engine *e, const struct msg *m,
 	struct wire_dma_unmap_bitmap b;
 	int ret;
 
+	uint64_t *bitmap;
+
 	memcpy(&b, m->payload + sizeof(*u), sizeof(b));
-	free(e->tail_buf);
-	e->tail_buf = calloc(1, (size_t)b.size);
-	if (e->tail_buf == NULL)
+	bitmap = engine_reply_tail(r, (size_t)b.size);
+	if (bitmap == NULL)
 		return -ENOMEM;
 	ret = dma_log_report(ctx_dma(e->ctx), u->addr, u->size, b.pgsize,
-			     e->tail_buf);
+			     bitmap);
 	if (ret < 0)
 		return ret;
 	u->argsz = (uint32_t)(sizeof(*u) + sizeof(b) + b.size);
 	memcpy(r->buf + sizeof(*u), &b, sizeof(b));
 	r->len = sizeof(*u) + sizeof(b);
-	r->tail = e->tail_buf;
-	r->tail_len = (uint32_t)b.size;
 	return 0;
 }
 
@@ -149,7 +148,8 @@ static int defer(struct engine *e, struct msg *m)
 	struct deferred *d;
 
 	if (e->dq_count >= ENGINE_DEFER_MAX_MSGS ||
-	    e->dq_bytes + m->len > ENGINE_DEFER_MAX_BYTES)
+	    e->dq_bytes + m->len > ENGINE_DEFER_MAX_BYTES ||
+	    e->dq_fds + m->nfds > ENGINE_DEFER_MAX_FDS)
 		return -ENOBUFS;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL || msg_detach(m) < 0) {
@@ -164,6 +164,7 @@ static int defer(struct engine *e, struct msg *m)
 	e->dq_tail = d;
 	e->dq_count++;
 	e->dq_bytes += m->len;
+	e->dq_fds += m->nfds;
 	return 0;
 }
 

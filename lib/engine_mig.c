@@ -11,8 +11,9 @@
  *
  * libvus tracks every mapping at 4 KiB whatever ranges DMA_LOGGING_START
  * names (they are checked, then taken as a hint), and reports at whatever
- * page size DMA_LOGGING_REPORT asks for. The report bitmap is sent
- * straight from the engine's tail buffer, not copied into the reply.
+ * page size DMA_LOGGING_REPORT asks for. The report bitmap is built in a
+ * buffer the reply owns and handed to the transport: never copied, freed
+ * once written.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -186,7 +187,7 @@ static int log_report(struct engine *e, const struct wire_feature *f,
 	struct wire_feature_dma_report q;
 	struct dma_table *dma = ctx_dma(e->ctx);
 	struct wire_feature h;
-	uint64_t bytes;
+	uint64_t bytes, *bitmap;
 	int ret;
 
 	if (m->len < sizeof(*f) + sizeof(q))
@@ -203,11 +204,10 @@ static int log_report(struct engine *e, const struct wire_feature *f,
 		return ret;
 	if (f->argsz < sizeof(h) + sizeof(q) + bytes)
 		return -EINVAL;
-	free(e->tail_buf);
-	e->tail_buf = calloc(1, bytes);
-	if (e->tail_buf == NULL)
+	bitmap = engine_reply_tail(r, (size_t)bytes);
+	if (bitmap == NULL)
 		return -ENOMEM;
-	ret = dma_log_report(dma, q.iova, q.length, q.page_size, e->tail_buf);
+	ret = dma_log_report(dma, q.iova, q.length, q.page_size, bitmap);
 	if (ret < 0)
 		return ret;
 	h = (struct wire_feature){
@@ -216,8 +216,6 @@ static int log_report(struct engine *e, const struct wire_feature *f,
 	memcpy(r->buf, &h, sizeof(h));
 	memcpy(r->buf + sizeof(h), &q, sizeof(q));
 	r->len = sizeof(h) + sizeof(q);
-	r->tail = e->tail_buf;
-	r->tail_len = (uint32_t)bytes;
 	return 0;
 }
 

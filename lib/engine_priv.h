@@ -28,8 +28,10 @@ enum conn_state {
 
 /* Bounds on what a client can make us hold. */
 #define ENGINE_OUT_HIGH (4u << 20)      /* stop reading above this backlog */
+#define ENGINE_OUT_HIGH_FDS 64u         /* ... or above this many queued fds */
 #define ENGINE_DEFER_MAX_MSGS 1024u    /* queued while awaiting our reply */
 #define ENGINE_DEFER_MAX_BYTES (16u << 20)
+#define ENGINE_DEFER_MAX_FDS 256u
 #define ENGINE_REQUEST_TIMEOUT_MS 5000 /* as QEMU's own x-msg-timeout */
 #define ENGINE_BUDGET 64u              /* messages per wakeup */
 
@@ -40,6 +42,7 @@ struct reply {
 	uint32_t len;   /* payload bytes to send from @buf */
 	const void *tail;  /* more payload sent from here (no copy), or NULL */
 	uint32_t tail_len;
+	void *tail_own;    /* @tail when the reply owns it (engine_reply_tail) */
 	int fds[WIRE_MAX_FDS_LIMIT]; /* borrowed; attached to the reply */
 	unsigned int nfds;
 	bool close_after; /* hang up once the reply is out */
@@ -94,6 +97,7 @@ struct engine {
 	struct deferred *dq_tail;
 	unsigned int dq_count;
 	size_t dq_bytes;
+	unsigned int dq_fds;
 	/* Server-to-client requests. */
 	uint16_t next_id;
 	bool in_request;
@@ -102,7 +106,6 @@ struct engine {
 	uint8_t *scratch;     /* reply payload buffer */
 	uint32_t scratch_cap;
 	struct reply reply;   /* handlers never nest: one is enough */
-	void *tail_buf;       /* a reply's tail built by a handler (bitmaps) */
 	engine_idle_fn *idle_fn;
 	void *idle_opaque;
 };
@@ -111,6 +114,13 @@ struct engine {
 const struct cmd_desc *engine_cmd(uint32_t cmd);
 int engine_cmd_check(const struct engine *e, const struct cmd_desc *d,
 		     const struct msg *m);
+/**
+ * A zeroed buffer of @len bytes sent as @r's tail (after @r->len bytes of
+ * @r->buf). The reply owns it; it is freed once written to the socket, or
+ * when the reply is not sent. NULL when out of memory.
+ */
+void *engine_reply_tail(struct reply *r, size_t len);
+
 /** The payload's leading argsz (caller checked the length). */
 uint32_t engine_argsz(const struct msg *m);
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,12 +27,13 @@
 
 static struct peer_msg *m;
 static struct tserver s;
-static atomic_uint rx_reads; /* REGION_READs the server received */
+static atomic_uint rx_reads; /* requests of rx_cmd the server received */
+static _Atomic uint16_t rx_cmd = WIRE_CMD_REGION_READ;
 
 static void count_rx(void *opaque, const struct vus_trace_event *ev)
 {
 	(void)opaque;
-	if (ev->dir == VUS_TRACE_RX && ev->cmd == WIRE_CMD_REGION_READ)
+	if (ev->dir == VUS_TRACE_RX && ev->cmd == rx_cmd)
 		atomic_fetch_add(&rx_reads, 1);
 }
 
@@ -49,6 +51,7 @@ static int setup_traced(void **state)
 	assert_non_null(m);
 	vtest_setup(state);
 	atomic_store(&rx_reads, 0);
+	atomic_store(&rx_cmd, WIRE_CMD_REGION_READ);
 	tserver_start(&s, &(struct tserver_opts){ .no_thread = true,
 						   .no_negotiate = true });
 	vus_ctx_set_trace(s.ctx, count_rx, NULL);
@@ -74,13 +77,6 @@ static int teardown(void **state)
 	return vtest_teardown(state);
 }
 
-static bool under_valgrind(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-
-	return p != NULL && strstr(p, "vgpreload") != NULL;
-}
-
 /* This process's resident memory in KiB. */
 static long rss_kib(void)
 {
@@ -101,7 +97,7 @@ static void assert_rss_grew_less_than(long before_kib, long limit_mib)
 {
 	long grown = rss_kib() - before_kib;
 
-	if (under_valgrind())
+	if (vtest_under_valgrind())
 		return;
 	if (grown > limit_mib * 1024)
 		fail_msg("server memory grew by %ld KiB (limit %ld MiB)", grown,
@@ -209,6 +205,46 @@ static void client_that_never_reads_costs_bounded_memory(void **state)
 	free(buf);
 }
 
+/*
+ * Red team, issue 10: the output queue dup()s the fds of replies it could
+ * not send and was bounded by bytes only, so pipelined requests whose
+ * replies carry an fd, never read, took the server to 19,904 fds. The
+ * engine now stops reading at ENGINE_OUT_HIGH_FDS queued fds (64), which
+ * one reply past the check may exceed by its own fds (here one).
+ */
+static void fd_replies_never_read_hold_bounded_fds(void **state)
+{
+	const unsigned int n = 1000;
+	struct wire_region_info q = { .argsz = sizeof(q), .index = 2 };
+	uint8_t *buf;
+	size_t one = WIRE_HDR_SIZE + sizeof(q), sent;
+	int before = vtest_count_fds();
+
+	(void)state;
+	atomic_store(&rx_cmd, WIRE_CMD_DEVICE_GET_REGION_INFO);
+	buf = requests(WIRE_CMD_DEVICE_GET_REGION_INFO, &q, sizeof(q), n, 1000);
+	sent = write_until_stalled(buf, n * one, 500);
+	(void)settled_rx_reads();
+	/* The socket holds some replies (their fds are the kernel's); what
+	 * the server queued itself holds at most 64 + 1 fds. */
+	if (vtest_count_fds() - before > 64 + 1)
+		fail_msg("the server holds %d fds for unread replies (bound 65)",
+			 vtest_count_fds() - before);
+	for (unsigned int i = 0; i < n; i++) {
+		if ((i + 8) * one > sent && sent < n * one)
+			sent += write_until_stalled(buf + sent,
+						    MIN(n * one, (i + 16) * one) - sent,
+						    5000);
+		assert_int_equal(peer_recv(&s, m, 5000), 0);
+		assert_int_equal(m->hdr.msg_id, 1000 + i);
+		assert_int_equal(m->nfds, 1);
+		peer_msg_close_fds(m);
+	}
+	assert_int_equal(sent, n * one);
+	assert_int_equal(vtest_count_fds(), before);
+	free(buf);
+}
+
 /* The device reads 64 bytes of fd-less memory on a write at 0x200. */
 static int dma_on_write(struct tdev *d, uint64_t off, const void *buf,
 			size_t len)
@@ -270,6 +306,69 @@ static void assert_dropped_after_enobufs(uint16_t id)
 	assert_int_equal(tserver_join(&s), -ENOTCONN);
 	assert_int_equal(s.dev.last_reset, VUS_RESET_DISCONNECT);
 	assert_int_equal(vus_dma_nr_regions(s.ctx), 0);
+}
+
+/* @n DEVICE_GET_INFO requests with 16 eventfds each, ids from 100. */
+static void send_with_fds(unsigned int n)
+{
+	struct wire_device_info di = { .argsz = 16 };
+	int fds[16];
+
+	for (int i = 0; i < 16; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	s.next_id = 100;
+	for (unsigned int i = 0; i < n; i++)
+		(void)peer_send(&s, WIRE_CMD_DEVICE_GET_INFO, 0, &di, sizeof(di),
+				fds, 16);
+	for (int i = 0; i < 16; i++)
+		close(fds[i]);
+}
+
+/*
+ * Red team, issue 10: commands queued while the server awaits its own
+ * DMA reply could hold 1024 x 16 fds. The queue now holds at most 256:
+ * 16 messages with 16 fds each wait, and are answered (refused: this
+ * command takes no fds) once the DMA is done...
+ */
+static void fds_deferred_during_server_dma_up_to_the_bound(void **state)
+{
+	uint16_t id, dma_id;
+	uint8_t r[16 + 64] = { 0 };
+
+	(void)state;
+	id = start_server_dma();
+	dma_id = m->hdr.msg_id;
+	memcpy(r, m->payload, 16); /* address and count, as asked */
+	send_with_fds(ENGINE_DEFER_MAX_FDS / 16);
+	{
+		struct wire_hdr h = { .msg_id = dma_id, .cmd = WIRE_CMD_DMA_READ,
+				      .msg_size = 16 + sizeof(r),
+				      .flags = WIRE_F_TYPE_REPLY };
+		uint8_t msg[16 + sizeof(r)];
+
+		memcpy(msg, &h, 16);
+		memcpy(msg + 16, r, sizeof(r));
+		peer_send_raw(&s, msg, sizeof(msg), NULL, 0);
+	}
+	assert_int_equal(peer_recv(&s, m, 5000), 0);
+	assert_int_equal(m->hdr.msg_id, id);
+	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
+	for (unsigned int i = 0; i < ENGINE_DEFER_MAX_FDS / 16; i++) {
+		assert_int_equal(peer_recv(&s, m, 5000), 0);
+		assert_int_equal(m->hdr.msg_id, 100 + i);
+		assert_int_equal(m->hdr.error, EINVAL);
+	}
+}
+
+/* ... and one more message's fds get ENOBUFS and the connection dropped. */
+static void fds_deferred_during_server_dma_past_the_bound(void **state)
+{
+	uint16_t id;
+
+	(void)state;
+	id = start_server_dma();
+	send_with_fds(ENGINE_DEFER_MAX_FDS / 16 + 1);
+	assert_dropped_after_enobufs(id);
 }
 
 static void flood_during_server_dma_hits_the_message_limit(void **state)
@@ -360,6 +459,15 @@ int main(int argc, char **argv)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			four_gib_message_then_hang_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			fd_replies_never_read_hold_bounded_fds, setup_traced,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			fds_deferred_during_server_dma_up_to_the_bound, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			fds_deferred_during_server_dma_past_the_bound, setup,
+			teardown),
 	};
 
 	return vtest_run("hostile_bounds", tests, argc, argv);

@@ -84,7 +84,7 @@ void vtest_time_scale_raise(double factor)
 }
 
 /* Valgrind runs us with its preload objects in LD_PRELOAD. */
-static bool under_valgrind(void)
+bool vtest_under_valgrind(void)
 {
 	const char *p = getenv("LD_PRELOAD");
 
@@ -101,7 +101,7 @@ double vtest_time_scale(void)
 #ifdef VTEST_ASAN
 	f *= 3.0;
 #endif
-	if (under_valgrind())
+	if (vtest_under_valgrind())
 		f *= 10.0;
 	return f * shim_factor;
 }

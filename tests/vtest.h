@@ -54,6 +54,9 @@ long long vtest_deadline(int ms);
 /** Whether @deadline (from vtest_deadline) has passed. */
 bool vtest_expired(long long deadline);
 
+/** Whether valgrind runs us (its memory makes RSS figures meaningless). */
+bool vtest_under_valgrind(void);
+
 /** For a shim (from a constructor): multiply the scale by @factor >= 1. */
 void vtest_time_scale_raise(double factor);
 
