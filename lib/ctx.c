@@ -28,6 +28,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mig.h"
+#include "recovery.h"
 #include "region.h"
 #include "ctx_priv.h"
 #include "wire.h"
@@ -41,6 +42,13 @@ struct device *ctx_device(vus_ctx *ctx) { return &ctx->dev; }
 struct engine *ctx_engine(vus_ctx *ctx) { return ctx->engine; }
 struct migration *ctx_mig(vus_ctx *ctx) { return ctx->mig; }
 void ctx_set_mig(vus_ctx *ctx, struct migration *m) { ctx->mig = m; }
+struct recovery *ctx_recovery(vus_ctx *ctx) { return ctx->rec; }
+void ctx_set_recovery(vus_ctx *ctx, struct recovery *r) { ctx->rec = r; }
+
+void ctx_message_done(vus_ctx *ctx, uint32_t changes)
+{
+	recovery_message_done(ctx->rec, changes);
+}
 enum vus_bus ctx_bus_type(const vus_ctx *ctx) { return ctx->bus_type; }
 bool ctx_realized(const vus_ctx *ctx) { return ctx->realized; }
 uint32_t ctx_max_xfer(const vus_ctx *ctx) { return ctx->max_xfer; }
@@ -191,6 +199,7 @@ VUS_EXPORT void vus_ctx_destroy(vus_ctx *ctx)
 	}
 	loop_del(&ctx->wake_w);
 	close_fd(&ctx->wake_w.fd);
+	recovery_destroy(ctx->rec);
 	mig_destroy(ctx->mig);
 	if (ctx->bus_ops != NULL && ctx->bus_ops->destroy != NULL)
 		ctx->bus_ops->destroy(ctx->bus);
@@ -282,6 +291,16 @@ VUS_EXPORT int vus_ctx_realize(vus_ctx *ctx)
 		}
 	}
 	ctx->realized = true;
+	if (ctx->rec != NULL) {
+		/* The layout is frozen now: kept state can be restored. */
+		ret = recovery_realize(ctx, ctx->rec);
+		if (ret < 0) {
+			log_msg(&ctx->log, VUS_LOG_ERR, "recovery: %s",
+				strerror(-ret));
+			ctx->realized = false;
+			return ret;
+		}
+	}
 	return 0;
 }
 

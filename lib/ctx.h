@@ -22,6 +22,7 @@ struct device;
 struct engine;
 struct migration;
 struct vus_mig_section_ops;
+struct recovery;
 
 struct log *ctx_log(vus_ctx *ctx);
 struct loop *ctx_loop(vus_ctx *ctx);
@@ -37,6 +38,14 @@ enum vus_bus ctx_bus_type(const vus_ctx *ctx);
 bool ctx_realized(const vus_ctx *ctx);
 /** Negotiable limit on data transfers (our own, from the config). */
 uint32_t ctx_max_xfer(const vus_ctx *ctx);
+/** Crash recovery (lib/recovery.c), or NULL when not enabled. */
+struct recovery *ctx_recovery(vus_ctx *ctx);
+void ctx_set_recovery(vus_ctx *ctx, struct recovery *r);
+/**
+ * The engine handled a client message that may have changed @changes
+ * (KEPT_* of lib/recovery.h): kept state is saved before its reply.
+ */
+void ctx_message_done(vus_ctx *ctx, uint32_t changes);
 /** Report a message to the trace hook, if one is set. */
 void ctx_trace(vus_ctx *ctx, const struct vus_trace_event *ev);
 

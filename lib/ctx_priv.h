@@ -43,6 +43,7 @@ struct vus_ctx {
 	pthread_t thread;
 	atomic_bool thread_known;
 	struct fd_handler *handlers;
+	struct recovery *rec;  /* crash recovery, NULL when off */
 	vus_trace_fn *trace_fn;
 	void *trace_opaque;
 };

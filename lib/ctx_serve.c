@@ -21,6 +21,7 @@
 #include "ctx_priv.h"
 #include "engine.h"
 #include "log.h"
+#include "recovery.h"
 
 #define LISTEN_BACKLOG 16
 
@@ -244,6 +245,8 @@ VUS_EXPORT int vus_ctx_run_once(vus_ctx *ctx, int timeout_ms)
 	n = loop_run_once(ctx->loop, timeout_ms);
 	/* Messages deferred while a handler awaited a DMA reply. */
 	engine_run_deferred(ctx->engine);
+	/* What device fd handlers changed is kept from this turn on. */
+	recovery_turn_done(ctx->rec);
 	if (n < 0)
 		return n;
 	if (ctx->listen_w.fd < 0 && !engine_busy(ctx->engine))

@@ -311,6 +311,7 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m,
 	e->cur = m;
 	ret = d->handler(e, m, r);
 	e->cur = NULL;
+	ctx_message_done(e->ctx, d->changes);
 	if (quiesced)
 		device_resume(ctx_device(e->ctx));
 	if (ret < 0)

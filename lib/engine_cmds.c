@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "engine_priv.h"
+#include "recovery.h"
 
 #define READY CONN_BIT(CONN_READY)
 #define NEGOTIATING CONN_BIT(CONN_NEGOTIATING)
@@ -28,7 +29,7 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 	[WIRE_CMD_VERSION] = {
 		.name = "VERSION", .min_len = 4,
 		.max_len = WIRE_MAX_CONTROL_MSG, .states = NEGOTIATING,
-		.handler = handle_version,
+		.handler = handle_version, .changes = KEPT_ENGINE,
 	},
 	[WIRE_CMD_DMA_MAP] = {
 		.name = "DMA_MAP", .min_len = 32, .max_len = 32, .max_fds = 1,
@@ -73,6 +74,7 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 	[WIRE_CMD_REGION_WRITE] = {
 		.name = "REGION_WRITE", .min_len = 16, .data_max = true,
 		.states = READY, .handler = handle_region_write,
+		.changes = KEPT_BUS,
 	},
 	[WIRE_CMD_DMA_READ] = {
 		.name = "DMA_READ", .min_len = 0,
@@ -88,11 +90,12 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 		.name = "DEVICE_RESET", .min_len = 0, .max_len = 0,
 		.states = READY, .quiesce = true,
 		.handler = handle_device_reset,
+		.changes = KEPT_BUS | KEPT_DEVICE,
 	},
 	[WIRE_CMD_REGION_WRITE_MULTI] = {
 		.name = "REGION_WRITE_MULTI", .min_len = 8,
 		.max_len = 8 + 24 * WIRE_WRITE_MULTI_MAX, .states = READY,
-		.handler = handle_region_write_multi,
+		.handler = handle_region_write_multi, .changes = KEPT_BUS,
 	},
 	[WIRE_CMD_DEVICE_FEATURE] = {
 		/* Device state changes stop the device: quiesce for those. */
@@ -100,6 +103,7 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 		.max_len = WIRE_MAX_CONTROL_MSG, .argsz_min = 8,
 		.states = READY, .quiesce_if = engine_mig_needs_quiesce,
 		.handler = handle_device_feature,
+		.changes = KEPT_BUS | KEPT_DEVICE,
 	},
 	[WIRE_CMD_MIG_DATA_READ] = {
 		.name = "MIG_DATA_READ", .min_len = 8, .max_len = 8,

@@ -65,6 +65,9 @@ struct cmd_desc {
 	/* Pure check beyond the table (run before quiescing); may be NULL. */
 	int (*check)(struct engine *e, const struct msg *m);
 	int (*handler)(struct engine *e, struct msg *m, struct reply *r);
+	/* Kept state it may change (KEPT_* of recovery.h), saved before
+	 * the reply goes out. */
+	uint32_t changes;
 };
 
 struct deferred {

@@ -57,6 +57,27 @@ int mig_add_lib_section(struct migration *m, const char *name,
 			uint32_t version, const struct vus_mig_section_ops *ops,
 			void *opaque);
 
+/*
+ * The sections one at a time (mig_each.c), for the crash-recovery state
+ * area: index i counts library sections first. Context thread.
+ */
+/** The compatibility version the device set (0 without migration). */
+uint32_t mig_compat_version(const struct migration *m);
+unsigned int mig_nr_sections(const struct migration *m);
+unsigned int mig_nr_lib_sections(const struct migration *m);
+const char *mig_section_name(const struct migration *m, unsigned int i);
+uint32_t mig_section_version(const struct migration *m, unsigned int i);
+/** Index of section @name, or -ENOENT. */
+int mig_section_find(const struct migration *m, const char *name);
+/** Run section @i's save() into @b. 0 or the callback's -errno. */
+int mig_section_save(struct migration *m, unsigned int i, struct mig_buf *b);
+/**
+ * Run section @i's check() (@load false) or load() on @len bytes saved by
+ * this same version. A failure is logged. 0 or -errno.
+ */
+int mig_section_apply(struct migration *m, unsigned int i, const void *p,
+		      size_t len, bool load);
+
 /** Back to RUNNING with no session (DEVICE_RESET, client gone). */
 void mig_reset(struct migration *m);
 

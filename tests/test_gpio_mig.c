@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gpio_util.h"
 #include "vtest.h"
 #include "vus.h"
 #include "vus/client.h"
@@ -84,49 +85,24 @@ static void card_stop(struct card *k)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* One control-socket command; returns the JSON reply in @reply. */
 static void control(struct card *k, const char *cmd, char *reply, size_t cap)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t got = 0;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	strcpy(sa.sun_path, k->ctl);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
-	assert_int_equal(write(fd, "\n", 1), 1);
-	while (got < cap - 1 && memchr(reply, '\n', got) == NULL) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		assert_int_equal(poll(&p, 1, vtest_ms(5000)), 1);
-		n = read(fd, reply + got, cap - 1 - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	reply[got] = '\0';
-	close(fd);
+	gpio_control(k->ctl, cmd, reply, cap);
 }
 
 static uint8_t reg(struct card *k, unsigned int r)
 {
-	uint8_t v = 0xee;
-
-	assert_int_equal(vus_client_region_read(k->c, IDIO16_BAR, r, &v, 1), 0);
-	return v;
+	return gpio_reg(k->c, r);
 }
 
 static void set_reg(struct card *k, unsigned int r, uint8_t v)
 {
-	assert_int_equal(vus_client_region_write(k->c, IDIO16_BAR, r, &v, 1), 0);
+	gpio_set_reg(k->c, r, v);
 }
 
 static uint32_t cfg32(struct card *k, uint32_t off)
 {
-	uint32_t v = 0;
-
-	assert_int_equal(vus_client_region_read(k->c, VUS_PCI_REGION_CONFIG, off, &v, 4), 0);
-	return v;
+	return gpio_cfg32(k->c, off);
 }
 
 static int save(struct card *k)

@@ -71,6 +71,9 @@ int sample_cli_option(struct sample_cli *c, int code, const char *arg)
 	case SAMPLE_OPT_SANDBOX:
 		ret = parse_sandbox(arg, &c->sandbox);
 		break;
+	case SAMPLE_OPT_RECOVER:
+		c->recover = true;
+		break;
 	default:
 		return 0;
 	}
@@ -94,6 +97,8 @@ void sample_cli_usage(FILE *f, int col)
 		{ "--sandbox[=MODE]", "once listening, confine the server to the system" },
 		{ "", "calls it needs (seccomp); others: kill (default)," },
 		{ "", "eperm (they fail), log (allowed, logged by the kernel)" },
+		{ "--recover", "survive a crash: keep fds and state in the fd store" },
+		{ "", "of $NOTIFY_SOCKET (systemd, vus-supervise)" },
 	};
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)

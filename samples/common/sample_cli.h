@@ -13,6 +13,7 @@
 #define SAMPLE_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ enum {
 	SAMPLE_OPT_LOG_LEVEL,
 	SAMPLE_OPT_COMPAT,
 	SAMPLE_OPT_SANDBOX,
+	SAMPLE_OPT_RECOVER,
 };
 
 #define SAMPLE_CLI_LONGOPTS                                                     \
@@ -33,7 +35,8 @@ enum {
 	{ "fd", required_argument, NULL, SAMPLE_OPT_FD },                       \
 	{ "log-level", required_argument, NULL, SAMPLE_OPT_LOG_LEVEL },         \
 	{ "compat-version", required_argument, NULL, SAMPLE_OPT_COMPAT },       \
-	{ "sandbox", optional_argument, NULL, SAMPLE_OPT_SANDBOX }
+	{ "sandbox", optional_argument, NULL, SAMPLE_OPT_SANDBOX },            \
+	{ "recover", no_argument, NULL, SAMPLE_OPT_RECOVER }
 
 /* --sandbox: off unless given; bare --sandbox kills on a forbidden call. */
 enum sample_sandbox {
@@ -49,6 +52,7 @@ struct sample_cli {
 	int log_level;           /* VUS_LOG_*, default VUS_LOG_NOTICE */
 	uint32_t compat_version; /* default 1 */
 	enum sample_sandbox sandbox;
+	bool recover;            /* --recover: crash recovery (fd store) */
 };
 
 /** Defaults for every shared option. */
@@ -71,6 +75,13 @@ int sample_parse_level(const char *s);
 
 /** vus_log_fn printing "[level] message" on stderr. */
 void sample_log_sink(void *opaque, int level, const char *msg);
+
+/**
+ * With --recover, make @ctx recoverable (vus_ctx_enable_recovery()): call
+ * right after vus_ctx_create(). 0 when not asked for, or -errno (a
+ * message is printed).
+ */
+int sample_cli_recovery(vus_ctx *ctx, const struct sample_cli *c);
 
 /** Listen at --socket-path or on the --fd socket. 0 or -errno. */
 int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c);

@@ -18,6 +18,21 @@ static void on_signal(int sig)
 	vus_ctx_stop(the_ctx); /* async-signal-safe */
 }
 
+int sample_cli_recovery(vus_ctx *ctx, const struct sample_cli *c)
+{
+	int ret;
+
+	if (!c->recover)
+		return 0;
+	ret = vus_ctx_enable_recovery(ctx, NULL);
+	if (ret == -ENOTCONN)
+		fprintf(stderr, "--recover: no fd store ($NOTIFY_SOCKET is not set); "
+			"run under vus-supervise or systemd\n");
+	else if (ret < 0)
+		fprintf(stderr, "--recover: %s\n", strerror(-ret));
+	return ret;
+}
+
 int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c)
 {
 	return c->socket_path ? vus_ctx_listen(ctx, c->socket_path)
@@ -72,5 +87,7 @@ int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
 		fprintf(stderr, "sandbox: %s\n", strerror(-ret));
 		return ret;
 	}
+	/* Listening: a service manager waiting for us may go on. */
+	(void)vus_notify("READY=1");
 	return vus_ctx_run(ctx);
 }

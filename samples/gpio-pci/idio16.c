@@ -9,6 +9,12 @@
 
 #include "idio16.h"
 
+/* The registers changed: crash recovery keeps them (when enabled). */
+static void kept_changed(struct idio16 *d)
+{
+	(void)vus_ctx_state_changed(d->ctx, "idio16");
+}
+
 /* INTx follows the pending latch while the interrupt is enabled. */
 static void update_intx(struct idio16 *d)
 {
@@ -25,6 +31,7 @@ void idio16_set_inputs(struct idio16 *d, uint16_t inputs)
 	if (d->stopped)
 		return; /* seen when the card runs again */
 	d->inputs = inputs;
+	kept_changed(d);
 	if (!changed || !d->irq_enabled)
 		return;
 	if (changed & 0x00ff)
@@ -48,9 +55,11 @@ uint8_t idio16_read(struct idio16 *d, unsigned int reg)
 		/* Reading this register enables the interrupt. */
 		d->irq_enabled = true;
 		update_intx(d);
+		kept_changed(d);
 		return 0;
 	case IDIO16_REG_FILTER_CTL:
 		d->filters = true;
+		kept_changed(d);
 		return 0;
 	case IDIO16_REG_OUT8_15:
 		return (uint8_t)(d->outputs >> 8);
@@ -85,8 +94,9 @@ void idio16_write(struct idio16 *d, unsigned int reg, uint8_t val)
 		d->outputs = (uint16_t)((d->outputs & 0x00ff) | (val << 8));
 		break;
 	default:
-		break; /* read-only or unused: ignored, as on the card */
+		return; /* read-only or unused: ignored, as on the card */
 	}
+	kept_changed(d);
 }
 
 void idio16_reset(struct idio16 *d)
@@ -96,6 +106,7 @@ void idio16_reset(struct idio16 *d)
 	d->filters = false;
 	d->status = 0;
 	update_intx(d);
+	kept_changed(d);
 }
 
 /* BAR accesses arrive as the client sends them (1-4 bytes for I/O). */

@@ -98,12 +98,15 @@ static int serve(const struct opts *o)
 		return ret;
 	}
 	vus_ctx_set_log(ctx, o->cli.log_level, sample_log_sink, NULL);
-	ret = idio16_setup(&dev, ctx);
+	ret = sample_cli_recovery(ctx, &o->cli);
+	if (ret == 0)
+		ret = idio16_setup(&dev, ctx);
 	if (ret == 0)
 		ret = idio16_mig_setup(&dev, o->cli.compat_version);
+	/* Before realize: state a crashed process kept replaces it there. */
+	dev.inputs = dev.wires = (uint16_t)o->inputs;
 	if (ret == 0)
 		ret = vus_ctx_realize(ctx);
-	dev.inputs = dev.wires = (uint16_t)o->inputs;
 	if (ret == 0 && o->control_path) {
 		what = o->control_path;
 		ret = control_open(&ctl, ctx, &dev, o->control_path);

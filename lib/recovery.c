@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * recovery: a context's kept state in the state area (vus/recovery.h).
+ *
+ * Layout: one block per migration section ("s.<name>"), the library's
+ * first, each two slots of max_section_size bytes. A section is saved
+ * when it changed -- the library's after a message that may change them
+ * (the command table's .changes), the device's when it says so -- and the
+ * saves of one message or loop turn are committed together, before the
+ * message's reply goes out.
+ *
+ * At realize, an area inherited from a dead process ("vus.<ctx>.state")
+ * is checked whole (kind, identity, layout, checksums), then every
+ * section's check() runs, then every load(): the device comes up with the
+ * dead process's state or, if anything was refused, clean, with the
+ * reason logged. Never half of each.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "log.h"
+#include "mig.h"
+#include "recovery_priv.h"
+#include "state_area.h"
+
+#define DEFAULT_SECTION_MAX (64u << 10)
+#define MIN_SECTION_MAX (4u << 10)
+#define MAX_SECTION_MAX (64u << 20)
+
+static struct log *rlog(struct recovery *r)
+{
+	return ctx_log(r->ctx);
+}
+
+VUS_EXPORT int vus_ctx_enable_recovery(vus_ctx *ctx,
+				       const struct vus_recovery_config *cfg)
+{
+	struct vus_recovery_config c = { .struct_size = sizeof(c) };
+	struct recovery *r;
+	int ret;
+
+	if (ctx == NULL || (cfg != NULL && copy_sized(&c, sizeof(c), cfg) < 0))
+		return -EINVAL;
+	if (c.max_section_size == 0)
+		c.max_section_size = DEFAULT_SECTION_MAX;
+	if (c.max_section_size < MIN_SECTION_MAX ||
+	    c.max_section_size > MAX_SECTION_MAX)
+		return -EINVAL;
+	if (ctx_realized(ctx))
+		return -EBUSY;
+	if (ctx_recovery(ctx) != NULL)
+		return -EEXIST;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->ctx = ctx;
+	r->cfg = c;
+	r->sec_block0 = -1;
+	ret = recovery_inherit_init();
+	if (ret == 0)
+		ret = notify_open_env(&r->n);
+	if (ret == 0 && r->n == NULL)
+		ret = -ENOTCONN;
+	if (ret == 0 &&
+	    (recovery_fd_name(r->prefix, sizeof(r->prefix), "vus", ctx_log(ctx)->name) < 0 ||
+	     recovery_fd_name(r->dev_prefix, sizeof(r->dev_prefix), "dev", ctx_log(ctx)->name) < 0 ||
+	     !fdstore_name_ok(r->prefix)))
+		ret = -EINVAL;
+	if (ret < 0) {
+		recovery_destroy(r);
+		return ret;
+	}
+	ctx_set_recovery(ctx, r);
+	return 0;
+}
+
+void recovery_destroy(struct recovery *r)
+{
+	if (r == NULL)
+		return;
+	sa_destroy(r->sa);
+	notify_close(r->n);
+	free(r->dirty);
+	free(r);
+}
+
+/* What the area belongs to: the device's identity and compatibility. */
+static void identity(struct recovery *r, char *buf, size_t len)
+{
+	char id[SA_IDENTITY_MAX + 1] = "generic";
+	const struct bus_ops *b = ctx_bus_ops(r->ctx);
+	struct migration *m = ctx_mig(r->ctx);
+
+	if (b != NULL && b->identity != NULL &&
+	    b->identity(ctx_bus(r->ctx, b), id, sizeof(id)) < 0)
+		snprintf(id, sizeof(id), "generic");
+	snprintf(buf, len, "%s/%u/%s", id, mig_compat_version(m), r->prefix);
+}
+
+/* The area's blocks, in an order fixed by the device's set-up. */
+static int build_layout(struct recovery *r, struct state_area **out)
+{
+	struct migration *m = ctx_mig(r->ctx);
+	char id[SA_IDENTITY_MAX + 1], name[SA_NAME_MAX + 1];
+	struct state_area *sa;
+	int ret;
+
+	identity(r, id, sizeof(id));
+	ret = sa_create(id, &sa);
+	if (ret < 0)
+		return ret;
+	for (unsigned int i = 0; ret >= 0 && i < r->nr_sec; i++) {
+		snprintf(name, sizeof(name), "s.%s", mig_section_name(m, i));
+		ret = sa_add_block(sa, name, mig_section_version(m, i),
+				   r->cfg.max_section_size, 1);
+		if (i == 0)
+			r->sec_block0 = ret;
+	}
+	/* The area needs at least one block, even without sections. */
+	if (ret >= 0 && r->nr_sec == 0)
+		ret = sa_add_block(sa, "none", 1, 0, 1);
+	if (ret < 0) {
+		sa_destroy(sa);
+		return ret;
+	}
+	*out = sa;
+	return 0;
+}
+
+/* Turn recovery off: the store forgets the area, a restart starts clean. */
+static void give_up(struct recovery *r, const char *what, int err)
+{
+	char name[FDSTORE_NAME_MAX + 1];
+
+	if (r->broken)
+		return;
+	r->broken = true;
+	log_msg(rlog(r), VUS_LOG_ERR,
+		"recovery: %s failed (%s): crash recovery is off for this process",
+		what, strerror(-err));
+	if (recovery_fd_name(name, sizeof(name), r->prefix, "state") == 0)
+		recovery_unstore(r, name);
+}
+
+static int save_section(struct recovery *r, unsigned int i)
+{
+	unsigned int blk = (unsigned int)r->sec_block0 + i;
+	uint32_t cap = sa_elem_size(r->sa, blk);
+	struct mig_buf b = { .p = sa_write_begin(r->sa, blk, 0), .cap = cap,
+			     .limit = cap };
+	int ret;
+
+	/* The section writes straight into the slot; it cannot grow it. */
+	ret = mig_section_save(ctx_mig(r->ctx), i, &b);
+	if (ret == 0)
+		ret = sa_write_end(r->sa, blk, 0, (uint32_t)b.len);
+	if (ret == -EFBIG)
+		log_msg(rlog(r), VUS_LOG_ERR,
+			"recovery: section \"%s\" saves more than %u bytes (see max_section_size)",
+			mig_section_name(ctx_mig(r->ctx), i), cap);
+	return ret;
+}
+
+/* Save every dirty section, then commit them together. */
+static void flush(struct recovery *r)
+{
+	int ret = 0;
+
+	if (!r->any_dirty || r->broken || r->sa == NULL)
+		return;
+	for (unsigned int i = 0; ret == 0 && i < r->nr_sec; i++) {
+		if (!r->dirty[i])
+			continue;
+		ret = save_section(r, i);
+		r->dirty[i] = false;
+	}
+	r->any_dirty = false;
+	if (ret < 0) {
+		give_up(r, "saving the device state", ret);
+		return;
+	}
+	sa_commit(r->sa);
+}
+
+static void mark_all(struct recovery *r, unsigned int from, unsigned int to)
+{
+	for (unsigned int i = from; i < to; i++)
+		r->dirty[i] = true;
+	r->any_dirty |= to > from;
+}
+
+void recovery_message_done(struct recovery *r, uint32_t changes)
+{
+	if (r == NULL)
+		return;
+	if (changes & KEPT_BUS)
+		mark_all(r, 0, r->nr_lib_sec);
+	if (changes & KEPT_DEVICE)
+		mark_all(r, r->nr_lib_sec, r->nr_sec);
+	flush(r);
+}
+
+void recovery_turn_done(struct recovery *r)
+{
+	if (r != NULL)
+		flush(r);
+}
+
+/* Check every kept section, then load them all: all or nothing. */
+static int restore(struct recovery *r)
+{
+	struct migration *m = ctx_mig(r->ctx);
+
+	for (unsigned int pass = 0; pass < 2; pass++) {
+		for (unsigned int i = 0; i < r->nr_sec; i++) {
+			const void *p;
+			uint32_t len;
+			int ret = sa_get(r->sa, (unsigned int)r->sec_block0 + i,
+					 0, &p, &len);
+
+			/* Every section is saved before the first commit. */
+			if (ret == 0 && len == 0)
+				ret = -ENODATA;
+			if (ret == 0)
+				ret = mig_section_apply(m, i, p, len, pass == 1);
+			if (ret < 0)
+				return pass == 0 ? ret : -EIO;
+		}
+	}
+	return 0;
+}
+
+/* A new area: stored, then every section saved and committed. */
+static int start_clean(struct recovery *r)
+{
+	char name[FDSTORE_NAME_MAX + 1];
+	int ret = build_layout(r, &r->sa);
+
+	if (ret == 0)
+		ret = sa_open_new(r->sa);
+	if (ret == 0)
+		ret = recovery_fd_name(name, sizeof(name), r->prefix, "state");
+	if (ret == 0)
+		ret = recovery_store(r, name, sa_fd(r->sa));
+	if (ret < 0)
+		return ret;
+	mark_all(r, 0, r->nr_sec);
+	r->any_dirty = true; /* commit even without sections */
+	flush(r);
+	return r->broken ? -EIO : 0;
+}
+
+/* Adopt the dead process's area and its state; false if refused. */
+static bool adopt(struct recovery *r, int fd)
+{
+	char why[160] = "";
+	int ret = build_layout(r, &r->sa);
+
+	if (ret == 0)
+		ret = sa_open_fd(r->sa, fd, why, sizeof(why));
+	else
+		close_fd(&fd);
+	if (ret == 0) {
+		ret = restore(r);
+		if (ret == -EIO) {
+			/* A load failed after every check passed. */
+			snprintf(why, sizeof(why), "a section did not load");
+			(void)ctx_reset(r->ctx, VUS_RESET_BUS);
+		} else if (ret < 0) {
+			snprintf(why, sizeof(why), "the kept state was refused (%s)",
+				 strerror(-ret));
+		}
+	}
+	if (ret < 0) {
+		log_msg(rlog(r), VUS_LOG_WARNING,
+			"recovery: not continuing the previous process: %s; starting clean",
+			why[0] ? why : strerror(-ret));
+		sa_destroy(r->sa);
+		r->sa = NULL;
+		return false;
+	}
+	log_msg(rlog(r), VUS_LOG_NOTICE,
+		"recovery: continuing the previous process's state (epoch %llu)",
+		(unsigned long long)sa_epoch(r->sa));
+	return true;
+}
+
+int recovery_realize(vus_ctx *ctx, struct recovery *r)
+{
+	struct migration *m = ctx_mig(ctx);
+	char name[FDSTORE_NAME_MAX + 1];
+	int fd;
+
+	r->nr_sec = mig_nr_sections(m);
+	r->nr_lib_sec = mig_nr_lib_sections(m);
+	r->dirty = calloc(r->nr_sec ? r->nr_sec : 1, sizeof(*r->dirty));
+	if (r->dirty == NULL)
+		return -ENOMEM;
+	if (recovery_fd_name(name, sizeof(name), r->prefix, "state") < 0)
+		return -EINVAL;
+	fd = recovery_inherit_take(name);
+	if (fd >= 0) {
+		r->recovered = adopt(r, fd);
+		if (r->recovered)
+			return 0;
+		/* The store drops the refused area; a new one follows. */
+		recovery_unstore(r, name);
+	}
+	return start_clean(r);
+}
+
+VUS_EXPORT int vus_ctx_recovered(vus_ctx *ctx)
+{
+	struct recovery *r = ctx ? ctx_recovery(ctx) : NULL;
+
+	if (r == NULL || !ctx_realized(ctx))
+		return -EINVAL;
+	return r->recovered ? 1 : 0;
+}
+
+VUS_EXPORT int vus_ctx_state_changed(vus_ctx *ctx, const char *section)
+{
+	struct recovery *r = ctx ? ctx_recovery(ctx) : NULL;
+	int i;
+
+	if (r == NULL || r->dirty == NULL)
+		return -EINVAL;
+	if (section == NULL) {
+		mark_all(r, r->nr_lib_sec, r->nr_sec);
+		return 0;
+	}
+	i = mig_section_find(ctx_mig(ctx), section);
+	if (i < (int)r->nr_lib_sec)
+		return -ENOENT; /* unknown, or the library's own */
+	r->dirty[i] = true;
+	r->any_dirty = true;
+	return 0;
+}
+
+VUS_EXPORT int vus_ctx_state_commit(vus_ctx *ctx)
+{
+	struct recovery *r = ctx ? ctx_recovery(ctx) : NULL;
+
+	if (r == NULL || r->sa == NULL)
+		return -EINVAL;
+	flush(r);
+	return r->broken ? -EIO : 0;
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * recovery_fds: fds in the service manager's store. What a process
+ * inherits ($LISTEN_FDS) belongs to the whole process, so it is read
+ * once, under a lock, and every recoverable context takes its own names
+ * from it ("vus.<context>.<what>" for the library's, "dev.<context>.<name>"
+ * for a device's). The device API to keep and take fds by name is here.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "fdstore.h"
+#include "log.h"
+#include "recovery_priv.h"
+
+static pthread_mutex_t inherit_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct listen_fds inherited;
+static bool inherit_done;
+static int inherit_err;
+
+int recovery_inherit_init(void)
+{
+	pthread_mutex_lock(&inherit_lock);
+	if (!inherit_done) {
+		inherit_err = listen_fds_from_env(&inherited);
+		inherit_done = true;
+	}
+	pthread_mutex_unlock(&inherit_lock);
+	return inherit_err;
+}
+
+int recovery_inherit_take(const char *name)
+{
+	int fd;
+
+	pthread_mutex_lock(&inherit_lock);
+	fd = listen_fds_take(&inherited, name);
+	pthread_mutex_unlock(&inherit_lock);
+	return fd;
+}
+
+bool recovery_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > KEPT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
+		      name[i] == '_' || name[i] == '-'))
+			return false;
+	return true;
+}
+
+int recovery_fd_name(char *buf, size_t len, const char *prefix,
+		     const char *what)
+{
+	int n = snprintf(buf, len, "%s.%s", prefix, what);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int recovery_store(struct recovery *r, const char *name, int fd)
+{
+	int ret = fdstore_put(r->n, name, &fd, 1, false);
+
+	if (ret < 0)
+		log_msg(ctx_log(r->ctx), VUS_LOG_ERR,
+			"recovery: cannot store fd \"%s\": %s", name, strerror(-ret));
+	return ret;
+}
+
+void recovery_unstore(struct recovery *r, const char *name)
+{
+	int ret = fdstore_remove(r->n, name);
+
+	if (ret < 0)
+		log_msg(ctx_log(r->ctx), VUS_LOG_WARNING,
+			"recovery: cannot remove fd \"%s\" from the store: %s",
+			name, strerror(-ret));
+}
+
+static struct recovery *rec_of(vus_ctx *ctx)
+{
+	return ctx ? ctx_recovery(ctx) : NULL;
+}
+
+static int find_kept(const struct recovery *r, const char *name)
+{
+	for (unsigned int i = 0; i < r->nr_kept; i++)
+		if (strcmp(r->kept[i].name, name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+/* Remember @name as kept (in the store) by this process. */
+static int note_kept(struct recovery *r, const char *name)
+{
+	if (find_kept(r, name) >= 0)
+		return -EEXIST;
+	if (r->nr_kept >= KEPT_DEV_FDS_MAX)
+		return -ENOSPC;
+	memcpy(r->kept[r->nr_kept++].name, name, strlen(name) + 1);
+	return 0;
+}
+
+VUS_EXPORT int vus_ctx_keep_fd(vus_ctx *ctx, const char *name, int fd)
+{
+	struct recovery *r = rec_of(ctx);
+	char sname[FDSTORE_NAME_MAX + 1];
+	int ret;
+
+	if (r == NULL || fd < 0 || !recovery_name_ok(name))
+		return -EINVAL;
+	if (find_kept(r, name) >= 0)
+		return -EEXIST;
+	ret = recovery_fd_name(sname, sizeof(sname), r->dev_prefix, name);
+	if (ret == 0)
+		ret = recovery_store(r, sname, fd);
+	return ret == 0 ? note_kept(r, name) : ret;
+}
+
+VUS_EXPORT int vus_ctx_take_fd(vus_ctx *ctx, const char *name)
+{
+	struct recovery *r = rec_of(ctx);
+	char sname[FDSTORE_NAME_MAX + 1];
+	int fd;
+
+	if (r == NULL || !recovery_name_ok(name))
+		return -EINVAL;
+	if (recovery_fd_name(sname, sizeof(sname), r->dev_prefix, name) < 0)
+		return -EINVAL;
+	fd = recovery_inherit_take(sname);
+	/* The store still holds it: it is kept without storing it again. */
+	if (fd >= 0 && note_kept(r, name) < 0) {
+		close_fd(&fd);
+		return -EEXIST;
+	}
+	return fd;
+}
+
+VUS_EXPORT int vus_ctx_drop_fd(vus_ctx *ctx, const char *name)
+{
+	struct recovery *r = rec_of(ctx);
+	char sname[FDSTORE_NAME_MAX + 1];
+	int i;
+
+	if (r == NULL || !recovery_name_ok(name))
+		return -EINVAL;
+	i = find_kept(r, name);
+	if (i < 0)
+		return -ENOENT;
+	if (recovery_fd_name(sname, sizeof(sname), r->dev_prefix, name) == 0)
+		recovery_unstore(r, sname);
+	r->kept[i] = r->kept[--r->nr_kept];
+	return 0;
+}
