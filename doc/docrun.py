@@ -72,13 +72,17 @@ class Reader:
             return self.compile(b)
         cmds = docblocks.commands(b)
         guest_cmds = [c for g in guests for c in docblocks.commands(g)]
+        booted = False
         for c in cmds:
             if c.background:
                 self.start(b, c)
             elif 'qemu-system-' in c.text:
                 self.qemu(b, c, guests, guest_cmds)
+                booted = True
             else:
                 self.foreground(b, c)
+        if 'qemu' in b.needs and not booted:
+            raise Failure('needs=qemu, but no qemu-system- command line ran')
         return f'{len(cmds) + len(guest_cmds)} commands'
 
     def foreground(self, b, c, text=None):

@@ -117,7 +117,7 @@ class Installed:
         self.cfg, self.dir, self.mounted = cfg, os.path.join(work, 'install'), []
 
     def __enter__(self):
-        os.makedirs(self.dir)
+        os.makedirs(self.dir, exist_ok=True)
         sh('mount', '-t', 'tmpfs', 'doc-install', self.dir)
         self.mounted.append(self.dir)
         for d in ('/usr/local', '/etc'):
@@ -193,16 +193,24 @@ def run_page(cfg, path, blocks, ran, failed, skipped):
                 skipped.append(f'{b.where()} ({b.lang or "text"}): {why}')
                 continue
             if b.kind == 'guest':
+                if not any(b in guests_of(blocks, j) for j in range(i)
+                           if 'qemu' in blocks[j].needs):
+                    ran.append(b)
+                    failed.add(b.where())
+                    print(f'FAIL    {b.where()} guest: no QEMU block before it')
                 continue   # ran with its QEMU block
             if 'fresh' in b.flags:
                 report_jobs(reader.stop_jobs(), failed)
-            if 'install' in b.needs and install is None:
-                install = Installed(cfg, work).__enter__()
             guests = guests_of(blocks, i) if 'qemu' in b.needs else []
             ran.extend([b] + guests)
             try:
+                if 'install' in b.needs and install is None:
+                    install = Installed(cfg, work).__enter__()
                 what = reader.run_block(b, guests)
                 print(f'ok      {b.where()} {b.kind}: {what}')
+            except subprocess.CalledProcessError as e:
+                failed.add(b.where())
+                print(f'FAIL    {b.where()} {b.kind}: setting up: {e}')
             except (docrun.Failure, docblocks.DocError) as e:
                 failed.update(x.where() for x in [b] + guests)
                 print(f'FAIL    {b.where()} {b.kind}: {e}')
@@ -237,7 +245,7 @@ def main():
         return 1
     if cfg.mode == 'qemu':
         pages = {p: bl for p, bl in pages.items()
-                 if any('qemu' in b.needs for b in bl)}
+                 if any('qemu' in b.needs or b.kind == 'guest' for b in bl)}
         h = harness(cfg)
         if not h:
             print(f'doc test SKIPPED: the QEMU harness at "{cfg.harness}" is '
