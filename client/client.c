@@ -451,7 +451,7 @@ static int version_payload(const vus_client *c, uint16_t major,
 	caps_defaults(&ours);
 	ours.max_msg_fds = c->max_fds;
 	ours.max_data_xfer_size = c->max_xfer;
-	ours.pgsizes = CLIENT_PGSIZES;
+	ours.pgsizes = PAGE_4K; /* our page size for DMA */
 	return caps_build_version(buf, cap, major, minor, &ours);
 }
 

@@ -20,49 +20,38 @@
 
 #include "client_priv.h"
 #include "common.h"
+#include "interval.h"
 
 #define DMA_PROT_ALL (VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE)
 
 _Static_assert(VUS_CLIENT_DMA_READ == WIRE_DMA_READ &&
 	       VUS_CLIENT_DMA_WRITE == WIRE_DMA_WRITE, "DMA flags");
 
+#define MAP_LAYOUT INTERVAL_LAYOUT(struct client_map, addr, last)
+
 /* Index of the first mapping whose last byte is >= @addr (may be n). */
 static uint32_t lower_bound(const vus_client *c, uint64_t addr)
 {
-	uint32_t lo = 0, hi = c->nr_maps;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (c->maps[mid].last < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return interval_lower_bound(c->maps, c->nr_maps, MAP_LAYOUT, addr);
 }
 
 static const struct client_map *find(const vus_client *c, uint64_t addr)
 {
-	uint32_t i = lower_bound(c, addr);
+	uint32_t i = interval_find(c->maps, c->nr_maps, MAP_LAYOUT, addr);
 
-	if (i < c->nr_maps && c->maps[i].addr <= addr)
-		return &c->maps[i];
-	return NULL;
+	return i < c->nr_maps ? &c->maps[i] : NULL;
 }
 
 /* Whether a new mapping may be made: arguments, overlap, the server's limit. */
 static int map_check(const vus_client *c, uint64_t addr, uint64_t size,
 		     uint32_t prot)
 {
-	uint32_t i;
-
 	if (!span_ok(addr, size) || size > SIZE_MAX)
 		return -EINVAL;
 	if (prot == 0 || (prot & ~DMA_PROT_ALL))
 		return -EINVAL;
-	i = lower_bound(c, addr);
-	if (i < c->nr_maps && c->maps[i].addr <= span_last(addr, size))
+	if (interval_overlaps(c->maps, c->nr_maps, MAP_LAYOUT, addr,
+			      span_last(addr, size)))
 		return -EEXIST;
 	if (c->nr_maps >= c->srv.max_dma_maps)
 		return -ENOSPC;
@@ -120,25 +109,19 @@ static int send_map(vus_client *c, const struct client_map *m, int fd)
 /* A sealed memfd of @size bytes, mapped here read-write. */
 static int make_memfd(uint64_t size, int *fd, void **mem)
 {
+	int ret = sealed_memfd("vus-client-dma", size, fd);
 	void *p;
 
-	*fd = memfd_create("vus-client-dma", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (*fd < 0)
-		return -errno;
-	/* Sealed so the server can trust the size it mmaps (no SIGBUS). */
-	if (ftruncate(*fd, (off_t)size) < 0 ||
-	    fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		goto fail;
+	if (ret < 0)
+		return ret;
 	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-	if (p == MAP_FAILED)
-		goto fail;
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		close_fd(fd);
+		return ret;
+	}
 	*mem = p;
 	return 0;
-fail:;
-	int err = -errno;
-
-	close_fd(fd);
-	return err;
 }
 
 VUS_EXPORT int vus_client_dma_map_memfd(vus_client *c, uint64_t addr,

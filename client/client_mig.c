@@ -6,12 +6,17 @@
  * are checked like every other: sizes, echoed fields, no fds.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "client_priv.h"
 #include "common.h"
+
+/* The public range is the wire's DMA_LOGGING range, sent as it is. */
+_Static_assert(sizeof(struct vus_client_range) ==
+	       sizeof(struct wire_feature_dma_range), "range layout");
 
 #define CHUNK (1u << 20)
 
@@ -46,32 +51,34 @@ static int feature(vus_client *c, uint32_t flags, const void *in, size_t in_len,
 
 VUS_EXPORT int vus_client_mig_flags(vus_client *c, uint64_t *flags)
 {
-	return flags ? feature(c, WIRE_FEAT_GET | WIRE_FEAT_MIGRATION, NULL, 0, flags, 8)
+	return flags ? feature(c, WIRE_FEAT_GET | WIRE_FEAT_MIGRATION, NULL, 0,
+			       flags, sizeof(struct wire_feature_migration))
 		     : -EINVAL;
 }
 
 VUS_EXPORT int vus_client_mig_get_state(vus_client *c, uint32_t *state)
 {
-	uint32_t st[2];
+	struct wire_feature_mig_state st;
 	int ret;
 
 	if (state == NULL)
 		return -EINVAL;
 	ret = feature(c, WIRE_FEAT_GET | WIRE_FEAT_MIG_DEVICE_STATE, NULL, 0,
-		      st, sizeof(st));
+		      &st, sizeof(st));
 	if (ret == 0)
-		*state = st[0];
+		*state = st.device_state;
 	return ret;
 }
 
 VUS_EXPORT int vus_client_mig_set_state(vus_client *c, uint32_t state)
 {
 	/* data_fd -1 as the kernel's clients send it; the echo is exact. */
-	uint32_t st[2] = { state, UINT32_MAX }, back[2];
-	int ret = feature(c, WIRE_FEAT_SET | WIRE_FEAT_MIG_DEVICE_STATE, st,
-			  sizeof(st), back, sizeof(back));
+	struct wire_feature_mig_state st = { .device_state = state,
+					      .data_fd = -1 }, back;
+	int ret = feature(c, WIRE_FEAT_SET | WIRE_FEAT_MIG_DEVICE_STATE, &st,
+			  sizeof(st), &back, sizeof(back));
 
-	if (ret == 0 && memcmp(back, st, sizeof(st)) != 0)
+	if (ret == 0 && memcmp(&back, &st, sizeof(st)) != 0)
 		ret = -EPROTO;
 	return ret;
 }
@@ -79,17 +86,17 @@ VUS_EXPORT int vus_client_mig_set_state(vus_client *c, uint32_t state)
 VUS_EXPORT int vus_client_mig_data_size(vus_client *c, uint64_t *bytes)
 {
 	return bytes ? feature(c, WIRE_FEAT_GET | WIRE_FEAT_MIG_DATA_SIZE, NULL,
-			       0, bytes, 8)
+			       0, bytes, sizeof(struct wire_feature_mig_data_size))
 		     : -EINVAL;
 }
 
 VUS_EXPORT int vus_client_mig_read(vus_client *c, void *buf, size_t len,
 				   size_t *got)
 {
-	uint32_t q[2];
+	struct wire_mig_data q;
 	struct client_req rq = {
 		.cmd = WIRE_CMD_MIG_DATA_READ, .iovcnt = 1,
-		.iov = { { .iov_base = q, .iov_len = sizeof(q) } },
+		.iov = { { .iov_base = &q, .iov_len = sizeof(q) } },
 	};
 	struct msg m;
 	int ret;
@@ -97,19 +104,21 @@ VUS_EXPORT int vus_client_mig_read(vus_client *c, void *buf, size_t len,
 	if (c == NULL || buf == NULL || got == NULL)
 		return -EINVAL;
 	len = MIN(len, (size_t)MIN(c->srv.max_xfer, c->max_xfer));
-	q[0] = (uint32_t)(8 + len);
-	q[1] = (uint32_t)len;
+	q = (struct wire_mig_data){ .argsz = (uint32_t)(sizeof(q) + len),
+				    .size = (uint32_t)len };
 	/* The server pads the data to the size asked for. */
-	ret = client_call_checked(c, &rq, 8, (uint32_t)(8 + len), 0, &m);
+	ret = client_call_checked(c, &rq, sizeof(q),
+				  (uint32_t)(sizeof(q) + len), 0, &m);
 	if (ret < 0)
 		return ret;
-	memcpy(q, m.payload, sizeof(q));
-	if (q[1] > len || q[0] != 8 + q[1] || m.len < 8 + q[1]) {
+	memcpy(&q, m.payload, sizeof(q));
+	if (q.size > len || q.argsz != sizeof(q) + q.size ||
+	    m.len < sizeof(q) + q.size) {
 		msg_release(&m);
 		return -EPROTO;
 	}
-	memcpy(buf, m.payload + 8, q[1]);
-	*got = q[1];
+	memcpy(buf, m.payload + sizeof(q), q.size);
+	*got = q.size;
 	msg_release(&m);
 	return 0;
 }
@@ -122,10 +131,11 @@ VUS_EXPORT int vus_client_mig_write(vus_client *c, const void *buf, size_t len)
 		return -EINVAL;
 	while (len > 0) {
 		size_t n = MIN(len, (size_t)c->srv.max_xfer);
-		uint32_t q[2] = { (uint32_t)(8 + n), (uint32_t)n };
+		struct wire_mig_data q = { .argsz = (uint32_t)(sizeof(q) + n),
+					   .size = (uint32_t)n };
 		struct client_req rq = {
 			.cmd = WIRE_CMD_MIG_DATA_WRITE, .iovcnt = 2,
-			.iov = { { .iov_base = q, .iov_len = sizeof(q) },
+			.iov = { { .iov_base = &q, .iov_len = sizeof(q) },
 				 { .iov_base = (void *)p, .iov_len = n } },
 		};
 		struct msg m;
@@ -206,7 +216,10 @@ VUS_EXPORT int vus_client_dirty_start(vus_client *c, uint64_t page_size,
 				      const struct vus_client_range *ranges,
 				      unsigned int n)
 {
-	size_t len = 16 + (size_t)n * sizeof(*ranges);
+	struct wire_feature_dma_logging lc = { .page_size = page_size,
+					       .num_ranges = n };
+	size_t len = sizeof(lc) + (size_t)n * sizeof(*ranges);
+	size_t after_page = offsetof(struct wire_feature_dma_logging, num_ranges);
 	uint8_t *d, *echo;
 	int ret;
 
@@ -216,14 +229,14 @@ VUS_EXPORT int vus_client_dirty_start(vus_client *c, uint64_t page_size,
 	if (d == NULL)
 		return -ENOMEM;
 	echo = d + len;
-	memcpy(d, &page_size, 8);
-	memcpy(d + 8, &n, 4);
+	memcpy(d, &lc, sizeof(lc));
 	if (n)
-		memcpy(d + 16, ranges, (size_t)n * sizeof(*ranges));
+		memcpy(d + sizeof(lc), ranges, (size_t)n * sizeof(*ranges));
 	/* The reply echoes the request, with the page size the server chose. */
 	ret = feature(c, WIRE_FEAT_SET | WIRE_FEAT_DMA_LOGGING_START, d, len,
 		      echo, len);
-	if (ret == 0 && memcmp(echo + 8, d + 8, len - 8) != 0)
+	if (ret == 0 &&
+	    memcmp(echo + after_page, d + after_page, len - after_page) != 0)
 		ret = -EPROTO;
 	free(d);
 	return ret;
@@ -238,14 +251,15 @@ VUS_EXPORT int vus_client_dirty_stop(vus_client *c)
 static int report_one(vus_client *c, uint64_t iova, uint64_t len,
 		      uint64_t psize, uint64_t *out, size_t words)
 {
-	uint64_t q[3] = { iova, len, psize };
+	struct wire_feature_dma_report q = { .iova = iova, .length = len,
+					     .page_size = psize };
 	struct wire_feature f = {
-		.argsz = (uint32_t)(8 + sizeof(q) + words * 8),
+		.argsz = (uint32_t)(sizeof(f) + sizeof(q) + words * 8),
 		.flags = WIRE_FEAT_GET | WIRE_FEAT_DMA_LOGGING_REPORT };
 	struct client_req rq = {
 		.cmd = WIRE_CMD_DEVICE_FEATURE, .iovcnt = 2,
 		.iov = { { .iov_base = &f, .iov_len = sizeof(f) },
-			 { .iov_base = q, .iov_len = sizeof(q) } },
+			 { .iov_base = &q, .iov_len = sizeof(q) } },
 	};
 	uint32_t want = f.argsz;
 	struct msg m;
@@ -254,10 +268,10 @@ static int report_one(vus_client *c, uint64_t iova, uint64_t len,
 	if (ret < 0)
 		return ret;
 	memcpy(&f, m.payload, sizeof(f));
-	if (f.argsz != want || memcmp(m.payload + 8, q, sizeof(q)) != 0)
+	if (f.argsz != want || memcmp(m.payload + sizeof(f), &q, sizeof(q)) != 0)
 		ret = -EPROTO;
 	else
-		memcpy(out, m.payload + 8 + sizeof(q), words * 8);
+		memcpy(out, m.payload + sizeof(f) + sizeof(q), words * 8);
 	msg_release(&m);
 	return ret;
 }

@@ -29,8 +29,6 @@
 #define CLIENT_MAX_FDS 16u
 #define CLIENT_DEFAULT_FDS 16u
 #define CLIENT_DEFAULT_TIMEOUT_MS 5000
-/* Our page size for DMA; announced in VERSION. */
-#define CLIENT_PGSIZES 4096u
 /* Deadline meaning "wait forever". */
 #define CLIENT_FOREVER UINT64_MAX
 

@@ -22,7 +22,7 @@ void caps_defaults(struct caps *c)
 	memset(c, 0, sizeof(*c));
 	c->max_msg_fds = 1;
 	c->max_data_xfer_size = WIRE_DEFAULT_XFER;
-	c->pgsizes = 4096;
+	c->pgsizes = PAGE_4K;
 	c->max_dma_maps = 65535;
 	c->mig_max_bitmap_size = 256u << 20;
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* common: clock, fd and struct-copy helpers (see common.h). */
+/* common: clock, fd, memfd and struct-copy helpers (see common.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +16,22 @@ uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int sealed_memfd(const char *name, uint64_t size, int *fd)
+{
+	int ret;
+
+	*fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*fd < 0)
+		return -errno;
+	if (size > INT64_MAX || ftruncate(*fd, (off_t)size) < 0 ||
+	    fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		ret = size > INT64_MAX ? -EFBIG : -errno;
+		close_fd(fd);
+		return ret;
+	}
+	return 0;
 }
 
 void close_fd(int *fd)

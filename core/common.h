@@ -20,6 +20,14 @@
 
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
+/*
+ * The page size libvus works in, on both ends: mmap granularity of regions
+ * and MSI-X pages (at least), DMA dirty tracking, and the pgsizes announced
+ * in VERSION (also the spec's default).
+ */
+#define PAGE_4K 4096u
+#define PAGE_4K_SHIFT 12u
+
 /** a + b, saturating at UINT64_MAX. */
 static inline uint64_t satadd_u64(uint64_t a, uint64_t b)
 {
@@ -87,6 +95,13 @@ struct iovec;
  */
 long sendmsg_fds(int fd, const struct iovec *iov, int iovcnt, const int *fds,
 		 unsigned int nfds, int flags);
+
+/**
+ * A zeroed memfd of @size bytes (close-on-exec), sealed against growing,
+ * shrinking and further seals, so whoever it is handed to can trust the
+ * size it maps (no SIGBUS). Sets *fd; 0 or -errno, with nothing left open.
+ */
+int sealed_memfd(const char *name, uint64_t size, int *fd);
 
 /** Close *fd if it is open and mark it closed. */
 void close_fd(int *fd);

@@ -14,30 +14,21 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "wire_cmds.h"
 
 #define WIRE_PACKED __attribute__((packed))
 
 enum wire_cmd {
-	WIRE_CMD_VERSION = 1,
-	WIRE_CMD_DMA_MAP = 2,
-	WIRE_CMD_DMA_UNMAP = 3,
-	WIRE_CMD_DEVICE_GET_INFO = 4,
-	WIRE_CMD_DEVICE_GET_REGION_INFO = 5,
-	WIRE_CMD_DEVICE_GET_REGION_IO_FDS = 6,
-	WIRE_CMD_DEVICE_GET_IRQ_INFO = 7,
-	WIRE_CMD_DEVICE_SET_IRQS = 8,
-	WIRE_CMD_REGION_READ = 9,
-	WIRE_CMD_REGION_WRITE = 10,
-	WIRE_CMD_DMA_READ = 11,
-	WIRE_CMD_DMA_WRITE = 12,
-	WIRE_CMD_DEVICE_RESET = 13,
-	/* 14 was DIRTY_PAGES, removed with migration v2 */
-	WIRE_CMD_REGION_WRITE_MULTI = 15,
-	WIRE_CMD_DEVICE_FEATURE = 16,
-	WIRE_CMD_MIG_DATA_READ = 17,
-	WIRE_CMD_MIG_DATA_WRITE = 18,
+#define WIRE_CMD_ENUM(name, num) WIRE_CMD_##name = num,
+	WIRE_COMMANDS(WIRE_CMD_ENUM)
+#undef WIRE_CMD_ENUM
 	WIRE_CMD_MAX = 19, /* first number past the table */
 };
+
+#define WIRE_CMD_BELOW_MAX(name, num) \
+	_Static_assert(num < WIRE_CMD_MAX, #name " fits the table");
+WIRE_COMMANDS(WIRE_CMD_BELOW_MAX)
+#undef WIRE_CMD_BELOW_MAX
 
 /* Header flags. */
 #define WIRE_F_TYPE_MASK 0x0000000fu
@@ -228,6 +219,12 @@ struct wire_write_one {
 	uint8_t data[8];
 } WIRE_PACKED;
 
+/* REGION_WRITE_MULTI: the count, then count writes; the reply is the
+ * count applied. */
+struct wire_write_multi {
+	uint64_t count;
+} WIRE_PACKED;
+
 #define WIRE_WRITE_MULTI_MAX 200u
 
 /*
@@ -308,6 +305,9 @@ _Static_assert(sizeof(struct wire_irq_set) == 20, "irq_set");
 _Static_assert(sizeof(struct wire_region_access) == 16, "region_access");
 _Static_assert(sizeof(struct wire_dma_access) == 16, "dma_access");
 _Static_assert(sizeof(struct wire_write_one) == 24, "write_one");
+_Static_assert(sizeof(struct wire_write_multi) == 8, "write_multi");
+_Static_assert(sizeof(struct wire_dma_unmap_bitmap) == 16, "unmap bitmap");
+_Static_assert(sizeof(struct wire_io_fds_req) == 16, "io_fds_req");
 _Static_assert(sizeof(struct wire_feature) == 8, "feature");
 _Static_assert(sizeof(struct wire_feature_migration) == 8, "migration");
 _Static_assert(sizeof(struct wire_feature_mig_state) == 8, "mig_state");

@@ -67,25 +67,10 @@ void dma_table_destroy(struct dma_table *dt)
 	free(dt);
 }
 
-/*
- * Index of the first of @n mappings whose last byte is >= @addr. Branch
- * free: the compiler turns the step into a conditional move, so random
- * lookups do not pay for mispredicted branches.
- */
 uint32_t dma_lower_bound(const struct dma_table *dt, uint32_t n,
 			 uint64_t addr)
 {
-	const struct dma_map *base = dt->m;
-
-	if (n == 0)
-		return 0;
-	while (n > 1) {
-		uint32_t half = n / 2;
-
-		base = LD(base[half - 1].last) < addr ? base + half : base;
-		n -= half;
-	}
-	return (uint32_t)(base - dt->m) + (LD(base->last) < addr);
+	return interval_lower_bound(dt->m, n, DMA_LAYOUT, addr);
 }
 
 /* Look @addr up without regard to concurrent changes. */
@@ -93,9 +78,9 @@ static bool find_racy(const struct dma_table *dt, uint64_t addr,
 		      struct dma_map *out)
 {
 	uint32_t n = MIN(LD(dt->n), dt->max);
-	uint32_t i = dma_lower_bound(dt, n, addr);
+	uint32_t i = interval_find(dt->m, n, DMA_LAYOUT, addr);
 
-	if (i >= n || LD(dt->m[i].addr) > addr)
+	if (i >= n)
 		return false;
 	map_load(&dt->m[i], out);
 	return true;
@@ -129,14 +114,12 @@ bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out)
 int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 		  uint32_t prot)
 {
-	uint32_t i;
-
 	if (!span_ok(addr, size))
 		return -EINVAL;
 	if (prot == 0 || (prot & ~DMA_PROT_ALL))
 		return -EINVAL;
-	i = dma_lower_bound(dt, dt->n, addr);
-	if (i < dt->n && dt->m[i].addr <= span_last(addr, size))
+	if (interval_overlaps(dt->m, dt->n, DMA_LAYOUT, addr,
+			      span_last(addr, size)))
 		return -EEXIST;
 	if (dt->n >= dt->max)
 		return -ENOSPC;
@@ -147,7 +130,7 @@ int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 static int map_fd(int fd, uint64_t offset, uint64_t size, uint32_t prot,
 		  struct dma_map *m)
 {
-	uint64_t align = PAGE, lead, len;
+	uint64_t align = PAGE_4K, lead, len;
 	struct stat st;
 	void *p;
 
@@ -158,7 +141,7 @@ static int map_fd(int fd, uint64_t offset, uint64_t size, uint32_t prot,
 		if (!range_ok(offset, size, (uint64_t)st.st_size))
 			return -EINVAL;
 		/* hugetlbfs reports its page size here and needs it. */
-		if (is_pow2_u64((uint64_t)st.st_blksize) && st.st_blksize > PAGE)
+		if (is_pow2_u64((uint64_t)st.st_blksize) && st.st_blksize > PAGE_4K)
 			align = (uint64_t)st.st_blksize;
 	}
 	lead = offset & (align - 1);

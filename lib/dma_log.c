@@ -16,12 +16,12 @@
 
 static uint64_t map_base(const struct dma_map *m)
 {
-	return m->addr & ~(uint64_t)(PAGE - 1);
+	return m->addr & ~(uint64_t)(PAGE_4K - 1);
 }
 
 static uint64_t bitmap_words(const struct dma_map *m)
 {
-	uint64_t pages = ((m->last - map_base(m)) >> PAGE_SHIFT) + 1;
+	uint64_t pages = ((m->last - map_base(m)) >> PAGE_4K_SHIFT) + 1;
 
 	return (pages + 63) / 64;
 }
@@ -69,8 +69,8 @@ void dma_log_mark(const struct dma_map *m, uint64_t addr, uint64_t len)
 	if (m->dirty == NULL || len == 0)
 		return;
 	base = map_base(m);
-	first = (addr - base) >> PAGE_SHIFT;
-	last = (addr + (len - 1) - base) >> PAGE_SHIFT;
+	first = (addr - base) >> PAGE_4K_SHIFT;
+	last = (addr + (len - 1) - base) >> PAGE_4K_SHIFT;
 	for (uint64_t w = first / 64; w <= last / 64; w++)
 		/* Release: the bytes written are visible before the bit. */
 		__atomic_fetch_or(&m->dirty[w], word_mask(first, last, w),
@@ -144,7 +144,7 @@ static void report_map(const struct dma_map *m, uint64_t lo, uint64_t hi,
 		       uint64_t *out)
 {
 	uint64_t base = map_base(m);
-	uint64_t first = (lo - base) >> PAGE_SHIFT, last = (hi - base) >> PAGE_SHIFT;
+	uint64_t first = (lo - base) >> PAGE_4K_SHIFT, last = (hi - base) >> PAGE_4K_SHIFT;
 
 	for (uint64_t w = first / 64; w <= last / 64; w++) {
 		uint64_t mask = word_mask(first, last, w);
@@ -160,8 +160,8 @@ static void report_map(const struct dma_map *m, uint64_t lo, uint64_t hi,
 
 		while (bits != 0) {
 			uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
-			uint64_t pa = base + (page << PAGE_SHIFT);
-			uint64_t s = MAX(pa, iova), e = MIN(pa + (PAGE - 1), end);
+			uint64_t pa = base + (page << PAGE_4K_SHIFT);
+			uint64_t s = MAX(pa, iova), e = MIN(pa + (PAGE_4K - 1), end);
 
 			bits &= bits - 1;
 			set_out(out, (s - iova) / psize, (e - iova) / psize);

@@ -13,9 +13,8 @@
 #include <stdint.h>
 
 #include "dma.h"
+#include "interval.h"
 
-#define PAGE 4096u
-#define PAGE_SHIFT 12u
 #define DMA_PROT_ALL (VUS_DMA_READ | VUS_DMA_WRITE)
 
 struct dma_map {
@@ -89,6 +88,8 @@ static inline void cpu_relax(void)
 }
 
 /** Index of the first of @n mappings whose last byte is >= @addr. */
+#define DMA_LAYOUT INTERVAL_LAYOUT(struct dma_map, addr, last)
+
 uint32_t dma_lower_bound(const struct dma_table *dt, uint32_t n,
 			 uint64_t addr);
 

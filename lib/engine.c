@@ -315,7 +315,7 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m,
 	if (quiesced)
 		device_resume(ctx_device(e->ctx));
 	if (ret < 0)
-		log_client(e->log, VUS_LOG_DEBUG, "%s failed: %s", d->name,
+		log_client(e->log, VUS_LOG_DEBUG, "%s failed: %s", wire_cmd_name(m->hdr.cmd),
 			   strerror(-ret));
 	if (!(m->hdr.flags & WIRE_F_NO_REPLY) && e->t != NULL)
 		send_reply(e, &m->hdr, ret, r);

@@ -25,92 +25,100 @@ static int handle_wrong_direction(struct engine *e, struct msg *m,
 }
 
 
+/* Payload lengths are the wire structs' sizes. */
+#define SZ(t) ((uint32_t)sizeof(struct wire_##t))
+
 static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 	[WIRE_CMD_VERSION] = {
-		.name = "VERSION", .min_len = 4,
-		.max_len = WIRE_MAX_CONTROL_MSG, .states = NEGOTIATING,
-		.handler = handle_version, .changes = KEPT_ENGINE,
+		.min_len = SZ(version), .max_len = WIRE_MAX_CONTROL_MSG,
+		.states = NEGOTIATING, .handler = handle_version,
+		.changes = KEPT_ENGINE,
 	},
 	[WIRE_CMD_DMA_MAP] = {
-		.name = "DMA_MAP", .min_len = 32, .max_len = 32, .max_fds = 1,
-		.argsz_min = 32, .states = READY, .handler = handle_dma_map,
+		.min_len = SZ(dma_map), .max_len = SZ(dma_map), .max_fds = 1,
+		.argsz_min = SZ(dma_map), .states = READY,
+		.handler = handle_dma_map,
 	},
 	[WIRE_CMD_DMA_UNMAP] = {
-		.name = "DMA_UNMAP", .min_len = 24, .max_len = 40,
-		.argsz_min = 24, .states = READY, .quiesce = true,
+		/* The entry, and a bitmap head with GET_DIRTY_BITMAP. */
+		.min_len = SZ(dma_unmap),
+		.max_len = SZ(dma_unmap) + SZ(dma_unmap_bitmap),
+		.argsz_min = SZ(dma_unmap), .states = READY, .quiesce = true,
 		.check = dma_unmap_check, .handler = handle_dma_unmap,
 	},
 	[WIRE_CMD_DEVICE_GET_INFO] = {
-		.name = "DEVICE_GET_INFO", .min_len = 16, .max_len = 16,
-		.argsz_min = 16, .states = READY,
+		.min_len = SZ(device_info), .max_len = SZ(device_info),
+		.argsz_min = SZ(device_info), .states = READY,
 		.handler = handle_device_get_info,
 	},
 	[WIRE_CMD_DEVICE_GET_REGION_INFO] = {
 		/* libvfio-user's client sends argsz bytes; QEMU sends 32. */
-		.name = "DEVICE_GET_REGION_INFO", .min_len = 32,
-		.max_len = WIRE_MAX_CONTROL_MSG, .argsz_min = 32,
-		.states = READY, .handler = handle_device_get_region_info,
+		.min_len = SZ(region_info), .max_len = WIRE_MAX_CONTROL_MSG,
+		.argsz_min = SZ(region_info), .states = READY,
+		.handler = handle_device_get_region_info,
 	},
 	[WIRE_CMD_DEVICE_GET_REGION_IO_FDS] = {
-		.name = "DEVICE_GET_REGION_IO_FDS", .min_len = 16,
-		.max_len = 16, .argsz_min = 16, .states = READY,
+		.min_len = SZ(io_fds_req), .max_len = SZ(io_fds_req),
+		.argsz_min = SZ(io_fds_req), .states = READY,
 		.handler = handle_device_get_region_io_fds,
 	},
 	[WIRE_CMD_DEVICE_GET_IRQ_INFO] = {
-		.name = "DEVICE_GET_IRQ_INFO", .min_len = 16, .max_len = 16,
-		.argsz_min = 16, .states = READY,
+		.min_len = SZ(irq_info), .max_len = SZ(irq_info),
+		.argsz_min = SZ(irq_info), .states = READY,
 		.handler = handle_device_get_irq_info,
 	},
 	[WIRE_CMD_DEVICE_SET_IRQS] = {
-		.name = "DEVICE_SET_IRQS", .min_len = 20,
-		.max_len = 20 + WIRE_MAX_IRQ_COUNT, .max_fds = FDS_NEGOTIATED,
-		.argsz_min = 20, .states = READY,
-		.handler = handle_device_set_irqs,
+		/* DATA_BOOL: a byte per vector. */
+		.min_len = SZ(irq_set),
+		.max_len = SZ(irq_set) + WIRE_MAX_IRQ_COUNT,
+		.max_fds = FDS_NEGOTIATED, .argsz_min = SZ(irq_set),
+		.states = READY, .handler = handle_device_set_irqs,
 	},
 	[WIRE_CMD_REGION_READ] = {
-		.name = "REGION_READ", .min_len = 16, .max_len = 16,
+		.min_len = SZ(region_access), .max_len = SZ(region_access),
 		.states = READY, .handler = handle_region_read,
 	},
 	[WIRE_CMD_REGION_WRITE] = {
-		.name = "REGION_WRITE", .min_len = 16, .data_max = true,
+		.min_len = SZ(region_access), .data_max = true,
 		.states = READY, .handler = handle_region_write,
 		.changes = KEPT_BUS,
 	},
 	[WIRE_CMD_DMA_READ] = {
-		.name = "DMA_READ", .min_len = 0,
-		.max_len = WIRE_MAX_CONTROL_MSG, .states = READY | NEGOTIATING,
+		.min_len = 0, .max_len = WIRE_MAX_CONTROL_MSG,
+		.states = READY | NEGOTIATING,
 		.handler = handle_wrong_direction,
 	},
 	[WIRE_CMD_DMA_WRITE] = {
-		.name = "DMA_WRITE", .min_len = 0, .data_max = true,
+		.min_len = 0, .data_max = true,
 		.states = READY | NEGOTIATING,
 		.handler = handle_wrong_direction,
 	},
 	[WIRE_CMD_DEVICE_RESET] = {
-		.name = "DEVICE_RESET", .min_len = 0, .max_len = 0,
+		.min_len = 0, .max_len = 0,
 		.states = READY, .quiesce = true,
 		.handler = handle_device_reset,
 		.changes = KEPT_BUS | KEPT_DEVICE,
 	},
 	[WIRE_CMD_REGION_WRITE_MULTI] = {
-		.name = "REGION_WRITE_MULTI", .min_len = 8,
-		.max_len = 8 + 24 * WIRE_WRITE_MULTI_MAX, .states = READY,
-		.handler = handle_region_write_multi, .changes = KEPT_BUS,
+		.min_len = SZ(write_multi),
+		.max_len = SZ(write_multi) + SZ(write_one) * WIRE_WRITE_MULTI_MAX,
+		.states = READY, .handler = handle_region_write_multi,
+		.changes = KEPT_BUS,
 	},
 	[WIRE_CMD_DEVICE_FEATURE] = {
 		/* Device state changes stop the device: quiesce for those. */
-		.name = "DEVICE_FEATURE", .min_len = 8,
-		.max_len = WIRE_MAX_CONTROL_MSG, .argsz_min = 8,
-		.states = READY, .quiesce_if = engine_mig_needs_quiesce,
+		.min_len = SZ(feature), .max_len = WIRE_MAX_CONTROL_MSG,
+		.argsz_min = SZ(feature), .states = READY,
+		.quiesce_if = engine_mig_needs_quiesce,
 		.handler = handle_device_feature,
 		.changes = KEPT_BUS | KEPT_DEVICE,
 	},
 	[WIRE_CMD_MIG_DATA_READ] = {
-		.name = "MIG_DATA_READ", .min_len = 8, .max_len = 8,
+		.min_len = SZ(mig_data), .max_len = SZ(mig_data),
 		.states = READY, .handler = handle_mig_data_read,
 	},
 	[WIRE_CMD_MIG_DATA_WRITE] = {
-		.name = "MIG_DATA_WRITE", .min_len = 8, .data_max = true,
+		.min_len = SZ(mig_data), .data_max = true,
 		.states = READY, .handler = handle_mig_data_write,
 	},
 };

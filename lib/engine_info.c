@@ -24,8 +24,6 @@
 _Static_assert(VUS_SYSBUS_DESC_TYPE == WIRE_SYSBUS_DESC_TYPE, "desc type");
 _Static_assert(VUS_SYSBUS_DESC_SUBTYPE == WIRE_SYSBUS_DESC_SUBTYPE, "subtype");
 
-/* Our page size for DMA mappings (4 KiB; more is not needed). */
-#define ENGINE_PGSIZES 4096u
 
 int handle_version(struct engine *e, struct msg *m, struct reply *r)
 {
@@ -54,7 +52,7 @@ int handle_version(struct engine *e, struct msg *m, struct reply *r)
 	caps_defaults(&ours);
 	ours.max_msg_fds = e->lim.max_fds;
 	ours.max_data_xfer_size = e->lim.max_xfer;
-	ours.pgsizes = ENGINE_PGSIZES;
+	ours.pgsizes = PAGE_4K; /* for DMA mappings; more is not needed */
 	ours.max_dma_maps = e->lim.max_dma_maps;
 	ret = caps_build_version(r->buf, r->cap, WIRE_VERSION_MAJOR,
 				 WIRE_VERSION_MINOR, &ours);

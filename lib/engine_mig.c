@@ -26,7 +26,6 @@
 #include "mig.h"
 
 #define MAX_RANGES 256u /* a page of ranges, as the kernel allows */
-#define TRACK_PAGE 4096u
 /* Largest report bitmap (the spec's default max_bitmap_size). */
 #define MAX_REPORT_BITMAP (256u << 20)
 
@@ -175,7 +174,7 @@ static int log_start(struct engine *e, const struct wire_feature *f,
 		return -EINVAL;
 	}
 	echo(r, m);
-	lc.page_size = TRACK_PAGE;
+	lc.page_size = PAGE_4K;
 	memcpy(r->buf + sizeof(*f), &lc, sizeof(lc));
 	((struct wire_feature *)(void *)r->buf)->argsz = m->len;
 	return 0;

@@ -52,7 +52,6 @@ struct engine;
 
 /* One entry per command: the engine, the validator and the fuzzer read it. */
 struct cmd_desc {
-	const char *name;
 	uint32_t min_len;    /* payload bytes */
 	uint32_t max_len;    /* payload bytes; see data_max */
 	bool data_max;       /* max_len is min_len + the transfer limit */

@@ -21,7 +21,6 @@
 #include "pci.h"
 #include "region.h"
 
-#define MSIX_MIN_PAGE 4096u
 
 static uint32_t pba_words(uint32_t nr)
 {
@@ -80,7 +79,7 @@ static size_t page_size(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 
-	return ps > (long)MSIX_MIN_PAGE ? (size_t)ps : MSIX_MIN_PAGE;
+	return ps > (long)PAGE_4K ? (size_t)ps : PAGE_4K;
 }
 
 /* Whether an mmap area of region @bar overlaps the pages of a range. */

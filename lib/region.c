@@ -21,7 +21,6 @@
 #include "region.h"
 #include "vus/region.h"
 
-#define PAGE 4096u
 
 struct region {
 	bool used;
@@ -111,7 +110,7 @@ static int areas_check(const struct vus_mmap_area *a, uint32_t n,
 		       uint64_t size)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (a[i].size == 0 || a[i].offset % PAGE || a[i].size % PAGE)
+		if (a[i].size == 0 || a[i].offset % PAGE_4K || a[i].size % PAGE_4K)
 			return -EINVAL;
 		if (!range_ok(a[i].offset, a[i].size, size))
 			return -EINVAL;
@@ -127,7 +126,7 @@ static int set_areas(struct region *r, const struct vus_region_desc *d)
 	int ret;
 
 	/* Memory that is not whole pages is served, but not offered for mmap. */
-	if (d->mmap_areas == NULL && r->size % PAGE != 0)
+	if (d->mmap_areas == NULL && r->size % PAGE_4K != 0)
 		return 0;
 	if (n == 0 || n > REGION_MAX_AREAS)
 		return -EINVAL;
@@ -151,7 +150,7 @@ static int set_areas(struct region *r, const struct vus_region_desc *d)
 /* Map [fd_offset, fd_offset + size) for the device's own use. */
 static int map_backing(struct region *r)
 {
-	size_t len = (size_t)((r->size + PAGE - 1) & ~(uint64_t)(PAGE - 1));
+	size_t len = (size_t)((r->size + PAGE_4K - 1) & ~(uint64_t)(PAGE_4K - 1));
 	void *p;
 
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
@@ -169,18 +168,9 @@ static int map_backing(struct region *r)
 
 static int make_memfd(struct region *r)
 {
-	int fd = memfd_create("vus-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0)
-		return -errno;
-	r->fd = fd;
-	r->fd_offset = 0;
-	if (ftruncate(fd, (off_t)r->size) < 0)
-		return -errno;
 	/* The client gets this fd: it must not be able to resize it. */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		return -errno;
-	return 0;
+	r->fd_offset = 0;
+	return sealed_memfd("vus-region", r->size, &r->fd);
 }
 
 static int set_backing(struct region *r, const struct vus_region_desc *d)
@@ -195,7 +185,7 @@ static int set_backing(struct region *r, const struct vus_region_desc *d)
 		ret = make_memfd(r);
 		break;
 	case VUS_BACKING_FD:
-		if (d->fd < 0 || d->fd_offset % PAGE)
+		if (d->fd < 0 || d->fd_offset % PAGE_4K)
 			return -EINVAL;
 		r->fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0);
 		ret = r->fd < 0 ? -errno : 0;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "vus/client.h"
+#include "wire_cmds.h"
 
 /**
  * As vus_client_attach_fd() / vus_client_connect(), without sending
@@ -43,25 +44,11 @@ int vus_client_negotiate(vus_client *c, uint16_t major, uint16_t minor,
  */
 int vus_client_negotiate_ours(vus_client *c, uint16_t major, uint16_t minor);
 
-/** vfio-user command numbers. */
+/** vfio-user command numbers (VUS_CMD_VERSION...), from the core's list. */
 enum vus_client_cmd {
-	VUS_CMD_VERSION = 1,
-	VUS_CMD_DMA_MAP = 2,
-	VUS_CMD_DMA_UNMAP = 3,
-	VUS_CMD_DEVICE_GET_INFO = 4,
-	VUS_CMD_DEVICE_GET_REGION_INFO = 5,
-	VUS_CMD_DEVICE_GET_REGION_IO_FDS = 6,
-	VUS_CMD_DEVICE_GET_IRQ_INFO = 7,
-	VUS_CMD_DEVICE_SET_IRQS = 8,
-	VUS_CMD_REGION_READ = 9,
-	VUS_CMD_REGION_WRITE = 10,
-	VUS_CMD_DMA_READ = 11,
-	VUS_CMD_DMA_WRITE = 12,
-	VUS_CMD_DEVICE_RESET = 13,
-	VUS_CMD_REGION_WRITE_MULTI = 15,
-	VUS_CMD_DEVICE_FEATURE = 16,
-	VUS_CMD_MIG_DATA_READ = 17,
-	VUS_CMD_MIG_DATA_WRITE = 18,
+#define VUS_CMD_ENUM(name, num) VUS_CMD_##name = num,
+	WIRE_COMMANDS(VUS_CMD_ENUM)
+#undef VUS_CMD_ENUM
 };
 
 #define VUS_CLIENT_F_NO_REPLY 0x10u
