@@ -20,16 +20,16 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "device.h"
-#include "dma.h"
+#include "dma_table.h"
 #include "engine.h"
-#include "irq.h"
+#include "irq_table.h"
 #include "log.h"
 #include "loop.h"
 #include "mig.h"
 #include "recovery.h"
-#include "region.h"
+#include "region_table.h"
 #include "ctx_priv.h"
 #include "wire.h"
 

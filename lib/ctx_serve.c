@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "ctx_priv.h"
 #include "engine.h"
 #include "log.h"

@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "ctx.h"
-#include "dma.h"
+#include "ctx_internal.h"
+#include "dma_table.h"
 #include "dma_priv.h"
 #include "log.h"
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dma.h"
+#include "dma_table.h"
 #include "interval.h"
 
 #define DMA_PROT_ALL (VUS_DMA_READ | VUS_DMA_WRITE)

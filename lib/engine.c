@@ -16,13 +16,13 @@
 #include <sys/epoll.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "device.h"
-#include "dma.h"
+#include "dma_table.h"
 #include "engine_priv.h"
-#include "irq.h"
+#include "irq_table.h"
 #include "log.h"
-#include "region.h"
+#include "region_table.h"
 
 static void conn_cb(struct watch *w, uint32_t events);
 static void process(struct engine *e);

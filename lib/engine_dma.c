@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "device.h"
-#include "dma.h"
+#include "dma_table.h"
 #include "engine_priv.h"
 #include "log.h"
 

@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "engine_priv.h"
-#include "irq.h"
+#include "irq_table.h"
 #include "log.h"
-#include "region.h"
+#include "region_table.h"
 #include "vus/sysbus.h"
 
 /* The description's type is public for devices and a wire fact for clients. */

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "engine_priv.h"
-#include "region.h"
+#include "region_table.h"
 
 static int access_check(const struct engine *e,
 			const struct wire_region_access *a)

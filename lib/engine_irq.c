@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "engine_priv.h"
-#include "irq.h"
+#include "irq_table.h"
 
 /*
  * Whether @fd is an eventfd. We write 8 bytes to trigger fds: anything

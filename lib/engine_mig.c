@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
-#include "dma.h"
+#include "ctx_internal.h"
+#include "dma_table.h"
 #include "engine_priv.h"
 #include "mig.h"
 

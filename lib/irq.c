@@ -14,8 +14,8 @@
 #include <sys/eventfd.h>
 
 #include "common.h"
-#include "ctx.h"
-#include "irq.h"
+#include "ctx_internal.h"
+#include "irq_table.h"
 #include "log.h"
 #include "loop.h"
 

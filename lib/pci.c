@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
-#include "irq.h"
+#include "ctx_internal.h"
+#include "irq_table.h"
 #include "log.h"
-#include "pci.h"
-#include "region.h"
+#include "pci_priv.h"
+#include "region_table.h"
 
 /* Region indexes 0-8 and interrupt indexes 0-4 belong to the adapter. */
 #define PCI_NR_REGIONS 9u

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "pci.h"
+#include "pci_priv.h"
 
 /* Claim, lay out and link a conventional capability of @len bytes. */
 static int cap_alloc(struct pci *p, uint8_t id, unsigned int len,

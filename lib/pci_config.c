@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "pci.h"
+#include "pci_priv.h"
 
 void pci_reg_init(struct pci *p, uint32_t off, unsigned int size,
 		  uint32_t value, uint32_t wmask, uint32_t w1c)

@@ -14,8 +14,8 @@
 #include <pthread.h>
 
 #include "common.h"
-#include "irq.h"
-#include "pci.h"
+#include "irq_table.h"
+#include "pci_priv.h"
 
 int pci_irq_declare(struct pci *p)
 {

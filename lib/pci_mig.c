@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "pci.h"
+#include "pci_priv.h"
 #include "vus/migration.h"
 
 #define PCI_MIG_VERSION 1u

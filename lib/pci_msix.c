@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "irq.h"
-#include "pci.h"
-#include "region.h"
+#include "irq_table.h"
+#include "pci_priv.h"
+#include "region_table.h"
 
 
 static uint32_t pba_words(uint32_t nr)

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "log.h"
 #include "mig.h"
 #include "recovery_priv.h"

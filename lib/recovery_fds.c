@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "fdstore.h"
 #include "log.h"
 #include "recovery_priv.h"

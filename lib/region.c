@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "log.h"
-#include "region.h"
+#include "region_table.h"
 #include "vus/region.h"
 
 

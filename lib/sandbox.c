@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "log.h"
-#include "sandbox.h"
+#include "sandbox_priv.h"
 
 #if defined(__x86_64__) && !defined(__ILP32__)
 #define SANDBOX_ARCH AUDIT_ARCH_X86_64

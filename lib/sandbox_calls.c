@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 
 #include "common.h"
-#include "sandbox.h"
+#include "sandbox_priv.h"
 
 static const long base_calls[] = {
 	/* Serving: a new client, messages with their fds, the event loop. */

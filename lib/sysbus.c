@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
-#include "irq.h"
-#include "region.h"
-#include "sysbus.h"
+#include "ctx_internal.h"
+#include "irq_table.h"
+#include "region_table.h"
+#include "sysbus_priv.h"
 
 static int sysbus_realize(void *bus)
 {

@@ -13,9 +13,9 @@
 #include <json-c/json.h>
 
 #include "common.h"
-#include "ctx.h"
-#include "region.h"
-#include "sysbus.h"
+#include "ctx_internal.h"
+#include "region_table.h"
+#include "sysbus_priv.h"
 
 #define SYSBUS_DESC_VERSION 1
 

@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "device.h"
-#include "dma.h"
+#include "dma_table.h"
 #include "log.h"
 #include "mig.h"
 #include "mig_fsm.h"

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "log.h"
 #include "mig_priv.h"
 

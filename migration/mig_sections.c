@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "log.h"
 #include "mig_priv.h"
 

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctx.h"
-#include "dma.h"
+#include "ctx_internal.h"
+#include "dma_table.h"
 #include "vus.h"
 
 #define MAP_SIZE 4096u

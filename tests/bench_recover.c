@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "recovery.h"
 #include "vus.h"
 #include "vus/client.h"

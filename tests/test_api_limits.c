@@ -12,8 +12,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "irq.h"
-#include "region.h"
+#include "irq_table.h"
+#include "region_table.h"
 #include "vtest.h"
 #include "vus.h"
 

@@ -11,8 +11,8 @@
 
 #include "vtest.h"
 
-#include "ctx.h"
-#include "pci.h"
+#include "ctx_internal.h"
+#include "pci_priv.h"
 #include "test_pci_util.h"
 
 static void conventional_chain(void **state)

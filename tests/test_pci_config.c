@@ -11,10 +11,10 @@
 
 #include "vtest.h"
 
-#include "ctx.h"
-#include "pci.h"
+#include "ctx_internal.h"
+#include "pci_priv.h"
 #include "vus/irq.h"
-#include "region.h"
+#include "region_table.h"
 #include "test_pci_util.h"
 
 static void realize(vus_ctx *ctx)

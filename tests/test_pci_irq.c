@@ -16,9 +16,9 @@
 
 #include "vtest.h"
 
-#include "ctx.h"
-#include "irq.h"
-#include "pci.h"
+#include "ctx_internal.h"
+#include "irq_table.h"
+#include "pci_priv.h"
 #include "test_pci_util.h"
 
 static void unmask_intx(vus_ctx *ctx)

@@ -22,8 +22,8 @@
 
 #include <pci/pci.h>
 
-#include "ctx.h"
-#include "region.h"
+#include "ctx_internal.h"
+#include "region_table.h"
 #include "test_pci_util.h"
 
 struct built {

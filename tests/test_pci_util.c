@@ -7,9 +7,9 @@
 
 #include "vtest.h"
 
-#include "ctx.h"
-#include "irq.h"
-#include "region.h"
+#include "ctx_internal.h"
+#include "irq_table.h"
+#include "region_table.h"
 #include "test_pci_util.h"
 
 struct vus_pci_info tp_info(bool express, uint8_t pin)

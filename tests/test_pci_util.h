@@ -4,7 +4,7 @@
  * and BAR accesses through the region table exactly as the engine makes
  * them for a client, a byte-array BAR backend that logs its accesses,
  * eventfds bound to interrupt vectors, and bounded capability walks.
- * Deliberately free of lib/pci.h so that test_pci_libpci.c can include
+ * Deliberately free of lib/pci_priv.h so that test_pci_libpci.c can include
  * libpci's headers next to it.
  */
 #ifndef TEST_PCI_UTIL_H

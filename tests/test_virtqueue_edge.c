@@ -13,8 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ctx.h"
-#include "dma.h"
+#include "ctx_internal.h"
+#include "dma_table.h"
 #include "test_vq_util.h"
 
 /* A direct chain through descriptors 0..n-1 (n <= QSIZE), all readable;

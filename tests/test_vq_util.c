@@ -7,8 +7,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ctx.h"
-#include "dma.h"
+#include "ctx_internal.h"
+#include "dma_table.h"
 #include "test_vq_util.h"
 
 static void add_region(struct t *t, struct region *r, uint64_t gpa,

@@ -57,7 +57,7 @@
 #include "mig.h"
 #include "mig_priv.h"
 #include "mig_stream.h"
-#include "pci.h"
+#include "pci_priv.h"
 #include "port.h"
 #include "fuzz_util.h"
 

@@ -20,8 +20,8 @@
 #include <json-c/json.h>
 
 #include "caps.h"
-#include "ctx.h"
-#include "dma.h"
+#include "ctx_internal.h"
+#include "dma_table.h"
 #include "engine_priv.h"
 #include "vus.h"
 #include "wire.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * sysbus (internal): state of the SysBus adapter, shared by sysbus.c
+ * sysbus_priv: state of the SysBus adapter, shared by sysbus.c
  * (windows, lines, properties, bus hooks) and sysbus_desc.c (the JSON
  * description and the region that publishes it).
  */
@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "irq.h"
-#include "region.h"
+#include "irq_table.h"
+#include "region_table.h"
 #include "vus/sysbus.h"
 
 #define SYSBUS_MAX_COMPAT 8u

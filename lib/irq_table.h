@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * irq (internal): interrupt indexes and their vectors: trigger eventfds,
+ * irq_table (internal): interrupt indexes and their vectors: trigger eventfds,
  * mask/unmask (by message or by eventfd), pending state and level. The
  * engine applies validated SET_IRQS requests here; devices and bus adapters
  * raise vectors with irq_trigger()/irq_set_level() from any thread.

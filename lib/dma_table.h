@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dma (internal): the client's DMA mappings. A sorted array searched by
+ * dma_table (internal): the client's DMA mappings. A sorted array searched by
  * binary search without a lock (a sequence count makes readers retry while
  * the context thread inserts): device threads translate while the context
  * thread adds mappings. Removing a mapping happens only after the engine

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pci (internal): the PCI adapter's state, shared by its files:
+ * pci_priv: the PCI adapter's state, shared by its files:
  *   pci.c         lifecycle (init, realize, reset, destroy), BARs, ROM
  *   pci_config.c  config space: ownership map, masks, access splitting
  *   pci_caps.c    capability chain builder and capability write rules
@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctx.h"
+#include "ctx_internal.h"
 #include "vus/pci.h"
 
 struct log;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ctx (internal): what the layers may ask of a context. The context struct
+ * ctx_internal: what the layers may ask of a context. The context struct
  * itself is private to ctx.c; each layer keeps its own state in its own
  * object and reaches the others through these accessors.
  */

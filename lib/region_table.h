@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * region (internal): the table of regions, access dispatch (ioeventfds,
+ * region_table (internal): the table of regions, access dispatch (ioeventfds,
  * backing memory, callbacks) and what GET_REGION_INFO / GET_REGION_IO_FDS
  * need to know. Knows nothing of messages or buses; bus adapters reserve
  * their indexes and add their regions with region_add().

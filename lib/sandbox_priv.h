@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * sandbox: internals shared by the seccomp allowlist builder (sandbox.c)
+ * sandbox_priv: internals shared by the seccomp allowlist builder (sandbox.c)
  * and the lists of system calls libvus itself needs (sandbox_calls.c).
  */
 #ifndef VUS_SANDBOX_PRIV_H
