@@ -230,13 +230,10 @@ int sa_open_new(struct state_area *sa)
 	if (sa->map != NULL || sa->nr_blocks == 0)
 		return -EINVAL;
 	fix_layout(sa);
-	sa->fd = memfd_create("vus-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (sa->fd < 0)
-		return -errno;
-	if (ftruncate(sa->fd, (off_t)sa->size) < 0 ||
-	    fcntl(sa->fd, F_ADD_SEALS, SA_SEALS) < 0)
-		return -errno;
-	ret = map_area(sa);
+	/* Sealed (SA_SEALS): a successor can trust the size it maps. */
+	ret = sealed_memfd("vus-state", sa->size, &sa->fd);
+	if (ret == 0)
+		ret = map_area(sa);
 	if (ret < 0)
 		return ret;
 	h = hdr(sa);
