@@ -91,6 +91,19 @@ int ctx_reset(vus_ctx *ctx, enum vus_reset_reason why)
 	return device_reset(&ctx->dev, why);
 }
 
+int ctx_client_gone(vus_ctx *ctx)
+{
+	if (ctx->flags & VUS_CTX_RESET_ON_DISCONNECT) {
+		irq_reset(ctx->irqs);
+		return ctx_reset(ctx, VUS_RESET_DISCONNECT);
+	}
+	/* A session of a VMM that is gone ends; the device state stays. */
+	mig_reset(ctx->mig);
+	irq_drop_client(ctx->irqs);
+	device_client_lost(&ctx->dev);
+	return 0;
+}
+
 static void wake_cb(struct watch *w, uint32_t events)
 {
 	vus_ctx *ctx = (vus_ctx *)((char *)w - offsetof(vus_ctx, wake_w));
@@ -113,6 +126,8 @@ static int check_limits(const struct vus_ctx_config *c)
 	if (c->max_msg_fds > WIRE_MAX_FDS_LIMIT)
 		return -EINVAL;
 	if (c->max_dma_maps > 65535)
+		return -EINVAL;
+	if (c->flags & ~VUS_CTX_RESET_ON_DISCONNECT)
 		return -EINVAL;
 	return 0;
 }
@@ -161,6 +176,7 @@ VUS_EXPORT int vus_ctx_create(const struct vus_ctx_config *cfg, vus_ctx **out)
 		return -ENOMEM;
 	log_init(&ctx->log, c.name);
 	ctx->bus_type = c.bus;
+	ctx->flags = c.flags;
 	ctx->opaque = c.opaque;
 	ctx->max_xfer = c.max_data_xfer_size ? c.max_data_xfer_size
 					     : WIRE_DEFAULT_XFER;

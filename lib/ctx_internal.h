@@ -105,4 +105,14 @@ const struct bus_ops *ctx_bus_ops(vus_ctx *ctx);
  */
 int ctx_reset(vus_ctx *ctx, enum vus_reset_reason why);
 
+/**
+ * The client is gone and its DMA mappings removed; the caller has
+ * quiesced the device. Drops the client's eventfds and ends a migration
+ * session. With VUS_CTX_RESET_ON_DISCONNECT it also resets the interrupt
+ * state, the bus and the device (returning the device's result);
+ * otherwise every piece of device state stays and the device's
+ * client_lost callback runs (0).
+ */
+int ctx_client_gone(vus_ctx *ctx);
+
 #endif /* VUS_CTX_INTERNAL_H */

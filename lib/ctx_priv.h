@@ -24,6 +24,7 @@ struct fd_handler {
 struct vus_ctx {
 	struct log log;
 	enum vus_bus bus_type;
+	uint32_t flags;        /* VUS_CTX_* */
 	void *opaque;
 	uint32_t max_xfer;
 	bool realized;

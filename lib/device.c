@@ -89,3 +89,9 @@ void device_connected(struct device *d)
 	if (d->ops.connected != NULL)
 		d->ops.connected(d->opaque);
 }
+
+void device_client_lost(struct device *d)
+{
+	if (d->ops.client_lost != NULL)
+		d->ops.client_lost(d->opaque);
+}

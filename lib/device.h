@@ -44,5 +44,6 @@ int device_reset(struct device *d, enum vus_reset_reason why);
 void device_dma_map(struct device *d, const struct vus_dma_region *r);
 void device_dma_unmap(struct device *d, const struct vus_dma_region *r);
 void device_connected(struct device *d);
+void device_client_lost(struct device *d);
 
 #endif /* VUS_DEVICE_H */

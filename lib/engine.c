@@ -6,7 +6,8 @@
  * Messages are handled strictly in arrival order; a message that needs the
  * device quiesced is held (and reading stops) until the device confirms.
  * Teardown quiesces the device, drops the client's mappings and eventfds
- * and resets the device, then the engine is ready for the next client.
+ * and keeps the device's state (or resets it, if the context asked), then
+ * the engine is ready for the next client.
  * Nothing a client sends ends the process: bad requests get error replies,
  * broken framing ends the connection.
  */
@@ -189,7 +190,7 @@ static void dma_unmap_notify(void *opaque, const struct vus_dma_region *r)
 	device_dma_unmap(opaque, r);
 }
 
-/* The device is quiet: forget the client and start afresh. */
+/* The device is quiet: forget the client, keep (or reset) the device. */
 static void finish_teardown(struct engine *e)
 {
 	struct device *dev = ctx_device(e->ctx);
@@ -197,8 +198,7 @@ static void finish_teardown(struct engine *e)
 
 	e->quiesce_pending = false;
 	dma_remove_all(ctx_dma(e->ctx), dma_unmap_notify, dev);
-	irq_reset(ctx_irqs(e->ctx));
-	ret = ctx_reset(e->ctx, VUS_RESET_DISCONNECT);
+	ret = ctx_client_gone(e->ctx);
 	if (ret < 0)
 		log_msg(e->log, VUS_LOG_WARNING,
 			"device reset after disconnect failed: %s", strerror(-ret));

@@ -332,6 +332,21 @@ int irq_bind_mask_fds(struct irq_table *it, uint32_t index, uint32_t start,
 	return ret;
 }
 
+void irq_drop_client(struct irq_table *it)
+{
+	for (uint32_t i = 0; i < IRQ_MAX_INDEX; i++) {
+		struct irq_index *x = &it->idx[i];
+
+		if (!x->declared || x->count == 0)
+			continue;
+		pthread_mutex_lock(&it->lock);
+		for (uint32_t j = 0; j < x->count; j++)
+			vec_unbind_all(&x->v[j]);
+		pthread_mutex_unlock(&it->lock);
+		notify(it, i, 0, x->count);
+	}
+}
+
 void irq_reset(struct irq_table *it)
 {
 	for (uint32_t i = 0; i < IRQ_MAX_INDEX; i++)

@@ -82,7 +82,14 @@ int irq_mask(struct irq_table *it, uint32_t index, uint32_t start,
 int irq_bind_mask_fds(struct irq_table *it, uint32_t index, uint32_t start,
 		      uint32_t count, int *fds, bool unmask);
 
-/** The client went away: drop every eventfd, clear masks and pending. */
+/**
+ * The client went away: close every eventfd it gave (triggers, mask and
+ * unmask fds). Masks, pending vectors and levels stay, so what is raised
+ * meanwhile fires when the next client binds.
+ */
+void irq_drop_client(struct irq_table *it);
+
+/** Drop every eventfd and clear masks and pending (reset on disconnect). */
 void irq_reset(struct irq_table *it);
 
 /* Device side; thread-safe. */

@@ -346,7 +346,7 @@ static bool client_gone(struct tc_dev *d)
 {
 	return !vus_ctx_has_client(d->ctx) && vus_dma_nr_regions(d->ctx) == 0 &&
 	       !vus_irq_is_bound(d->ctx, TC_IRQ_EDGE, 0) &&
-	       atomic_load(&d->last_reset) == VUS_RESET_DISCONNECT;
+	       atomic_load(&d->client_losts) == 1;
 }
 
 static void server_takes_next_client(void **state)
@@ -355,24 +355,29 @@ static void server_takes_next_client(void **state)
 	struct tc_dev d;
 	vus_client *c;
 	void *mem;
-	uint8_t b = 0;
+	uint8_t b = 0x5a;
 
 	tc_dev_init(&d);
 	tc_dev_start(&d, true);
 	assert_int_equal(vus_client_connect(d.path, VTEST_CLIENT_CFG, &c), 0);
+	assert_int_equal(vus_client_region_write(c, TC_RAM, 7, &b, 1), 0);
 	assert_int_equal(vus_client_dma_map_memfd(c, 0x10000, 0x4000,
 						  VUS_CLIENT_DMA_READ, &mem), 0);
 	assert_int_equal(vus_client_irq_enable(c, TC_IRQ_EDGE, TC_IRQ_EDGE_N), 0);
 	assert_int_equal(vus_dma_nr_regions(d.ctx), 1);
 	assert_true(vus_irq_is_bound(d.ctx, TC_IRQ_EDGE, 0));
 	vus_client_close(c);
-	/* The server forgets the client's mappings and eventfds. */
+	/* The server forgets the client's mappings and eventfds... */
 	assert_true(tc_wait_for(&d, client_gone));
 	assert_int_equal(atomic_load(&d.unmaps), 1);
+	assert_int_equal(atomic_load(&d.resets), 0);
 
+	/* ...and the next client finds what the first one wrote. */
+	b = 0;
 	assert_int_equal(vus_client_connect(d.path, VTEST_CLIENT_CFG, &c), 0);
 	assert_int_equal(vus_client_device_info(c, &di), 0);
-	assert_int_equal(vus_client_region_read(c, TC_RAM, 0, &b, 1), 0);
+	assert_int_equal(vus_client_region_read(c, TC_RAM, 7, &b, 1), 0);
+	assert_int_equal(b, 0x5a);
 	assert_int_equal(vus_dma_nr_regions(d.ctx), 0);
 	vus_client_close(c);
 	tc_dev_fini(&d);

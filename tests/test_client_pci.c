@@ -4,7 +4,8 @@
  * the vfio-pci indexes, config space read and written through REGION_READ/
  * WRITE, INTx with its unmask, and MSI-X enabled and unmasked the way a
  * guest driver does it (config space, then the vector table in its BAR),
- * with the device raising vectors from its own thread.
+ * with the device raising vectors from its own thread. And what a driver
+ * set up surviving its client, until a new VM's DEVICE_RESET.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -69,6 +70,21 @@ static vus_client *pdev_start(struct pdev *d)
 	assert_int_equal(vus_pci_setup_bar(d->ctx, 0, 0, &bar), 0);
 	assert_true(vus_pci_add_cap_msix(d->ctx, &msix) > 0);
 	assert_int_equal(vus_ctx_realize(d->ctx), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
+	assert_int_equal(pthread_create(&d->thread, NULL, serve, d), 0);
+	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &c), 0);
+	return c;
+}
+
+/* The client goes; the next one comes on a new socketpair. */
+static vus_client *pdev_next_client(struct pdev *d, vus_client *c)
+{
+	int sv[2];
+
+	vus_client_close(c);
+	/* Without a listener the loop ends once the client is torn down. */
+	pthread_join(d->thread, NULL);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
 	assert_int_equal(pthread_create(&d->thread, NULL, serve, d), 0);
@@ -190,12 +206,55 @@ static void pci_msix_as_a_driver_enables_it(void **state)
 	pdev_stop(&d, c);
 }
 
+/*
+ * A driver's set-up outlives its client: BAR address, command register,
+ * MSI-X enable, the table's masks and pending bits, a vector raised with
+ * nobody connected. A new VM's DEVICE_RESET brings power-on back.
+ */
+static void pci_state_survives_the_client(void **state)
+{
+	struct pdev d;
+	vus_client *c = pdev_start(&d);
+	uint32_t cap = find_cap(c, 0x11), zero = 0, pba = 0;
+
+	cfg_write(c, 0x10, 0xfebf0000, 4);
+	cfg_write(c, 0x04, 0x0006, 2);    /* Memory, Bus Master */
+	cfg_write(c, cap + 2, 0x8000, 2); /* MSI-X Enable */
+	assert_int_equal(vus_client_region_write(c, 0, TABLE + 16 * 1 + 12,
+						 &zero, 4), 0);
+	assert_int_equal(vus_client_irq_enable(c, VUS_PCI_IRQ_MSIX, NR_MSIX), 0);
+	assert_int_equal(vus_pci_msix(d.ctx, 2), 0); /* masked: PBA */
+	c = pdev_next_client(&d, c);
+	/* Unmasked but unbound now: kept pending until the next binding. */
+	assert_int_equal(vus_pci_msix(d.ctx, 1), 0);
+	assert_int_equal(cfg_read(c, 0x10, 4), 0xfebf0000);
+	assert_int_equal(cfg_read(c, 0x04, 2) & 0x6, 0x6);
+	assert_int_equal(cfg_read(c, cap + 2, 2) & 0x8000, 0x8000);
+	/* Both pending: 2 masked in the table, 1 with no eventfd. */
+	assert_int_equal(vus_client_region_read(c, 0, PBA, &pba, 4), 0);
+	assert_int_equal(pba, 1u << 2 | 1u << 1);
+	assert_int_equal(vus_client_irq_enable(c, VUS_PCI_IRQ_MSIX, NR_MSIX), 0);
+	assert_int_equal(vus_client_irq_wait(c, VUS_PCI_IRQ_MSIX, 1, vtest_ms(1000)), 1);
+	assert_int_equal(vus_client_irq_poll(c, VUS_PCI_IRQ_MSIX, 2), 0);
+	assert_int_equal(vus_client_region_read(c, 0, PBA, &pba, 4), 0);
+	assert_int_equal(pba, 1u << 2);
+	/* A new VM starts with DEVICE_RESET: everything at power-on. */
+	assert_int_equal(vus_client_reset(c), 0);
+	assert_int_equal(cfg_read(c, 0x10, 4) & ~0xfu, 0);
+	assert_int_equal(cfg_read(c, 0x04, 2) & 0x6, 0);
+	assert_int_equal(cfg_read(c, cap + 2, 2) & 0x8000, 0);
+	assert_int_equal(vus_client_region_read(c, 0, PBA, &pba, 4), 0);
+	assert_int_equal(pba, 0);
+	pdev_stop(&d, c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		VTEST(pci_regions_and_config),
 		VTEST(pci_intx_and_unmask),
 		VTEST(pci_msix_as_a_driver_enables_it),
+		VTEST(pci_state_survives_the_client),
 	};
 
 	return vtest_run("client_pci", tests, argc, argv);

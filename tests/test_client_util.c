@@ -133,6 +133,13 @@ static void dev_connected(void *opaque)
 	atomic_fetch_add(&d->connects, 1);
 }
 
+static void dev_client_lost(void *opaque)
+{
+	struct tc_dev *d = opaque;
+
+	atomic_fetch_add(&d->client_losts, 1);
+}
+
 static void trace_cb(void *opaque, const struct vus_trace_event *ev)
 {
 	struct tc_dev *d = opaque;
@@ -219,7 +226,7 @@ void tc_dev_init(struct tc_dev *d)
 	struct vus_device_ops ops = {
 		.struct_size = sizeof(ops), .reset = dev_reset,
 		.dma_map = dev_dma_map, .dma_unmap = dev_dma_unmap,
-		.connected = dev_connected,
+		.connected = dev_connected, .client_lost = dev_client_lost,
 	};
 
 	memset(d, 0, sizeof(*d));

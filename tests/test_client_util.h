@@ -83,6 +83,7 @@ struct tc_dev {
 	atomic_int maps;
 	atomic_int unmaps;
 	atomic_int connects;
+	atomic_int client_losts;
 	atomic_uint_least64_t last_unmap_addr;
 	atomic_uint_least64_t last_unmap_size;
 	/* Messages the server saw, in order. */

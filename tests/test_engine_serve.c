@@ -93,13 +93,14 @@ static void one_client_at_a_time(void **state)
 	}
 	pf = (struct pollfd){ .fd = second, .events = POLLIN };
 	assert_int_equal(poll(&pf, 1, vtest_ms(300)), 0);
-	/* The first leaves; the device is reset; the second is served. */
+	/* The first leaves; the device is told; the second is served. */
 	close(s.peer);
 	s.peer = second;
 	assert_int_equal(peer_recv(&s, m, 2000), 0);
 	assert_int_equal(m->hdr.cmd, WIRE_CMD_VERSION);
 	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
-	assert_int_equal(s.dev.last_reset, VUS_RESET_DISCONNECT);
+	assert_int_equal(s.dev.client_losts, 1);
+	assert_int_equal(s.dev.resets, 0);
 	assert_int_equal(get_info(&s, m), 0);
 	tserver_stop(&s);
 	free((void *)path);

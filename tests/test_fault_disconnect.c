@@ -8,10 +8,11 @@
  * carried fds. The server runs on this thread (vus_ctx_run_once), so each
  * cut lands exactly where it is meant to.
  *
- * After every cut the server must tear down: the device reset with
- * VUS_RESET_DISCONNECT, every mapping reported unmapped and gone, every
- * eventfd the client sent closed (the process's fd count is back to where
- * it was), and the next client on the listening socket served.
+ * After every cut the server must tear down: the device told the client
+ * is gone (client_lost; with VUS_CTX_RESET_ON_DISCONNECT a reset with
+ * VUS_RESET_DISCONNECT instead), every mapping reported unmapped and gone,
+ * every eventfd the client sent closed (the process's fd count is back to
+ * where it was), and the next client on the listening socket served.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,7 +110,7 @@ static void build_conversation(struct conv *c)
 	add(c, WIRE_CMD_DEVICE_RESET, NULL, 0, 0, false);
 }
 
-static int setup_opts(void **state, bool busy)
+static int setup_opts(void **state, bool busy, bool reset)
 {
 	m = calloc(1, sizeof(*m));
 	assert_non_null(m);
@@ -117,7 +118,8 @@ static int setup_opts(void **state, bool busy)
 	path = vtest_sock_path("cut");
 	tserver_start(&s, &(struct tserver_opts){ .listen_path = path,
 						   .no_thread = true,
-						   .with_quiesce = busy });
+						   .with_quiesce = busy,
+						   .reset_on_disconnect = reset });
 	s.dev.quiesce_busy = busy;
 	build_conversation(&conv);
 	return 0;
@@ -125,12 +127,23 @@ static int setup_opts(void **state, bool busy)
 
 static int setup(void **state)
 {
-	return setup_opts(state, false);
+	return setup_opts(state, false, false);
 }
 
 static int setup_busy(void **state)
 {
-	return setup_opts(state, true);
+	return setup_opts(state, true, false);
+}
+
+static int setup_reset(void **state)
+{
+	return setup_opts(state, false, true);
+}
+
+/* One teardown's mark: what the device sees when a client goes. */
+static unsigned int gone_count(void)
+{
+	return s.dev.client_losts + s.dev.disconnect_resets;
 }
 
 static int teardown(void **state)
@@ -187,16 +200,16 @@ static void send_prefix(size_t cut)
 }
 
 /* Hang up; run the server (confirming quiesces late, as a device with
- * threads would) until its teardown reset the device. */
-static void hang_up_and_wait(unsigned int resets_before)
+ * threads would) until its teardown told (or reset) the device. */
+static void hang_up_and_wait(unsigned int gone_before)
 {
 	close(s.peer);
 	s.peer = -1;
 	for (int i = 0; i < 1000; i++) {
-		if (s.dev.resets > resets_before &&
-		    s.dev.last_reset == VUS_RESET_DISCONNECT &&
-		    !vus_ctx_has_client(s.ctx))
+		if (gone_count() > gone_before && !vus_ctx_has_client(s.ctx)) {
+			assert_int_equal(gone_count(), gone_before + 1);
 			return;
+		}
 		if (vus_ctx_run_once(s.ctx, 1) == 0 && s.dev.quiesce_busy)
 			vus_ctx_quiesced(s.ctx);
 	}
@@ -217,7 +230,7 @@ static void assert_clean(int fds_before)
 static void next_client_is_served(void)
 {
 	struct wire_device_info di = { .argsz = 16 };
-	unsigned int resets = s.dev.resets;
+	unsigned int gone = gone_count();
 	bool busy = s.dev.quiesce_busy;
 	uint16_t id;
 
@@ -229,7 +242,7 @@ static void next_client_is_served(void)
 		(void)vus_ctx_run_once(s.ctx, 1);
 	assert_int_equal(m->hdr.msg_id, id);
 	assert_int_equal(m->hdr.flags & WIRE_F_ERROR, 0);
-	hang_up_and_wait(resets);
+	hang_up_and_wait(gone);
 	s.dev.quiesce_busy = busy;
 }
 
@@ -238,10 +251,10 @@ static void cut_everywhere(void)
 	int fds_before = vtest_count_fds();
 
 	for (size_t cut = 0; cut <= conv.len; cut++) {
-		unsigned int resets = s.dev.resets;
+		unsigned int gone = gone_count();
 
 		send_prefix(cut);
-		hang_up_and_wait(resets);
+		hang_up_and_wait(gone);
 		assert_clean(fds_before);
 		next_client_is_served();
 		assert_clean(fds_before);
@@ -262,6 +275,15 @@ static void client_vanishes_while_the_device_is_busy(void **state)
 	assert_true(s.dev.quiesces > conv.len);
 }
 
+/* The opt-in: every teardown resets the device instead of telling it. */
+static void client_vanishes_after_every_byte_with_reset(void **state)
+{
+	(void)state;
+	cut_everywhere();
+	assert_int_equal(s.dev.client_losts, 0);
+	assert_int_equal(s.dev.disconnect_resets, 2 * (conv.len + 1));
+}
+
 /* The cut lands right after the first byte of each fd-carrying message:
  * the fds are in the server, the message is not. */
 static void client_vanishes_right_after_its_fds(void **state)
@@ -270,12 +292,12 @@ static void client_vanishes_right_after_its_fds(void **state)
 
 	(void)state;
 	for (unsigned int i = 0; i < conv.n; i++) {
-		unsigned int resets = s.dev.resets;
+		unsigned int gone = gone_count();
 
 		if (conv.msg[i].neventfds == 0 && !conv.msg[i].memfd)
 			continue;
 		send_prefix(conv.msg[i].start + 1);
-		hang_up_and_wait(resets);
+		hang_up_and_wait(gone);
 		assert_clean(fds_before);
 	}
 }
@@ -290,6 +312,9 @@ int main(int argc, char **argv)
 			teardown),
 		cmocka_unit_test_setup_teardown(client_vanishes_right_after_its_fds,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			client_vanishes_after_every_byte_with_reset, setup_reset,
+			teardown),
 	};
 
 	return vtest_run("fault_disconnect", tests, argc, argv);

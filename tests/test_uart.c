@@ -466,12 +466,14 @@ static void reset_restores_power_on_state(void **state)
 	rig_stop(&r);
 }
 
-static void next_client_gets_a_reset_uart(void **state)
+/* The opt-in: with --reset-on-disconnect a client finds a power-on UART. */
+static void next_client_gets_a_reset_uart_when_asked(void **state)
 {
+	static const char *const extra[] = { "--reset-on-disconnect", NULL };
 	uint8_t b;
 
 	(void)state;
-	rig_start(&r, NULL);
+	rig_start(&r, extra);
 	wr(&r, UART_SCR, 0xa5);
 	wr(&r, UART_LCR, 0x1f);
 	wr(&r, UART_IER, 0x05);
@@ -485,6 +487,41 @@ static void next_client_gets_a_reset_uart(void **state)
 	assert_int_equal(rd(&r, UART_IER), 0);
 	assert_int_equal(rd(&r, UART_IIR), UART_IIR_NO_INT);
 	assert_int_equal(rd(&r, UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
+	/* The backend is still there. */
+	wr(&r, UART_THR, 'n');
+	assert_int_equal(peer_recv(&r, &b, 1, 5000), 1);
+	assert_int_equal(b, 'n');
+	rig_stop(&r);
+}
+
+/*
+ * By default the UART outlives its client: registers, the receive FIFO
+ * with what arrived, and the interrupt it raised are there for the next.
+ */
+static void next_client_finds_the_uart_as_it_was(void **state)
+{
+	uint8_t b;
+
+	(void)state;
+	rig_start(&r, NULL);
+	wr(&r, UART_SCR, 0xa5);
+	wr(&r, UART_LCR, 0x1b);
+	wr(&r, UART_FCR, UART_FCR_ENABLE);
+	wr(&r, UART_IER, 0x05);
+	peer_send(&r, "left", 4); /* unread when the client goes */
+	wait_dr(&r, 5000);
+	vus_client_close(r.c);
+	peer_send(&r, "!", 1);    /* arrives with nobody connected */
+	rig_client_connect(&r);
+	assert_int_equal(rd(&r, UART_SCR), 0xa5);
+	assert_int_equal(rd(&r, UART_LCR), 0x1b);
+	assert_int_equal(rd(&r, UART_IER), 0x05);
+	assert_int_equal(rd(&r, UART_IIR) & 0x0f, UART_IIR_RDI);
+	for (const char *p = "left!"; *p != '\0'; p++) {
+		wait_dr(&r, 5000);
+		assert_int_equal(rd(&r, UART_RBR), (uint8_t)*p);
+	}
+	assert_int_equal(rd(&r, UART_IIR) & 0x0f, UART_IIR_NO_INT);
 	/* The backend is still there. */
 	wr(&r, UART_THR, 'n');
 	assert_int_equal(peer_recv(&r, &b, 1, 5000), 1);
@@ -631,7 +668,8 @@ int main(int argc, char **argv)
 		VTEST(flooding_peer_leaves_memory_flat),
 		VTEST(stalled_peer_holds_thre_and_loses_nothing),
 		VTEST(reset_restores_power_on_state),
-		VTEST(next_client_gets_a_reset_uart),
+		VTEST(next_client_gets_a_reset_uart_when_asked),
+		VTEST(next_client_finds_the_uart_as_it_was),
 		VTEST(next_peer_is_accepted_and_output_meanwhile_dropped),
 		VTEST(bytes_sent_before_hangup_arrive),
 		VTEST(pty_backend_carries_both_ways),

@@ -519,6 +519,43 @@ static void reconnect_mid_traffic(const struct side *s)
 	       r.ab.lost, r.ab.max_loss, r.ba.lost);
 }
 
+/*
+ * The client of A goes away mid-traffic and the same VM's client comes
+ * back (same memory, same addresses, no reset): A's device kept its queues
+ * parked and carries on. Nothing is lost either way and the driver never
+ * saw a reset.
+ */
+static void reconnect_of_the_same_vm(const struct side *s)
+{
+	struct tv_dev_stats a, b;
+	struct rig r;
+
+	rig_start(&r, s, s, 3000, 60, 1514);
+	run(&r, halfway, 0);
+	tvd_reconnect_same_vm(&r.da);
+	assert_int_equal(tv_status(&r.a), 0x0f); /* still DRIVER_OK */
+	run(&r, all_delivered, 0);
+	rig_stop(&r, &a, &b);
+	assert_int_equal(r.ab.lost, 0);
+	assert_int_equal(r.ba.lost, 0);
+	assert_int_equal(a.tx_packets, r.ab.total);
+	assert_int_equal(b.rx_packets, r.ab.total);
+	assert_int_equal(b.tx_packets, r.ba.total);
+	assert_int_equal(a.rx_packets, r.ba.total);
+	assert_int_equal(a.queue_errors, 0);
+	check_signals(&b, &r.db);
+}
+
+static void reconnect_keeps_the_device(void **state)
+{
+	reconnect_of_the_same_vm(&ioeventfd_side);
+}
+
+static void reconnect_keeps_the_device_mmap(void **state)
+{
+	reconnect_of_the_same_vm(&mmap_side);
+}
+
 static void reconnect_comes_back_reset(void **state)
 {
 	reconnect_mid_traffic(&ioeventfd_side);
@@ -544,6 +581,8 @@ int main(int argc, char **argv)
 		VTEST(device_reset_of_a_blocked_sender_mmap),
 		VTEST(reconnect_comes_back_reset),
 		VTEST(reconnect_comes_back_reset_mmap),
+		VTEST(reconnect_keeps_the_device),
+		VTEST(reconnect_keeps_the_device_mmap),
 	};
 
 	if (argc < 2) {

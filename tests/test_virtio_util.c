@@ -20,6 +20,7 @@
 #include "vtest.h"
 
 #include "test_virtio_util.h"
+#include "vus_client_raw.h"
 
 const char *vnet_exe;
 
@@ -84,6 +85,50 @@ static void spawn(struct tv *t, const char *const *extra)
 	}
 }
 
+static int new_memfd(uint64_t size)
+{
+	int fd = memfd_create("tv-ram", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	return fd;
+}
+
+/*
+ * Grant [addr, addr + size) of memfd @fd, which we keep (a client of the
+ * same VM coming back grants the same memory); returns our mapping, made
+ * now unless @have is one already.
+ */
+static void *grant_memfd(vus_client *c, uint64_t addr, uint64_t size, int fd,
+			 void *have)
+{
+	struct {
+		uint32_t argsz, flags;
+		uint64_t offset, addr, size;
+	} q = { .argsz = sizeof(q), .flags = 3, .addr = addr, .size = size };
+	struct vus_client_reply rep;
+	void *p = have;
+
+	if (p == NULL) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		assert_true(p != MAP_FAILED);
+	}
+	assert_int_equal(vus_client_request(c, VUS_CMD_DMA_MAP, 0, &q, sizeof(q),
+					    &fd, 1, &rep), 0);
+	assert_int_equal(rep.error, 0);
+	vus_client_reply_free(&rep);
+	return p;
+}
+
+static void drop_memfd(void *mem, uint64_t size, int *fd)
+{
+	if (*fd < 0)
+		return;
+	munmap(mem, size);
+	close(*fd);
+	*fd = -1;
+}
+
 static void bind_peer(struct tv *t)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -133,7 +178,7 @@ static void start_one(struct tv *t, const char *const *extra, bool logged)
 {
 	void *ram;
 
-	*t = (struct tv){ .peer_fd = -1 };
+	*t = (struct tv){ .peer_fd = -1, .ram_fd = -1 };
 	snprintf(t->sock, sizeof(t->sock), "%s", vtest_sock_path("vnet"));
 	snprintf(t->bind, sizeof(t->bind), "%s", vtest_sock_path("vnet-dev"));
 	snprintf(t->peer, sizeof(t->peer), "%s", vtest_sock_path("vnet-peer"));
@@ -170,6 +215,7 @@ void tv_stop(struct tv *t)
 		munmap(t->bar_map, 0x4000);
 	vus_client_close(t->c);
 	t->c = NULL;
+	drop_memfd(t->ram, TV_RAM_SIZE, &t->ram_fd);
 	close(t->peer_fd);
 	unlink(t->peer);
 	assert_int_equal(kill(t->pid, SIGTERM), 0);
@@ -458,8 +504,8 @@ void tv_start_pair(struct tv *a, struct tv *b, const char *const *extra_a,
 	struct tv *both[2] = { a, b };
 	const char *const *extra[2] = { extra_a, extra_b };
 
-	*a = (struct tv){ .peer_fd = -1 };
-	*b = (struct tv){ .peer_fd = -1 };
+	*a = (struct tv){ .peer_fd = -1, .ram_fd = -1 };
+	*b = (struct tv){ .peer_fd = -1, .ram_fd = -1 };
 	snprintf(a->sock, sizeof(a->sock), "%s", vtest_sock_path("vnet-a"));
 	snprintf(b->sock, sizeof(b->sock), "%s", vtest_sock_path("vnet-b"));
 	snprintf(a->bind, sizeof(a->bind), "%s", vtest_sock_path("link-a"));
@@ -472,14 +518,11 @@ void tv_start_pair(struct tv *a, struct tv *b, const char *const *extra_a,
 		spawn(both[i], extra[i]);
 	}
 	for (int i = 0; i < 2; i++) {
-		void *ram;
-
 		wait_for_path(both[i]->sock, both[i]->pid);
 		connect_client(both[i]);
-		assert_int_equal(vus_client_dma_map_memfd(both[i]->c, TV_RAM,
-			TV_RAM_SIZE, VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE,
-			&ram), 0);
-		both[i]->ram = ram;
+		both[i]->ram_fd = new_memfd(TV_RAM_SIZE);
+		both[i]->ram = grant_memfd(both[i]->c, TV_RAM, TV_RAM_SIZE,
+					   both[i]->ram_fd, NULL);
 		map_notify(both[i]);
 	}
 }
@@ -509,6 +552,7 @@ void tv_stop_stats(struct tv *t, struct tv_dev_stats *st)
 	t->notify = NULL;
 	vus_client_close(t->c);
 	t->c = NULL;
+	drop_memfd(t->ram, TV_RAM_SIZE, &t->ram_fd);
 	assert_int_equal(kill(t->pid, SIGTERM), 0);
 	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
 	read_log(t->log_fd, out, sizeof(out));
@@ -535,10 +579,9 @@ void tv_stop_stats(struct tv *t, struct tv_dev_stats *st)
 	assert_int_equal(access(t->bind, F_OK), -1);
 }
 
-void tv_reconnect(struct tv *t)
+/* Close the client; a new one connects. */
+static void client_again(struct tv *t)
 {
-	void *ram;
-
 	if (t->bar_map != NULL)
 		munmap(t->bar_map, 0x4000);
 	t->bar_map = NULL;
@@ -546,10 +589,27 @@ void tv_reconnect(struct tv *t)
 	vus_client_close(t->c);
 	t->c = NULL;
 	connect_client(t);
-	assert_int_equal(vus_client_dma_map_memfd(t->c, TV_RAM, TV_RAM_SIZE,
-						  VUS_CLIENT_DMA_READ |
-						  VUS_CLIENT_DMA_WRITE, &ram), 0);
-	t->ram = ram;
+}
+
+void tv_reconnect(struct tv *t)
+{
+	bool ours = t->ram_fd >= 0;
+	void *ram;
+
+	drop_memfd(t->ram, TV_RAM_SIZE, &t->ram_fd);
+	client_again(t);
+	/* A new VM: the device it finds must be as at power-on. */
+	assert_int_equal(vus_client_reset(t->c), 0);
+	if (ours) {
+		t->ram_fd = new_memfd(TV_RAM_SIZE);
+		t->ram = grant_memfd(t->c, TV_RAM, TV_RAM_SIZE, t->ram_fd, NULL);
+	} else {
+		assert_int_equal(vus_client_dma_map_memfd(t->c, TV_RAM, TV_RAM_SIZE,
+							  VUS_CLIENT_DMA_READ |
+							  VUS_CLIENT_DMA_WRITE,
+							  &ram), 0);
+		t->ram = ram;
+	}
 	map_notify(t);
 }
 
@@ -660,12 +720,9 @@ static void start(struct tvd *d)
 static void attach(struct tvd *d)
 {
 	struct tv *t = d->t;
-	void *mem;
 
-	assert_int_equal(vus_client_dma_map_memfd(t->c, TVD_MEM, TVD_MEM_SIZE,
-						  VUS_CLIENT_DMA_READ |
-						  VUS_CLIENT_DMA_WRITE, &mem), 0);
-	d->mem = mem;
+	d->mem_fd = new_memfd(TVD_MEM_SIZE);
+	d->mem = grant_memfd(t->c, TVD_MEM, TVD_MEM_SIZE, d->mem_fd, NULL);
 	if (d->cfg.kick == TV_KICK_IOEVENTFD)
 		fetch_kick_fds(d);
 	if (d->cfg.kick == TV_KICK_MMAP)
@@ -676,7 +733,7 @@ static void attach(struct tvd *d)
 void tvd_init(struct tvd *d, struct tv *t, const struct tvd_config *cfg)
 {
 	*d = (struct tvd){ .t = t, .cfg = *cfg, .irq_fd = { -1, -1, -1 },
-			   .kick_fd = { -1, -1 } };
+			   .kick_fd = { -1, -1 }, .mem_fd = -1 };
 	if (d->cfg.rx_buf_len == 0)
 		d->cfg.rx_buf_len = 2048;
 	assert_true(d->cfg.qsize >= 2 && d->cfg.qsize <= TVD_MAX_QSIZE);
@@ -703,6 +760,7 @@ void tvd_detach(struct tvd *d)
 {
 	d->down = true;
 	d->gone = true;
+	drop_memfd(d->mem, TVD_MEM_SIZE, &d->mem_fd);
 	d->mem = NULL;
 }
 
@@ -728,6 +786,22 @@ void tvd_reinit(struct tvd *d)
 	start(d);
 }
 
+void tvd_reconnect_same_vm(struct tvd *d)
+{
+	struct tv *t = d->t;
+
+	assert_true(t->ram_fd >= 0 && d->mem_fd >= 0);
+	client_again(t);
+	(void)grant_memfd(t->c, TV_RAM, TV_RAM_SIZE, t->ram_fd, t->ram);
+	(void)grant_memfd(t->c, TVD_MEM, TVD_MEM_SIZE, d->mem_fd, d->mem);
+	map_notify(t);
+	close_kick_fds(d);
+	if (d->cfg.kick == TV_KICK_IOEVENTFD)
+		fetch_kick_fds(d);
+	assert_int_equal(vus_client_irq_bind(t->c, VUS_PCI_IRQ_MSIX, 0, 3,
+					     d->irq_fd), 0);
+}
+
 void tvd_move(struct tvd *d, struct tv *to, uint8_t *mem)
 {
 	struct tv *from = d->t;
@@ -735,6 +809,7 @@ void tvd_move(struct tvd *d, struct tv *to, uint8_t *mem)
 	memcpy(to->q, from->q, sizeof(to->q));
 	to->features = from->features;
 	d->t = to;
+	drop_memfd(d->mem, TVD_MEM_SIZE, &d->mem_fd);
 	d->mem = mem;
 	close_kick_fds(d);
 	if (d->cfg.kick == TV_KICK_IOEVENTFD)
@@ -746,6 +821,7 @@ void tvd_move(struct tvd *d, struct tv *to, uint8_t *mem)
 void tvd_fini(struct tvd *d)
 {
 	close_kick_fds(d);
+	drop_memfd(d->mem, TVD_MEM_SIZE, &d->mem_fd);
 	for (int i = 0; i < 3; i++) {
 		if (d->irq_fd[i] >= 0)
 			close(d->irq_fd[i]);

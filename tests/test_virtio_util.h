@@ -56,6 +56,7 @@ struct tv {
 	vus_client *c;
 	int peer_fd;     /* the far end of the link, bound at @peer */
 	uint8_t *ram;    /* guest RAM, our view */
+	int ram_fd;      /* its memfd when ours (tv_start_pair), else -1 */
 	uint8_t *notify; /* mmap'd notification page, or NULL */
 	void *bar_map;
 	struct tvq q[2];
@@ -158,8 +159,11 @@ struct tv_dev_stats {
  */
 void tv_stop_stats(struct tv *t, struct tv_dev_stats *st);
 
-/** Close the client and connect a new one: RAM and the notification
- * page are mapped again (the server forgot the old ones). */
+/**
+ * Close the client and connect a new one as a new VM's QEMU does: fresh
+ * RAM, DEVICE_RESET, the notification page mapped again (the server
+ * forgot the old mappings and eventfds).
+ */
 void tv_reconnect(struct tv *t);
 
 /** How a driver rings doorbells. */
@@ -195,6 +199,7 @@ struct tvd {
 	struct tv *t;
 	struct tvd_config cfg;
 	uint8_t *mem;                 /* TVD_MEM, our view */
+	int mem_fd;                   /* its memfd, or -1 (tvd_move) */
 	int irq_fd[3];                /* MSI-X vectors 0..2 */
 	int kick_fd[2];               /* ioeventfds per queue, or -1 */
 	bool down;                    /* reset: no more offers or kicks */
@@ -222,6 +227,13 @@ void tvd_detach(struct tvd *d);
 /** After tv_reconnect: map, bind and fetch the doorbells again, then
  * initialise as tvd_init. Counters are kept. */
 void tvd_reattach(struct tvd *d);
+/**
+ * The same VM's client reconnects (tv_start_pair rigs): close the client,
+ * connect a new one and grant it the same memory at the same addresses,
+ * bind the same interrupt eventfds, fetch the doorbells again. No reset:
+ * the driver carries on where it was.
+ */
+void tvd_reconnect_same_vm(struct tvd *d);
 /**
  * Reset the device: status 0 (waiting until it reads 0), or with
  * @device_reset a DEVICE_RESET message. The rings stay readable (tvd_rx,

@@ -71,6 +71,17 @@ expect() {
 card a --inputs 0x1234
 card b --inputs 0x0000
 card v2 --compat-version 2
+card r --reset-on-disconnect
+
+# The card outlives its client: one run writes, the next reads it back;
+# with --reset-on-disconnect the next run finds power-on outputs.
+run a 0 write 2 0 1 0x3c
+run a 0 read 2 0 1
+expect out "0x3c"
+run r 0 write 2 0 1 0x3c , read 2 0 1
+expect out "0x3c"
+run r 0 read 2 0 1
+expect out "0x00"
 
 run a 0 migration
 expect out "migration: state running, flags stop-copy"

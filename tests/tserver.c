@@ -41,6 +41,8 @@ static int dev_reset(void *opaque, enum vus_reset_reason why)
 
 	d->resets++;
 	d->last_reset = why;
+	if (why == VUS_RESET_DISCONNECT)
+		d->disconnect_resets++;
 	return 0;
 }
 
@@ -60,6 +62,15 @@ static void dev_resume(void *opaque)
 static void dev_connected(void *opaque)
 {
 	((struct tdev *)opaque)->connects++;
+}
+
+static void dev_client_lost(void *opaque)
+{
+	struct tdev *d = opaque;
+
+	d->client_losts++;
+	if (d->lost_hook != NULL)
+		d->lost_hook(d);
 }
 
 static void dev_map(void *opaque, const struct vus_dma_region *r)
@@ -145,7 +156,7 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 	struct vus_device_ops ops = {
 		.struct_size = sizeof(ops), .reset = dev_reset,
 		.dma_map = dev_map, .dma_unmap = dev_unmap,
-		.connected = dev_connected,
+		.connected = dev_connected, .client_lost = dev_client_lost,
 	};
 	struct vus_ioeventfd io = { .offset = 0x100, .size = 4 };
 
@@ -193,6 +204,7 @@ void tserver_start(struct tserver *s, const struct tserver_opts *o)
 	cfg.max_data_xfer_size = o->max_xfer;
 	cfg.max_msg_fds = o->max_fds;
 	cfg.max_dma_maps = o->max_dma_maps;
+	cfg.flags = o->reset_on_disconnect ? VUS_CTX_RESET_ON_DISCONNECT : 0;
 	assert_int_equal(vus_ctx_create(&cfg, &s->ctx), 0);
 	vus_ctx_set_log(s->ctx, VUS_LOG_ERR, NULL, NULL);
 	s->dev.ctx = s->ctx;

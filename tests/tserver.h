@@ -23,13 +23,16 @@ struct tdev {
 	uint8_t regs[4096];
 	unsigned int reads, writes, resets;
 	enum vus_reset_reason last_reset;
+	unsigned int disconnect_resets; /* resets with VUS_RESET_DISCONNECT */
 	unsigned int maps, unmaps;
 	bool quiesce_busy;     /* answer quiesce with -EBUSY */
 	unsigned int quiesces, resumes;
 	unsigned int connects;       /* the connected() callback */
+	unsigned int client_losts;   /* the client_lost() callback */
 	unsigned int early_accesses; /* region accesses before connected() */
 	int (*write_hook)(struct tdev *d, uint64_t off, const void *buf,
 			  size_t len);
+	void (*lost_hook)(struct tdev *d); /* runs in client_lost() */
 	vus_ctx *ctx;
 	int ioev_fd;           /* doorbell at region 0 offset 0x100 */
 };
@@ -57,6 +60,7 @@ struct tserver_opts {
 	/* More doorbells on region 0: 4 bytes each from 0x400, one eventfd. */
 	unsigned int extra_doorbells;
 	bool with_migration; /* vus_mig_setup(), one 8-byte section */
+	bool reset_on_disconnect; /* VUS_CTX_RESET_ON_DISCONNECT */
 };
 
 void tserver_start(struct tserver *s, const struct tserver_opts *o);

@@ -45,10 +45,12 @@ step info
 step config
 echo
 echo "# BAR 2 is the card's 8 I/O registers: inputs 0-7 read at offset 1,"
-echo "# outputs 0-7 at offset 0. One connection per vus-ctl run, and the"
-echo "# device resets when a client leaves, so write and read back in one:"
+echo "# outputs 0-7 at offset 0. One connection per vus-ctl run; the card"
+echo "# keeps its state when a client leaves, so one run writes the outputs"
+echo "# and the next reads them back (0x5a):"
 step read 2 1 1
-step write 2 0 1 0x5a , read 2 0 1
+step write 2 0 1 0x5a
+step read 2 0 1
 echo
 echo "# An interrupt: enable the card's change-of-state IRQ (read offset 2),"
 echo "# bind INTx to an eventfd and wait; meanwhile the outside world flips"
@@ -63,17 +65,19 @@ wait $flipper
 echo
 echo "# Migration: the card's state goes into a file (the card stops, as a"
 echo "# migration source does), and a second card, started empty, takes it:"
-echo "# its outputs read 0x5a although nobody wrote them there."
+echo "# its outputs read 0x5a although nobody wrote them there, and still"
+echo "# do in the next run."
 "$gpio" --socket-path "$dir/gpio2.sock" --control-path "$dir/gpio2.ctl" &
 server2=$!
 for _ in $(seq 100); do
 	[ -S "$dir/gpio2.sock" ] && break
 	sleep 0.05
 done
-step write 2 0 1 0x5a , migration , save "$dir/gpio.state"
+step migration , save "$dir/gpio.state"
 sock=$dir/gpio2.sock
 step read 2 0 1
 step load "$dir/gpio.state" , read 2 0 1
+step read 2 0 1
 
 # The UART: a 16550A on SysBus whose serial line is a pseudo-terminal. The
 # server prints the pty's path and keeps it raw (no echo), so this script

@@ -34,10 +34,13 @@ static const char usage_text[] =
 	"  migration                        migration flags and state\n"
 	"  save FILE                        stop the device, write its state\n"
 	"  load FILE                        resume the device from a saved state\n"
-	"Several commands separated by ',' run over one connection (the\n"
-	"device is reset when a client leaves): write 0 0 4 1 , irq-wait 0 0 500\n"
-	"--json applies to info, config, migration, save and load. A loaded\n"
-	"state lasts as long as the connection: load state.bin , read 2 0 1\n"
+	"Several commands separated by ',' run over one connection:\n"
+	"write 0 0 4 1 , irq-wait 0 0 500. The device keeps its state when a\n"
+	"client leaves, so the next run finds it (unless the server runs\n"
+	"with --reset-on-disconnect): write 2 0 1 0x5a, then read 2 0 1.\n"
+	"Interrupt bindings are the connection's: irq-wait with what raises\n"
+	"the interrupt in the same run.\n"
+	"--json applies to info, config, migration, save and load.\n"
 	"Values are little-endian.\n";
 
 int ctl_fail(int err, const char *fmt, ...)
@@ -404,7 +407,7 @@ int main(int argc, char **argv)
 	ret = vus_client_connect(x.socket, &cfg, &x.c);
 	if (ret < 0)
 		return ctl_fail(ret, "%s", x.socket);
-	/* One connection for all: the device resets when a client leaves. */
+	/* One connection for all: interrupt bindings end with it. */
 	for (int k = 0; k < n && ret == 0; k++)
 		ret = steps[k].cmd->run(&x, steps[k].args);
 	vus_client_close(x.c);

@@ -71,19 +71,32 @@ struct vus_ctx_config {
 	 * accepts a server to announce. Range 1 .. 65535.
 	 */
 	uint32_t max_dma_maps;
+	/** VUS_CTX_* flags. */
+	uint32_t flags;
 };
+
+/**
+ * Reset the device when its client goes away (bus state, then the
+ * device's reset callback with VUS_RESET_DISCONNECT), as libvus did before
+ * device state persisted. Without it the device keeps its state for the
+ * next client (see vus_device_ops.client_lost).
+ */
+#define VUS_CTX_RESET_ON_DISCONNECT 0x1u
 
 /**
  * Create a context. On success *out owns a new context; free it with
  * vus_ctx_destroy(). Returns -EINVAL for a bad config (unknown bus, a limit
- * out of range, struct_size larger than this library knows), -ENOMEM.
+ * out of range, an unknown flag, struct_size larger than this library
+ * knows), -ENOMEM.
  */
 int vus_ctx_create(const struct vus_ctx_config *cfg, vus_ctx **out);
 
 /**
  * Destroy a context: disconnects the client (unmapping its memory and
- * closing its eventfds), closes the listening socket and removes the socket
- * path if vus_ctx_listen() created it. NULL is ignored.
+ * closing its eventfds; client_lost, or the reset with
+ * VUS_CTX_RESET_ON_DISCONNECT, runs as for any disconnect), closes the
+ * listening socket and removes the socket path if vus_ctx_listen() created
+ * it. NULL is ignored.
  */
 void vus_ctx_destroy(vus_ctx *ctx);
 
@@ -120,7 +133,8 @@ void vus_ctx_set_trace(vus_ctx *ctx, vus_trace_fn *fn, void *opaque);
 /** Why a device is being reset. */
 enum vus_reset_reason {
 	VUS_RESET_CLIENT = 1,     /**< the client asked (DEVICE_RESET) */
-	VUS_RESET_DISCONNECT = 2, /**< the client went away */
+	/** the client went away (only with VUS_CTX_RESET_ON_DISCONNECT) */
+	VUS_RESET_DISCONNECT = 2,
 	VUS_RESET_BUS = 3,        /**< bus-level reset, e.g. PCI function-level */
 };
 
@@ -151,8 +165,26 @@ struct vus_device_ops {
 	void (*dma_map)(void *opaque, const struct vus_dma_region *r);
 	/** The client is unmapping memory; runs quiesced, before munmap. */
 	void (*dma_unmap)(void *opaque, const struct vus_dma_region *r);
-	/** A client finished VERSION negotiation. */
+	/**
+	 * A client finished VERSION negotiation; after client_lost this is
+	 * the client coming back. Its DMA mappings (dma_map) and interrupt
+	 * eventfds follow in later messages.
+	 */
 	void (*connected)(void *opaque);
+	/**
+	 * The client went away and the device keeps its state (the default;
+	 * see VUS_CTX_RESET_ON_DISCONNECT). Runs quiesced, after every DMA
+	 * mapping was removed (dma_unmap ran for each) and the client's
+	 * eventfds were closed; config space, MSI-X table and pending bits,
+	 * interrupt masks, pending vectors and levels, region memory and the
+	 * device's own registers all stay. Stop using DMA and park until a
+	 * client is back (connected, then its dma_map calls): resume runs
+	 * after this callback, but there is no guest memory to use. An
+	 * interrupt raised meanwhile stays pending and fires when the next
+	 * client binds an eventfd to it. A new VM sends DEVICE_RESET when it
+	 * starts, so it still finds a power-on device.
+	 */
+	void (*client_lost)(void *opaque);
 };
 
 /**

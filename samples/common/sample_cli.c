@@ -74,6 +74,9 @@ int sample_cli_option(struct sample_cli *c, int code, const char *arg)
 	case SAMPLE_OPT_RECOVER:
 		c->recover = true;
 		break;
+	case SAMPLE_OPT_RESET_ON_DISCONNECT:
+		c->reset_on_disconnect = true;
+		break;
 	default:
 		return 0;
 	}
@@ -84,6 +87,11 @@ int sample_cli_check(const struct sample_cli *c)
 {
 	/* --socket-path and --fd are mutually exclusive (vfio-user convention). */
 	return (c->socket_path == NULL) == (c->listen_fd < 0) ? -EINVAL : 0;
+}
+
+uint32_t sample_cli_ctx_flags(const struct sample_cli *c)
+{
+	return c->reset_on_disconnect ? VUS_CTX_RESET_ON_DISCONNECT : 0;
 }
 
 void sample_cli_usage(FILE *f, int col)
@@ -99,6 +107,8 @@ void sample_cli_usage(FILE *f, int col)
 		{ "", "eperm (they fail), log (allowed, logged by the kernel)" },
 		{ "--recover", "survive a crash: keep fds and state in the fd store" },
 		{ "", "of $NOTIFY_SOCKET (systemd, vus-supervise)" },
+		{ "--reset-on-disconnect", "reset the device when its client leaves" },
+		{ "", "(default: keep its state for the next client)" },
 	};
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)

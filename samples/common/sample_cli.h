@@ -2,7 +2,8 @@
 /*
  * sample_cli: what the sample device servers share on their command line
  * and around vus_ctx_run(): the options every sample takes (--socket-path,
- * --fd, --log-level, --compat-version, --sandbox), a log sink on stderr,
+ * --fd, --log-level, --compat-version, --sandbox, --reset-on-disconnect),
+ * a log sink on stderr,
  * listening, SIGINT/SIGTERM stopping the context, and the sandbox.
  *
  * A sample lists SAMPLE_CLI_LONGOPTS in its getopt_long() table, passes
@@ -28,6 +29,7 @@ enum {
 	SAMPLE_OPT_COMPAT,
 	SAMPLE_OPT_SANDBOX,
 	SAMPLE_OPT_RECOVER,
+	SAMPLE_OPT_RESET_ON_DISCONNECT,
 };
 
 #define SAMPLE_CLI_LONGOPTS                                                     \
@@ -35,8 +37,10 @@ enum {
 	{ "fd", required_argument, NULL, SAMPLE_OPT_FD },                       \
 	{ "log-level", required_argument, NULL, SAMPLE_OPT_LOG_LEVEL },         \
 	{ "compat-version", required_argument, NULL, SAMPLE_OPT_COMPAT },       \
-	{ "sandbox", optional_argument, NULL, SAMPLE_OPT_SANDBOX },            \
-	{ "recover", no_argument, NULL, SAMPLE_OPT_RECOVER }
+	{ "sandbox", optional_argument, NULL, SAMPLE_OPT_SANDBOX },             \
+	{ "recover", no_argument, NULL, SAMPLE_OPT_RECOVER },                   \
+	{ "reset-on-disconnect", no_argument, NULL,                             \
+	  SAMPLE_OPT_RESET_ON_DISCONNECT }
 
 /* --sandbox: off unless given; bare --sandbox kills on a forbidden call. */
 enum sample_sandbox {
@@ -53,6 +57,7 @@ struct sample_cli {
 	uint32_t compat_version; /* default 1 */
 	enum sample_sandbox sandbox;
 	bool recover;            /* --recover: crash recovery (fd store) */
+	bool reset_on_disconnect;
 };
 
 /** Defaults for every shared option. */
@@ -66,6 +71,9 @@ int sample_cli_option(struct sample_cli *c, int code, const char *arg);
 
 /** -EINVAL unless exactly one of --socket-path and --fd was given. */
 int sample_cli_check(const struct sample_cli *c);
+
+/** struct vus_ctx_config flags the options ask for. */
+uint32_t sample_cli_ctx_flags(const struct sample_cli *c);
 
 /** Help lines for the shared options, aligned at column @col. */
 void sample_cli_usage(FILE *f, int col);

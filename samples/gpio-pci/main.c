@@ -85,7 +85,8 @@ static int sandbox_calls(vus_sandbox *sb, void *opaque)
 static int serve(const struct opts *o)
 {
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
-				      .bus = VUS_BUS_PCI, .name = "gpio-pci" };
+				      .bus = VUS_BUS_PCI, .name = "gpio-pci",
+				      .flags = sample_cli_ctx_flags(&o->cli) };
 	const char *what = "device set-up"; /* names what failed */
 	struct control *ctl = NULL;
 	struct idio16 dev;

@@ -172,7 +172,8 @@ static int serve(const struct opts *o)
 {
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
 				      .bus = VUS_BUS_SYSBUS,
-				      .name = "sysbus-uart" };
+				      .name = "sysbus-uart",
+				      .flags = sample_cli_ctx_flags(&o->cli) };
 	struct backend *be = NULL;
 	struct port port = { .timer_fd = -1 };
 	vus_ctx *ctx;

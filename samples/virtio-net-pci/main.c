@@ -212,7 +212,8 @@ static int sandbox_calls(vus_sandbox *sb, void *opaque)
 static int serve(const struct opts *o)
 {
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
-				      .bus = VUS_BUS_PCI, .name = "virtio-net" };
+				      .bus = VUS_BUS_PCI, .name = "virtio-net",
+				      .flags = sample_cli_ctx_flags(&o->cli) };
 	const uint8_t *m = o->net.mac;
 	struct backend *be = NULL;
 	struct vnet *n = NULL;

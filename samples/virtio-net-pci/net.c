@@ -154,7 +154,7 @@ static void config_write(void *opaque, uint32_t off, const void *buf,
 
 void vnet_update_run(struct vnet *n)
 {
-	if (n->started && !n->quiesced && !n->mig_stopped)
+	if (n->started && !n->quiesced && !n->mig_stopped && !n->client_gone)
 		worker_run(n->w);
 	else
 		(void)worker_park(n->w, false);
@@ -181,10 +181,15 @@ static void net_start(void *opaque, uint64_t features,
 		const struct vq_layout l = { .size = q[i].size, .desc = q[i].desc,
 					     .avail = q[i].driver,
 					     .used = q[i].device };
+		/* Without a client (a hand-over's new process) there is no
+		 * guest memory yet: the rings are checked when it comes. */
+		int (*start)(struct virtqueue *, vus_ctx *,
+			     const struct vq_layout *, uint32_t) =
+			n->client_gone ? vq_start_unmapped : vq_start;
 
 		n->reported[i] = false;
 		vq_stop(&n->vq[i]);
-		if (q[i].enabled && vq_start(&n->vq[i], n->ctx, &l, flags) < 0) {
+		if (q[i].enabled && start(&n->vq[i], n->ctx, &l, flags) < 0) {
 			vnet_log_limited(n, VUS_LOG_WARNING,
 					 "queue %u: bad layout; device needs reset", i);
 			n->reported[i] = true;
@@ -225,6 +230,7 @@ static void net_reset(void *opaque)
 	}
 	n->features = 0;
 	n->mrg_rxbuf = false;
+	n->client_gone = false; /* nothing left to wait for */
 	n->rx_pending = false;
 	n->rx_watch = false;
 	n->tx_blocked = false;
@@ -246,6 +252,42 @@ static void net_resume(void *opaque)
 	struct vnet *n = opaque;
 
 	n->quiesced = false;
+	vnet_update_run(n);
+}
+
+/*
+ * The client went away (quiesced, its memory already unmapped): keep the
+ * queues and their progress, park until a new client has granted every
+ * ring again. Frames from the backend wait in its socket meanwhile.
+ */
+static void net_client_lost(void *opaque)
+{
+	struct vnet *n = opaque;
+
+	n->client_gone = true;
+	vnet_update_run(n);
+}
+
+/*
+ * A client granted memory or bound interrupts. It is back once the rings
+ * are all in granted memory and the queues' interrupts reach it: a VMM
+ * grants all guest memory before it binds interrupts (QEMU maps while its
+ * device realizes, and binds MSI-X vectors when the guest enables them),
+ * so the buffers the rings point to are there too.
+ */
+static void net_client_progress(void *opaque)
+{
+	struct vnet *n = opaque;
+
+	if (!n->client_gone || !worker_parked(n->w))
+		return;
+	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++)
+		if (!vq_mapped(&n->vq[i]))
+			return;
+	if (!vpci_irqs_bound(n->pci))
+		return;
+	n->client_gone = false;
+	vnet_log(n, VUS_LOG_INFO, "client is back: queues carry on");
 	vnet_update_run(n);
 }
 
@@ -375,6 +417,8 @@ int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
 		.config_write = config_write, .start = net_start,
 		.stop = net_stop, .stopped = net_stopped, .reset = net_reset,
 		.quiesce = net_quiesce, .resume = net_resume,
+		.client_lost = net_client_lost,
+		.client_progress = net_client_progress,
 	};
 	struct vnet *n;
 	int ret;

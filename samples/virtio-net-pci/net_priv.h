@@ -26,6 +26,7 @@ struct vnet {
 	bool started;  /* DRIVER_OK and not stopped since */
 	bool quiesced; /* libvus asked us to be quiet */
 	bool mig_stopped; /* a migration state where the device must not run */
+	bool client_gone; /* parked until a new client grants the rings again */
 
 	/*
 	 * Worker thread while running; the context thread may touch them

@@ -429,11 +429,56 @@ static void dev_resume(void *opaque)
 	vp->ops.resume(vp->d.opaque);
 }
 
+static void dev_client_lost(void *opaque)
+{
+	struct vpci *vp = opaque;
+
+	vp->ops.client_lost(vp->d.opaque);
+}
+
+static void dev_dma_map(void *opaque, const struct vus_dma_region *r)
+{
+	struct vpci *vp = opaque;
+
+	(void)r;
+	vp->ops.client_progress(vp->d.opaque);
+}
+
+static void irq_bindings_changed(void *opaque, uint32_t index, uint32_t start,
+				 uint32_t count)
+{
+	struct vpci *vp = opaque;
+
+	(void)index;
+	(void)start;
+	(void)count;
+	vp->ops.client_progress(vp->d.opaque);
+}
+
+bool vpci_irqs_bound(struct vpci *vp)
+{
+	enum vus_pci_irq_mode mode = vus_pci_irq_mode(vp->ctx);
+
+	if (mode == VUS_PCI_IRQ_MODE_INTX)
+		return vus_irq_is_bound(vp->ctx, VUS_PCI_IRQ_INTX, 0);
+	if (mode != VUS_PCI_IRQ_MODE_MSIX)
+		return true;
+	for (unsigned int q = 0; q < vp->d.nr_queues; q++) {
+		uint16_t v = atomic_load(&vp->q[q].vector);
+
+		if (vp->q[q].enabled && v != VIRTIO_MSI_NO_VECTOR &&
+		    !vus_irq_is_bound(vp->ctx, VUS_PCI_IRQ_MSIX, v))
+			return false;
+	}
+	return true;
+}
+
 static int setup_pci(struct vpci *vp)
 {
 	static const struct vus_device_ops dev_ops = {
 		.struct_size = sizeof(dev_ops), .reset = dev_reset,
 		.quiesce = dev_quiesce, .resume = dev_resume,
+		.client_lost = dev_client_lost, .dma_map = dev_dma_map,
 	};
 	static const struct vus_pci_config_ops cfg_ops = {
 		.struct_size = sizeof(cfg_ops), .read = cfg_read,
@@ -469,12 +514,16 @@ static int setup_pci(struct vpci *vp)
 		ret = vus_pci_set_config_ops(vp->ctx, &cfg_ops, vp);
 	if (ret == 0)
 		ret = vus_ctx_set_device_ops(vp->ctx, &dev_ops, vp);
+	if (ret == 0)
+		ret = vus_irq_set_state_cb(vp->ctx, irq_bindings_changed, vp);
 	return ret;
 }
 
 static int desc_check(const struct vpci_desc *d)
 {
-	if (d->ops == NULL || d->nr_queues == 0 || d->nr_queues > VPCI_MAX_QUEUES)
+	if (d->ops == NULL || d->ops->client_lost == NULL ||
+	    d->ops->client_progress == NULL || d->nr_queues == 0 ||
+	    d->nr_queues > VPCI_MAX_QUEUES)
 		return -EINVAL;
 	if (d->queue_size == 0 || (d->queue_size & (d->queue_size - 1)))
 		return -EINVAL;

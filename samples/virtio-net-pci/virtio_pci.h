@@ -96,6 +96,13 @@ struct vpci_ops {
 	/** libvus quiesce/resume, as in struct vus_device_ops. */
 	int (*quiesce)(void *opaque);
 	void (*resume)(void *opaque);
+	/** libvus client_lost: the client went away, state kept. */
+	void (*client_lost)(void *opaque);
+	/**
+	 * A client granted memory (DMA_MAP) or bound interrupt eventfds: a
+	 * client coming back may be ready now (vpci_irqs_bound()).
+	 */
+	void (*client_progress)(void *opaque);
 };
 
 /** Transport description. */
@@ -157,6 +164,12 @@ void vpci_config_changed(struct vpci *vp);
  * the next reset). Thread-safe.
  */
 void vpci_needs_reset(struct vpci *vp);
+
+/**
+ * Whether every enabled queue's interrupt reaches the client: the MSI-X
+ * vector it uses (none: nothing to bind), or the INTx line. Context thread.
+ */
+bool vpci_irqs_bound(struct vpci *vp);
 
 /** Whether DEVICE_NEEDS_RESET is set. Thread-safe. */
 bool vpci_needs_reset_set(struct vpci *vp);

@@ -126,6 +126,31 @@ int vq_start(struct virtqueue *vq, vus_ctx *ctx, const struct vq_layout *l,
 	return 0;
 }
 
+int vq_start_unmapped(struct virtqueue *vq, vus_ctx *ctx,
+		      const struct vq_layout *l, uint32_t flags)
+{
+	uint64_t n = l->size;
+
+	memset(vq, 0, sizeof(*vq));
+	vq->ctx = ctx;
+	vq->l = *l;
+	vq->flags = flags;
+	vq->max_chain = l->size;
+	/* What can be checked without guest memory is checked now. */
+	if (n == 0 || n > VQ_MAX_SIZE || (n & (n - 1)) || l->desc % 16 ||
+	    l->avail % 2 || l->used % 4) {
+		vq_break(vq, VQ_ERR_LAYOUT);
+		return -EINVAL;
+	}
+	vq->ready = true;
+	return 0;
+}
+
+bool vq_mapped(const struct virtqueue *vq)
+{
+	return !vq->ready || layout_check(vq->ctx, &vq->l, vq->flags) == 0;
+}
+
 void vq_stop(struct virtqueue *vq)
 {
 	memset(vq, 0, sizeof(*vq));

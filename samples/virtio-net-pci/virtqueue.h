@@ -109,6 +109,21 @@ struct virtqueue {
 int vq_start(struct virtqueue *vq, vus_ctx *ctx, const struct vq_layout *l,
 	     uint32_t flags);
 
+/**
+ * vq_start() for a queue whose memory is not granted yet (the client went
+ * away and a new one has still to map it): the layout is taken with what
+ * can be checked without memory; vq_mapped() must say yes before the
+ * queue is used.
+ */
+int vq_start_unmapped(struct virtqueue *vq, vus_ctx *ctx,
+		      const struct vq_layout *l, uint32_t flags);
+
+/**
+ * Whether a started queue's rings are all in granted memory again (true
+ * for a queue that is not ready: nothing to look at).
+ */
+bool vq_mapped(const struct virtqueue *vq);
+
 /** Forget the queue (not ready, no error). */
 void vq_stop(struct virtqueue *vq);
 
