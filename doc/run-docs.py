@@ -137,6 +137,19 @@ class Installed:
             subprocess.run(['umount', '--lazy', d])
 
 
+def workdir(cfg):
+    """BUILD/doc/doc-test/MODE.PID: runs on one build may overlap (two
+    meson test at once); a run's directory stays only if it failed, until
+    a later run finds its process gone."""
+    top = os.path.join(cfg.build, 'doc', 'doc-test')
+    os.makedirs(top, exist_ok=True)
+    for d in os.listdir(top):
+        pid = d.rpartition('.')[2]
+        if not pid.isdigit() or not os.path.exists(f'/proc/{pid}'):
+            shutil.rmtree(os.path.join(top, d), ignore_errors=True)
+    return os.path.join(top, f'{cfg.mode}.{os.getpid()}')
+
+
 def harness(cfg):
     """(qemu, guest dir) from the harness, or None: it is not built."""
     ensure = os.path.join(cfg.harness, 'ensure.sh')
@@ -231,8 +244,7 @@ def main():
     cfg = parse_args()
     enter_namespace()
     subprocess.run(['ip', 'link', 'set', 'lo', 'up'], stderr=subprocess.DEVNULL)
-    cfg.work = os.path.join(cfg.build, 'doc', 'doc-test', cfg.mode)
-    shutil.rmtree(cfg.work, ignore_errors=True)
+    cfg.work = workdir(cfg)
     cfg.bindir = os.path.join(cfg.work, 'bin')
     os.makedirs(cfg.bindir)
     pages = {}
@@ -273,6 +285,7 @@ def report(cfg, pages, ran, failed, skipped):
     if failed:
         print(f'logs: {cfg.work}')
         return 1
+    shutil.rmtree(cfg.work, ignore_errors=True)
     return 0 if ran else 77
 
 
