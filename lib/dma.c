@@ -210,24 +210,24 @@ static struct vus_dma_region to_region(const struct dma_map *m)
 					.prot = m->prot, .vaddr = m->vaddr };
 }
 
+/*
+ * The rules of the kernel's type1 IOMMU, which QEMU's vIOMMU code was
+ * written against: its IOTLB invalidations become unmaps of whatever range
+ * the guest flushed, which may hold several mappings or none at all.
+ */
 int dma_remove_check(struct dma_table *dt, uint64_t addr, uint64_t size)
 {
 	uint64_t last;
 	uint32_t i;
-	int ret = -ENOENT;
 
 	if (!span_ok(addr, size))
 		return -EINVAL;
 	last = span_last(addr, size);
-	for (i = dma_lower_bound(dt, dt->n, addr); i < dt->n && dt->m[i].addr <= last; i++) {
+	for (i = dma_lower_bound(dt, dt->n, addr); i < dt->n && dt->m[i].addr <= last; i++)
 		/* A range may cover whole mappings but never split one. */
-		if (dt->m[i].addr < addr || dt->m[i].last > last) {
-			ret = -EINVAL;
-			break;
-		}
-		ret = 0;
-	}
-	return ret;
+		if (dt->m[i].addr < addr || dt->m[i].last > last)
+			return -EINVAL;
+	return 0; /* also when it covers none: nothing to do */
 }
 
 /* Remove mapping @i: tell the device, drop it, then unmap. */

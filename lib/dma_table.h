@@ -66,15 +66,16 @@ int dma_log_report(struct dma_table *dt, uint64_t iova, uint64_t len,
 typedef void dma_region_fn(void *opaque, const struct vus_dma_region *r);
 
 /**
- * Whether removing [addr, addr + size) is possible: 0 (one mapping, or a
- * range covering whole mappings), -ENOENT (no mapping in range), -EINVAL
- * (would split a mapping). Pure.
+ * Whether removing [addr, addr + size) is possible, as the kernel's type1
+ * IOMMU rules it: 0 for a range covering whole mappings (any number, none
+ * included), -EINVAL for one that would split a mapping (or wraps). Pure.
  */
 int dma_remove_check(struct dma_table *dt, uint64_t addr, uint64_t size);
 
 /**
  * Remove mappings in the range checked by dma_remove_check(); @fn runs for
- * each before it is unmapped. Returns the number removed or -errno.
+ * each before it is unmapped. Returns the number removed (0 for a range
+ * without any) or -errno.
  */
 int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
 	       dma_region_fn *fn, void *opaque);

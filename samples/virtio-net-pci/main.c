@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "dma_stats.h"
 #include "net.h"
 #include "sample_cli.h"
 
@@ -216,6 +217,7 @@ static int serve(const struct opts *o)
 				      .flags = sample_cli_ctx_flags(&o->cli) };
 	const uint8_t *m = o->net.mac;
 	struct backend *be = NULL;
+	struct dma_stats dst;
 	struct vnet *n = NULL;
 	vus_ctx *ctx = NULL;
 	int ret;
@@ -228,6 +230,7 @@ static int serve(const struct opts *o)
 	ret = vus_ctx_create(&cfg, &ctx);
 	if (ret == 0) {
 		vus_ctx_set_log(ctx, o->net.log_level, sample_log_sink, NULL);
+		dma_stats_attach(ctx, &dst);
 		ret = vnet_create(ctx, be, &o->net, &n);
 	}
 	if (ret == 0)
@@ -245,8 +248,10 @@ static int serve(const struct opts *o)
 	if (n != NULL)
 		vnet_shutdown(n);
 	vus_ctx_destroy(ctx);
-	if (n != NULL)
+	if (n != NULL) {
 		print_stats(n);
+		dma_stats_print(&dst, stderr);
+	}
 	vnet_destroy(n);
 	backend_close(be);
 	return ret;

@@ -88,7 +88,8 @@ static uint64_t features_offered(const struct vnet_config *cfg,
 {
 	uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) |
 		     BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
-		     BIT(VIRTIO_F_EVENT_IDX) | BIT(VIRTIO_F_INDIRECT_DESC);
+		     BIT(VIRTIO_F_EVENT_IDX) | BIT(VIRTIO_F_INDIRECT_DESC) |
+		     BIT(VIRTIO_F_ACCESS_PLATFORM);
 
 	if (cfg->mtu != 0)
 		f |= BIT(VIRTIO_NET_F_MTU);

@@ -4,8 +4,8 @@
  * PCI transport. One receive and one transmit queue; the data path runs on
  * a worker thread that moves frames between the queues and a backend.
  *
- * Features offered: VERSION_1, MAC, STATUS, MRG_RXBUF, EVENT_IDX,
- * INDIRECT_DESC, MTU (with a configured MTU), and with a vnet-header
+ * Features offered: VERSION_1, ACCESS_PLATFORM, MAC, STATUS, MRG_RXBUF,
+ * EVENT_IDX, INDIRECT_DESC, MTU (with a configured MTU), and with a vnet-header
  * backend (TAP) also CSUM, GUEST_CSUM, HOST/GUEST_TSO4/6 and ECN.
  *
  * Threads: vnet_create/destroy on the main thread; every other entry point

@@ -38,6 +38,9 @@
 #define VIRTIO_F_INDIRECT_DESC 28
 #define VIRTIO_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
+/* Our addresses are the client's DMA addresses (an IOVA behind a vIOMMU),
+ * not the guest's physical ones: the driver must use its DMA API. */
+#define VIRTIO_F_ACCESS_PLATFORM 33
 
 #define VIRTIO_MSI_NO_VECTOR 0xffffu
 

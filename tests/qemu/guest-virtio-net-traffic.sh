@@ -15,6 +15,8 @@
 #   vnet.mb=N           expected size of the transfer in MiB (default 64)
 #   vnet.mtu=N          interface MTU (default 9000)
 #   vnet.blk=N          TFTP block size (default 8192)
+#   vnet.iommu=1        the device must sit behind an active vIOMMU (DMAR
+#                       on, an IOMMU group, VIRTIO_F_ACCESS_PLATFORM taken)
 #   vus.scale=N         multiply the waits (the suites' deadline multiplier)
 fail() { echo "FAIL: $*"; exit 1; }
 opt() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "${w#*=}";; esac; done; }
@@ -27,6 +29,7 @@ MB=$(opt vnet.mb); MB=${MB:-64}
 MTU=$(opt vnet.mtu); MTU=${MTU:-9000}
 BLK=$(opt vnet.blk); BLK=${BLK:-8192}
 BYTES=$((MB * 1048576))
+IOMMU=$(opt vnet.iommu)
 S=$(opt vus.scale); S=${S:-1}
 
 BDF=$(pcitool find 0x1af4 0x1041 | head -1)
@@ -44,6 +47,13 @@ done
 V=$(ls -d $D/virtio* | head -1)
 echo "$BDF: pci driver $(basename "$(readlink $D/driver)"), $(basename $V) driver $(basename "$(readlink $V/driver)"), features $(cat $V/features)"
 N=/sys/class/net/$IF
+if [ "$IOMMU" = 1 ]; then
+  dmesg | grep -q "DMAR: IOMMU enabled" || fail "the guest's IOMMU is not enabled"
+  [ -e $D/iommu_group ] || fail "$BDF is in no IOMMU group"
+  echo "$BDF: iommu group $(basename "$(readlink $D/iommu_group)"), domain $(cat $D/iommu_group/type 2>/dev/null)"
+  # Bit 33 of the features the driver took (sysfs lists bit 0 first).
+  [ "$(cut -c34 $V/features)" = 1 ] || fail "VIRTIO_F_ACCESS_PLATFORM not negotiated"
+fi
 [ -z "$MAC" ] || [ "$(cat $N/address)" = "$MAC" ] || fail "$IF has MAC $(cat $N/address), not $MAC"
 ip link set dev $IF mtu $MTU || fail "mtu $MTU"
 ip link set dev $IF up || fail "link up"
@@ -54,6 +64,7 @@ echo "interface $IF: mac $(cat $N/address) mtu $(cat $N/mtu) operstate up carrie
 grep -E "virtio|$IF" /proc/interrupts | sed 's/  */ /g'
 
 # Ping: the first one also resolves the host's address (ARP).
+traffic0=$(now)
 ping -c 1 -W $((5 * S)) $HOST >/dev/null || fail "no answer from $HOST"
 ip neigh show dev $IF
 out=$(ping -c 200 -A -q $HOST) || fail "ping: $out"
@@ -84,6 +95,7 @@ tftp -g -r up.crc -l /tmp/up.crc $HOST || fail "tftp get up.crc"
 echo "upload: $size bytes in $(awk -v a=$t2 -v b=$t3 'BEGIN{print b-a}') s, host received $(cat /tmp/up.crc)"
 [ "$(cat /tmp/up.crc)" = "$got $size" ] || fail "upload: host has '$(cat /tmp/up.crc)', sent '$got $size'"
 echo "FIGURE upload_MBps=$(rate $size $t2 $t3)"
+echo "FIGURE traffic_s=$(awk -v a=$traffic0 -v b=$(now) 'BEGIN{print b-a}')"
 
 for c in rx_packets rx_bytes rx_errors rx_dropped tx_packets tx_bytes tx_errors tx_dropped; do
   printf '%s=%s ' $c "$(cat $N/statistics/$c)"
