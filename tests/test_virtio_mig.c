@@ -329,6 +329,53 @@ static void a_device_never_started_migrates_too(void **state)
 	close(fd);
 }
 
+/*
+ * INTx, no MSI-X: an interrupt the driver has not acknowledged yet (ISR
+ * not read) is still pending on the destination. The destination's load
+ * reset the transport after libvus's "pci" section had restored the line,
+ * which lowered it: status INTx 1 on the source, 0 on the destination
+ * with ISR 0x1 and no interrupt.
+ */
+static void pending_intx_survives_migration(void **state)
+{
+	uint8_t frame[64], got[128], isr = 0;
+	struct tv a, b;
+	uint64_t size;
+	uint16_t sts;
+	int fd = memfd();
+
+	(void)state;
+	tv_start(&a, src_args);
+	tv_start(&b, NULL);
+	assert_int_equal(vus_client_irq_enable(a.c, VUS_PCI_IRQ_INTX, 1), 0);
+	assert_int_equal(vus_client_irq_enable(b.c, VUS_PCI_IRQ_INTX, 1), 0);
+	assert_int_equal(tv_init(&a, F(32) | F(5) | F(16) | F(15), QSIZE), 0x0f);
+	memset(frame, 0x5a, sizeof(frame));
+	tv_send(&a, 0, frame, sizeof(frame));
+	assert_int_equal(tv_peer_recv(&a, got, sizeof(got), 5000), sizeof(frame));
+	assert_true(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(5000)) >= 1);
+	assert_int_equal(vus_client_region_read(a.c, VUS_PCI_REGION_CONFIG, 6,
+						&sts, 2), 0);
+	assert_int_equal(sts & 0x08, 0x08); /* Interrupt Status */
+	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
+	memcpy(b.ram, a.ram, TV_RAM_SIZE); /* the rings, as the VMM copies them */
+	tv_stop(&a);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	assert_int_equal(vus_client_region_read(b.c, VUS_PCI_REGION_CONFIG, 6,
+						&sts, 2), 0);
+	assert_int_equal(sts & 0x08, 0x08);
+	assert_true(vus_client_irq_wait(b.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(5000)) >= 1);
+	/* The driver's handler reads the ISR: the queue bit, and the line drops. */
+	assert_int_equal(vus_client_region_read(b.c, TV_BAR, TV_ISR, &isr, 1), 0);
+	assert_int_equal(isr, 1);
+	assert_int_equal(vus_client_region_read(b.c, VUS_PCI_REGION_CONFIG, 6,
+						&sts, 2), 0);
+	assert_int_equal(sts & 0x08, 0);
+	tv_stop(&b);
+	close(fd);
+}
+
 /* A source that is told to go on after saving carries on where it was. */
 static void source_resumes_after_a_cancelled_migration(void **state)
 {
@@ -489,6 +536,7 @@ int main(int argc, char **argv)
 		VTEST(destinations_configured_differently_refuse),
 		VTEST(a_device_never_started_migrates_too),
 		VTEST(source_resumes_after_a_cancelled_migration),
+		VTEST(pending_intx_survives_migration),
 		VTEST(hostile_sections_are_refused),
 	};
 

@@ -153,9 +153,15 @@ static int load(void *opaque, vus_mig_in *in, uint32_t version)
 	atomic_store(&vp->msix_config, m.msix_config);
 	atomic_store(&vp->needs_reset, m.needs_reset != 0);
 	atomic_store(&vp->generation, m.generation);
-	/* libvus restores the INTx level with the PCI state. */
+	/*
+	 * libvus's "pci" section restored the INTx level, and vpci_reset()
+	 * just lowered it again: raise it from the ISR, the state it
+	 * follows (set with the line, cleared with it by a read).
+	 */
 	pthread_mutex_lock(&vp->isr_lock);
 	vp->isr = m.isr;
+	if (m.isr != 0)
+		(void)vus_pci_intx(vp->ctx, true);
 	pthread_mutex_unlock(&vp->isr_lock);
 	for (unsigned int i = 0; i < vp->d.nr_queues; i++) {
 		struct vpci_q *q = &vp->q[i];
