@@ -9,6 +9,7 @@
  */
 #include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "common.h"
@@ -37,11 +38,10 @@ static const long base_calls[] = {
 	SYS_fcntl,
 	/* DMA maps of client memory (fstat checks the fd is big enough), and
 	 * the C library's allocator: brk, mmap, mremap, mprotect for the
-	 * heaps of threads, madvise when it gives memory back. */
-	SYS_mmap,
+	 * heaps of threads, madvise when it gives memory back. mmap and
+	 * mprotect only without PROT_EXEC (sandbox_add_base). */
 	SYS_munmap,
 	SYS_mremap,
-	SYS_mprotect,
 	SYS_madvise,
 	SYS_brk,
 	SYS_fstat,
@@ -151,9 +151,23 @@ bool sandbox_sanitizer_build(void)
 #endif
 }
 
+/*
+ * Nothing we do maps code once serving: refusing PROT_EXEC leaves a
+ * server that has been taken over no way to make new code of its own
+ * (mremap keeps protections; pkey_mprotect and remap_file_pages are
+ * not allowed at all).
+ */
+static int add_no_exec_maps(vus_sandbox *sb)
+{
+	const struct vus_sandbox_arg no_exec = VUS_SANDBOX_ARG_CLEAR(2, PROT_EXEC);
+	int ret = vus_sandbox_allow_args(sb, SYS_mmap, &no_exec, 1);
+
+	return ret ? ret : vus_sandbox_allow_args(sb, SYS_mprotect, &no_exec, 1);
+}
+
 int sandbox_add_base(vus_sandbox *sb)
 {
-	int ret = 0;
+	int ret = add_no_exec_maps(sb);
 
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(base_calls); i++)
 		ret = vus_sandbox_allow(sb, base_calls[i]);

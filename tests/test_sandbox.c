@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -365,6 +368,163 @@ static void device_added_calls_argument_checks_and_denials(void **state)
 	assert_exit_ok(in_child(device_rules, NULL));
 }
 
+/*
+ * Argument tests compare whole 64-bit words, masked: getpriority()'s
+ * "who" is an int to the kernel (0x100000000 is "me"), but the filter
+ * sees the register. Conditional denials win over allows.
+ */
+static int argument_rules(void *arg)
+{
+	const struct vus_sandbox_arg wide = VUS_SANDBOX_ARG_U64(1, 0x100000000ull);
+	const struct vus_sandbox_arg two[] = { VUS_SANDBOX_ARG_INT(0, PRIO_USER),
+					       VUS_SANDBOX_ARG_INT(1, 0) };
+	const struct vus_sandbox_arg not_pgrp = VUS_SANDBOX_ARG_CLEAR(0, PRIO_PGRP);
+	const struct vus_sandbox_arg pid = VUS_SANDBOX_ARG_INT(0, 12345);
+	vus_sandbox *sb;
+	int ret;
+
+	if (vus_sandbox_create(&sb) < 0)
+		return CHILD_SETUP;
+	ret = vus_sandbox_set_action(sb, VUS_SANDBOX_EPERM);
+	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_getpriority, &wide, 1);
+	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_getpriority, two, 2);
+	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_setpriority, &not_pgrp, 1);
+	ret = ret ? ret : vus_sandbox_allow(sb, SYS_getpgid);
+	ret = ret ? ret : vus_sandbox_deny_args(sb, SYS_getpgid, &pid, 1, EACCES);
+	ret = ret ? ret : vus_sandbox_apply(sb, NULL);
+	vus_sandbox_destroy(sb);
+	if (ret < 0)
+		return CHILD_APPLY;
+	errno = 0;
+	if (syscall(SYS_getpriority, PRIO_PROCESS, 0x100000000ull) < 0 ||
+	    !fails_with(syscall(SYS_getpriority, PRIO_PROCESS, 0), EPERM) ||
+	    !fails_with(syscall(SYS_getpriority, PRIO_PROCESS, 0x200000000ull), EPERM) ||
+	    !fails_with(syscall(SYS_getpriority, PRIO_PROCESS, 0x100000001ull), EPERM))
+		return CHILD_CHECK;
+	/* Both tests of a rule must hold. */
+	if (syscall(SYS_getpriority, PRIO_USER, 0) < 0 ||
+	    !fails_with(syscall(SYS_getpriority, PRIO_USER, 1), EPERM))
+		return CHILD_CHECK;
+	/* A mask: PRIO_PROCESS (0) and PRIO_USER (2) pass, PRIO_PGRP (1) not. */
+	if (syscall(SYS_setpriority, PRIO_PROCESS, 0, 0) < 0 ||
+	    !fails_with(syscall(SYS_setpriority, PRIO_PGRP, 0, 0), EPERM))
+		return CHILD_CHECK;
+	if (syscall(SYS_getpgid, 0) <= 0 ||
+	    !fails_with(syscall(SYS_getpgid, 12345), EACCES))
+		return CHILD_CHECK;
+	return CHILD_OK;
+}
+
+static void argument_tests_are_whole_words_and_denials_come_first(void **state)
+{
+	assert_exit_ok(in_child(argument_rules, NULL));
+}
+
+/*
+ * The production list (a build without a sanitizer) refuses what only
+ * the sanitizer runtime's list adds: opening files, new tasks, signals to
+ * others, ptrace, directory listings. The ASan build allows those (its
+ * leak checker needs them), so the sandboxed suites prove the production
+ * list only in the plain build, which make test runs first.
+ */
+static int sanitizer_calls_refused(void *arg)
+{
+	if (!apply(VUS_SANDBOX_EPERM))
+		return CHILD_APPLY;
+	errno = 0;
+	if (!fails_with(syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY | O_CLOEXEC), EPERM) ||
+	    !fails_with(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0), EPERM) ||
+	    !fails_with(syscall(SYS_kill, getppid(), 0), EPERM) ||
+	    !fails_with(syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0), EPERM) ||
+	    !fails_with(syscall(SYS_getdents64, 0, NULL, 0), EPERM) ||
+	    !fails_with(syscall(SYS_getsockopt, 0, SOL_SOCKET, SO_ERROR, NULL, NULL), EPERM))
+		return CHILD_CHECK;
+	return CHILD_OK;
+}
+
+static void production_list_refuses_what_only_sanitizers_need(void **state)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	skip(); /* that list allows them */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	skip();
+#endif
+#endif
+	assert_exit_ok(in_child(sanitizer_calls_refused, NULL));
+}
+
+/* libvus's own list: memory, but never executable memory. */
+static int map_exec(void *arg)
+{
+	bool use_mprotect = arg != NULL;
+	void *p;
+
+	if (!apply(VUS_SANDBOX_KILL))
+		return CHILD_APPLY;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED || mprotect(p, 4096, PROT_READ) < 0)
+		return CHILD_CHECK;
+	if (use_mprotect)
+		(void)mprotect(p, 4096, PROT_READ | PROT_EXEC);
+	else
+		(void)mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return CHILD_CHECK; /* still alive */
+}
+
+static void executable_memory_is_refused(void **state)
+{
+	assert_sigsys(in_child(map_exec, NULL));
+	assert_sigsys(in_child(map_exec, (void *)1));
+}
+
+/*
+ * Rules of four 64-bit tests (19 instructions each) until the program
+ * would pass the kernel's 4096: refused with ENOSPC, and what was
+ * accepted still applies and works.
+ */
+static int full_program(void *arg)
+{
+	struct vus_sandbox_arg t[4];
+	vus_sandbox *sb;
+	uint64_t v = 0x100000000ull;
+	unsigned int n = 0;
+	int ret;
+
+	if (vus_sandbox_create(&sb) < 0)
+		return CHILD_SETUP;
+	/* The low halves 0: "who" stays 0 ("me") to the kernel. */
+	for (;; n++, v += 0x100000000ull) {
+		for (unsigned int i = 0; i < 4; i++)
+			t[i] = VUS_SANDBOX_ARG_U64(i + 1, v);
+		if ((ret = vus_sandbox_allow_args(sb, SYS_getpriority, t, 4)) < 0)
+			break;
+	}
+	if (ret != -ENOSPC || n < 150 || n > 4096 / 19)
+		return CHILD_SETUP;
+	ret = vus_sandbox_set_action(sb, VUS_SANDBOX_EPERM);
+	ret = ret ? ret : vus_sandbox_allow(sb, SYS_getpgid); /* plain: still room */
+	ret = ret ? ret : vus_sandbox_apply(sb, NULL);
+	vus_sandbox_destroy(sb);
+	if (ret < 0)
+		return CHILD_APPLY;
+	v -= 0x100000000ull; /* the last rule that was accepted */
+	errno = 0;
+	if (syscall(SYS_getpriority, PRIO_PROCESS, v, v, v, v) < 0 ||
+	    !fails_with(syscall(SYS_getpriority, PRIO_PROCESS, v, v, v,
+				v + 0x100000000ull), EPERM) ||
+	    syscall(SYS_getpgid, 0) <= 0)
+		return CHILD_CHECK;
+	return CHILD_OK;
+}
+
+static void argument_rules_stop_at_the_program_size(void **state)
+{
+	assert_exit_ok(in_child(full_program, NULL));
+}
+
 /* The allowlist filled to the brim still makes a valid program. */
 static int full_list(void *arg)
 {
@@ -419,6 +579,26 @@ static void bad_arguments_are_refused(void **state)
 	assert_int_equal(vus_sandbox_deny(sb, SYS_clone3, 4096), -EINVAL);
 	assert_int_equal(vus_sandbox_deny(sb, 99999, EPERM), -EINVAL);
 	assert_int_equal(vus_sandbox_apply(NULL, NULL), -EINVAL);
+	{
+		const struct vus_sandbox_arg t[5] = {
+			VUS_SANDBOX_ARG_INT(0, 1), VUS_SANDBOX_ARG_INT(1, 1),
+			VUS_SANDBOX_ARG_INT(2, 1), VUS_SANDBOX_ARG_INT(3, 1),
+			VUS_SANDBOX_ARG_INT(4, 1),
+		};
+		const struct vus_sandbox_arg bad = VUS_SANDBOX_ARG_INT(6, 1);
+
+		assert_int_equal(vus_sandbox_allow_args(NULL, SYS_ioctl, t, 1), -EINVAL);
+		assert_int_equal(vus_sandbox_allow_args(sb, SYS_ioctl, NULL, 1), -EINVAL);
+		assert_int_equal(vus_sandbox_allow_args(sb, SYS_ioctl, t, 0), -EINVAL);
+		assert_int_equal(vus_sandbox_allow_args(sb, SYS_ioctl, t, 5), -EINVAL);
+		assert_int_equal(vus_sandbox_allow_args(sb, SYS_ioctl, t, 4), 0);
+		assert_int_equal(vus_sandbox_allow_args(sb, SYS_ioctl, &bad, 1), -EINVAL);
+		assert_int_equal(vus_sandbox_allow_args(sb, 4096, t, 1), -EINVAL);
+		assert_int_equal(vus_sandbox_deny_args(sb, SYS_ioctl, t, 1, 0), -EINVAL);
+		assert_int_equal(vus_sandbox_deny_args(sb, SYS_ioctl, t, 1, 4096), -EINVAL);
+		assert_int_equal(vus_sandbox_deny_args(sb, SYS_ioctl, t, 5, EPERM), -EINVAL);
+		assert_int_equal(vus_sandbox_deny_args(sb, SYS_ioctl, t, 4, EPERM), 0);
+	}
 	/* Good ones, repeated: harmless. */
 	assert_int_equal(vus_sandbox_allow(sb, SYS_getpgid), 0);
 	assert_int_equal(vus_sandbox_allow(sb, SYS_getpgid), 0);
@@ -596,6 +776,10 @@ int main(int argc, char **argv)
 		VTEST(tsync_failure_is_reported_and_installs_nothing),
 		VTEST(device_added_calls_argument_checks_and_denials),
 		VTEST(a_full_allowlist_still_applies),
+		VTEST(argument_tests_are_whole_words_and_denials_come_first),
+		VTEST(executable_memory_is_refused),
+		VTEST(production_list_refuses_what_only_sanitizers_need),
+		VTEST(argument_rules_stop_at_the_program_size),
 		VTEST(listening_context_serves_clients_after_apply),
 		VTEST(leaks_are_still_reported_in_sanitizer_builds),
 	};

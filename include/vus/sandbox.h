@@ -100,6 +100,65 @@ int vus_sandbox_allow_if(vus_sandbox *sb, long nr, unsigned int arg,
 			 uint32_t value);
 
 /**
+ * One test of a system call argument: (argument @arg & @mask) == @value,
+ * all 64 bits compared. For int arguments (fds, flags, ioctl requests)
+ * keep the mask within the low 32 bits: the upper half of such a register
+ * depends on how the caller widened it. Pointers and sizes are compared
+ * whole. @value bits outside @mask are ignored.
+ */
+struct vus_sandbox_arg {
+	unsigned int arg; /**< 0..5 */
+	uint64_t mask;
+	uint64_t value;
+};
+
+/** Argument @i equals the int (fd, flag, request) @v. */
+#define VUS_SANDBOX_ARG_INT(i, v)                                             \
+	((struct vus_sandbox_arg){ .arg = (i), .mask = 0xffffffffu,           \
+				   .value = (uint32_t)(v) })
+/** Argument @i equals the pointer or 64-bit value @v. */
+#define VUS_SANDBOX_ARG_U64(i, v)                                             \
+	((struct vus_sandbox_arg){ .arg = (i), .mask = UINT64_MAX,            \
+				   .value = (uint64_t)(uintptr_t)(v) })
+/** Argument @i (an int of flags) has none of @bits set, e.g. PROT_EXEC. */
+#define VUS_SANDBOX_ARG_CLEAR(i, bits)                                        \
+	((struct vus_sandbox_arg){ .arg = (i), .mask = (uint32_t)(bits),      \
+				   .value = 0 })
+
+/** Most argument tests in one rule. */
+#define VUS_SANDBOX_MAX_ARG_TESTS 4
+
+/**
+ * Allow system call @nr when all of @tests[0..@n) hold (1 <= n <= 4),
+ * e.g. connect() on one fd to one address:
+ *
+ *   const struct vus_sandbox_arg t[] = { VUS_SANDBOX_ARG_INT(0, fd),
+ *       VUS_SANDBOX_ARG_U64(1, &peer), VUS_SANDBOX_ARG_INT(2, sizeof(peer)) };
+ *   vus_sandbox_allow_args(sb, SYS_connect, t, 3);
+ *
+ * A pointer test only says which object the caller passed: keep what it
+ * points to read-only (seccomp cannot read memory). Several rules for one
+ * call allow what any of them allows; vus_sandbox_allow() of the call
+ * allows everything. Adding the same rule twice is harmless.
+ * Returns -EINVAL for a NULL @sb or @tests, a bad @nr, @n or argument
+ * index, -ENOSPC when the allowlist is full (512 rules, or a filter
+ * program past the kernel's 4096 instructions).
+ */
+int vus_sandbox_allow_args(vus_sandbox *sb, long nr,
+			   const struct vus_sandbox_arg *tests, unsigned int n);
+
+/**
+ * Make system call @nr fail with @err (1..4095) when all of @tests hold,
+ * before any allow rule is looked at: the way to take back part of what
+ * an allow rule grants, e.g. sendmsg() (libvus's own list allows it) on
+ * one fd. A repeated rule takes the new @err. Errors as
+ * vus_sandbox_allow_args(), and -EINVAL for a bad @err.
+ */
+int vus_sandbox_deny_args(vus_sandbox *sb, long nr,
+			  const struct vus_sandbox_arg *tests, unsigned int n,
+			  int err);
+
+/**
  * Make system call @nr fail with @err (1..4095, e.g. ENOSYS) instead of
  * meeting the default action, unless an allow rule lets it through first.
  * Typical use: deny clone3 with ENOSYS so that the C library falls back to

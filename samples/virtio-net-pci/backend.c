@@ -7,7 +7,9 @@
  * the peer's receive queue, which gives the transmit path real
  * backpressure. If the peer is missing (or went away and came back), the
  * next send reconnects; frames sent while there is no peer are dropped,
- * as on a cable nobody listens to.
+ * as on a cable nobody listens to. Frames go out with writev() on the
+ * connected socket, never with an address of their own, so that the
+ * sandbox can keep the socket to its peer (backend_sandbox).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,22 +18,42 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "backend.h"
 #include "sample_sock.h"
 
+#ifndef SYS_mseal
+#define SYS_mseal 462 /* Linux 6.10; the same number on x86_64 and aarch64 */
+#endif
+
 enum kind { KIND_TAP, KIND_DGRAM };
+
+/*
+ * Where the datagram socket may connect: its peer, and AF_UNSPEC to drop
+ * a peer that went away. The sandbox pins connect() to these pointers,
+ * and seccomp cannot read what a pointer points to: so they live in a
+ * page of their own, read-only once written, and sealed (mseal, Linux
+ * 6.10) where the kernel can, so that not even mprotect() makes them
+ * writable again.
+ */
+struct peer_addrs {
+	struct sockaddr_un peer;
+	struct sockaddr unspec;
+};
 
 struct backend {
 	enum kind kind;
 	int fd;
 	bool vnet_hdr;
 	/* dgram */
-	struct sockaddr_un peer;
+	const struct peer_addrs *addrs;
+	size_t addrs_len;
 	bool connected;
 	char *bound_path;
 };
@@ -84,6 +106,31 @@ static int bind_path(int fd, const char *path)
 	return 0;
 }
 
+/* The peer addresses in a read-only (and, if the kernel can, sealed) page. */
+static int addrs_create(struct backend *b, const char *peer_path)
+{
+	size_t len = (size_t)sysconf(_SC_PAGESIZE);
+	struct peer_addrs *a = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ret;
+
+	if (a == MAP_FAILED)
+		return -errno;
+	ret = sample_unix_addr(peer_path, &a->peer);
+	a->unspec.sa_family = AF_UNSPEC;
+	if (ret == 0 && mprotect(a, len, PROT_READ) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		munmap(a, len);
+		return ret;
+	}
+	/* Older kernels: ENOSYS, and the page is only read-only. */
+	(void)syscall(SYS_mseal, a, len, 0);
+	b->addrs = a;
+	b->addrs_len = len;
+	return 0;
+}
+
 int backend_open_dgram(const char *bind_at, const char *peer_path,
 		       struct backend **out)
 {
@@ -94,7 +141,7 @@ int backend_open_dgram(const char *bind_at, const char *peer_path,
 		return -ENOMEM;
 	b->kind = KIND_DGRAM;
 	b->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	ret = b->fd < 0 ? -errno : sample_unix_addr(peer_path, &b->peer);
+	ret = b->fd < 0 ? -errno : addrs_create(b, peer_path);
 	if (ret == 0 && bind_at != NULL) {
 		ret = bind_path(b->fd, bind_at);
 		if (ret == 0) {
@@ -120,6 +167,9 @@ void backend_close(struct backend *b)
 		unlink(b->bound_path);
 		free(b->bound_path);
 	}
+	/* A sealed page stays until the process ends (munmap says EPERM). */
+	if (b->addrs != NULL)
+		(void)munmap((void *)b->addrs, b->addrs_len);
 	free(b);
 }
 
@@ -164,7 +214,8 @@ static bool peer_gone(int err)
 
 static int dgram_connect(struct backend *b)
 {
-	if (connect(b->fd, (struct sockaddr *)&b->peer, sizeof(b->peer)) < 0)
+	if (connect(b->fd, (const struct sockaddr *)&b->addrs->peer,
+		    sizeof(b->addrs->peer)) < 0)
 		return -errno;
 	b->connected = true;
 	return 0;
@@ -172,8 +223,6 @@ static int dgram_connect(struct backend *b)
 
 static int dgram_send(struct backend *b, const struct iovec *iov, int iovcnt)
 {
-	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
-			     .msg_iovlen = (size_t)iovcnt };
 	int ret;
 
 	if (!b->connected) {
@@ -181,14 +230,13 @@ static int dgram_send(struct backend *b, const struct iovec *iov, int iovcnt)
 		if (ret < 0)
 			return peer_gone(-ret) ? -ENOTCONN : ret;
 	}
-	if (sendmsg(b->fd, &mh, MSG_NOSIGNAL) >= 0)
+	/* A datagram socket raises no SIGPIPE: writev needs no MSG_NOSIGNAL. */
+	if (writev(b->fd, iov, iovcnt) >= 0)
 		return 0;
-	ret = -errno;
+	ret = errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	if (peer_gone(-ret)) {
 		/* The peer went away; it may be back (at a new inode) later. */
-		struct sockaddr sa = { .sa_family = AF_UNSPEC };
-
-		(void)connect(b->fd, &sa, sizeof(sa));
+		(void)connect(b->fd, &b->addrs->unspec, sizeof(b->addrs->unspec));
 		b->connected = false;
 	}
 	return ret;
@@ -221,4 +269,39 @@ ssize_t backend_recv(struct backend *b, void *buf, size_t len)
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return (size_t)n > len ? -EMSGSIZE : n;
+}
+
+/* The rules of backend_sandbox() for the datagram socket on fd @fd. */
+static int dgram_sandbox(const struct backend *b, vus_sandbox *sb)
+{
+	const struct vus_sandbox_arg on_fd = VUS_SANDBOX_ARG_INT(0, b->fd);
+	const struct vus_sandbox_arg to_peer[] = { on_fd,
+		VUS_SANDBOX_ARG_U64(1, &b->addrs->peer),
+		VUS_SANDBOX_ARG_INT(2, sizeof(b->addrs->peer)) };
+	const struct vus_sandbox_arg to_none[] = { on_fd,
+		VUS_SANDBOX_ARG_U64(1, &b->addrs->unspec),
+		VUS_SANDBOX_ARG_INT(2, sizeof(b->addrs->unspec)) };
+	const struct vus_sandbox_arg so_error[] = { on_fd,
+		VUS_SANDBOX_ARG_INT(1, SOL_SOCKET), VUS_SANDBOX_ARG_INT(2, SO_ERROR) };
+	int ret = vus_sandbox_allow_args(sb, SYS_connect, to_peer, 3);
+
+	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_connect, to_none, 3);
+	/* After EPOLLERR: the error a vanished peer left (backend_take_error). */
+	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_getsockopt, so_error, 3);
+	/* recv() is recvfrom(); receiving reaches nobody. */
+	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_recvfrom, &on_fd, 1);
+	/* libvus allows sendmsg (its own socket): not here, where msg_name
+	 * could name any socket. sendto is not allowed at all. */
+	return ret ? ret : vus_sandbox_deny_args(sb, SYS_sendmsg, &on_fd, 1, EPERM);
+}
+
+int backend_sandbox(const struct backend *b, vus_sandbox *sb)
+{
+	const struct vus_sandbox_arg offload[] = { VUS_SANDBOX_ARG_INT(0, b->fd),
+		VUS_SANDBOX_ARG_INT(1, TUNSETOFFLOAD) };
+
+	if (b->kind == KIND_DGRAM)
+		return dgram_sandbox(b, sb);
+	/* The TAP: frames with read/readv/writev; the guest's offloads. */
+	return vus_sandbox_allow_args(sb, SYS_ioctl, offload, 2);
 }

@@ -20,6 +20,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <vus.h>
+
 /** Size of the virtio-net header a vnet-header backend carries. */
 #define BACKEND_VNET_HDR_LEN 12u
 
@@ -81,5 +83,15 @@ int backend_send(struct backend *b, const struct iovec *iov, int iovcnt);
  * did not fit (dropped), another -errno on error.
  */
 ssize_t backend_recv(struct backend *b, void *buf, size_t len);
+
+/**
+ * Add to @sb what this backend needs once confined, and no more: a TAP
+ * only its offload ioctl on its own fd; a datagram socket connect() to
+ * its peer (or AF_UNSPEC) and nothing else, getsockopt(SO_ERROR) and
+ * recv on its fd, and sendmsg() refused on it (frames leave with
+ * writev() on the connected socket). Read/readv/writev are the caller's
+ * to allow. 0 or the errno of vus_sandbox_*().
+ */
+int backend_sandbox(const struct backend *b, vus_sandbox *sb);
 
 #endif /* BACKEND_H */

@@ -13,11 +13,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -192,22 +190,19 @@ static int open_backend(const struct opts *o, struct backend **be)
 
 /*
  * The data path once serving, on the worker thread (started at set-up,
- * so no clone): the TAP device (readv, writev; offloads follow the
- * guest's features) or the datagram socket (reconnected when the peer
- * comes back), the worker's timer and its yield while polling.
+ * so no clone): frames with readv/writev, the worker's timer and its
+ * yield while polling, and what the backend needs on its own fd only
+ * (backend_sandbox: the TAP's offloads; the datagram socket's connect()
+ * to its configured peer and nowhere else).
  */
 static int sandbox_calls(vus_sandbox *sb, void *opaque)
 {
 	static const long calls[] = {
-		SYS_readv, SYS_writev, SYS_recvfrom, SYS_sendto, SYS_connect,
-		SYS_timerfd_settime, SYS_sched_yield,
+		SYS_readv, SYS_writev, SYS_timerfd_settime, SYS_sched_yield,
 	};
 	int ret = sample_allow_all(sb, calls, sizeof(calls) / sizeof(calls[0]));
 
-	(void)opaque;
-	if (ret == 0)
-		ret = vus_sandbox_allow_if(sb, SYS_ioctl, 1, TUNSETOFFLOAD);
-	return ret;
+	return ret ? ret : backend_sandbox(opaque, sb);
 }
 
 static int serve(const struct opts *o)
@@ -242,7 +237,7 @@ static int serve(const struct opts *o)
 			"%02x:%02x:%02x:%02x:%02x:%02x on %s\n", m[0], m[1], m[2],
 			m[3], m[4], m[5],
 			o->cli.socket_path ? o->cli.socket_path : "inherited fd");
-		ret = sample_cli_run(ctx, &o->cli, sandbox_calls, NULL);
+		ret = sample_cli_run(ctx, &o->cli, sandbox_calls, be);
 	}
 	/* The worker must be gone before the context unmaps guest memory. */
 	if (n != NULL)
