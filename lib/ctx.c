@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -132,12 +133,36 @@ static int check_limits(const struct vus_ctx_config *c)
 	return 0;
 }
 
+/*
+ * Each fd-backed DMA mapping is an mmap, and the kernel refuses every
+ * mmap of the process past vm.max_map_count (65530 by default): a client
+ * allowed 65535 maps made the process's own mallocs and thread stacks
+ * fail. Leave 4096 for the process and half the rest for others.
+ */
+static uint32_t default_max_dma_maps(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+	unsigned long limit = 0;
+	bool ok;
+
+	if (f == NULL)
+		return 1024;
+	ok = fscanf(f, "%lu", &limit) == 1;
+	fclose(f);
+	if (!ok)
+		return 1024;
+	if (limit < 4096 + 2)
+		return 1;
+	return (uint32_t)MIN((limit - 4096) / 2, 65535ul);
+}
+
 static int create_layers(vus_ctx *ctx, const struct vus_ctx_config *c)
 {
 	struct engine_limits lim = {
 		.max_xfer = ctx->max_xfer,
 		.max_fds = c->max_msg_fds ? c->max_msg_fds : 16,
-		.max_dma_maps = c->max_dma_maps ? c->max_dma_maps : 65535,
+		.max_dma_maps = c->max_dma_maps ? c->max_dma_maps
+						: default_max_dma_maps(),
 	};
 	int ret, fd;
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -245,6 +246,64 @@ static void fd_replies_never_read_hold_bounded_fds(void **state)
 	free(buf);
 }
 
+static unsigned long max_map_count(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	unsigned long n = 0;
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%lu", &n), 1);
+	fclose(f);
+	return n;
+}
+
+/*
+ * Red team, issue 10: the default max_dma_maps, 65535, was above
+ * vm.max_map_count (65530): 39 of a client's maps failed with ENOMEM, and
+ * meanwhile every other mmap of the process failed too. The default now
+ * leaves room: a client mapping (a memfd each) until refused meets our
+ * bound (ENOSPC), never the kernel's (ENOMEM), and the process can still
+ * map memory of its own while those maps stand.
+ */
+static void dma_maps_until_refused_leave_the_process_room(void **state)
+{
+	struct wire_dma_map q = { .argsz = sizeof(q),
+				  .flags = WIRE_DMA_READ | WIRE_DMA_WRITE,
+				  .size = 4096 };
+	unsigned long limit = max_map_count();
+	void *mine[64];
+	uint32_t n;
+	int ret;
+
+	(void)state;
+	if (vtest_under_valgrind()) {
+		print_message("skipped under valgrind (its own mapping limits)\n");
+		return;
+	}
+	for (n = 0;; n++) {
+		int fd = memfd_create("map", MFD_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, 4096), 0);
+		q.addr = (uint64_t)n << 12;
+		ret = peer_call(&s, WIRE_CMD_DMA_MAP, &q, sizeof(q), &fd, 1, m);
+		close(fd);
+		if (ret < 0)
+			break;
+		assert_true(n < limit);
+	}
+	assert_int_equal(ret, -ENOSPC);
+	assert_true(n + 4096 < limit);
+	/* Alternating protections: 64 separate mappings of our own. */
+	for (int i = 0; i < 64; i++) {
+		mine[i] = mmap(NULL, 4096, i % 2 ? PROT_READ : PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		assert_true(mine[i] != MAP_FAILED);
+	}
+	for (int i = 0; i < 64; i++)
+		munmap(mine[i], 4096);
+}
+
 /* The device reads 64 bytes of fd-less memory on a write at 0x200. */
 static int dma_on_write(struct tdev *d, uint64_t off, const void *buf,
 			size_t len)
@@ -467,6 +526,9 @@ int main(int argc, char **argv)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			fds_deferred_during_server_dma_past_the_bound, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			dma_maps_until_refused_leave_the_process_room, setup,
 			teardown),
 	};
 

@@ -67,8 +67,13 @@ struct vus_ctx_config {
 	/** Most fds accepted in one message. 0 selects 16. Range 1 .. 253. */
 	uint32_t max_msg_fds;
 	/**
-	 * Most DMA mappings at the same time. 0 selects 65535, the most QEMU
-	 * accepts a server to announce. Range 1 .. 65535.
+	 * Most DMA mappings at the same time. Range 1 .. 65535 (the most QEMU
+	 * accepts a server to announce). 0 selects a default from the
+	 * kernel's per-process mapping limit (vm.max_map_count, read at
+	 * create): half of what it leaves after 4096 for the process's own
+	 * mappings, 30717 with the usual 65530, so that a client filling its
+	 * maps leaves room for the process and for a second context; 65535
+	 * at most, 1024 if the limit cannot be read.
 	 */
 	uint32_t max_dma_maps;
 	/** VUS_CTX_* flags. */
