@@ -413,17 +413,20 @@ VUS_EXPORT int vus_client_fd(const vus_client *c)
 VUS_EXPORT int vus_client_server_caps(const vus_client *c,
 				      struct vus_client_caps *out)
 {
-	if (c == NULL || out == NULL)
+	struct vus_client_caps caps;
+
+	if (c == NULL || sized_out_check(out, sizeof(caps)) < 0)
 		return -EINVAL;
 	if (!c->negotiated || c->dead)
 		return -ENOTCONN;
-	*out = (struct vus_client_caps){
+	caps = (struct vus_client_caps){
 		.major = c->srv.major, .minor = c->srv.minor,
 		.max_msg_fds = c->srv.max_msg_fds,
 		.max_data_xfer_size = c->srv.max_xfer,
 		.pgsizes = c->srv.pgsizes, .max_dma_maps = c->srv.max_dma_maps,
 		.write_multiple = c->srv.write_multiple,
 	};
+	copy_sized_out(out, &caps, sizeof(caps));
 	return 0;
 }
 

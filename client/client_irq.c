@@ -20,9 +20,10 @@ VUS_EXPORT int vus_client_irq_info(vus_client *c, uint32_t index,
 				   struct vus_client_irq_info *out)
 {
 	struct wire_irq_info info = { .argsz = sizeof(info), .index = index };
+	struct vus_client_irq_info ii;
 	int ret;
 
-	if (c == NULL || out == NULL)
+	if (c == NULL || sized_out_check(out, sizeof(ii)) < 0)
 		return -EINVAL;
 	ret = client_call_fixed(c, WIRE_CMD_DEVICE_GET_IRQ_INFO, &info,
 				sizeof(info));
@@ -30,8 +31,9 @@ VUS_EXPORT int vus_client_irq_info(vus_client *c, uint32_t index,
 		return ret;
 	if (info.index != index)
 		return -EPROTO;
-	*out = (struct vus_client_irq_info){ .flags = info.flags,
-					     .count = info.count };
+	ii = (struct vus_client_irq_info){ .flags = info.flags,
+					   .count = info.count };
+	copy_sized_out(out, &ii, sizeof(ii));
 	return 0;
 }
 

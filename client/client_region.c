@@ -27,15 +27,17 @@ VUS_EXPORT int vus_client_device_info(vus_client *c,
 				      struct vus_client_device_info *out)
 {
 	struct wire_device_info info = { .argsz = sizeof(info) };
+	struct vus_client_device_info di;
 	int ret;
 
-	if (c == NULL || out == NULL)
+	if (c == NULL || sized_out_check(out, sizeof(di)) < 0)
 		return -EINVAL;
 	ret = client_call_fixed(c, WIRE_CMD_DEVICE_GET_INFO, &info, sizeof(info));
 	if (ret < 0)
 		return ret;
-	*out = (struct vus_client_device_info){ .flags = info.flags,
+	di = (struct vus_client_device_info){ .flags = info.flags,
 		.num_regions = info.num_regions, .num_irqs = info.num_irqs };
+	copy_sized_out(out, &di, sizeof(di));
 	return 0;
 }
 
@@ -174,21 +176,35 @@ static int region_info_once(vus_client *c, uint32_t index, uint32_t argsz,
 	return ret;
 }
 
+/* Hand @ri to the caller; an older struct without room for the fd closes it. */
+static int region_info_out(struct vus_client_region_info *out,
+			   struct vus_client_region_info *ri)
+{
+	size_t n;
+
+	memcpy(&n, out, sizeof(n));
+	if (n < offsetof(struct vus_client_region_info, fd) + sizeof(ri->fd))
+		close_fd(&ri->fd);
+	copy_sized_out(out, ri, sizeof(*ri));
+	return 0;
+}
+
 VUS_EXPORT int vus_client_region_info(vus_client *c, uint32_t index,
 				      struct vus_client_region_info *out)
 {
 	/* Ask for the fixed part first, as QEMU does, then what it needs. */
 	uint32_t argsz = sizeof(struct wire_region_info), need = 0;
+	struct vus_client_region_info ri;
 
-	if (c == NULL || out == NULL)
+	if (c == NULL || sized_out_check(out, sizeof(ri)) < 0)
 		return -EINVAL;
 	for (int i = 0; i < REGION_INFO_TRIES; i++) {
-		int ret = region_info_once(c, index, argsz, &need, out);
+		int ret = region_info_once(c, index, argsz, &need, &ri);
 
 		if (ret < 0)
 			return ret;
 		if (need <= argsz)
-			return 0;
+			return region_info_out(out, &ri);
 		if (need > INFO_MAX_ARGSZ)
 			return -EPROTO;
 		argsz = need;
@@ -210,14 +226,22 @@ static int mmap_area_check(const struct vus_client_region_info *ri,
 	return 0;
 }
 
-VUS_EXPORT int vus_client_region_mmap(const struct vus_client_region_info *ri,
+VUS_EXPORT int vus_client_region_mmap(const struct vus_client_region_info *desc,
 				      void **base)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), len;
+	struct vus_client_region_info rc;
+	const struct vus_client_region_info *ri = &rc;
 	int prot = 0;
 	uint8_t *res;
 
-	if (ri == NULL || base == NULL || !(ri->flags & VUS_CLIENT_REGION_MMAP))
+	/* What vus_client_region_info() filled; a struct without the fd
+	 * field has nothing to map. */
+	if (desc == NULL || base == NULL ||
+	    copy_sized(&rc, sizeof(rc), desc) < 0 ||
+	    desc->struct_size < offsetof(struct vus_client_region_info, fd) +
+				sizeof(rc.fd) ||
+	    !(ri->flags & VUS_CLIENT_REGION_MMAP))
 		return -EINVAL;
 	if (ri->fd < 0)
 		return -EBADF;
@@ -428,7 +452,7 @@ VUS_EXPORT int vus_client_region_io_fds(vus_client *c, uint32_t index,
 					unsigned int max)
 {
 	const uint32_t fit = (INFO_MAX_ARGSZ - 16) / IO_FD_ENTRY;
-	struct vus_client_region_info ri = { .size = 0 };
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 	uint32_t n = 0, again = 0;
 	struct msg m;
 	int ret;

@@ -30,7 +30,7 @@ static int find_desc(vus_client *c, uint32_t nregions, uint32_t *index,
 		     uint64_t *size)
 {
 	for (uint32_t i = 0; i < MIN(nregions, SCAN_MAX); i++) {
-		struct vus_client_region_info ri;
+		struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 		int ret = vus_client_region_info(c, i, &ri);
 
 		if (ret < 0)
@@ -135,7 +135,7 @@ static int parse_mmio(vus_client *c, struct json_object *root,
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *w = json_object_array_get_idx(a, i), *v;
 		struct vus_client_sysbus_mmio *m = &d->mmio[i];
-		struct vus_client_region_info ri;
+		struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 		uint64_t idx;
 
 		if (!json_object_object_get_ex(w, "index", &v) || !get_u64(v, &idx) ||
@@ -189,7 +189,7 @@ static int parse_irqs(vus_client *c, struct json_object *root,
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *l = json_object_array_get_idx(a, i), *v;
-		struct vus_client_irq_info ii;
+		struct vus_client_irq_info ii = { .struct_size = sizeof(ii) };
 		uint64_t idx;
 
 		if (!json_object_object_get_ex(l, "index", &v) || !get_u64(v, &idx) ||
@@ -258,7 +258,7 @@ static int parse(vus_client *c, struct json_object *root,
 VUS_EXPORT int vus_client_sysbus_desc(vus_client *c,
 				      struct vus_client_sysbus_desc **out)
 {
-	struct vus_client_device_info di;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
 	struct vus_client_sysbus_desc *d;
 	struct json_object *root = NULL;
 	uint64_t size = 0;

@@ -49,6 +49,25 @@ void close_fds(int *fds, unsigned int n)
 		close_fd(&fds[i]);
 }
 
+int sized_out_check(const void *dst, size_t full)
+{
+	size_t n;
+
+	if (dst == NULL)
+		return -EINVAL;
+	memcpy(&n, dst, sizeof(n));
+	return n < sizeof(size_t) || n > full ? -EINVAL : 0;
+}
+
+void copy_sized_out(void *dst, const void *src, size_t full)
+{
+	size_t n;
+
+	memcpy(&n, dst, sizeof(n));
+	memcpy((uint8_t *)dst + sizeof(n), (const uint8_t *)src + sizeof(n),
+	       MIN(n, full) - sizeof(n));
+}
+
 int copy_sized(void *dst, size_t dst_size, const void *src)
 {
 	size_t n;

@@ -116,4 +116,18 @@ void close_fds(int *fds, unsigned int n);
  */
 int copy_sized(void *dst, size_t dst_size, const void *src);
 
+/**
+ * For a versioned struct the library fills (first member size_t
+ * struct_size, set by the caller): 0 if its struct_size is at least a
+ * size_t and at most @full, the size this library fills; else -EINVAL.
+ */
+int sized_out_check(const void *dst, size_t full);
+
+/**
+ * Fill a caller's versioned struct, checked with sized_out_check(), from
+ * @src (@full bytes): as much as the caller's struct_size covers, which
+ * stays as the caller set it.
+ */
+void copy_sized_out(void *dst, const void *src, size_t full);
+
 #endif /* VUS_COMMON_H */

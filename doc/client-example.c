@@ -6,7 +6,7 @@
 
 int main(int argc, char **argv)
 {
-	struct vus_client_device_info info;
+	struct vus_client_device_info info = { .struct_size = sizeof(info) };
 	uint32_t v = 0x1234, back = 0;
 	vus_client *c;
 	int ret;

@@ -30,7 +30,8 @@ int main(int argc, char **argv)
 	struct vus_region_desc bar = { .struct_size = sizeof(bar), .size = 4096,
 				       .flags = VUS_REGION_READ | VUS_REGION_WRITE,
 				       .ops = &ops };
-	struct vus_pci_msi_desc msi = { .nr_vectors = 1, .addr64 = true };
+	struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+		.nr_vectors = 1, .addr64 = true };
 	vus_ctx *ctx;
 
 	if (argc != 2 || vus_ctx_create(&cfg, &ctx) < 0)

@@ -4,6 +4,12 @@
  *
  * The one header a device includes. The vfio-user protocol is an
  * implementation detail: nothing here exposes message layouts.
+ *
+ * Structs the device fills start with size_t struct_size =
+ * sizeof(struct ...): a smaller size (a program built against an older
+ * header) is accepted, the fields it lacks counting as zero; a larger one
+ * is refused with -EINVAL. Array elements (vus_sg, vus_mmap_area) and
+ * structs the library hands to callbacks have a fixed layout.
  */
 #ifndef VUS_H
 #define VUS_H

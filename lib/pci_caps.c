@@ -138,8 +138,10 @@ static void msi_layout(struct pci *p, uint16_t off,
 }
 
 VUS_EXPORT int vus_pci_add_cap_msi(vus_ctx *ctx,
-				   const struct vus_pci_msi_desc *d)
+				   const struct vus_pci_msi_desc *desc)
 {
+	struct vus_pci_msi_desc dc;
+	const struct vus_pci_msi_desc *d = &dc;
 	struct pci *p;
 	unsigned int len;
 	int off;
@@ -147,6 +149,9 @@ VUS_EXPORT int vus_pci_add_cap_msi(vus_ctx *ctx,
 	off = pci_get_setup(ctx, &p);
 	if (off < 0)
 		return off;
+	/* An older, smaller struct: what it lacks is zero. */
+	if (copy_sized(&dc, sizeof(dc), desc) < 0)
+		return -EINVAL;
 	off = msi_check(p, d);
 	if (off < 0)
 		return off;
@@ -192,14 +197,18 @@ static int msix_check(const struct pci *p, const struct vus_pci_msix_desc *d)
 }
 
 VUS_EXPORT int vus_pci_add_cap_msix(vus_ctx *ctx,
-				    const struct vus_pci_msix_desc *d)
+				    const struct vus_pci_msix_desc *desc)
 {
+	struct vus_pci_msix_desc dc;
+	const struct vus_pci_msix_desc *d = &dc;
 	struct pci *p;
 	int off, ret;
 
 	off = pci_get_setup(ctx, &p);
 	if (off < 0)
 		return off;
+	if (copy_sized(&dc, sizeof(dc), desc) < 0)
+		return -EINVAL;
 	ret = msix_check(p, d);
 	if (ret < 0)
 		return ret;
@@ -271,8 +280,9 @@ static void exp_link(struct pci *p, uint16_t off, const struct exp_params *e)
 }
 
 VUS_EXPORT int vus_pci_add_cap_exp(vus_ctx *ctx,
-				   const struct vus_pci_exp_desc *d)
+				   const struct vus_pci_exp_desc *desc)
 {
+	struct vus_pci_exp_desc d;
 	struct exp_params e;
 	struct pci *p;
 	int off;
@@ -280,7 +290,9 @@ VUS_EXPORT int vus_pci_add_cap_exp(vus_ctx *ctx,
 	off = pci_get_setup(ctx, &p);
 	if (off < 0)
 		return off;
-	off = exp_check(p, d, &e);
+	if (copy_sized(&d, sizeof(d), desc) < 0)
+		return -EINVAL;
+	off = exp_check(p, &d, &e);
 	if (off < 0)
 		return off;
 	off = cap_alloc(p, PCI_CAPID_EXP, PCI_EXP_LEN, PCI_KIND_EXP);

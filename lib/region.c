@@ -450,9 +450,14 @@ VUS_EXPORT void *vus_region_mem(vus_ctx *ctx, uint32_t index)
 VUS_EXPORT int vus_region_add_ioeventfd(vus_ctx *ctx, uint32_t index,
 					const struct vus_ioeventfd *ioev)
 {
+	struct vus_ioeventfd io;
+
 	if (ctx == NULL || ioev == NULL)
 		return -EINVAL;
 	if (ctx_realized(ctx))
 		return -EBUSY;
-	return region_ioeventfd_add(ctx_regions(ctx), index, ioev);
+	/* An older, smaller struct: what it lacks is zero. */
+	if (copy_sized(&io, sizeof(io), ioev) < 0)
+		return -EINVAL;
+	return region_ioeventfd_add(ctx_regions(ctx), index, &io);
 }

@@ -99,7 +99,8 @@ static void dev_start(struct dev *d, size_t size)
 				   .device_id = 0x00ff, .interrupt_pin = 1 };
 	struct vus_region_desc bar = { .struct_size = sizeof(bar), .size = 0x4000,
 		.flags = VUS_REGION_READ, .ops = &ops };
-	struct vus_pci_msix_desc msix = { .nr_vectors = 16, .table_bar = 0,
+	struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
+		.nr_vectors = 16, .table_bar = 0,
 		.table_offset = 0x2000, .pba_bar = 0, .pba_offset = 0x3000 };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc), .compat_version = 1,
 				     .max_stream_size = 2 * BIG_STATE };

@@ -71,7 +71,8 @@ static void mmap_areas_per_region(void **state)
 
 static int doorbell(vus_ctx *ctx, uint64_t off, uint32_t size, int fd)
 {
-	struct vus_ioeventfd io = { .offset = off, .size = size, .fd = fd };
+	struct vus_ioeventfd io = { .struct_size = sizeof(io),
+		.offset = off, .size = size, .fd = fd };
 
 	return vus_region_add_ioeventfd(ctx, 0, &io);
 }

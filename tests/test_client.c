@@ -7,6 +7,7 @@
  * fds, reset, and a server that outlives its client and takes the next.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static void negotiate_reports_server_caps(void **state)
 {
 	struct tc_dev d;
 	vus_client *c = tc_setup(&d);
-	struct vus_client_caps caps;
+	struct vus_client_caps caps = { .struct_size = sizeof(caps) };
 
 	assert_int_equal(vus_client_server_caps(c, &caps), 0);
 	assert_int_equal(caps.major, 0);
@@ -46,7 +47,7 @@ static bool connected_once(struct tc_dev *d)
 static void negotiate_by_hand(void **state)
 {
 	struct vus_client_config cfg = { .struct_size = sizeof(cfg) };
-	struct vus_client_caps caps;
+	struct vus_client_caps caps = { .struct_size = sizeof(caps) };
 	struct tc_dev d;
 	vus_client *c;
 
@@ -98,7 +99,7 @@ static void device_info(void **state)
 {
 	struct tc_dev d;
 	vus_client *c = tc_setup(&d);
-	struct vus_client_device_info di;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
 
 	assert_int_equal(vus_client_device_info(c, &di), 0);
 	assert_int_equal(di.flags, VUS_CLIENT_DEV_PLATFORM | VUS_CLIENT_DEV_RESET);
@@ -110,7 +111,7 @@ static void device_info(void **state)
 static void region_info_retries_for_sparse_caps(void **state)
 {
 	struct vus_trace_event ev[4];
-	struct vus_client_region_info ri;
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 	struct tc_dev d;
 	vus_client *c = tc_setup(&d);
 	unsigned int mark = tc_mark(&d);
@@ -174,7 +175,7 @@ static const char *map_perms(const void *p)
 
 static void region_mmap_is_shared_with_device(void **state)
 {
-	struct vus_client_region_info ri;
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 	struct tc_dev d;
 	vus_client *c = tc_setup(&d);
 	uint8_t *dev_mem, *base, buf[8];
@@ -351,7 +352,7 @@ static bool client_gone(struct tc_dev *d)
 
 static void server_takes_next_client(void **state)
 {
-	struct vus_client_device_info di;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
 	struct tc_dev d;
 	vus_client *c;
 	void *mem;
@@ -385,7 +386,7 @@ static void server_takes_next_client(void **state)
 
 static void server_gone_is_enotconn(void **state)
 {
-	struct vus_client_device_info di;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
 	struct tc_dev d;
 	vus_client *c = tc_setup(&d);
 
@@ -400,6 +401,63 @@ static void server_gone_is_enotconn(void **state)
 	tc_dev_fini(&d);
 }
 
+/* A heap block of exactly @size bytes whose leading struct_size says so. */
+static void *sized_block(size_t size)
+{
+	void *p = calloc(1, size);
+
+	assert_non_null(p);
+	memcpy(p, &size, sizeof(size));
+	return p;
+}
+
+/*
+ * Info structs grow by struct_size: one from an older header (smaller)
+ * gets the fields it has and nothing past them (each is a heap block of
+ * exactly that size: ASan sees a write past it); a region info too small
+ * for the fd gets none and the fd is closed (the per-test fd check sees a
+ * leak); a size larger than the library knows is refused untouched.
+ */
+static void info_structs_take_the_callers_size(void **state)
+{
+	size_t old_di = offsetof(struct vus_client_device_info, num_irqs);
+	size_t old_ri = offsetof(struct vus_client_region_info, fd);
+	size_t old_caps = offsetof(struct vus_client_caps, write_multiple);
+	size_t big = sizeof(struct vus_client_irq_info) + 8;
+	struct vus_client_device_info di = { 0 };
+	struct vus_client_region_info ri = { 0 };
+	struct vus_client_caps caps = { 0 };
+	struct vus_client_irq_info ii = { 0 };
+	void *b_di = sized_block(old_di), *b_ri = sized_block(old_ri);
+	void *b_caps = sized_block(old_caps), *b_ii = sized_block(big);
+	struct tc_dev d;
+	vus_client *c = tc_setup(&d);
+
+	assert_int_equal(vus_client_device_info(c, b_di), 0);
+	memcpy(&di, b_di, old_di);
+	assert_int_equal(di.struct_size, old_di);
+	assert_int_equal(di.num_regions, TC_NUM_REGIONS);
+	assert_int_equal(vus_client_region_info(c, TC_SPARSE, b_ri), 0);
+	memcpy(&ri, b_ri, old_ri);
+	assert_int_equal(ri.size, TC_SPARSE_SIZE);
+	assert_int_equal(ri.subtype, TC_SPARSE_SUBTYPE);
+	assert_int_equal(vus_client_server_caps(c, b_caps), 0);
+	memcpy(&caps, b_caps, old_caps);
+	assert_int_equal(caps.max_msg_fds, TC_SRV_FDS);
+	/* Newer than known: refused, and nothing written. */
+	memset((uint8_t *)b_ii + sizeof(size_t), 0xa5, big - sizeof(size_t));
+	assert_int_equal(vus_client_irq_info(c, TC_IRQ_LEVEL, b_ii), -EINVAL);
+	memcpy(&ii, b_ii, sizeof(ii));
+	assert_int_equal(ii.flags, 0xa5a5a5a5u);
+	memset(b_ii, 0, sizeof(size_t));
+	assert_int_equal(vus_client_irq_info(c, TC_IRQ_LEVEL, b_ii), -EINVAL);
+	tc_teardown(&d, c);
+	free(b_di);
+	free(b_ri);
+	free(b_caps);
+	free(b_ii);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +465,7 @@ int main(int argc, char **argv)
 		VTEST(negotiate_by_hand),
 		VTEST(negotiate_refused),
 		VTEST(device_info),
+		VTEST(info_structs_take_the_callers_size),
 		VTEST(region_info_retries_for_sparse_caps),
 		VTEST(region_mmap_is_shared_with_device),
 		VTEST(region_rw_from_1_byte_to_1_mib),

@@ -16,7 +16,7 @@
 
 static void irq_info(void **state)
 {
-	struct vus_client_irq_info ii;
+	struct vus_client_irq_info ii = { .struct_size = sizeof(ii) };
 	struct tc_dev d;
 	vus_client *c = tc_setup(&d);
 

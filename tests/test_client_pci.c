@@ -58,7 +58,8 @@ static vus_client *pdev_start(struct pdev *d)
 	struct vus_region_desc bar = { .struct_size = sizeof(bar), .size = 4096,
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE, .ops = &ops,
 		.opaque = d->regs };
-	struct vus_pci_msix_desc msix = { .nr_vectors = NR_MSIX,
+	struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
+		.nr_vectors = NR_MSIX,
 		.table_bar = 0, .table_offset = TABLE, .pba_bar = 0,
 		.pba_offset = PBA };
 	vus_client *c = NULL;
@@ -129,8 +130,8 @@ static uint32_t find_cap(vus_client *c, uint8_t id)
 
 static void pci_regions_and_config(void **state)
 {
-	struct vus_client_device_info di;
-	struct vus_client_region_info ri;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 	struct pdev d;
 	vus_client *c = pdev_start(&d);
 	uint8_t cfg[256];

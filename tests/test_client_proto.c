@@ -369,7 +369,7 @@ static int region_info_with(const struct ri_buf *b, size_t len,
 
 static void region_info_replies_are_bounded(void **state)
 {
-	struct vus_client_region_info ri;
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 	const uint32_t R = 0x3, CAPS = 0x8, MM = 0x4;
 	struct ri_buf b;
 
@@ -418,7 +418,7 @@ static int region_info_two(const struct ri_buf *b, size_t len,
 
 static void region_caps_chain_is_walked_safely(void **state)
 {
-	struct vus_client_region_info ri;
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 	const uint32_t F = 0x3 | 0x4 | 0x8;
 	struct ri_buf b;
 
@@ -470,7 +470,7 @@ static void region_caps_chain_is_walked_safely(void **state)
 static void stale_stray_and_late_replies(void **state)
 {
 	const uint8_t di[16] = { 16, 0, 0, 0, 2, 0, 0, 0, 9, 0, 0, 0, 5 };
-	struct vus_client_device_info info;
+	struct vus_client_device_info info = { .struct_size = sizeof(info) };
 	struct canned r[8] = {
 		[1] = { .p = di, .len = 16, .stale_first = true },
 		[2] = { .p = di, .len = 16, .pre_cmd = 99 },

@@ -200,18 +200,21 @@ static void kick_cb(void *opaque, int fd, uint32_t events)
 
 static void setup_doorbells(struct tc_dev *d)
 {
-	struct vus_ioeventfd io = { .offset = TC_CTL_DOORBELL, .size = 4,
-				    .datamatch = true, .data = 0x1234 };
+	struct vus_ioeventfd io = { .struct_size = sizeof(io),
+		.offset = TC_CTL_DOORBELL, .size = 4,
+		.datamatch = true, .data = 0x1234 };
 
 	d->doorbell_fd = tc_eventfd();
 	io.fd = d->doorbell_fd;
 	assert_int_equal(vus_region_add_ioeventfd(d->ctx, TC_CTL, &io), 0);
-	io = (struct vus_ioeventfd){ .offset = TC_CTL_DOORBELL2, .size = 8,
-				     .fd = d->doorbell_fd };
+	io = (struct vus_ioeventfd){ .struct_size = sizeof(struct vus_ioeventfd),
+		.offset = TC_CTL_DOORBELL2, .size = 8,
+		.fd = d->doorbell_fd };
 	assert_int_equal(vus_region_add_ioeventfd(d->ctx, TC_CTL, &io), 0);
 	d->kick_fd = tc_eventfd();
-	io = (struct vus_ioeventfd){ .offset = TC_CTL_KICK, .size = 4,
-				     .fd = d->kick_fd };
+	io = (struct vus_ioeventfd){ .struct_size = sizeof(struct vus_ioeventfd),
+		.offset = TC_CTL_KICK, .size = 4,
+		.fd = d->kick_fd };
 	assert_int_equal(vus_region_add_ioeventfd(d->ctx, TC_CTL, &io), 0);
 	assert_int_equal(vus_ctx_add_fd(d->ctx, d->kick_fd, EPOLLIN, kick_cb, d), 0);
 }

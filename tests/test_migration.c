@@ -110,11 +110,12 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 				   .device_id = device_id, .interrupt_pin = 1 };
 	struct vus_region_desc bar = { .struct_size = sizeof(bar), .size = 0x4000,
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE, .ops = &ram_ops };
-	struct vus_pci_msix_desc msix = { .nr_vectors = 4, .table_bar = 0,
+	struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
+		.nr_vectors = 4, .table_bar = 0,
 		.table_offset = 0x2000, .pba_bar = 0, .pba_offset = 0x3000 };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc),
 				     .compat_version = compat, .pre_copy = pre_copy,
-				     .max_stream_size = next_max_stream };
+		.max_stream_size = next_max_stream };
 	struct vus_device_ops ops = { .struct_size = sizeof(ops), .reset = reset,
 				      .quiesce = quiesce, .resume = resume,
 				      .client_lost = client_lost };

@@ -6,8 +6,11 @@
  * Express, vendor-specific, DSN, generic), and the builder's errors.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "vtest.h"
 
@@ -18,10 +21,12 @@
 static void conventional_chain(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 1);
-	struct vus_pci_msi_desc msi = { .nr_vectors = 1 };
-	struct vus_pci_msix_desc msix = { .nr_vectors = 4, .table_bar = 0,
-					  .table_offset = 0x1000,
-					  .pba_bar = 0, .pba_offset = 0x1800 };
+	struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+		.nr_vectors = 1 };
+	struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
+		.nr_vectors = 4, .table_bar = 0,
+		.table_offset = 0x1000,
+		.pba_bar = 0, .pba_offset = 0x1800 };
 	struct tp_bar *b = calloc(1, sizeof(*b));
 	const uint8_t body[5] = { 1, 2, 3, 4, 5 };
 	int offs[4];
@@ -71,7 +76,7 @@ static void no_caps(void **state)
 static void extended_chain(void **state)
 {
 	struct vus_pci_info info = tp_info(true, 0);
-	struct vus_pci_exp_desc e = { 0 };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e) };
 	const uint8_t acs[4] = { 0x5f, 0x00, 0x00, 0x00 };
 	const uint8_t vsec[8] = { 0xf4, 0x1a, 0x10, 0x00, 1, 2, 3, 4 };
 	uint16_t ids[8], offs[8];
@@ -120,7 +125,7 @@ static int ff_read(void *opaque, uint32_t off, void *buf, size_t len)
 static void no_ext_caps_reads_zero(void **state)
 {
 	struct vus_pci_info info = tp_info(true, 0);
-	struct vus_pci_exp_desc e = { 0 };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e) };
 	const struct vus_pci_config_ops ops = { .struct_size = sizeof(ops),
 						.read = ff_read };
 	vus_ctx *ctx = tp_new(&info);
@@ -137,8 +142,9 @@ static void no_ext_caps_reads_zero(void **state)
 static void cap_errors_conventional(void **state)
 {
 	struct vus_pci_info conv = tp_info(false, 0);
-	struct vus_pci_exp_desc e = { 0 };
-	struct vus_pci_msi_desc m = { .nr_vectors = 3 };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e) };
+	struct vus_pci_msi_desc m = { .struct_size = sizeof(m),
+		.nr_vectors = 3 };
 	uint8_t big[252] = { 0 };
 	vus_ctx *ctx = tp_new(&conv);
 	int ret;
@@ -171,19 +177,23 @@ static void cap_errors_conventional(void **state)
 static void cap_errors_express(void **state)
 {
 	struct vus_pci_info exp = tp_info(true, 0);
-	struct vus_pci_exp_desc e = { 0 };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e) };
 	uint8_t big[8] = { 0 };
 	vus_ctx *ctx = tp_new(&exp);
 
 	e.type = 4; /* root port: not an endpoint */
 	assert_int_equal(vus_pci_add_cap_exp(ctx, &e), -EINVAL);
-	e = (struct vus_pci_exp_desc){ .max_payload = 8192 };
+	e = (struct vus_pci_exp_desc){ .struct_size = sizeof(struct vus_pci_exp_desc),
+		.max_payload = 8192 };
 	assert_int_equal(vus_pci_add_cap_exp(ctx, &e), -EINVAL);
-	e = (struct vus_pci_exp_desc){ .max_payload = 192 };
+	e = (struct vus_pci_exp_desc){ .struct_size = sizeof(struct vus_pci_exp_desc),
+		.max_payload = 192 };
 	assert_int_equal(vus_pci_add_cap_exp(ctx, &e), -EINVAL);
-	e = (struct vus_pci_exp_desc){ .link_speed = 6 };
+	e = (struct vus_pci_exp_desc){ .struct_size = sizeof(struct vus_pci_exp_desc),
+		.link_speed = 6 };
 	assert_int_equal(vus_pci_add_cap_exp(ctx, &e), -EINVAL);
-	e = (struct vus_pci_exp_desc){ .link_width = 3 };
+	e = (struct vus_pci_exp_desc){ .struct_size = sizeof(struct vus_pci_exp_desc),
+		.link_width = 3 };
 	assert_int_equal(vus_pci_add_cap_exp(ctx, &e), -EINVAL);
 	assert_int_equal(vus_pci_add_ext_cap(ctx, 0, 1, NULL, 0), -EINVAL);
 	assert_int_equal(vus_pci_add_ext_cap(ctx, 0x0d, 16, NULL, 0), -EINVAL);
@@ -198,7 +208,7 @@ static void cap_errors_express(void **state)
 			 -EINVAL);
 	/* An Express function without its capability does not realize. */
 	assert_int_equal(vus_ctx_realize(ctx), -EINVAL);
-	e = (struct vus_pci_exp_desc){ 0 };
+	e = (struct vus_pci_exp_desc){ .struct_size = sizeof(struct vus_pci_exp_desc) };
 	assert_true(vus_pci_add_cap_exp(ctx, &e) > 0);
 	assert_int_equal(vus_pci_add_cap_exp(ctx, &e), -EEXIST);
 	assert_int_equal(vus_ctx_realize(ctx), 0);
@@ -208,7 +218,7 @@ static void cap_errors_express(void **state)
 static void ext_space_runs_out(void **state)
 {
 	struct vus_pci_info info = tp_info(true, 0);
-	struct vus_pci_exp_desc e = { 0 };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e) };
 	uint8_t *body = calloc(1, 4096);
 	vus_ctx *ctx = tp_new(&info);
 
@@ -255,9 +265,11 @@ static void pm_rules(void **state)
 static void msi_registers(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 0);
-	struct vus_pci_msi_desc m32 = { .nr_vectors = 4 };
-	struct vus_pci_msi_desc m64 = { .nr_vectors = 8, .addr64 = true,
-					.per_vector_mask = true };
+	struct vus_pci_msi_desc m32 = { .struct_size = sizeof(m32),
+		.nr_vectors = 4 };
+	struct vus_pci_msi_desc m64 = { .struct_size = sizeof(m64),
+		.nr_vectors = 8, .addr64 = true,
+		.per_vector_mask = true };
 	vus_ctx *ctx = tp_new(&info);
 	int a = vus_pci_add_cap_msi(ctx, &m32);
 
@@ -294,9 +306,10 @@ static void msi_registers(void **state)
 static void msix_registers(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 0);
-	struct vus_pci_msix_desc d = { .nr_vectors = 100, .table_bar = 2,
-				       .table_offset = 0x0,
-				       .pba_bar = 4, .pba_offset = 0x800 };
+	struct vus_pci_msix_desc d = { .struct_size = sizeof(d),
+		.nr_vectors = 100, .table_bar = 2,
+		.table_offset = 0x0,
+		.pba_bar = 4, .pba_offset = 0x800 };
 	struct tp_bar *b = calloc(2, sizeof(*b));
 	vus_ctx *ctx = tp_new(&info);
 	int a;
@@ -329,9 +342,10 @@ static void msix_errors(void **state)
 		.backing = VUS_BACKING_MEM, .mmap_areas = &area,
 		.nr_mmap_areas = 1, .ops = &tp_bar_ops,
 	};
-	struct vus_pci_msix_desc d = { .nr_vectors = 8, .table_bar = 0,
-				       .table_offset = 0, .pba_bar = 0,
-				       .pba_offset = 0x800 };
+	struct vus_pci_msix_desc d = { .struct_size = sizeof(d),
+		.nr_vectors = 8, .table_bar = 0,
+		.table_offset = 0, .pba_bar = 0,
+		.pba_offset = 0x800 };
 	struct tp_bar *b = calloc(3, sizeof(*b));
 	vus_ctx *ctx = tp_new(&info);
 
@@ -374,9 +388,10 @@ static void msix_errors(void **state)
 static void exp_registers(void **state)
 {
 	struct vus_pci_info info = tp_info(true, 0);
-	struct vus_pci_exp_desc e = { .type = VUS_PCI_EXP_ENDPOINT,
-				      .max_payload = 256, .link_speed = 3,
-				      .link_width = 4 };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e),
+		.type = VUS_PCI_EXP_ENDPOINT,
+		.max_payload = 256, .link_speed = 3,
+		.link_width = 4 };
 	vus_ctx *ctx = tp_new(&info);
 	struct pci *p = ctx_bus(ctx, &pci_bus_ops);
 	int a = vus_pci_add_cap_exp(ctx, &e);
@@ -408,7 +423,8 @@ static void exp_registers(void **state)
 	vus_ctx_destroy(ctx);
 
 	ctx = tp_new(&info);
-	e = (struct vus_pci_exp_desc){ .type = VUS_PCI_EXP_RC_ENDPOINT };
+	e = (struct vus_pci_exp_desc){ .struct_size = sizeof(struct vus_pci_exp_desc),
+		.type = VUS_PCI_EXP_RC_ENDPOINT };
 	a = vus_pci_add_cap_exp(ctx, &e);
 	assert_int_equal(vus_ctx_realize(ctx), 0);
 	assert_int_equal(tp_rd(ctx, a + 2, 2), 0x0092);
@@ -446,7 +462,7 @@ static void vendor_body(void **state)
 	struct vus_pci_info info = tp_info(false, 0);
 	const struct vus_pci_config_ops ops = { .struct_size = sizeof(ops),
 						.read = vendor_read,
-						.write = vendor_write };
+		.write = vendor_write };
 	const uint8_t body[6] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66 };
 	unsigned int calls = 0;
 	vus_ctx *ctx = tp_new(&info);
@@ -478,6 +494,66 @@ static void vendor_body(void **state)
 	vus_ctx_destroy(ctx);
 }
 
+/*
+ * Descriptors grow by struct_size: one from an older header (smaller) is
+ * taken, the fields it lacks counting as zero; one larger than this
+ * library knows is refused, though its fields would be taken at the right
+ * size. Each is a heap block of exactly the size it declares, so ASan sees
+ * a read past it.
+ */
+static void older_descriptors_taken_newer_refused(void **state)
+{
+	struct vus_pci_info info = tp_info(true, 0);
+	size_t old_msi = offsetof(struct vus_pci_msi_desc, per_vector_mask);
+	size_t old_exp = offsetof(struct vus_pci_exp_desc, link_width);
+	size_t big_msi = sizeof(struct vus_pci_msi_desc) + 8;
+	size_t big_io = sizeof(struct vus_ioeventfd) + 8;
+	struct vus_pci_msi_desc *msi = calloc(1, old_msi);
+	struct vus_pci_exp_desc *exp = calloc(1, old_exp);
+	struct vus_pci_msi_desc *msi_new = calloc(1, big_msi);
+	struct vus_ioeventfd *io = calloc(1, big_io);
+	struct tp_bar *b = calloc(1, sizeof(*b));
+	int efd = eventfd(0, EFD_CLOEXEC);
+	vus_ctx *ctx = tp_new(&info);
+	int a, e;
+
+	assert_true(msi && exp && msi_new && io && b && efd >= 0);
+	memcpy(msi, &(struct vus_pci_msi_desc){ .struct_size = old_msi,
+		.nr_vectors = 8, .addr64 = true }, old_msi);
+	memcpy(msi_new, &(struct vus_pci_msi_desc){ .struct_size = big_msi,
+		.nr_vectors = 8, .addr64 = true }, sizeof(*msi_new));
+	memcpy(exp, &(struct vus_pci_exp_desc){ .struct_size = old_exp,
+		.type = VUS_PCI_EXP_ENDPOINT, .link_speed = 2 }, old_exp);
+	*io = (struct vus_ioeventfd){ .struct_size = big_io, .size = 4,
+				      .fd = efd };
+	assert_int_equal(tp_setup_bar(ctx, 0, 0, 0x1000, b), 0);
+	/* Newer than known: refused whatever the tail holds, zeros too. */
+	assert_int_equal(vus_pci_add_cap_msi(ctx, msi_new), -EINVAL);
+	assert_int_equal(vus_region_add_ioeventfd(ctx, 0, io), -EINVAL);
+	io->struct_size = sizeof(*io);
+	assert_int_equal(vus_region_add_ioeventfd(ctx, 0, io), 0);
+	/* Not even a struct_size. */
+	memcpy(msi_new, &(size_t){ sizeof(size_t) - 1 }, sizeof(size_t));
+	assert_int_equal(vus_pci_add_cap_msi(ctx, msi_new), -EINVAL);
+	/* Older: taken. */
+	a = vus_pci_add_cap_msi(ctx, msi);
+	assert_true(a > 0);
+	e = vus_pci_add_cap_exp(ctx, exp);
+	assert_true(e > 0);
+	assert_int_equal(vus_ctx_realize(ctx), 0);
+	/* 64-bit, 8 vectors, and no per-vector masking: the field it lacked. */
+	assert_int_equal(tp_rd(ctx, a + 2, 2), 0x0086);
+	/* Speed as given; width the default of one lane. */
+	assert_int_equal(tp_rd(ctx, e + PCI_EXP_LNKCAP, 4), 0x12);
+	vus_ctx_destroy(ctx);
+	close(efd);
+	free(msi);
+	free(exp);
+	free(msi_new);
+	free(io);
+	free(b);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -494,6 +570,7 @@ int main(int argc, char **argv)
 		VTEST(msix_errors),
 		VTEST(exp_registers),
 		VTEST(vendor_body),
+		VTEST(older_descriptors_taken_newer_refused),
 	};
 
 	return vtest_run("pci_caps", tests, argc, argv);

@@ -227,7 +227,7 @@ static void rom_bar_with_rom(void **state)
 static void rw_registers(void **state)
 {
 	struct vus_pci_info conv = tp_info(false, 2), exp = tp_info(true, 0);
-	struct vus_pci_exp_desc e = { 0 };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e) };
 	vus_ctx *ctx = tp_new(&conv);
 
 	realize(ctx);
@@ -364,9 +364,10 @@ static void changed_callback_on_library_bytes(void **state)
 static void odd_sizes_and_alignments(void **state)
 {
 	struct vus_pci_info info = tp_info(true, 1);
-	struct vus_pci_exp_desc e = { 0 };
-	struct vus_pci_msi_desc m = { .nr_vectors = 4, .addr64 = true,
-				      .per_vector_mask = true };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e) };
+	struct vus_pci_msi_desc m = { .struct_size = sizeof(m),
+		.nr_vectors = 4, .addr64 = true,
+		.per_vector_mask = true };
 	struct tp_bar *b = calloc(1, sizeof(*b));
 	uint8_t *whole = malloc(4096), *bytes = malloc(4096);
 	vus_ctx *ctx = tp_new(&info);
@@ -437,7 +438,7 @@ static void reset_restores_power_on(void **state)
 static void config_read_api(void **state)
 {
 	struct vus_pci_info info = tp_info(true, 0);
-	struct vus_pci_exp_desc e = { 0 };
+	struct vus_pci_exp_desc e = { .struct_size = sizeof(e) };
 	vus_ctx *ctx = tp_new(&info);
 	uint8_t a[64], b[64];
 

@@ -116,9 +116,11 @@ static void intx_raised_before_realize(void **state)
 static void irq_indexes_declared(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 1);
-	struct vus_pci_msi_desc msi = { .nr_vectors = 8 };
-	struct vus_pci_msix_desc msix = { .nr_vectors = 100, .table_offset = 0,
-					  .pba_offset = 0x800 };
+	struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+		.nr_vectors = 8 };
+	struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
+		.nr_vectors = 100, .table_offset = 0,
+		.pba_offset = 0x800 };
 	struct tp_bar *b = calloc(1, sizeof(*b));
 	const uint32_t count[5] = { 1, 8, 100, 0, 0 };
 	const uint32_t flags[5] = { 0x7, 0x9, 0x1, 0x1, 0x1 };
@@ -165,8 +167,9 @@ static void close_all(int *fds, unsigned int n)
 static void msi_enable_and_count(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 0);
-	struct vus_pci_msi_desc d = { .nr_vectors = 4, .addr64 = true,
-				      .per_vector_mask = true };
+	struct vus_pci_msi_desc d = { .struct_size = sizeof(d),
+		.nr_vectors = 4, .addr64 = true,
+		.per_vector_mask = true };
 	vus_ctx *ctx = tp_new(&info);
 	int a = vus_pci_add_cap_msi(ctx, &d);
 	int fd[4];
@@ -201,8 +204,9 @@ static void msi_enable_and_count(void **state)
 static void msi_masks_and_pending(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 0);
-	struct vus_pci_msi_desc d = { .nr_vectors = 4, .addr64 = true,
-				      .per_vector_mask = true };
+	struct vus_pci_msi_desc d = { .struct_size = sizeof(d),
+		.nr_vectors = 4, .addr64 = true,
+		.per_vector_mask = true };
 	vus_ctx *ctx = tp_new(&info);
 	int a = vus_pci_add_cap_msi(ctx, &d);
 	int fd[4];
@@ -253,9 +257,10 @@ struct msix_dev {
 static void msix_dev_new(struct msix_dev *m)
 {
 	struct vus_pci_info info = tp_info(false, 1);
-	struct vus_pci_msix_desc d = { .nr_vectors = 4, .table_bar = 0,
-				       .table_offset = 0x1000, .pba_bar = 0,
-				       .pba_offset = 0x1800 };
+	struct vus_pci_msix_desc d = { .struct_size = sizeof(d),
+		.nr_vectors = 4, .table_bar = 0,
+		.table_offset = 0x1000, .pba_bar = 0,
+		.pba_offset = 0x1800 };
 
 	m->bar = calloc(1, sizeof(*m->bar));
 	m->ctx = tp_new(&info);
@@ -439,13 +444,16 @@ static void msix_bar_split_around_table(void **state)
 static void doorbell_over_msix_table_is_refused(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 0);
-	struct vus_pci_msix_desc d = { .nr_vectors = 4, .table_bar = 0,
-				       .table_offset = 0x1000, .pba_bar = 0,
-				       .pba_offset = 0x1800 };
+	struct vus_pci_msix_desc d = { .struct_size = sizeof(d),
+		.nr_vectors = 4, .table_bar = 0,
+		.table_offset = 0x1000, .pba_bar = 0,
+		.pba_offset = 0x1800 };
 	struct tp_bar *b = calloc(1, sizeof(*b));
 	int efd = eventfd(0, EFD_CLOEXEC);
-	struct vus_ioeventfd on_table = { .offset = 0x1010, .size = 4, .fd = efd };
-	struct vus_ioeventfd beside = { .offset = 0x0100, .size = 4, .fd = efd };
+	struct vus_ioeventfd on_table = { .struct_size = sizeof(on_table),
+		.offset = 0x1010, .size = 4, .fd = efd };
+	struct vus_ioeventfd beside = { .struct_size = sizeof(beside),
+		.offset = 0x0100, .size = 4, .fd = efd };
 	vus_ctx *ctx = tp_new(&info);
 
 	assert_int_equal(tp_setup_bar(ctx, 0, 0, 0x2000, b), 0);
@@ -469,8 +477,10 @@ static void doorbell_over_msix_table_is_refused(void **state)
 static void irq_mode_follows_config(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 0);
-	struct vus_pci_msi_desc msi = { .nr_vectors = 2 };
-	struct vus_pci_msix_desc msix = { .nr_vectors = 2, .pba_offset = 0x800 };
+	struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+		.nr_vectors = 2 };
+	struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
+		.nr_vectors = 2, .pba_offset = 0x800 };
 	struct tp_bar *b = calloc(1, sizeof(*b));
 	vus_ctx *ctx = tp_new(&info);
 	int a, x;

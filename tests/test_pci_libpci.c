@@ -35,14 +35,17 @@ struct built {
 static void build_express(struct built *b)
 {
 	struct vus_pci_info info = tp_info(true, 1);
-	struct vus_pci_msi_desc msi = { .nr_vectors = 8, .addr64 = true,
-					.per_vector_mask = true };
-	struct vus_pci_msix_desc msix = { .nr_vectors = 16, .table_bar = 2,
-					  .table_offset = 0, .pba_bar = 2,
-					  .pba_offset = 0x800 };
-	struct vus_pci_exp_desc exp = { .type = VUS_PCI_EXP_ENDPOINT,
-					.max_payload = 256, .link_speed = 2,
-					.link_width = 4 };
+	struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+		.nr_vectors = 8, .addr64 = true,
+		.per_vector_mask = true };
+	struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
+		.nr_vectors = 16, .table_bar = 2,
+		.table_offset = 0, .pba_bar = 2,
+		.pba_offset = 0x800 };
+	struct vus_pci_exp_desc exp = { .struct_size = sizeof(exp),
+		.type = VUS_PCI_EXP_ENDPOINT,
+		.max_payload = 256, .link_speed = 2,
+		.link_width = 4 };
 	const uint8_t vbody[8] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4 };
 	const uint8_t acs[4] = { 0x1f, 0, 0, 0 };
 	const uint8_t vsec[8] = { 0xf4, 0x1a, 0x10, 0x00, 0, 0, 0, 0 };
@@ -250,7 +253,8 @@ static void express_function_from_cache(void **state)
 static void conventional_function_from_cache(void **state)
 {
 	struct vus_pci_info info = tp_info(false, 0);
-	struct vus_pci_msi_desc msi = { .nr_vectors = 1 };
+	struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+		.nr_vectors = 1 };
 	char path[256];
 	uint8_t img[256];
 	struct pci_access *a;

@@ -112,9 +112,9 @@ static void uart_like(struct srv *s)
 
 static void description_round_trip(void **state)
 {
-	struct vus_client_device_info di;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
 	struct vus_client_sysbus_desc *d;
-	struct vus_client_region_info ri;
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 	struct srv s = { 0 };
 	uint64_t v;
 

@@ -51,7 +51,7 @@ static void expect_no_irq(int timeout_ms)
 
 static void description_says_ns16550a(void **state)
 {
-	struct vus_client_device_info di;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
 	struct vus_client_sysbus_desc *d;
 	uint64_t v;
 

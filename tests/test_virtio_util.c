@@ -158,7 +158,7 @@ static void connect_client(struct tv *t)
 /* Map BAR 4's notification page if the device offers it. */
 static void map_notify(struct tv *t)
 {
-	struct vus_client_region_info ri;
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 
 	assert_int_equal(vus_client_region_info(t->c, TV_BAR, &ri), 0);
 	assert_int_equal(ri.size, 0x4000);

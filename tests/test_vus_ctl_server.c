@@ -89,10 +89,13 @@ static void setup_pci(void)
 		.subsys_id = 0x0001, .revision = 1, .class_code = 0x020000,
 		.interrupt_pin = 1, .express = true,
 	};
-	struct vus_pci_msi_desc msi = { .nr_vectors = 4, .addr64 = true };
-	struct vus_pci_msix_desc msix = { .nr_vectors = 8, .table_bar = 0,
+	struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+		.nr_vectors = 4, .addr64 = true };
+	struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
+		.nr_vectors = 8, .table_bar = 0,
 		.table_offset = 0x800, .pba_bar = 0, .pba_offset = 0xc00 };
-	struct vus_pci_exp_desc exp = { .type = VUS_PCI_EXP_ENDPOINT };
+	struct vus_pci_exp_desc exp = { .struct_size = sizeof(exp),
+		.type = VUS_PCI_EXP_ENDPOINT };
 	static uint8_t rom[2048] = { 0x55, 0xaa };
 
 	check(vus_pci_init(ctx, &info), "vus_pci_init");

@@ -158,7 +158,8 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 		.dma_map = dev_map, .dma_unmap = dev_unmap,
 		.connected = dev_connected, .client_lost = dev_client_lost,
 	};
-	struct vus_ioeventfd io = { .offset = 0x100, .size = 4 };
+	struct vus_ioeventfd io = { .struct_size = sizeof(io),
+		.offset = 0x100, .size = 4 };
 
 	if (o->with_quiesce) {
 		ops.quiesce = dev_quiesce;

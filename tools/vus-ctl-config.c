@@ -133,8 +133,8 @@ static void __attribute__((format(printf, 1, 2))) pci_warn(char *fmt, ...)
 /* Read config space and the BAR/ROM sizes over the connection. */
 static int fetch(struct ctl *x, struct cfg *g)
 {
-	struct vus_client_device_info di;
-	struct vus_client_region_info ri;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
 	int ret = vus_client_device_info(x->c, &di);
 
 	if (ret < 0)

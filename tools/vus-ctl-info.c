@@ -84,9 +84,11 @@ static int gather(struct ctl *x, struct info *in)
 	bool pci;
 	int ret;
 
+	in->caps.struct_size = sizeof(in->caps);
 	ret = vus_client_server_caps(x->c, &in->caps);
 	if (ret < 0)
 		return ctl_fail(ret, "VERSION");
+	in->dev.struct_size = sizeof(in->dev);
 	ret = vus_client_device_info(x->c, &in->dev);
 	if (ret < 0)
 		return ctl_fail(ret, "DEVICE_GET_INFO");
@@ -101,9 +103,11 @@ static int gather(struct ctl *x, struct info *in)
 		return ctl_fail(-ENOMEM, "info");
 	for (uint32_t i = 0; i < in->nr_regions; i++) {
 		/* The PCI VGA region is optional; servers may refuse it. */
+		in->regions[i].struct_size = sizeof(in->regions[i]);
 		ret = vus_client_region_info(x->c, i, &in->regions[i]);
 		if (ret < 0 && pci && i == 8) {
 			in->regions[i] = (struct vus_client_region_info){
+				.struct_size = sizeof(in->regions[i]),
 				.index = i, .fd = -1 };
 			continue;
 		}
@@ -114,6 +118,7 @@ static int gather(struct ctl *x, struct info *in)
 			close(in->regions[i].fd);
 	}
 	for (uint32_t i = 0; i < in->nr_irqs; i++) {
+		in->irqs[i].struct_size = sizeof(in->irqs[i]);
 		ret = vus_client_irq_info(x->c, i, &in->irqs[i]);
 		if (ret < 0)
 			return ctl_fail(ret, "DEVICE_GET_IRQ_INFO index %"

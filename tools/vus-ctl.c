@@ -233,7 +233,7 @@ static int cmd_dump(struct ctl *x, char **argv)
 
 static int cmd_irq_wait(struct ctl *x, char **argv)
 {
-	struct vus_client_irq_info ii;
+	struct vus_client_irq_info ii = { .struct_size = sizeof(ii) };
 	uint32_t index, vector, timeout;
 	int ret;
 

@@ -104,6 +104,7 @@ int vus_pci_add_cap_pm(vus_ctx *ctx);
 
 /** MSI capability parameters. */
 struct vus_pci_msi_desc {
+	size_t struct_size;   /**< sizeof(struct vus_pci_msi_desc) */
 	uint32_t nr_vectors;  /**< 1, 2, 4, 8, 16 or 32 */
 	bool addr64;          /**< 64-bit message address */
 	bool per_vector_mask; /**< mask and pending bits per vector */
@@ -114,6 +115,7 @@ int vus_pci_add_cap_msi(vus_ctx *ctx, const struct vus_pci_msi_desc *d);
 
 /** MSI-X capability parameters. */
 struct vus_pci_msix_desc {
+	size_t struct_size;    /**< sizeof(struct vus_pci_msix_desc) */
 	uint32_t nr_vectors;   /**< 1 .. 2048 */
 	unsigned int table_bar; /**< BAR holding the table (16 bytes/vector) */
 	uint32_t table_offset; /**< 8-byte aligned */
@@ -145,6 +147,7 @@ int vus_pci_add_cap_msix(vus_ctx *ctx, const struct vus_pci_msix_desc *d);
 
 /** PCI Express capability parameters. */
 struct vus_pci_exp_desc {
+	size_t struct_size;   /**< sizeof(struct vus_pci_exp_desc) */
 	uint8_t type;         /**< VUS_PCI_EXP_* */
 	uint16_t max_payload; /**< bytes: 128 .. 4096, power of two; 0: 128 */
 	uint8_t link_speed;   /**< 1 = 2.5 GT/s .. 5; 0: 1 (not for RC endpoints) */

@@ -103,6 +103,7 @@ void *vus_region_mem(vus_ctx *ctx, uint32_t index);
 
 /** An ioeventfd doorbell: a client write that only signals an eventfd. */
 struct vus_ioeventfd {
+	size_t struct_size; /**< sizeof(struct vus_ioeventfd) */
 	uint64_t offset;  /**< within the region */
 	uint32_t size;    /**< access size to match: 1, 2, 4 or 8 */
 	bool datamatch;   /**< match only writes of @data */

@@ -354,7 +354,7 @@ static int setup_doorbells(struct vpci *vp)
 	for (unsigned int q = 0; q < n; q++)
 		vp->kick_fds[q] = -1;
 	for (unsigned int q = 0; q < n; q++) {
-		struct vus_ioeventfd io = {
+		struct vus_ioeventfd io = { .struct_size = sizeof(io),
 			.offset = VPCI_NOTIFY_OFF + q * VPCI_NOTIFY_MULT,
 			.size = 2,
 		};
@@ -492,7 +492,7 @@ static int setup_pci(struct vpci *vp)
 		.revision = 1, .class_code = vp->d.class_code,
 		.interrupt_pin = 1,
 	};
-	const struct vus_pci_msix_desc msix = {
+	const struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
 		.nr_vectors = vp->d.nr_queues + 1u, .table_bar = VPCI_MSIX_BAR,
 		.table_offset = 0, .pba_bar = VPCI_MSIX_BAR,
 		.pba_offset = MSIX_PBA_OFF,

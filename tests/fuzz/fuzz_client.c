@@ -346,9 +346,9 @@ static void dirty_ops(vus_client *c, unsigned int op, uint8_t a, uint32_t b)
 
 static void info_ops(vus_client *c, unsigned int op, uint8_t a, uint32_t b)
 {
-	struct vus_client_device_info di;
-	struct vus_client_region_info ri;
-	struct vus_client_irq_info ii;
+	struct vus_client_device_info di = { .struct_size = sizeof(di) };
+	struct vus_client_region_info ri = { .struct_size = sizeof(ri) };
+	struct vus_client_irq_info ii = { .struct_size = sizeof(ii) };
 	struct vus_client_ioeventfd io[8];
 	struct vus_client_sysbus_desc *sd;
 	int n;

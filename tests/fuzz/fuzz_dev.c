@@ -227,9 +227,11 @@ static void irq_state(void *opaque, uint32_t index, uint32_t start,
 
 static int doorbells(struct fdev *d)
 {
-	struct vus_ioeventfd a = { .offset = FZ_REG_DOORBELL, .size = 4 };
-	struct vus_ioeventfd b = { .offset = FZ_REG_DOORBELL_DM, .size = 8,
-				   .datamatch = true, .data = FZ_DOORBELL_DATA };
+	struct vus_ioeventfd a = { .struct_size = sizeof(a),
+		.offset = FZ_REG_DOORBELL, .size = 4 };
+	struct vus_ioeventfd b = { .struct_size = sizeof(b),
+		.offset = FZ_REG_DOORBELL_DM, .size = 8,
+		.datamatch = true, .data = FZ_DOORBELL_DATA };
 	int ret;
 
 	d->doorbell[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -311,14 +313,16 @@ static int pci_caps(struct fdev *d)
 {
 	static const uint8_t vendor[8] = { 'f', 'u', 'z', 'z', 1, 2, 3, 4 };
 	static const uint8_t ext[8] = { 0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4 };
-	const struct vus_pci_msi_desc msi = { .nr_vectors = 4, .addr64 = true,
-					      .per_vector_mask = true };
+	const struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+		.nr_vectors = 4, .addr64 = true,
+		.per_vector_mask = true };
 	/* Not a multiple of 64: the last PBA word has bits past the end. */
-	const struct vus_pci_msix_desc msix = {
+	const struct vus_pci_msix_desc msix = { .struct_size = sizeof(msix),
 		.nr_vectors = 61, .table_bar = 2, .table_offset = 0,
 		.pba_bar = 2, .pba_offset = 0x1000,
 	};
-	const struct vus_pci_exp_desc exp = { .type = VUS_PCI_EXP_ENDPOINT };
+	const struct vus_pci_exp_desc exp = { .struct_size = sizeof(exp),
+		.type = VUS_PCI_EXP_ENDPOINT };
 	int ret = vus_pci_add_cap_pm(d->ctx);
 
 	if (ret >= 0)

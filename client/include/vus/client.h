@@ -14,6 +14,14 @@
  * served from the client's memory; vus_client_process() serves them when
  * idle. A client object is used from one thread at a time.
  *
+ * Versioned structs: the info structs the library fills start with
+ * size_t struct_size, which the caller sets to sizeof the struct before
+ * the call. A smaller one (a program built against an older header) gets
+ * the fields it has; a size larger than this library knows is -EINVAL.
+ * Structs the caller fills (vus_client_config) work the same way: a smaller
+ * one is accepted, what it lacks counting as zero. Arrays
+ * (vus_client_ioeventfd, vus_client_range) have a fixed layout.
+ *
  * Errors: 0 or a non-negative count on success, a negative errno on
  * failure. An error reply from the server returns its errno negated.
  * -ETIMEDOUT when no reply came in time (the connection stays usable: a
@@ -90,6 +98,8 @@ int vus_client_fd(const vus_client *c);
  * and max_data_xfer_size to 64 MiB.
  */
 struct vus_client_caps {
+	/** sizeof(struct vus_client_caps), set before the call */
+	size_t struct_size;
 	uint16_t major;
 	uint16_t minor;
 	uint64_t max_msg_fds;
@@ -100,8 +110,9 @@ struct vus_client_caps {
 };
 
 /**
- * The server's negotiated capabilities. -ENOTCONN before negotiation and
- * once the connection is gone.
+ * The server's negotiated capabilities. -EINVAL for an out->struct_size
+ * this library does not know, -ENOTCONN before negotiation and once the
+ * connection is gone.
  */
 int vus_client_server_caps(const vus_client *c, struct vus_client_caps *out);
 
@@ -111,6 +122,8 @@ int vus_client_server_caps(const vus_client *c, struct vus_client_caps *out);
 #define VUS_CLIENT_DEV_PLATFORM 0x4u
 
 struct vus_client_device_info {
+	/** sizeof(struct vus_client_device_info), set before the call */
+	size_t struct_size;
 	uint32_t flags;
 	uint32_t num_regions;
 	uint32_t num_irqs;
@@ -132,6 +145,8 @@ struct vus_client_area {
 };
 
 struct vus_client_region_info {
+	/** sizeof(struct vus_client_region_info), set before the call */
+	size_t struct_size;
 	uint32_t index;
 	uint32_t flags;    /**< VUS_CLIENT_REGION_* */
 	uint64_t size;     /**< 0: no region at this index */
@@ -220,6 +235,8 @@ int vus_client_region_io_fds(vus_client *c, uint32_t index,
 #define VUS_CLIENT_IRQ_NORESIZE 0x8u
 
 struct vus_client_irq_info {
+	/** sizeof(struct vus_client_irq_info), set before the call */
+	size_t struct_size;
 	uint32_t flags;
 	uint32_t count;
 };
