@@ -6,13 +6,15 @@
 
 static uint8_t regs[4096];
 
-static int bar_read(void *ctx, uint64_t off, void *buf, size_t len)
+static int bar_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	memcpy(buf, regs + off, len); /* libvus checked off + len <= 4096 */
 	return 0;
 }
 
-static int bar_write(void *ctx, uint64_t off, const void *buf, size_t len)
+static int bar_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		     size_t len)
 {
 	memcpy(regs + off, buf, len);
 	if (off == 0)
@@ -36,7 +38,6 @@ int main(int argc, char **argv)
 
 	if (argc != 2 || vus_ctx_create(&cfg, &ctx) < 0)
 		return 1;
-	bar.opaque = ctx;
 	if (vus_pci_init(ctx, &id) < 0 || vus_pci_setup_bar(ctx, 0, 0, &bar) < 0 ||
 	    vus_pci_add_cap_msi(ctx, &msi) < 0 || vus_ctx_realize(ctx) < 0 ||
 	    vus_ctx_listen(ctx, argv[1]) < 0)

@@ -168,7 +168,7 @@ static int create_layers(vus_ctx *ctx, const struct vus_ctx_config *c)
 
 	ret = loop_create(&ctx->loop);
 	if (ret == 0)
-		ret = region_table_create(&ctx->log, &ctx->regions);
+		ret = region_table_create(ctx, &ctx->log, &ctx->regions);
 	if (ret == 0)
 		ret = irq_table_create(&ctx->log, ctx->loop, &ctx->irqs);
 	if (ret == 0)
@@ -207,7 +207,7 @@ VUS_EXPORT int vus_ctx_create(const struct vus_ctx_config *cfg, vus_ctx **out)
 					     : WIRE_DEFAULT_XFER;
 	ctx->listen_w = (struct watch){ .fd = -1, .cb = ctx_listen_cb };
 	ctx->wake_w.fd = -1;
-	device_init(&ctx->dev, c.opaque);
+	device_init(&ctx->dev, ctx, c.opaque);
 	ret = create_layers(ctx, &c);
 	if (ret < 0) {
 		vus_ctx_destroy(ctx);

@@ -17,6 +17,7 @@
 struct fd_handler {
 	struct watch w;
 	vus_fd_fn *fn;
+	vus_ctx *ctx;
 	void *opaque;
 	struct fd_handler *next;
 };

@@ -281,7 +281,7 @@ static void handler_cb(struct watch *w, uint32_t events)
 {
 	struct fd_handler *h = (struct fd_handler *)w;
 
-	h->fn(h->opaque, w->fd, events);
+	h->fn(h->ctx, h->opaque, w->fd, events);
 }
 
 VUS_EXPORT int vus_ctx_add_fd(vus_ctx *ctx, int fd, uint32_t events,
@@ -300,6 +300,7 @@ VUS_EXPORT int vus_ctx_add_fd(vus_ctx *ctx, int fd, uint32_t events,
 		return -ENOMEM;
 	h->w = (struct watch){ .fd = fd, .events = events, .cb = handler_cb };
 	h->fn = fn;
+	h->ctx = ctx;
 	h->opaque = opaque;
 	ret = loop_add(ctx->loop, &h->w);
 	if (ret < 0) {

@@ -11,9 +11,10 @@
 
 #include "device.h"
 
-void device_init(struct device *d, void *opaque)
+void device_init(struct device *d, vus_ctx *ctx, void *opaque)
 {
 	memset(&d->ops, 0, sizeof(d->ops));
+	d->ctx = ctx;
 	d->opaque = opaque;
 	atomic_init(&d->quiesce_confirmed, false);
 	d->quiesced = false;
@@ -36,7 +37,7 @@ int device_quiesce(struct device *d)
 		return 0;
 	}
 	atomic_store(&d->quiesce_confirmed, false);
-	ret = d->ops.quiesce(d->opaque);
+	ret = d->ops.quiesce(d->ctx, d->opaque);
 	if (ret == -EBUSY)
 		return -EBUSY;
 	/* Any other answer means the device is quiet now (errors cannot
@@ -62,36 +63,36 @@ void device_resume(struct device *d)
 		return;
 	d->quiesced = false;
 	if (d->ops.quiesce != NULL && d->ops.resume != NULL)
-		d->ops.resume(d->opaque);
+		d->ops.resume(d->ctx, d->opaque);
 }
 
 int device_reset(struct device *d, enum vus_reset_reason why)
 {
 	if (d->ops.reset == NULL)
 		return 0;
-	return d->ops.reset(d->opaque, why);
+	return d->ops.reset(d->ctx, d->opaque, why);
 }
 
 void device_dma_map(struct device *d, const struct vus_dma_region *r)
 {
 	if (d->ops.dma_map != NULL)
-		d->ops.dma_map(d->opaque, r);
+		d->ops.dma_map(d->ctx, d->opaque, r);
 }
 
 void device_dma_unmap(struct device *d, const struct vus_dma_region *r)
 {
 	if (d->ops.dma_unmap != NULL)
-		d->ops.dma_unmap(d->opaque, r);
+		d->ops.dma_unmap(d->ctx, d->opaque, r);
 }
 
 void device_connected(struct device *d)
 {
 	if (d->ops.connected != NULL)
-		d->ops.connected(d->opaque);
+		d->ops.connected(d->ctx, d->opaque);
 }
 
 void device_client_lost(struct device *d)
 {
 	if (d->ops.client_lost != NULL)
-		d->ops.client_lost(d->opaque);
+		d->ops.client_lost(d->ctx, d->opaque);
 }

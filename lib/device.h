@@ -14,6 +14,7 @@
 
 struct device {
 	struct vus_device_ops ops;
+	vus_ctx *ctx; /* passed to every callback */
 	void *opaque;
 	/* Set by vus_ctx_quiesced() from any thread. */
 	atomic_bool quiesce_confirmed;
@@ -22,7 +23,7 @@ struct device {
 				* migration state that keeps it stopped */
 };
 
-void device_init(struct device *d, void *opaque);
+void device_init(struct device *d, vus_ctx *ctx, void *opaque);
 
 /** Whether the device has threads that must be quiesced. */
 bool device_needs_quiesce(const struct device *d);

@@ -48,6 +48,7 @@ struct irq_table {
 	uint32_t reserved;
 	struct irq_index idx[IRQ_MAX_INDEX];
 	vus_irq_state_fn *state_fn;
+	vus_ctx *state_ctx;
 	void *state_opaque;
 };
 
@@ -196,7 +197,8 @@ static void notify(struct irq_table *it, uint32_t index, uint32_t start,
 		   uint32_t count)
 {
 	if (it->state_fn != NULL)
-		it->state_fn(it->state_opaque, index, start, count);
+		it->state_fn(it->state_ctx, it->state_opaque, index, start,
+			     count);
 }
 
 int irq_bind(struct irq_table *it, uint32_t index, uint32_t start,
@@ -415,8 +417,9 @@ bool irq_is_bound(struct irq_table *it, uint32_t index, uint32_t vector)
 }
 
 void irq_set_state_cb(struct irq_table *it, vus_irq_state_fn *fn,
-		      void *opaque)
+		      vus_ctx *ctx, void *opaque)
 {
+	it->state_ctx = ctx;
 	it->state_fn = fn;
 	it->state_opaque = opaque;
 }
@@ -463,6 +466,7 @@ VUS_EXPORT int vus_irq_set_state_cb(vus_ctx *ctx, vus_irq_state_fn *fn,
 		return -EINVAL;
 	if (ctx_realized(ctx))
 		return -EBUSY;
-	irq_set_state_cb(ctx_irqs(ctx), fn, opaque ? opaque : vus_ctx_opaque(ctx));
+	irq_set_state_cb(ctx_irqs(ctx), fn, ctx,
+			 opaque ? opaque : vus_ctx_opaque(ctx));
 	return 0;
 }

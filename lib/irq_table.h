@@ -101,6 +101,6 @@ bool irq_is_bound(struct irq_table *it, uint32_t index, uint32_t vector);
 
 /** Callback after bindings of [start, start + count) changed. */
 void irq_set_state_cb(struct irq_table *it, vus_irq_state_fn *fn,
-		      void *opaque);
+		      vus_ctx *ctx, void *opaque);
 
 #endif /* VUS_IRQ_INTERNAL_H */

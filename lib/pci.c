@@ -265,7 +265,8 @@ VUS_EXPORT int vus_pci_setup_bar(vus_ctx *ctx, unsigned int bar,
 	return 0;
 }
 
-static int rom_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int rom_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	const struct pci *p = opaque;
 

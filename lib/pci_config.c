@@ -166,7 +166,7 @@ static int piece_read(struct pci *p, uint32_t off, uint8_t *buf, size_t n)
 	pthread_mutex_unlock(&p->lock);
 	/* The device sees our image (zeros, or a vendor body) prefilled. */
 	if (o->kind == PCI_KIND_DEVICE && p->cfg_ops.read != NULL)
-		return p->cfg_ops.read(p->cfg_opaque, off, buf, n);
+		return p->cfg_ops.read(p->ctx, p->cfg_opaque, off, buf, n);
 	return 0;
 }
 
@@ -179,8 +179,8 @@ static int piece_write(struct pci *p, uint32_t off, const uint8_t *val,
 	bool changed;
 
 	if (o->kind == PCI_KIND_DEVICE)
-		return p->cfg_ops.write ? p->cfg_ops.write(p->cfg_opaque, off,
-							   val, n) : 0;
+		return p->cfg_ops.write ? p->cfg_ops.write(p->ctx, p->cfg_opaque,
+							   off, val, n) : 0;
 	pthread_mutex_lock(&p->lock);
 	memcpy(old, p->cfg + off, n);
 	for (size_t i = 0; i < n; i++) {
@@ -194,7 +194,7 @@ static int piece_write(struct pci *p, uint32_t off, const uint8_t *val,
 	changed = memcmp(old, p->cfg + off, n) != 0;
 	pthread_mutex_unlock(&p->lock);
 	if (changed && p->cfg_ops.changed != NULL)
-		p->cfg_ops.changed(p->cfg_opaque, off, (uint32_t)n);
+		p->cfg_ops.changed(p->ctx, p->cfg_opaque, off, (uint32_t)n);
 	return 0;
 }
 
@@ -220,14 +220,14 @@ int pci_config_access(struct pci *p, uint64_t off, void *buf, size_t len,
 	return 0;
 }
 
-static int config_region_read(void *opaque, uint64_t off, void *buf,
-			      size_t len)
+static int config_region_read(vus_ctx *ctx, void *opaque, uint64_t off,
+			      void *buf, size_t len)
 {
 	return pci_config_access(opaque, off, buf, len, false);
 }
 
-static int config_region_write(void *opaque, uint64_t off, const void *buf,
-			       size_t len)
+static int config_region_write(vus_ctx *ctx, void *opaque, uint64_t off,
+			       const void *buf, size_t len)
 {
 	/* Pieces are only read from: the cast drops const for the loop. */
 	return pci_config_access(opaque, off, (void *)buf, len, true);

@@ -38,7 +38,7 @@ static void dynamic_mask(const struct pci *p, uint8_t *dyn)
 		memset(dyn + p->msi.pend_reg, 0xff, 4);
 }
 
-static int pci_save(void *opaque, vus_mig_out *out)
+static int pci_save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
 	struct pci *p = opaque;
 	int ret;
@@ -95,7 +95,8 @@ static bool layout_matches(struct pci *p, const uint8_t *cfg)
 	return true;
 }
 
-static int pci_check(void *opaque, vus_mig_in *in, uint32_t version)
+static int pci_check(vus_ctx *ctx, void *opaque, vus_mig_in *in,
+		     uint32_t version)
 {
 	struct pci *p = opaque;
 	uint8_t cfg[PCI_EXP_SIZE];
@@ -115,7 +116,8 @@ static int pci_check(void *opaque, vus_mig_in *in, uint32_t version)
 	return nr ? pba_check(in, nr) : 0;
 }
 
-static int pci_load(void *opaque, vus_mig_in *in, uint32_t version)
+static int pci_load(vus_ctx *ctx, void *opaque, vus_mig_in *in,
+		    uint32_t version)
 {
 	struct pci *p = opaque;
 	uint32_t size, nr;

@@ -218,9 +218,9 @@ static int device_access(struct pci_bar *b, uint64_t off, uint8_t *buf,
 	uint8_t *mem;
 
 	if (is_write && b->ops.write != NULL)
-		return b->ops.write(b->opaque, off, buf, n);
+		return b->ops.write(b->pci->ctx, b->opaque, off, buf, n);
 	if (!is_write && b->ops.read != NULL)
-		return b->ops.read(b->opaque, off, buf, n);
+		return b->ops.read(b->pci->ctx, b->opaque, off, buf, n);
 	mem = region_mem(b->pci->regions, b->index);
 	if (mem == NULL)
 		return -EINVAL;
@@ -272,13 +272,14 @@ static int bar_access(struct pci_bar *b, uint64_t off, uint8_t *buf,
 	return 0;
 }
 
-static int bar_region_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int bar_region_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+			   size_t len)
 {
 	return bar_access(opaque, off, buf, len, false);
 }
 
-static int bar_region_write(void *opaque, uint64_t off, const void *buf,
-			    size_t len)
+static int bar_region_write(vus_ctx *ctx, void *opaque, uint64_t off,
+			    const void *buf, size_t len)
 {
 	/* Written bytes are only read from; the cast serves both directions. */
 	return bar_access(opaque, off, (void *)buf, len, true);

@@ -45,6 +45,7 @@ struct region {
 };
 
 struct region_table {
+	vus_ctx *ctx; /* passed to the callbacks */
 	struct log *log;
 	uint64_t reserved;
 	struct region r[REGION_MAX_INDEX];
@@ -52,12 +53,14 @@ struct region_table {
 
 _Static_assert(REGION_MAX_INDEX <= 64, "reserved is a 64-bit mask");
 
-int region_table_create(struct log *log, struct region_table **out)
+int region_table_create(vus_ctx *ctx, struct log *log,
+			struct region_table **out)
 {
 	struct region_table *rt = calloc(1, sizeof(*rt));
 
 	if (rt == NULL)
 		return -ENOMEM;
+	rt->ctx = ctx;
 	rt->log = log;
 	for (unsigned int i = 0; i < REGION_MAX_INDEX; i++)
 		rt->r[i].fd = -1;
@@ -338,9 +341,11 @@ int region_access(struct region_table *rt, uint32_t index, uint64_t offset,
 		return 0;
 	}
 	if (is_write)
-		return r->ops.write ? r->ops.write(r->opaque, offset, buf, len)
+		return r->ops.write ? r->ops.write(rt->ctx, r->opaque, offset,
+						  buf, len)
 				    : -EINVAL;
-	return r->ops.read ? r->ops.read(r->opaque, offset, buf, len) : -EINVAL;
+	return r->ops.read ? r->ops.read(rt->ctx, r->opaque, offset, buf, len)
+			    : -EINVAL;
 }
 
 const void *region_read_ptr(struct region_table *rt, uint32_t index,

@@ -44,7 +44,8 @@ struct region_ioev {
 	int fd;
 };
 
-int region_table_create(struct log *log, struct region_table **out);
+int region_table_create(vus_ctx *ctx, struct log *log,
+			struct region_table **out);
 void region_table_destroy(struct region_table *rt);
 
 /** Keep indexes [first, first + n) for a bus adapter. */

@@ -113,7 +113,8 @@ static int build(const struct sysbus *sb, struct json_object *root)
 	return ret ? ret : add_props(sb, root);
 }
 
-static int desc_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int desc_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		     size_t len)
 {
 	const struct sysbus *sb = opaque;
 

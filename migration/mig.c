@@ -125,7 +125,7 @@ static int do_arc(struct migration *m, uint32_t next)
 	hold_for(m, next);
 	m->state = next;
 	if (m->state_fn != NULL)
-		m->state_fn(m->state_opaque, (enum vus_mig_state)cur,
+		m->state_fn(m->ctx, m->state_opaque, (enum vus_mig_state)cur,
 			    (enum vus_mig_state)next);
 	return 0;
 }
@@ -235,7 +235,7 @@ void mig_reset(struct migration *m)
 	m->state = VUS_MIG_RUNNING;
 	/* A device that stopped its backend in STOP starts it again. */
 	if (was != VUS_MIG_RUNNING && m->state_fn != NULL)
-		m->state_fn(m->state_opaque, (enum vus_mig_state)was,
+		m->state_fn(m->ctx, m->state_opaque, (enum vus_mig_state)was,
 			    VUS_MIG_RUNNING);
 }
 

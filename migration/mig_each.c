@@ -52,7 +52,7 @@ int mig_section_save(struct migration *m, unsigned int i, struct mig_buf *b)
 
 	if (m == NULL || i >= m->nr_sec)
 		return -EINVAL;
-	return m->sec[i].ops.save(m->sec[i].opaque, &out);
+	return m->sec[i].ops.save(m->ctx, m->sec[i].opaque, &out);
 }
 
 int mig_section_apply(struct migration *m, unsigned int i, const void *p,
@@ -66,9 +66,9 @@ int mig_section_apply(struct migration *m, unsigned int i, const void *p,
 		return -EINVAL;
 	s = &m->sec[i];
 	if (load)
-		ret = s->ops.load(s->opaque, &in, s->version);
+		ret = s->ops.load(m->ctx, s->opaque, &in, s->version);
 	else if (s->ops.check != NULL)
-		ret = s->ops.check(s->opaque, &in, s->version);
+		ret = s->ops.check(m->ctx, s->opaque, &in, s->version);
 	if (ret < 0)
 		log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
 			"kept state: section \"%s\" %s failed: %s", s->name,

@@ -111,7 +111,8 @@ int mig_save_section(struct migration *m, struct mig_section *s, bool live)
 	if (ret < 0)
 		return ret;
 	before = m->out.len;
-	ret = live ? s->ops.save_live(s->opaque, &out) : s->ops.save(s->opaque, &out);
+	ret = live ? s->ops.save_live(m->ctx, s->opaque, &out)
+		   : s->ops.save(m->ctx, s->opaque, &out);
 	if (ret < 0) {
 		mig_stream_record_drop(&m->out, at);
 		return ret;
@@ -221,9 +222,9 @@ static int each_section(struct migration *m, struct gathered *g, bool load)
 		int ret = 0;
 
 		if (load)
-			ret = s->ops.load(s->opaque, &in, g[i].version);
+			ret = s->ops.load(m->ctx, s->opaque, &in, g[i].version);
 		else if (s->ops.check != NULL)
-			ret = s->ops.check(s->opaque, &in, g[i].version);
+			ret = s->ops.check(m->ctx, s->opaque, &in, g[i].version);
 		if (ret < 0) {
 			log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
 				"migration: section \"%s\" %s failed: %s", s->name,

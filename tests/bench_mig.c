@@ -52,20 +52,20 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static int sec_save(void *o, vus_mig_out *out)
+static int sec_save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	struct dev *d = o;
 
 	return vus_mig_put(out, d->state, d->size);
 }
 
-static int sec_check(void *o, vus_mig_in *in, uint32_t v)
+static int sec_check(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	(void)v;
 	return vus_mig_remaining(in) == ((struct dev *)o)->size ? 0 : -EBADMSG;
 }
 
-static int sec_load(void *o, vus_mig_in *in, uint32_t v)
+static int sec_load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	struct dev *d = o;
 
@@ -73,7 +73,7 @@ static int sec_load(void *o, vus_mig_in *in, uint32_t v)
 	return vus_mig_get(in, d->state, d->size);
 }
 
-static int noop_read(void *o, uint64_t off, void *buf, size_t len)
+static int noop_read(vus_ctx *ctx, void *o, uint64_t off, void *buf, size_t len)
 {
 	(void)o;
 	(void)off;

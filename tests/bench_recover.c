@@ -43,7 +43,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int rd(void *o, uint64_t off, void *buf, size_t len)
+static int rd(vus_ctx *ctx, void *o, uint64_t off, void *buf, size_t len)
 {
 	struct dev *d = o;
 
@@ -51,7 +51,7 @@ static int rd(void *o, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int wr(void *o, uint64_t off, const void *buf, size_t len)
+static int wr(vus_ctx *ctx, void *o, uint64_t off, const void *buf, size_t len)
 {
 	struct dev *d = o;
 
@@ -60,12 +60,12 @@ static int wr(void *o, uint64_t off, const void *buf, size_t len)
 	return 0;
 }
 
-static int save(void *o, vus_mig_out *out)
+static int save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	return vus_mig_put(out, ((struct dev *)o)->regs, 64);
 }
 
-static int load(void *o, vus_mig_in *in, uint32_t v)
+static int load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	return vus_mig_get(in, ((struct dev *)o)->regs, 64);
 }

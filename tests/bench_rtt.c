@@ -38,13 +38,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int rd(void *o, uint64_t off, void *buf, size_t len)
+static int rd(vus_ctx *ctx, void *o, uint64_t off, void *buf, size_t len)
 {
 	memcpy(buf, (uint8_t *)regs + off, len);
 	return 0;
 }
 
-static int wr(void *o, uint64_t off, const void *buf, size_t len)
+static int wr(vus_ctx *ctx, void *o, uint64_t off, const void *buf, size_t len)
 {
 	memcpy((uint8_t *)regs + off, buf, len);
 	return 0;

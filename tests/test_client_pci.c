@@ -28,13 +28,15 @@ struct pdev {
 	uint8_t regs[4096];
 };
 
-static int regs_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int regs_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		     size_t len)
 {
 	memcpy(buf, (uint8_t *)opaque + off, len);
 	return 0;
 }
 
-static int regs_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int regs_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		      size_t len)
 {
 	memcpy((uint8_t *)opaque + off, buf, len);
 	return 0;

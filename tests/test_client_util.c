@@ -14,7 +14,8 @@
 
 #define TC_MAX_DMA_MAPS 8u
 
-static int ram_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int ram_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	struct tc_dev *d = opaque;
 
@@ -25,7 +26,8 @@ static int ram_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int ram_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int ram_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		     size_t len)
 {
 	struct tc_dev *d = opaque;
 
@@ -64,7 +66,8 @@ static int run_cmd(struct tc_dev *d, const struct tc_cmd *cmd)
 	}
 }
 
-static int ctl_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int ctl_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	struct tc_dev *d = opaque;
 	int32_t r = atomic_load(&d->result);
@@ -74,7 +77,8 @@ static int ctl_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int ctl_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int ctl_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		     size_t len)
 {
 	struct tc_dev *d = opaque;
 	struct tc_cmd cmd;
@@ -89,19 +93,20 @@ static int ctl_write(void *opaque, uint64_t off, const void *buf, size_t len)
 }
 
 /* Outside the sparse areas: a recognisable pattern, writes dropped. */
-static int sparse_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int sparse_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		       size_t len)
 {
 	memset(buf, 0xab, len);
 	return 0;
 }
 
-static int sparse_write(void *opaque, uint64_t off, const void *buf,
-			size_t len)
+static int sparse_write(vus_ctx *ctx, void *opaque, uint64_t off,
+			const void *buf, size_t len)
 {
 	return 0;
 }
 
-static int dev_reset(void *opaque, enum vus_reset_reason why)
+static int dev_reset(vus_ctx *ctx, void *opaque, enum vus_reset_reason why)
 {
 	struct tc_dev *d = opaque;
 
@@ -110,14 +115,16 @@ static int dev_reset(void *opaque, enum vus_reset_reason why)
 	return 0;
 }
 
-static void dev_dma_map(void *opaque, const struct vus_dma_region *r)
+static void dev_dma_map(vus_ctx *ctx, void *opaque,
+			const struct vus_dma_region *r)
 {
 	struct tc_dev *d = opaque;
 
 	atomic_fetch_add(&d->maps, 1);
 }
 
-static void dev_dma_unmap(void *opaque, const struct vus_dma_region *r)
+static void dev_dma_unmap(vus_ctx *ctx, void *opaque,
+			  const struct vus_dma_region *r)
 {
 	struct tc_dev *d = opaque;
 
@@ -126,14 +133,14 @@ static void dev_dma_unmap(void *opaque, const struct vus_dma_region *r)
 	atomic_fetch_add(&d->unmaps, 1);
 }
 
-static void dev_connected(void *opaque)
+static void dev_connected(vus_ctx *ctx, void *opaque)
 {
 	struct tc_dev *d = opaque;
 
 	atomic_fetch_add(&d->connects, 1);
 }
 
-static void dev_client_lost(void *opaque)
+static void dev_client_lost(vus_ctx *ctx, void *opaque)
 {
 	struct tc_dev *d = opaque;
 
@@ -186,7 +193,7 @@ static void setup_regions(struct tc_dev *d)
 }
 
 /* The kick: device work started by an eventfd, not by a message. */
-static void kick_cb(void *opaque, int fd, uint32_t events)
+static void kick_cb(vus_ctx *ctx, void *opaque, int fd, uint32_t events)
 {
 	struct tc_dev *d = opaque;
 	struct tc_cmd cmd;

@@ -257,7 +257,7 @@ static void connected_belongs_to_the_client_that_negotiated(void **state)
 
 static unsigned int fd_events;
 
-static void count_event(void *opaque, int fd, uint32_t events)
+static void count_event(vus_ctx *ctx, void *opaque, int fd, uint32_t events)
 {
 	uint64_t v;
 

@@ -82,18 +82,18 @@ static const char qemu_json[] =
 	"\"pgsizes\": 4096, \"max_dma_maps\": 65535, \"write_multiple\": true, "
 	"\"migration\": {\"pgsize\": 4096, \"max_bitmap_size\": 268435456}}}";
 
-static int quiesce(void *o)
+static int quiesce(vus_ctx *ctx, void *o)
 {
 	((struct mdev *)o)->quiesced++;
 	return 0;
 }
 
-static void resume(void *o)
+static void resume(vus_ctx *ctx, void *o)
 {
 	((struct mdev *)o)->quiesced--;
 }
 
-static int reset(void *o, enum vus_reset_reason why)
+static int reset(vus_ctx *ctx, void *o, enum vus_reset_reason why)
 {
 	struct mdev *dv = o;
 
@@ -103,12 +103,12 @@ static int reset(void *o, enum vus_reset_reason why)
 	return 0;
 }
 
-static void client_lost(void *o)
+static void client_lost(vus_ctx *ctx, void *o)
 {
 	((struct mdev *)o)->client_losts++;
 }
 
-static void state_changed(void *o, enum vus_mig_state from,
+static void state_changed(vus_ctx *ctx, void *o, enum vus_mig_state from,
 			  enum vus_mig_state to)
 {
 	struct mdev *dv = o;
@@ -120,7 +120,8 @@ static void state_changed(void *o, enum vus_mig_state from,
 
 /* BAR 0: offset 0 takes an address the device writes 8 bytes to (DMA);
  * offset 8 is the counter. */
-static int bar_write(void *o, uint64_t off, const void *buf, size_t len)
+static int bar_write(vus_ctx *ctx, void *o, uint64_t off, const void *buf,
+		     size_t len)
 {
 	struct mdev *dv = o;
 	uint64_t v;
@@ -135,7 +136,7 @@ static int bar_write(void *o, uint64_t off, const void *buf, size_t len)
 	return vus_dma_write(dv->ctx, v, "written!", 8);
 }
 
-static int bar_read(void *o, uint64_t off, void *buf, size_t len)
+static int bar_read(vus_ctx *ctx, void *o, uint64_t off, void *buf, size_t len)
 {
 	struct mdev *dv = o;
 

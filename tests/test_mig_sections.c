@@ -9,23 +9,23 @@
 
 #include "test_mig_sections.h"
 
-static int counter_save(void *o, vus_mig_out *out)
+static int counter_save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	return vus_mig_put_u64(out, ((struct tmig_state *)o)->counter);
 }
 
-static int counter_check(void *o, vus_mig_in *in, uint32_t v)
+static int counter_check(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	return vus_mig_remaining(in) == 8 && v == 1 ? 0 : -EBADMSG;
 }
 
-static int counter_load(void *o, vus_mig_in *in, uint32_t v)
+static int counter_load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	return vus_mig_get_u64(in, &((struct tmig_state *)o)->counter);
 }
 
 /* Live: the state in parts, then nothing until the stop. */
-static int big_live(void *o, vus_mig_out *out)
+static int big_live(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	struct tmig_state *s = o;
 	size_t left = s->big_size - s->big_sent;
@@ -39,7 +39,7 @@ static int big_live(void *o, vus_mig_out *out)
 }
 
 /* Final part: whatever pre-copy did not send (all of it without PRE_COPY). */
-static int big_save(void *o, vus_mig_out *out)
+static int big_save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	struct tmig_state *s = o;
 	int ret = vus_mig_put(out, s->big + s->big_sent, s->big_size - s->big_sent);
@@ -48,13 +48,13 @@ static int big_save(void *o, vus_mig_out *out)
 	return ret;
 }
 
-static int big_check(void *o, vus_mig_in *in, uint32_t v)
+static int big_check(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	return vus_mig_remaining(in) == ((struct tmig_state *)o)->big_size
 		       ? 0 : -EBADMSG;
 }
 
-static int big_load(void *o, vus_mig_in *in, uint32_t v)
+static int big_load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	struct tmig_state *s = o;
 

@@ -28,7 +28,7 @@ struct vdev {
 };
 
 /* Version v: the counter, then v - 1 words holding v. */
-static int v_save(void *o, vus_mig_out *out)
+static int v_save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	struct vdev *d = o;
 	int ret = vus_mig_put_u64(out, d->counter);
@@ -38,7 +38,7 @@ static int v_save(void *o, vus_mig_out *out)
 	return ret;
 }
 
-static int v_check(void *o, vus_mig_in *in, uint32_t v)
+static int v_check(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	struct vdev *d = o;
 
@@ -58,7 +58,7 @@ static int v_check(void *o, vus_mig_in *in, uint32_t v)
 	return 0;
 }
 
-static int v_load(void *o, vus_mig_in *in, uint32_t v)
+static int v_load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 {
 	struct vdev *d = o;
 

@@ -43,18 +43,18 @@ struct dev {
 	atomic_uint feature_replies; /* DEVICE_FEATURE replies sent */
 };
 
-static int quiesce(void *o)
+static int quiesce(vus_ctx *ctx, void *o)
 {
 	atomic_fetch_add(&((struct dev *)o)->quiesced, 1);
 	return 0;
 }
 
-static void resume(void *o)
+static void resume(vus_ctx *ctx, void *o)
 {
 	atomic_fetch_sub(&((struct dev *)o)->quiesced, 1);
 }
 
-static int reset(void *o, enum vus_reset_reason why)
+static int reset(vus_ctx *ctx, void *o, enum vus_reset_reason why)
 {
 	struct dev *d = o;
 
@@ -63,13 +63,14 @@ static int reset(void *o, enum vus_reset_reason why)
 	return 0;
 }
 
-static void client_lost(void *o)
+static void client_lost(vus_ctx *ctx, void *o)
 {
 	((struct dev *)o)->client_losts++;
 }
 
 /* A "device write": the region write makes the device DMA into memory. */
-static int ram_write(void *o, uint64_t off, const void *buf, size_t len)
+static int ram_write(vus_ctx *ctx, void *o, uint64_t off, const void *buf,
+		     size_t len)
 {
 	struct dev *d = o;
 	uint64_t addr;
@@ -78,7 +79,7 @@ static int ram_write(void *o, uint64_t off, const void *buf, size_t len)
 	return vus_dma_write(d->ctx, addr, "written!", 8);
 }
 
-static int ram_read(void *o, uint64_t off, void *buf, size_t len)
+static int ram_read(vus_ctx *ctx, void *o, uint64_t off, void *buf, size_t len)
 {
 	memset(buf, 0, len);
 	return 0;

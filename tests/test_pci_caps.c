@@ -116,7 +116,8 @@ static void extended_chain(void **state)
 	vus_ctx_destroy(ctx);
 }
 
-static int ff_read(void *opaque, uint32_t off, void *buf, size_t len)
+static int ff_read(vus_ctx *ctx, void *opaque, uint32_t off, void *buf,
+		   size_t len)
 {
 	memset(buf, 0xff, len);
 	return 0;
@@ -436,7 +437,8 @@ static void exp_registers(void **state)
 	vus_ctx_destroy(ctx);
 }
 
-static int vendor_read(void *opaque, uint32_t off, void *buf, size_t len)
+static int vendor_read(vus_ctx *ctx, void *opaque, uint32_t off, void *buf,
+		       size_t len)
 {
 	unsigned int *calls = opaque;
 	uint8_t *b = buf;
@@ -448,8 +450,8 @@ static int vendor_read(void *opaque, uint32_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int vendor_write(void *opaque, uint32_t off, const void *buf,
-			size_t len)
+static int vendor_write(vus_ctx *ctx, void *opaque, uint32_t off,
+			const void *buf, size_t len)
 {
 	unsigned int *calls = opaque;
 

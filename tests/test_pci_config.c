@@ -264,7 +264,8 @@ static void cfg_log(struct cfg_dev *d, uint32_t off, size_t len, bool wr)
 		d->log[d->nr++] = (struct tp_access_rec){ off, len, wr };
 }
 
-static int cfg_read(void *opaque, uint32_t off, void *buf, size_t len)
+static int cfg_read(vus_ctx *ctx, void *opaque, uint32_t off, void *buf,
+		    size_t len)
 {
 	struct cfg_dev *d = opaque;
 
@@ -273,7 +274,8 @@ static int cfg_read(void *opaque, uint32_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int cfg_write(void *opaque, uint32_t off, const void *buf, size_t len)
+static int cfg_write(vus_ctx *ctx, void *opaque, uint32_t off, const void *buf,
+		     size_t len)
 {
 	struct cfg_dev *d = opaque;
 
@@ -282,7 +284,7 @@ static int cfg_write(void *opaque, uint32_t off, const void *buf, size_t len)
 	return 0;
 }
 
-static void cfg_changed(void *opaque, uint32_t off, uint32_t len)
+static void cfg_changed(vus_ctx *ctx, void *opaque, uint32_t off, uint32_t len)
 {
 	struct cfg_dev *d = opaque;
 

@@ -84,7 +84,8 @@ static void bar_log(struct tp_bar *b, uint64_t off, size_t len, bool write)
 		b->log[b->nr++] = (struct tp_access_rec){ off, len, write };
 }
 
-static int bar_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int bar_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	struct tp_bar *b = opaque;
 
@@ -96,7 +97,8 @@ static int bar_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int bar_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int bar_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		     size_t len)
 {
 	struct tp_bar *b = opaque;
 

@@ -36,12 +36,13 @@ static int regs_rw(void *opaque, uint64_t off, void *buf, size_t len, bool w)
 	return 0;
 }
 
-static int regs_read(void *o, uint64_t off, void *buf, size_t len)
+static int regs_read(vus_ctx *ctx, void *o, uint64_t off, void *buf, size_t len)
 {
 	return regs_rw(o, off, buf, len, false);
 }
 
-static int regs_write(void *o, uint64_t off, const void *buf, size_t len)
+static int regs_write(vus_ctx *ctx, void *o, uint64_t off, const void *buf,
+		      size_t len)
 {
 	return regs_rw(o, off, (void *)buf, len, true);
 }
@@ -248,7 +249,8 @@ static void pci_devices_have_no_description(void **state)
 }
 
 /* A server whose description region says whatever the test wants. */
-static int fake_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int fake_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		     size_t len)
 {
 	struct srv *s = opaque;
 

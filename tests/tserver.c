@@ -13,7 +13,8 @@
 #include "tserver.h"
 #include "vtest.h"
 
-static int regs_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int regs_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		     size_t len)
 {
 	struct tdev *d = opaque;
 
@@ -24,7 +25,8 @@ static int regs_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int regs_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int regs_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		      size_t len)
 {
 	struct tdev *d = opaque;
 
@@ -35,7 +37,7 @@ static int regs_write(void *opaque, uint64_t off, const void *buf, size_t len)
 	return 0;
 }
 
-static int dev_reset(void *opaque, enum vus_reset_reason why)
+static int dev_reset(vus_ctx *ctx, void *opaque, enum vus_reset_reason why)
 {
 	struct tdev *d = opaque;
 
@@ -46,7 +48,7 @@ static int dev_reset(void *opaque, enum vus_reset_reason why)
 	return 0;
 }
 
-static int dev_quiesce(void *opaque)
+static int dev_quiesce(vus_ctx *ctx, void *opaque)
 {
 	struct tdev *d = opaque;
 
@@ -54,17 +56,17 @@ static int dev_quiesce(void *opaque)
 	return d->quiesce_busy ? -EBUSY : 0;
 }
 
-static void dev_resume(void *opaque)
+static void dev_resume(vus_ctx *ctx, void *opaque)
 {
 	((struct tdev *)opaque)->resumes++;
 }
 
-static void dev_connected(void *opaque)
+static void dev_connected(vus_ctx *ctx, void *opaque)
 {
 	((struct tdev *)opaque)->connects++;
 }
 
-static void dev_client_lost(void *opaque)
+static void dev_client_lost(vus_ctx *ctx, void *opaque)
 {
 	struct tdev *d = opaque;
 
@@ -73,18 +75,21 @@ static void dev_client_lost(void *opaque)
 		d->lost_hook(d);
 }
 
-static void dev_map(void *opaque, const struct vus_dma_region *r)
+static void dev_map(vus_ctx *ctx, void *opaque,
+		    const struct vus_dma_region *r)
 {
 	((struct tdev *)opaque)->maps++;
 }
 
-static void dev_unmap(void *opaque, const struct vus_dma_region *r)
+static void dev_unmap(vus_ctx *ctx, void *opaque,
+		      const struct vus_dma_region *r)
 {
 	((struct tdev *)opaque)->unmaps++;
 }
 
 /* Region 1's parts outside its mmap areas: the same memory, counted. */
-static int mem_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int mem_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	struct tdev *d = opaque;
 
@@ -93,7 +98,8 @@ static int mem_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int mem_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int mem_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		     size_t len)
 {
 	struct tdev *d = opaque;
 
@@ -111,12 +117,12 @@ static const struct vus_region_ops regs_ops = {
 };
 
 /* The migration option's one section: the first 8 register bytes. */
-static int mig_save(void *o, vus_mig_out *out)
+static int mig_save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	return vus_mig_put(out, ((struct tdev *)o)->regs, 8);
 }
 
-static int mig_load(void *o, vus_mig_in *in, uint32_t version)
+static int mig_load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t version)
 {
 	return vus_mig_get(in, ((struct tdev *)o)->regs, 8);
 }

@@ -14,6 +14,14 @@
  * Threads: the library starts none. Device callbacks run on the thread that
  * calls vus_ctx_run()/vus_ctx_run_once(). Functions marked "thread-safe" may
  * be called from any thread; all others only from that thread.
+ *
+ * Callbacks: every device callback (region, config space, device ops, fd
+ * handlers, interrupt binding changes, migration sections and state) gets
+ * the context it belongs to as its first argument and its opaque pointer
+ * as its second, so a callback can raise interrupts, reach DMA or log
+ * without keeping the context itself. The log and trace sinks are not
+ * device callbacks (they may run on any thread that logs, and one sink may
+ * serve several contexts): they get their opaque pointer only.
  */
 #ifndef VUS_CTX_H
 #define VUS_CTX_H
@@ -156,26 +164,28 @@ struct vus_device_ops {
 	 * already reset what it emulates (config space, MSI-X table). Return
 	 * 0 or -errno (reported to the client; the device stays usable).
 	 */
-	int (*reset)(void *opaque, enum vus_reset_reason why);
+	int (*reset)(vus_ctx *ctx, void *opaque, enum vus_reset_reason why);
 	/**
 	 * Stop using DMA memory and raising interrupts from other threads.
 	 * Return 0 when done, or -EBUSY and call vus_ctx_quiesced() later;
 	 * the library holds further client messages until then. A device
 	 * without threads need not set this.
 	 */
-	int (*quiesce)(void *opaque);
+	int (*quiesce)(vus_ctx *ctx, void *opaque);
 	/** The operation that needed the quiesce is done; carry on. */
-	void (*resume)(void *opaque);
+	void (*resume)(vus_ctx *ctx, void *opaque);
 	/** The client mapped memory for DMA (already usable). */
-	void (*dma_map)(void *opaque, const struct vus_dma_region *r);
+	void (*dma_map)(vus_ctx *ctx, void *opaque,
+			const struct vus_dma_region *r);
 	/** The client is unmapping memory; runs quiesced, before munmap. */
-	void (*dma_unmap)(void *opaque, const struct vus_dma_region *r);
+	void (*dma_unmap)(vus_ctx *ctx, void *opaque,
+			  const struct vus_dma_region *r);
 	/**
 	 * A client finished VERSION negotiation; after client_lost this is
 	 * the client coming back. Its DMA mappings (dma_map) and interrupt
 	 * eventfds follow in later messages.
 	 */
-	void (*connected)(void *opaque);
+	void (*connected)(vus_ctx *ctx, void *opaque);
 	/**
 	 * The client went away and the device keeps its state (the default;
 	 * see VUS_CTX_RESET_ON_DISCONNECT). Runs quiesced, after every DMA
@@ -189,7 +199,7 @@ struct vus_device_ops {
 	 * client binds an eventfd to it. A new VM sends DEVICE_RESET when it
 	 * starts, so it still finds a power-on device.
 	 */
-	void (*client_lost)(void *opaque);
+	void (*client_lost)(vus_ctx *ctx, void *opaque);
 };
 
 /**
@@ -262,7 +272,7 @@ void vus_ctx_stop(vus_ctx *ctx);
 bool vus_ctx_has_client(const vus_ctx *ctx);
 
 /** Callback for a device fd watched by the context loop. */
-typedef void vus_fd_fn(void *opaque, int fd, uint32_t events);
+typedef void vus_fd_fn(vus_ctx *ctx, void *opaque, int fd, uint32_t events);
 
 /**
  * Watch @fd in the context's loop; @fn runs on the context thread when any

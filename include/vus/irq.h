@@ -57,8 +57,8 @@ bool vus_irq_is_bound(vus_ctx *ctx, uint32_t index, uint32_t vector);
  * Called on the context thread after the client changed the bindings of
  * vectors [start, start + count) of @index (bound, unbound, disabled).
  */
-typedef void vus_irq_state_fn(void *opaque, uint32_t index, uint32_t start,
-			      uint32_t count);
+typedef void vus_irq_state_fn(vus_ctx *ctx, void *opaque, uint32_t index,
+			      uint32_t start, uint32_t count);
 
 /** Set the binding-change callback. Only before realize. */
 int vus_irq_set_state_cb(vus_ctx *ctx, vus_irq_state_fn *fn, void *opaque);

@@ -66,18 +66,20 @@ struct vus_mig_section_ops {
 	 * For a section with save_live, write what changed since the last
 	 * save_live call. 0 or -errno (the migration fails: ERROR state).
 	 */
-	int (*save)(void *opaque, vus_mig_out *out);
+	int (*save)(vus_ctx *ctx, void *opaque, vus_mig_out *out);
 	/**
 	 * Check a section written by save() of version @version (at most
 	 * the version registered here) without changing anything: sizes,
 	 * ranges, consistency. 0 or -errno refuses the whole stream.
 	 */
-	int (*check)(void *opaque, vus_mig_in *in, uint32_t version);
+	int (*check)(vus_ctx *ctx, void *opaque, vus_mig_in *in,
+		     uint32_t version);
 	/**
 	 * Apply a section check() accepted (the device is stopped). Only
 	 * called once every section of the stream passed its check.
 	 */
-	int (*load)(void *opaque, vus_mig_in *in, uint32_t version);
+	int (*load)(vus_ctx *ctx, void *opaque, vus_mig_in *in,
+		    uint32_t version);
 	/**
 	 * Optional, for pre-copy of large state: while the device still
 	 * runs, write the next part of the state (or what changed since the
@@ -86,7 +88,7 @@ struct vus_mig_section_ops {
 	 * save_live wrote reaches check()/load() on the destination ahead of
 	 * what save() writes, as one section.
 	 */
-	int (*save_live)(void *opaque, vus_mig_out *out);
+	int (*save_live)(vus_ctx *ctx, void *opaque, vus_mig_out *out);
 };
 
 /** Migration parameters. Zero-initialise, then fill. */
@@ -152,8 +154,8 @@ bool vus_mig_state_stopped(enum vus_mig_state state);
  * vus_mig_set_state_cb(): after vus_mig_setup(), before realize; @opaque
  * NULL means the context's opaque. 0, -EINVAL or -EBUSY.
  */
-typedef void vus_mig_state_fn(void *opaque, enum vus_mig_state from,
-			      enum vus_mig_state to);
+typedef void vus_mig_state_fn(vus_ctx *ctx, void *opaque,
+			      enum vus_mig_state from, enum vus_mig_state to);
 int vus_mig_set_state_cb(vus_ctx *ctx, vus_mig_state_fn *fn, void *opaque);
 
 #ifdef __cplusplus

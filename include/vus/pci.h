@@ -193,14 +193,17 @@ int vus_pci_add_ext_cap(vus_ctx *ctx, uint16_t id, uint8_t version,
  */
 struct vus_pci_config_ops {
 	size_t struct_size; /**< sizeof(struct vus_pci_config_ops) */
-	int (*read)(void *opaque, uint32_t offset, void *buf, size_t len);
-	int (*write)(void *opaque, uint32_t offset, const void *buf, size_t len);
+	int (*read)(vus_ctx *ctx, void *opaque, uint32_t offset, void *buf,
+		    size_t len);
+	int (*write)(vus_ctx *ctx, void *opaque, uint32_t offset,
+		     const void *buf, size_t len);
 	/**
 	 * After a client write changed the value of library-owned bytes
 	 * [offset, +len) (one piece, as above), e.g. the command register or
 	 * a BAR. Writes that change nothing are not reported. May be NULL.
 	 */
-	void (*changed)(void *opaque, uint32_t offset, uint32_t len);
+	void (*changed)(vus_ctx *ctx, void *opaque, uint32_t offset,
+			uint32_t len);
 };
 
 /**

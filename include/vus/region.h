@@ -32,8 +32,10 @@ extern "C" {
  */
 struct vus_region_ops {
 	size_t struct_size; /**< sizeof(struct vus_region_ops) */
-	int (*read)(void *opaque, uint64_t offset, void *buf, size_t len);
-	int (*write)(void *opaque, uint64_t offset, const void *buf, size_t len);
+	int (*read)(vus_ctx *ctx, void *opaque, uint64_t offset, void *buf,
+		    size_t len);
+	int (*write)(vus_ctx *ctx, void *opaque, uint64_t offset,
+		     const void *buf, size_t len);
 };
 
 /** A page-aligned part of a region the client may mmap. */

@@ -114,7 +114,7 @@ static void conn_read(struct control *c, struct conn *k)
 		conn_close(c, k); /* a line longer than any command */
 }
 
-static void conn_cb(void *opaque, int fd, uint32_t events)
+static void conn_cb(vus_ctx *ctx, void *opaque, int fd, uint32_t events)
 {
 	struct control *c = opaque;
 
@@ -125,7 +125,7 @@ static void conn_cb(void *opaque, int fd, uint32_t events)
 		}
 }
 
-static void accept_cb(void *opaque, int fd, uint32_t events)
+static void accept_cb(vus_ctx *ctx, void *opaque, int fd, uint32_t events)
 {
 	struct control *c = opaque;
 	int nfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);

@@ -110,7 +110,8 @@ void idio16_reset(struct idio16 *d)
 }
 
 /* BAR accesses arrive as the client sends them (1-4 bytes for I/O). */
-static int bar_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int bar_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	uint8_t *p = buf;
 
@@ -119,7 +120,8 @@ static int bar_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int bar_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int bar_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		     size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -128,7 +130,7 @@ static int bar_write(void *opaque, uint64_t off, const void *buf, size_t len)
 	return 0;
 }
 
-static int dev_reset(void *opaque, enum vus_reset_reason why)
+static int dev_reset(vus_ctx *ctx, void *opaque, enum vus_reset_reason why)
 {
 	(void)why;
 	idio16_reset(opaque);

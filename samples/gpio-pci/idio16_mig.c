@@ -19,7 +19,7 @@
 #define FLAG_FILTERS 0x2
 #define STATUS_BITS (IDIO16_STATUS_LOW | IDIO16_STATUS_HIGH | IDIO16_STATUS_PENDING)
 
-static int save(void *opaque, vus_mig_out *out)
+static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
 	struct idio16 *d = opaque;
 	uint8_t flags = (d->irq_enabled ? FLAG_IRQ_ENABLED : 0) |
@@ -52,7 +52,7 @@ static int parse(vus_mig_in *in, struct image *m)
 	return ret;
 }
 
-static int check(void *opaque, vus_mig_in *in, uint32_t version)
+static int check(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct image m;
 
@@ -61,7 +61,7 @@ static int check(void *opaque, vus_mig_in *in, uint32_t version)
 	return parse(in, &m);
 }
 
-static int load(void *opaque, vus_mig_in *in, uint32_t version)
+static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct idio16 *d = opaque;
 	struct image m;
@@ -80,7 +80,7 @@ static int load(void *opaque, vus_mig_in *in, uint32_t version)
 	return 0;
 }
 
-static void state_changed(void *opaque, enum vus_mig_state from,
+static void state_changed(vus_ctx *ctx, void *opaque, enum vus_mig_state from,
 			  enum vus_mig_state to)
 {
 	struct idio16 *d = opaque;

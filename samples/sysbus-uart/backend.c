@@ -232,7 +232,7 @@ static void handle_event(struct backend *b, uint32_t tag, uint32_t events)
 	}
 }
 
-static void on_epoll(void *opaque, int fd, uint32_t events)
+static void on_epoll(vus_ctx *ctx, void *opaque, int fd, uint32_t events)
 {
 	struct backend *b = opaque;
 	struct epoll_event ev[8];

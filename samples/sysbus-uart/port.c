@@ -98,7 +98,7 @@ void port_sync(void *opaque)
 	update_line(p);
 }
 
-static void on_timer(void *opaque, int fd, uint32_t events)
+static void on_timer(vus_ctx *ctx, void *opaque, int fd, uint32_t events)
 {
 	struct port *p = opaque;
 	uint64_t ticks;
@@ -136,7 +136,8 @@ static int decode(const struct port *p, uint64_t off, size_t len,
 	return *reg <= UART_NR_REGS ? 0 : -EINVAL;
 }
 
-static int mmio_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int mmio_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		     size_t len)
 {
 	struct port *p = opaque;
 	unsigned int reg;
@@ -151,7 +152,8 @@ static int mmio_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int mmio_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int mmio_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		      size_t len)
 {
 	struct port *p = opaque;
 	unsigned int reg;
@@ -168,7 +170,7 @@ static int mmio_write(void *opaque, uint64_t off, const void *buf, size_t len)
 
 /* ---- set-up ---- */
 
-static int on_reset(void *opaque, enum vus_reset_reason why)
+static int on_reset(vus_ctx *ctx, void *opaque, enum vus_reset_reason why)
 {
 	struct port *p = opaque;
 

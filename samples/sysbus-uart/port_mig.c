@@ -41,7 +41,7 @@ static int put_fifo(vus_mig_out *out, const struct uart_fifo *f, bool wide)
 	return ret;
 }
 
-static int save(void *opaque, vus_mig_out *out)
+static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
 	const struct port *p = opaque;
 	const struct uart16550 *u = &p->uart;
@@ -127,7 +127,7 @@ static int parse(const struct port *p, vus_mig_in *in, struct uart16550 *u)
 	return ret;
 }
 
-static int check(void *opaque, vus_mig_in *in, uint32_t version)
+static int check(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct port *p = opaque;
 	struct uart16550 u = p->uart;
@@ -136,7 +136,7 @@ static int check(void *opaque, vus_mig_in *in, uint32_t version)
 	return parse(p, in, &u);
 }
 
-static int load(void *opaque, vus_mig_in *in, uint32_t version)
+static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct port *p = opaque;
 	struct uart16550 u = p->uart;
@@ -151,7 +151,7 @@ static int load(void *opaque, vus_mig_in *in, uint32_t version)
 	return 0;
 }
 
-static void state_changed(void *opaque, enum vus_mig_state from,
+static void state_changed(vus_ctx *ctx, void *opaque, enum vus_mig_state from,
 			  enum vus_mig_state to)
 {
 	struct port *p = opaque;

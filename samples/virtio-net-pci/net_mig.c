@@ -33,7 +33,7 @@ struct image {
 	uint32_t rx_len;
 };
 
-static int save(void *opaque, vus_mig_out *out)
+static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
 	struct vnet *n = opaque;
 	int ret;
@@ -102,7 +102,7 @@ static int parse(const struct vnet *n, vus_mig_in *in, struct image *m)
 	return m->mtu == n->cfg.mtu ? 0 : -ENODEV;
 }
 
-static int check(void *opaque, vus_mig_in *in, uint32_t version)
+static int check(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct image m;
 
@@ -110,7 +110,7 @@ static int check(void *opaque, vus_mig_in *in, uint32_t version)
 	return parse(opaque, in, &m);
 }
 
-static int load(void *opaque, vus_mig_in *in, uint32_t version)
+static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct vnet *n = opaque;
 	struct image m;
@@ -150,7 +150,7 @@ static int load(void *opaque, vus_mig_in *in, uint32_t version)
 }
 
 /* Park the worker in the stopped states; let it run in the others. */
-static void state_changed(void *opaque, enum vus_mig_state from,
+static void state_changed(vus_ctx *ctx, void *opaque, enum vus_mig_state from,
 			  enum vus_mig_state to)
 {
 	struct vnet *n = opaque;

@@ -183,7 +183,8 @@ static void notify_write(struct vpci *vp, uint32_t rel)
 
 /* The register BAR. */
 
-static int bar_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int bar_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	struct vpci *vp = opaque;
 	uint8_t *b = buf;
@@ -201,7 +202,8 @@ static int bar_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int bar_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int bar_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		     size_t len)
 {
 	struct vpci *vp = opaque;
 	const uint8_t *b = buf;
@@ -218,14 +220,15 @@ static int bar_write(void *opaque, uint64_t off, const void *buf, size_t len)
 }
 
 /* The MSI-X BAR: libvus serves the table and PBA; the rest reads 0. */
-static int msix_bar_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int msix_bar_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+			 size_t len)
 {
 	memset(buf, 0, len);
 	return 0;
 }
 
-static int msix_bar_write(void *opaque, uint64_t off, const void *buf,
-			  size_t len)
+static int msix_bar_write(vus_ctx *ctx, void *opaque, uint64_t off,
+			  const void *buf, size_t len)
 {
 	return 0;
 }
@@ -245,9 +248,9 @@ static void pcicfg_access(struct vpci *vp, bool write)
 	if (off % len || off > VPCI_BAR_SIZE - len)
 		return;
 	if (write)
-		(void)bar_write(vp, off, img + CAP_EXTRA, len);
+		(void)bar_write(vp->ctx, vp, off, img + CAP_EXTRA, len);
 	else
-		(void)bar_read(vp, off, img + CAP_EXTRA, len);
+		(void)bar_read(vp->ctx, vp, off, img + CAP_EXTRA, len);
 }
 
 /* Bytes of the PCI_CFG capability the driver may write. */
@@ -256,7 +259,8 @@ static bool pcicfg_writable(uint32_t rel)
 	return rel == CAP_BAR || (rel >= CAP_OFFSET && rel < CAP_LEN_EXTRA);
 }
 
-static int cfg_read(void *opaque, uint32_t off, void *buf, size_t len)
+static int cfg_read(vus_ctx *ctx, void *opaque, uint32_t off, void *buf,
+		    size_t len)
 {
 	struct vpci *vp = opaque;
 	uint32_t rel;
@@ -273,7 +277,8 @@ static int cfg_read(void *opaque, uint32_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int cfg_write(void *opaque, uint32_t off, const void *buf, size_t len)
+static int cfg_write(vus_ctx *ctx, void *opaque, uint32_t off, const void *buf,
+		     size_t len)
 {
 	struct vpci *vp = opaque;
 	const uint8_t *b = buf;
@@ -407,7 +412,7 @@ static int setup_bars(struct vpci *vp)
 	return ret;
 }
 
-static int dev_reset(void *opaque, enum vus_reset_reason why)
+static int dev_reset(vus_ctx *ctx, void *opaque, enum vus_reset_reason why)
 {
 	(void)why;
 	/* Quiesced: the data path is parked, so the reset completes now. */
@@ -415,28 +420,29 @@ static int dev_reset(void *opaque, enum vus_reset_reason why)
 	return 0;
 }
 
-static int dev_quiesce(void *opaque)
+static int dev_quiesce(vus_ctx *ctx, void *opaque)
 {
 	struct vpci *vp = opaque;
 
 	return vp->ops.quiesce(vp->d.opaque);
 }
 
-static void dev_resume(void *opaque)
+static void dev_resume(vus_ctx *ctx, void *opaque)
 {
 	struct vpci *vp = opaque;
 
 	vp->ops.resume(vp->d.opaque);
 }
 
-static void dev_client_lost(void *opaque)
+static void dev_client_lost(vus_ctx *ctx, void *opaque)
 {
 	struct vpci *vp = opaque;
 
 	vp->ops.client_lost(vp->d.opaque);
 }
 
-static void dev_dma_map(void *opaque, const struct vus_dma_region *r)
+static void dev_dma_map(vus_ctx *ctx, void *opaque,
+			const struct vus_dma_region *r)
 {
 	struct vpci *vp = opaque;
 
@@ -444,8 +450,8 @@ static void dev_dma_map(void *opaque, const struct vus_dma_region *r)
 	vp->ops.client_progress(vp->d.opaque);
 }
 
-static void irq_bindings_changed(void *opaque, uint32_t index, uint32_t start,
-				 uint32_t count)
+static void irq_bindings_changed(vus_ctx *ctx, void *opaque, uint32_t index,
+				 uint32_t start, uint32_t count)
 {
 	struct vpci *vp = opaque;
 

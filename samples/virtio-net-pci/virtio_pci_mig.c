@@ -42,7 +42,7 @@ struct image {
 	} q[VPCI_MAX_QUEUES];
 };
 
-static int save(void *opaque, vus_mig_out *out)
+static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
 	struct vpci *vp = opaque;
 	int ret;
@@ -126,7 +126,7 @@ static int parse(const struct vpci *vp, vus_mig_in *in, struct image *m)
 	return 0;
 }
 
-static int check(void *opaque, vus_mig_in *in, uint32_t version)
+static int check(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct image m; /* ~4 KiB at most */
 
@@ -134,7 +134,7 @@ static int check(void *opaque, vus_mig_in *in, uint32_t version)
 	return parse(opaque, in, &m);
 }
 
-static int load(void *opaque, vus_mig_in *in, uint32_t version)
+static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct image m;
 	struct vpci *vp = opaque;

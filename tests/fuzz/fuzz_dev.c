@@ -66,7 +66,8 @@ void fdev_irqs(struct fdev *d, uint64_t bits)
 	(void)vus_irq_trigger(d->ctx, 2, 0); /* empty index: refused */
 }
 
-static int regs_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int regs_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		     size_t len)
 {
 	struct fdev *d = opaque;
 
@@ -94,7 +95,8 @@ static int command(struct fdev *d, uint64_t off, uint64_t v)
 	}
 }
 
-static int regs_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int regs_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		      size_t len)
 {
 	struct fdev *d = opaque;
 	uint64_t v;
@@ -112,7 +114,8 @@ static int regs_write(void *opaque, uint64_t off, const void *buf, size_t len)
 	return ret;
 }
 
-static int io_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int io_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		   size_t len)
 {
 	struct fdev *d = opaque;
 
@@ -120,7 +123,8 @@ static int io_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int io_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int io_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		    size_t len)
 {
 	struct fdev *d = opaque;
 
@@ -129,7 +133,8 @@ static int io_write(void *opaque, uint64_t off, const void *buf, size_t len)
 }
 
 /* Region 1's bytes outside its mmap areas: the same memory. */
-static int mem_read(void *opaque, uint64_t off, void *buf, size_t len)
+static int mem_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
+		    size_t len)
 {
 	struct fdev *d = opaque;
 
@@ -137,7 +142,8 @@ static int mem_read(void *opaque, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int mem_write(void *opaque, uint64_t off, const void *buf, size_t len)
+static int mem_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
+		     size_t len)
 {
 	struct fdev *d = opaque;
 
@@ -170,7 +176,7 @@ static void hook_dma(struct fdev *d, uint8_t hook)
 	(void)vus_dma_read(d->ctx, addr, buf, sizeof(buf));
 }
 
-static int dev_reset(void *opaque, enum vus_reset_reason why)
+static int dev_reset(vus_ctx *ctx, void *opaque, enum vus_reset_reason why)
 {
 	struct fdev *d = opaque;
 
@@ -181,7 +187,7 @@ static int dev_reset(void *opaque, enum vus_reset_reason why)
 	return why == VUS_RESET_CLIENT && d->io[1] == 0xee ? -EIO : 0;
 }
 
-static int dev_quiesce(void *opaque)
+static int dev_quiesce(vus_ctx *ctx, void *opaque)
 {
 	struct fdev *d = opaque;
 
@@ -189,13 +195,13 @@ static int dev_quiesce(void *opaque)
 	return d->busy ? -EBUSY : 0;
 }
 
-static void dev_resume(void *opaque)
+static void dev_resume(vus_ctx *ctx, void *opaque)
 {
 	((struct fdev *)opaque)->quiesce_asked = false;
 }
 
 /* Touch the first and last byte of a new mapping: it must be mapped. */
-static void dev_map(void *opaque, const struct vus_dma_region *r)
+static void dev_map(vus_ctx *ctx, void *opaque, const struct vus_dma_region *r)
 {
 	struct fdev *d = opaque;
 
@@ -206,7 +212,8 @@ static void dev_map(void *opaque, const struct vus_dma_region *r)
 			((volatile uint8_t *)r->vaddr)[r->size - 1]);
 }
 
-static void dev_unmap(void *opaque, const struct vus_dma_region *r)
+static void dev_unmap(vus_ctx *ctx, void *opaque,
+		      const struct vus_dma_region *r)
 {
 	struct fdev *d = opaque;
 
@@ -216,8 +223,8 @@ static void dev_unmap(void *opaque, const struct vus_dma_region *r)
 		d->regs[0x2fd] = ((volatile uint8_t *)r->vaddr)[r->size - 1];
 }
 
-static void irq_state(void *opaque, uint32_t index, uint32_t start,
-		      uint32_t count)
+static void irq_state(vus_ctx *ctx, void *opaque, uint32_t index,
+		      uint32_t start, uint32_t count)
 {
 	struct fdev *d = opaque;
 
@@ -282,7 +289,8 @@ static int setup_sysbus(struct fdev *d)
 	return ret;
 }
 
-static int cfg_read(void *opaque, uint32_t off, void *buf, size_t len)
+static int cfg_read(vus_ctx *ctx, void *opaque, uint32_t off, void *buf,
+		    size_t len)
 {
 	struct fdev *d = opaque;
 
@@ -292,7 +300,8 @@ static int cfg_read(void *opaque, uint32_t off, void *buf, size_t len)
 	return 0;
 }
 
-static int cfg_write(void *opaque, uint32_t off, const void *buf, size_t len)
+static int cfg_write(vus_ctx *ctx, void *opaque, uint32_t off, const void *buf,
+		     size_t len)
 {
 	struct fdev *d = opaque;
 
@@ -300,7 +309,7 @@ static int cfg_write(void *opaque, uint32_t off, const void *buf, size_t len)
 	return 0;
 }
 
-static void cfg_changed(void *opaque, uint32_t off, uint32_t len)
+static void cfg_changed(vus_ctx *ctx, void *opaque, uint32_t off, uint32_t len)
 {
 	struct fdev *d = opaque;
 

@@ -49,7 +49,7 @@ static int put_page(struct fdev *d, vus_mig_out *out, unsigned int i)
 	return ret;
 }
 
-static int regs_live(void *o, vus_mig_out *out)
+static int regs_live(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	struct fdev *d = o;
 	int ret;
@@ -63,7 +63,7 @@ static int regs_live(void *o, vus_mig_out *out)
 }
 
 /* The stop: pages not sent live or written since, then END. */
-static int regs_save(void *o, vus_mig_out *out)
+static int regs_save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	struct fdev *d = o;
 	int ret = 0;
@@ -113,17 +113,17 @@ static int regs_walk(vus_mig_in *in, uint32_t version, uint8_t *regs)
 	return 0;
 }
 
-static int regs_check(void *o, vus_mig_in *in, uint32_t version)
+static int regs_check(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t version)
 {
 	return regs_walk(in, version, NULL);
 }
 
-static int regs_load(void *o, vus_mig_in *in, uint32_t version)
+static int regs_load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t version)
 {
 	return regs_walk(in, version, ((struct fdev *)o)->regs);
 }
 
-static int ctrl_save(void *o, vus_mig_out *out)
+static int ctrl_save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	struct fdev *d = o;
 	int ret;
@@ -150,14 +150,14 @@ static int ctrl_get(vus_mig_in *in, uint32_t version, uint8_t *mode,
 	return *mode < 4 && hash == fnv1a(io, io_len) ? 0 : -EBADMSG;
 }
 
-static int ctrl_check(void *o, vus_mig_in *in, uint32_t version)
+static int ctrl_check(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t version)
 {
 	uint8_t mode, io[sizeof(((struct fdev *)o)->io)];
 
 	return ctrl_get(in, version, &mode, io, sizeof(io));
 }
 
-static int ctrl_load(void *o, vus_mig_in *in, uint32_t version)
+static int ctrl_load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t version)
 {
 	struct fdev *d = o;
 	uint8_t mode, io[sizeof(d->io)];
@@ -178,7 +178,7 @@ void fdev_mig_restart(struct fdev *d)
 }
 
 /* A new save session starts from scratch once the saving group is left. */
-static void state_changed(void *o, enum vus_mig_state from,
+static void state_changed(vus_ctx *ctx, void *o, enum vus_mig_state from,
 			  enum vus_mig_state to)
 {
 	struct fdev *d = o;

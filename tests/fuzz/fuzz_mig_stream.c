@@ -161,7 +161,7 @@ static int snapshot(struct target *t, struct mig_buf *b)
 		struct mig_section *s = &t->m->sec[i];
 		struct vus_mig_out out = { .buf = b };
 
-		ret = s->ops.save(s->opaque, &out);
+		ret = s->ops.save(t->ctx, s->opaque, &out);
 	}
 	return ret;
 }
