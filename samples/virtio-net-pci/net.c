@@ -240,6 +240,22 @@ static void net_reset(void *opaque)
 		(void)backend_set_offloads(n->be, 0);
 }
 
+/* Resets from outside the driver are rare and worth a line in the log. */
+static void net_bus_reset(void *opaque, enum vus_reset_reason why)
+{
+	static const char *const reasons[] = {
+		[VUS_RESET_CLIENT] = "DEVICE_RESET from the client",
+		[VUS_RESET_DISCONNECT] = "the client went away",
+		[VUS_RESET_BUS] = "a bus reset",
+	};
+	struct vnet *n = opaque;
+
+	vnet_log(n, VUS_LOG_INFO, "reset: %s%s",
+		 (unsigned int)why < sizeof(reasons) / sizeof(reasons[0]) &&
+		 reasons[why] ? reasons[why] : "unknown reason",
+		 n->started ? " (the driver was running)" : "");
+}
+
 static int net_quiesce(void *opaque)
 {
 	struct vnet *n = opaque;
@@ -420,6 +436,7 @@ int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
 		.quiesce = net_quiesce, .resume = net_resume,
 		.client_lost = net_client_lost,
 		.client_progress = net_client_progress,
+		.bus_reset = net_bus_reset,
 	};
 	struct vnet *n;
 	int ret;

@@ -414,9 +414,12 @@ static int setup_bars(struct vpci *vp)
 
 static int dev_reset(vus_ctx *ctx, void *opaque, enum vus_reset_reason why)
 {
-	(void)why;
+	struct vpci *vp = opaque;
+
+	if (vp->ops.bus_reset != NULL)
+		vp->ops.bus_reset(vp->d.opaque, why);
 	/* Quiesced: the data path is parked, so the reset completes now. */
-	vpci_reset(opaque);
+	vpci_reset(vp);
 	return 0;
 }
 

@@ -106,6 +106,8 @@ struct vpci_ops {
 	 * client coming back may be ready now (vpci_irqs_bound()).
 	 */
 	void (*client_progress)(void *opaque);
+	/** Optional: libvus resets the function (@why), before reset(). */
+	void (*bus_reset)(void *opaque, enum vus_reset_reason why);
 };
 
 /** Transport description. */

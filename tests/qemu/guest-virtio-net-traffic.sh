@@ -8,8 +8,10 @@
 # a bulk transfer both ways over TFTP: the guest downloads a generated file,
 # checks its CRC-32 against the one the host computed, and uploads it back;
 # the host's CRC-32 of the upload must match too. Prints FIGURE lines.
-# Kernel command line options (run-guest.sh --append):
-#   vnet.mac=MAC        the MAC the device must show
+# Kernel command line options (run-guest.sh --append), which arguments
+# of the same form override (sh guest-virtio-net-traffic.sh vnet.mac=...):
+#   vnet.mac=MAC        the device to use: the virtio-net function whose
+#                       interface has this MAC (default: the first one)
 #   vnet.ip=ADDR/PREFIX our address (default 10.0.2.2/24)
 #   vnet.host=ADDR      the responder (default 10.0.2.1)
 #   vnet.mb=N           expected size of the transfer in MiB (default 64)
@@ -18,8 +20,11 @@
 #   vnet.iommu=1        the device must sit behind an active vIOMMU (DMAR
 #                       on, an IOMMU group, VIRTIO_F_ACCESS_PLATFORM taken)
 #   vus.scale=N         multiply the waits (the suites' deadline multiplier)
+# Before the bulk transfer it prints TRAFFIC-BULK-START (a host may act on
+# it: reset the VM, kill QEMU).
+ARGS="$*"
 fail() { echo "FAIL: $*"; exit 1; }
-opt() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "${w#*=}";; esac; done; }
+opt() { for w in $(cat /proc/cmdline) $ARGS; do case "$w" in "$1="*) v="${w#*=}";; esac; done; echo "${v:-}"; v=""; }
 now() { cut -d' ' -f1 /proc/uptime; }
 rate() { awk -v b="$1" -v t0="$2" -v t1="$3" 'BEGIN { d = t1 - t0; if (d <= 0) d = 0.01; printf "%.1f", b / d / 1048576 }'; }
 MAC=$(opt vnet.mac)
@@ -32,19 +37,23 @@ BYTES=$((MB * 1048576))
 IOMMU=$(opt vnet.iommu)
 S=$(opt vus.scale); S=${S:-1}
 
-BDF=$(pcitool find 0x1af4 0x1041 | head -1)
-[ -n "$BDF" ] || fail "no virtio-net PCI device 1af4:1041"
-D=/sys/bus/pci/devices/$BDF
+[ -n "$(pcitool find 0x1af4 0x1041)" ] || fail "no virtio-net PCI device 1af4:1041"
 modprobe virtio_pci || fail "modprobe virtio_pci"
 modprobe virtio_net || fail "modprobe virtio_net"
-IF=""
-for _ in $(seq $((50 * S))); do
-  IF=$(ls $D/virtio*/net 2>/dev/null | head -1)
-  [ -n "$IF" ] && break
-  sleep 0.1
-done
-[ -n "$IF" ] || fail "virtio_net made no interface for $BDF"
+# The virtio-net function whose interface has $MAC (any with none given).
+find_dev() {
+  for BDF in $(pcitool find 0x1af4 0x1041); do
+    D=/sys/bus/pci/devices/$BDF
+    IF=$(ls $D/virtio*/net 2>/dev/null | head -1)
+    [ -n "$IF" ] || continue
+    [ -z "$MAC" ] || [ "$(cat /sys/class/net/$IF/address)" = "$MAC" ] && return 0
+  done
+  return 1
+}
+for _ in $(seq $((50 * S))); do find_dev && break; sleep 0.1; done
+find_dev || fail "no virtio-net interface${MAC:+ with MAC $MAC}"
 V=$(ls -d $D/virtio* | head -1)
+T=/tmp/$IF # this run's files: two may run at once
 echo "$BDF: pci driver $(basename "$(readlink $D/driver)"), $(basename $V) driver $(basename "$(readlink $V/driver)"), features $(cat $V/features)"
 N=/sys/class/net/$IF
 if [ "$IOMMU" = 1 ]; then
@@ -54,7 +63,6 @@ if [ "$IOMMU" = 1 ]; then
   # Bit 33 of the features the driver took (sysfs lists bit 0 first).
   [ "$(cut -c34 $V/features)" = 1 ] || fail "VIRTIO_F_ACCESS_PLATFORM not negotiated"
 fi
-[ -z "$MAC" ] || [ "$(cat $N/address)" = "$MAC" ] || fail "$IF has MAC $(cat $N/address), not $MAC"
 ip link set dev $IF mtu $MTU || fail "mtu $MTU"
 ip link set dev $IF up || fail "link up"
 ip addr add $IPADDR dev $IF || fail "ip addr add $IPADDR"
@@ -75,25 +83,26 @@ out=$(ping -c 5 -s 8000 -q $HOST) || fail "8000-byte ping: $out"
 echo "$out" | tail -2
 
 # Bulk, host to guest: the generated blob, then the host's CRC-32 of it.
+echo "TRAFFIC-BULK-START $IF"
 t0=$(now)
-tftp -g -b $BLK -r blob -l /tmp/blob $HOST || fail "tftp get blob"
+tftp -g -b $BLK -r blob -l $T-blob $HOST || fail "tftp get blob"
 t1=$(now)
-size=$(stat -c %s /tmp/blob)
+size=$(stat -c %s $T-blob)
 [ "$size" = "$BYTES" ] || fail "blob is $size bytes, expected $BYTES"
-tftp -g -r blob.crc -l /tmp/blob.crc $HOST || fail "tftp get blob.crc"
-want=$(cut -d' ' -f1 /tmp/blob.crc)
-got=$(crc32 /tmp/blob | cut -d' ' -f1)
+tftp -g -r blob.crc -l $T-blob.crc $HOST || fail "tftp get blob.crc"
+want=$(cut -d' ' -f1 $T-blob.crc)
+got=$(crc32 $T-blob | cut -d' ' -f1)
 echo "download: $size bytes in $(awk -v a=$t0 -v b=$t1 'BEGIN{print b-a}') s, crc32 here $got, host $want"
 [ "$got" = "$want" ] || fail "downloaded blob: crc32 $got, host says $want"
 echo "FIGURE download_MBps=$(rate $size $t0 $t1)"
 
 # Bulk, guest to host: the same bytes back; the host's CRC-32 must match.
 t2=$(now)
-tftp -p -b $BLK -l /tmp/blob -r up $HOST || fail "tftp put"
+tftp -p -b $BLK -l $T-blob -r up $HOST || fail "tftp put"
 t3=$(now)
-tftp -g -r up.crc -l /tmp/up.crc $HOST || fail "tftp get up.crc"
-echo "upload: $size bytes in $(awk -v a=$t2 -v b=$t3 'BEGIN{print b-a}') s, host received $(cat /tmp/up.crc)"
-[ "$(cat /tmp/up.crc)" = "$got $size" ] || fail "upload: host has '$(cat /tmp/up.crc)', sent '$got $size'"
+tftp -g -r up.crc -l $T-up.crc $HOST || fail "tftp get up.crc"
+echo "upload: $size bytes in $(awk -v a=$t2 -v b=$t3 'BEGIN{print b-a}') s, host received $(cat $T-up.crc)"
+[ "$(cat $T-up.crc)" = "$got $size" ] || fail "upload: host has '$(cat $T-up.crc)', sent '$got $size'"
 echo "FIGURE upload_MBps=$(rate $size $t2 $t3)"
 echo "FIGURE traffic_s=$(awk -v a=$traffic0 -v b=$(now) 'BEGIN{print b-a}')"
 

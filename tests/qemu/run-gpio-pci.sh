@@ -12,13 +12,8 @@ set -u
 sample=$1 harness=$2 mode=$3
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../timescale.sh"
-if [ ! -x "$harness/run-guest.sh" ]; then
-  echo "qemu-harness not found at '$harness': skipping"; exit 77
-fi
-if ! out=$("$harness/ensure.sh" --no-apt 2>&1); then
-  echo "$out" | tail -5
-  echo "qemu-harness is not built (run make test as root once): skipping"; exit 77
-fi
+. "$here/harness.sh"
+harness_ready "$harness"
 work=$(mktemp -d /tmp/vus-qemu-gpio.XXXXXX)
 sock=$work/gpio.sock ctl=$work/gpio.ctl
 cleanup() {
