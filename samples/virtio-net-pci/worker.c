@@ -5,6 +5,16 @@
  * control eventfd wakes it from epoll_wait) and acknowledges a park by
  * setting `parked` under the same mutex, so worker_park() can tell "parked
  * already" from "will park" without a race.
+ *
+ * A worker asleep in epoll_wait holds no guest pointer, so a park can be
+ * granted at once, without waking it and waiting for its answer (behind a
+ * vIOMMU every DMA_UNMAP quiesces, and that hand-off was most of what an
+ * unmap cost). `idle` says so: the worker sets IDLE before it sleeps and
+ * takes it back (BUSY) with an atomic exchange when it wakes, before it
+ * touches anything; worker_park() turns IDLE into IDLE_PARKED with a
+ * compare-exchange. Exactly one of the two wins: either the park was
+ * granted and the waking worker goes to park touching nothing, or the
+ * worker was awake and the park is answered -EBUSY as before.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +31,7 @@
 #include "worker.h"
 
 enum want { WANT_PARK, WANT_RUN, WANT_EXIT };
+enum idle { BUSY, IDLE, IDLE_PARKED };
 
 struct watch {
 	int fd;
@@ -45,6 +56,7 @@ struct worker {
 	_Atomic enum want want; /* written under @lock */
 	bool parked;            /* under @lock */
 	bool notify;            /* under @lock: call ops.parked when parked */
+	atomic_int idle;        /* enum idle (see the file comment) */
 };
 
 /* Sentinels in epoll_event.data for our own fds. */
@@ -118,6 +130,18 @@ static void dispatch(struct worker *w, const struct epoll_event *ev)
 	}
 }
 
+/* Sleep until an event (or the poll timer). false if parked meanwhile. */
+static bool idle_wait(struct worker *w, struct epoll_event *ev, int *n)
+{
+	atomic_store(&w->idle, IDLE);
+	/* A park asked for before we said so finds us busy: see it here. */
+	if (atomic_load(&w->want) != WANT_RUN)
+		*n = 0;
+	else
+		*n = epoll_wait(w->epfd, ev, 16, -1);
+	return atomic_exchange(&w->idle, BUSY) != IDLE_PARKED;
+}
+
 static void run_loop(struct worker *w)
 {
 	int64_t next = -1;
@@ -128,7 +152,10 @@ static void run_loop(struct worker *w)
 
 		/* Spin: do not sleep; a delay: the timer wakes us. */
 		set_timer(w, next > 0 ? next : 0);
-		n = epoll_wait(w->epfd, ev, 16, next == 0 ? 0 : -1);
+		if (next == 0)
+			n = epoll_wait(w->epfd, ev, 16, 0);
+		else if (!idle_wait(w, ev, &n))
+			break; /* parked while asleep: touch nothing */
 		/* Spinning: let whoever makes our work (the vCPU) run. */
 		if (n == 0 && next == 0)
 			sched_yield();
@@ -161,10 +188,25 @@ static void request(struct worker *w, enum want want)
 
 void worker_run(struct worker *w)
 {
+	int parked = IDLE_PARKED;
+
 	pthread_mutex_lock(&w->lock);
-	if (atomic_load(&w->want) != WANT_EXIT)
-		request(w, WANT_RUN);
+	if (atomic_load(&w->want) != WANT_EXIT) {
+		atomic_store(&w->want, WANT_RUN);
+		/* Parked while asleep and asleep still: it never knew. */
+		if (!atomic_compare_exchange_strong(&w->idle, &parked, IDLE))
+			request(w, WANT_RUN);
+	}
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* Under @lock, with a park requested: grant it to a sleeping worker. */
+static bool park_idle(struct worker *w)
+{
+	int idle = IDLE;
+
+	return atomic_compare_exchange_strong(&w->idle, &idle, IDLE_PARKED) ||
+	       idle == IDLE_PARKED;
 }
 
 int worker_park(struct worker *w, bool notify)
@@ -172,8 +214,15 @@ int worker_park(struct worker *w, bool notify)
 	int ret = 0;
 
 	pthread_mutex_lock(&w->lock);
-	if (atomic_load(&w->want) != WANT_EXIT)
+	if (atomic_load(&w->want) != WANT_EXIT) {
+		atomic_store(&w->want, WANT_PARK);
+		/* Asleep holding nothing: granted, no need to wake it. */
+		if (!w->parked && park_idle(w)) {
+			pthread_mutex_unlock(&w->lock);
+			return 0;
+		}
 		request(w, WANT_PARK);
+	}
 	/* Parked means waiting in park_and_wait(), not asked to run. */
 	if (!w->parked) {
 		if (notify)
@@ -189,7 +238,8 @@ bool worker_parked(struct worker *w)
 	bool parked;
 
 	pthread_mutex_lock(&w->lock);
-	parked = w->parked && atomic_load(&w->want) != WANT_RUN;
+	parked = (w->parked || atomic_load(&w->idle) == IDLE_PARKED) &&
+		 atomic_load(&w->want) != WANT_RUN;
 	pthread_mutex_unlock(&w->lock);
 	return parked;
 }
@@ -286,6 +336,7 @@ int worker_create(const struct worker_ops *ops, void *opaque,
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	atomic_init(&w->want, WANT_PARK);
+	atomic_init(&w->idle, BUSY);
 	w->parked = true; /* it does nothing until worker_run() */
 	ret = open_fds(w);
 	if (ret == 0) {

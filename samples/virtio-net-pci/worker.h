@@ -72,9 +72,10 @@ int worker_set_events(struct worker *w, int fd, uint32_t events);
 void worker_run(struct worker *w);
 
 /**
- * Ask the worker to park. Returns 0 if it is parked already, else -EBUSY:
- * it parks after its current round, and with @notify calls ops->parked
- * once it has.
+ * Ask the worker to park. Returns 0 if it is parked already, or asleep
+ * waiting for events (it holds nothing then, and parks when it wakes,
+ * touching nothing); else -EBUSY: it parks after its current round, and
+ * with @notify calls ops->parked once it has.
  */
 int worker_park(struct worker *w, bool notify);
 
