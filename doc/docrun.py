@@ -62,6 +62,7 @@ class Reader:
         os.symlink(cfg.build, os.path.join(self.tree, 'build'))
         self.env = dict(os.environ, PATH=cfg.bindir + ':' + os.environ['PATH'])
         self.env.pop('TMPDIR', None)
+        self.env.pop(cfg.ns_env, None)   # a nested run-docs.py gets its own
 
     def scaled(self, seconds):
         return seconds * self.cfg.scale

@@ -44,6 +44,7 @@ def parse_args():
     ap.add_argument('pages', nargs='*')
     a = ap.parse_args()
     a.source, a.build = os.path.realpath(a.source), os.path.realpath(a.build)
+    a.ns_env = NS_ENV
     a.libs = [os.path.realpath(x) for x in a.lib]
     a.include = [os.path.realpath(x) for x in a.include]
     a.cflags = [] if a.sanitize in ('', 'none') else ['-fsanitize=' + a.sanitize]
