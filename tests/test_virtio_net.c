@@ -529,20 +529,25 @@ static void link_reset_and_peer_restart_are_survived(void **state)
 
 	tv_start(&t, NULL);
 	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	tv_post_rx(&t, 0, 4);
 	strcpy(dev.sun_path, t.bind);
 	assert_int_equal(connect(t.peer_fd, (struct sockaddr *)&dev, sizeof(dev)), 0);
 	make_frame(frame, sizeof(frame), 1);
 	tv_send(&t, 0, frame, sizeof(frame));
 	assert_true(tv_wait_used(&t, 1, 1, 5000)); /* sent, unread here */
 	assert_int_equal(connect(t.peer_fd, &unspec, sizeof(unspec)), 0);
-	/* Both ways still work. */
+	/*
+	 * A frame for the device: readable only after the error is pending,
+	 * so the worker sees EPOLLERR with it, or before (a send of its own
+	 * meanwhile would have taken the error instead: hence receive first).
+	 */
+	tv_peer_send(&t, frame, 60);
+	assert_true(tv_wait_used(&t, 0, 1, 5000));
+	/* Sending works too. */
 	make_frame(frame, sizeof(frame), 2);
 	tv_send(&t, 1, frame, sizeof(frame));
 	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
 	assert_memory_equal(got, frame, sizeof(frame));
-	tv_post_rx(&t, 0, 4);
-	tv_peer_send(&t, frame, 60);
-	assert_true(tv_wait_used(&t, 0, 1, 5000));
 	/* The far end restarts: a frame meanwhile is dropped, the next one
 	 * reaches the new socket. */
 	close(t.peer_fd);
