@@ -20,6 +20,7 @@
 #include "ctx_internal.h"
 #include "device.h"
 #include "dma_table.h"
+#include "doorbell.h"
 #include "engine_priv.h"
 #include "irq_table.h"
 #include "log.h"
@@ -224,6 +225,7 @@ static void disconnect(struct engine *e, int why)
 	transport_destroy(e->t);
 	e->t = NULL;
 	e->w.fd = -1;
+	doorbell_close_all(&e->doorbells);
 	if (e->has_held) {
 		msg_release(&e->held);
 		e->has_held = false;

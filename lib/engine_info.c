@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "ctx_internal.h"
+#include "doorbell.h"
 #include "engine_priv.h"
 #include "irq_table.h"
 #include "log.h"
@@ -195,8 +196,14 @@ int handle_device_get_region_io_fds(struct engine *e, struct msg *m,
 				.flags = ev[i].datamatch ? WIRE_IOEVENTFD_DATAMATCH : 0,
 				.datamatch = ev[i].data,
 			};
+			/* The client's own eventfd, never the device's. */
+			int fd = doorbell_client_fd(&e->doorbells, ctx_loop(e->ctx),
+						    req.index, i, ev[i].fd);
+
+			if (fd < 0)
+				return fd;
 			memcpy(r->buf + sizeof(head) + i * sizeof(x), &x, sizeof(x));
-			r->fds[r->nfds++] = ev[i].fd;
+			r->fds[r->nfds++] = fd;
 		}
 		r->len = head.argsz;
 	}

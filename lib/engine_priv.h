@@ -105,6 +105,8 @@ struct engine {
 	bool in_request;
 	bool broken;          /* failed inside a handler; tear down after */
 	bool closing;         /* read no more; hang up once output is out */
+	/* This client's eventfds for the device's doorbells (doorbell.h). */
+	struct doorbell *doorbells;
 	uint8_t *scratch;     /* reply payload buffer */
 	uint32_t scratch_cap;
 	struct reply reply;   /* handlers never nest: one is enough */

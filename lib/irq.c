@@ -3,10 +3,14 @@
  * irq: interrupt indexes, their eventfds and vector state (see irq.h for
  * the semantics). One mutex guards every vector's state and trigger fd, so
  * device threads can raise interrupts while the context thread rebinds;
- * mask/unmask eventfds are watched by the context loop.
+ * mask/unmask eventfds are watched by the context loop. Every eventfd here
+ * is the client's, its description shared with it: signals and drains go
+ * through efd.c, which never blocks whatever mode the client set.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 
 #include "common.h"
 #include "ctx_internal.h"
+#include "efd.h"
 #include "irq_table.h"
 #include "log.h"
 #include "loop.h"
@@ -50,6 +55,9 @@ struct irq_table {
 	vus_irq_state_fn *state_fn;
 	vus_ctx *state_ctx;
 	void *state_opaque;
+	/* Signals that could not be delivered, and how many we told of. */
+	atomic_uint_fast64_t dropped;
+	uint64_t dropped_told; /* under @lock */
 };
 
 _Static_assert(IRQ_MAX_INDEX <= 32, "reserved is a 32-bit mask");
@@ -64,6 +72,9 @@ int irq_table_create(struct log *log, struct loop *loop,
 	it->log = log;
 	it->loop = loop;
 	pthread_mutex_init(&it->lock, NULL);
+	if (efd_init() < 0)
+		log_msg(log, VUS_LOG_WARNING, "no Linux AIO: a client that "
+			"blocks its interrupt eventfd can stall an interrupt");
 	*out = it;
 	return 0;
 }
@@ -172,7 +183,11 @@ static struct irq_vec *vec(struct irq_table *it, uint32_t index,
 	return &it->idx[index].v[vector];
 }
 
-/* Signal the vector, or keep it pending. Lock held. */
+/*
+ * Signal the vector, or keep it pending. Lock held. A signal that cannot
+ * be delivered without blocking is dropped and counted: an interrupt is
+ * an edge, and the client's counter still holds the ones before it.
+ */
 static int fire_locked(struct irq_table *it, struct irq_vec *v)
 {
 	if (v->masked || v->trigger_fd < 0) {
@@ -180,10 +195,24 @@ static int fire_locked(struct irq_table *it, struct irq_vec *v)
 		return 0;
 	}
 	v->pending = false;
-	(void)eventfd_write(v->trigger_fd, 1);
+	if (efd_signal(v->trigger_fd) < 0)
+		atomic_fetch_add(&it->dropped, 1);
 	if (it->idx[v->index].flags & VUS_IRQ_AUTOMASKED)
 		v->masked = true;
 	return 1;
+}
+
+/* Unlock, then say (rate-limited) if signals were dropped meanwhile. */
+static void unlock_and_report(struct irq_table *it)
+{
+	uint64_t n = atomic_load(&it->dropped), told = it->dropped_told;
+
+	it->dropped_told = n;
+	pthread_mutex_unlock(&it->lock);
+	if (n != told)
+		log_client(it->log, VUS_LOG_NOTICE,
+			   "%" PRIu64 " interrupt signals dropped: the client's "
+			   "eventfd could not take them", n);
 }
 
 static void unmask_locked(struct irq_table *it, struct irq_vec *v)
@@ -219,7 +248,7 @@ int irq_bind(struct irq_table *it, uint32_t index, uint32_t start,
 		if (v->trigger_fd >= 0 && !v->masked && (v->pending || v->level))
 			(void)fire_locked(it, v);
 	}
-	pthread_mutex_unlock(&it->lock);
+	unlock_and_report(it);
 	notify(it, index, start, count);
 	return 0;
 }
@@ -252,7 +281,7 @@ int irq_fire(struct irq_table *it, uint32_t index, uint32_t start,
 	for (uint32_t i = 0; i < count; i++)
 		if (bools == NULL || bools[i])
 			(void)fire_locked(it, &it->idx[index].v[start + i]);
-	pthread_mutex_unlock(&it->lock);
+	unlock_and_report(it);
 	return 0;
 }
 
@@ -272,7 +301,7 @@ int irq_mask(struct irq_table *it, uint32_t index, uint32_t start,
 		else
 			unmask_locked(it, v);
 	}
-	pthread_mutex_unlock(&it->lock);
+	unlock_and_report(it);
 	return 0;
 }
 
@@ -282,16 +311,17 @@ static void mask_event(struct watch *w, bool unmask)
 		(unmask ? offsetof(struct irq_vec, unmask_w)
 			: offsetof(struct irq_vec, mask_w)));
 	struct irq_table *it = v->it;
-	eventfd_t cnt;
+	uint64_t cnt;
 
-	/* Clear the eventfd first so the next signal is a new event. */
-	(void)eventfd_read(w->fd, &cnt);
+	/* Clear the eventfd first so the next signal is a new event. The
+	 * client may have emptied it already, in a mode that would block. */
+	(void)efd_drain(w->fd, &cnt);
 	pthread_mutex_lock(&it->lock);
 	if (unmask)
 		unmask_locked(it, v);
 	else
 		v->masked = true;
-	pthread_mutex_unlock(&it->lock);
+	unlock_and_report(it);
 }
 
 static void mask_watch_cb(struct watch *w, uint32_t events)
@@ -365,7 +395,7 @@ int irq_trigger(struct irq_table *it, uint32_t index, uint32_t vector)
 		return -EINVAL;
 	pthread_mutex_lock(&it->lock);
 	ret = fire_locked(it, v);
-	pthread_mutex_unlock(&it->lock);
+	unlock_and_report(it);
 	return ret;
 }
 
@@ -386,7 +416,7 @@ int irq_set_level(struct irq_table *it, uint32_t index, uint32_t vector,
 		v->level = false;
 		v->pending = false;
 	}
-	pthread_mutex_unlock(&it->lock);
+	unlock_and_report(it);
 	return ret;
 }
 

@@ -17,6 +17,7 @@
 
 #include "common.h"
 #include "ctx_internal.h"
+#include "efd.h"
 #include "log.h"
 #include "region_table.h"
 #include "vus/region.h"
@@ -299,7 +300,7 @@ static bool ioeventfd_hit(struct region *r, uint64_t off, const void *buf,
 			continue;
 		if (e->datamatch && e->data != le_value(buf, len))
 			continue;
-		(void)eventfd_write(e->fd, 1);
+		(void)efd_signal(e->fd);
 		return true;
 	}
 	return false;

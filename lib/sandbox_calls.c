@@ -30,10 +30,18 @@ static const long base_calls[] = {
 #ifdef SYS_poll
 	SYS_poll,
 #endif
-	/* Eventfds (wake-up, interrupts, doorbells) and log lines on stderr. */
+	/* Eventfds (wake-up, interrupts, doorbells) and log lines on stderr;
+	 * eventfds a client shares are drained with preadv2(RWF_NOWAIT) and
+	 * signalled through an AIO poll completion, which cannot block, and
+	 * each client gets doorbell eventfds of its own (eventfd2). */
 	SYS_read,
 	SYS_write,
 	SYS_close,
+	SYS_preadv2,
+	SYS_eventfd2,
+	SYS_io_setup,
+	SYS_io_submit,
+	SYS_io_getevents,
 	/* Non-blocking mode on accepted sockets. */
 	SYS_fcntl,
 	/* DMA maps of client memory (fstat checks the fd is big enough), and

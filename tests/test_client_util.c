@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_client_util: the served test device (see test_client_util.h). */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -372,6 +373,14 @@ uint64_t tc_eventfd_count(int fd)
 	eventfd_t v = 0;
 
 	return eventfd_read(fd, &v) == 0 ? v : 0;
+}
+
+uint64_t tc_eventfd_wait(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	(void)poll(&p, 1, vtest_ms(5000));
+	return tc_eventfd_count(fd);
 }
 
 int tc_eventfd(void)

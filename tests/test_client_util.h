@@ -125,6 +125,8 @@ bool tc_wait_for(struct tc_dev *d, bool (*cond)(struct tc_dev *d));
 
 /* Signals counted on an eventfd since the last call (non-blocking read). */
 uint64_t tc_eventfd_count(int fd);
+/** As tc_eventfd_count(), once @fd is signalled (or 5 s, scaled). */
+uint64_t tc_eventfd_wait(int fd);
 
 /* A fresh non-blocking eventfd. */
 int tc_eventfd(void);
