@@ -297,7 +297,7 @@ static void server_defaults(struct client_server *s)
 static int client_new(int fd, const struct vus_client_config *cfg,
 		      vus_client **out)
 {
-	struct transport_limits tl;
+	struct transport_limits tl = { 0 };
 	vus_client *c = calloc(1, sizeof(*c));
 	int ret;
 

@@ -80,6 +80,23 @@ static inline int dirty_bitmap_bytes(uint64_t len, uint64_t psize,
 	return 0;
 }
 
+/** Store the low @n bytes of @v at @p, little-endian (n <= 8). */
+static inline void le_put(uint8_t *p, uint64_t v, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/** Load @n little-endian bytes from @p (n <= 8). */
+static inline uint64_t le_get(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = n; i > 0; i--)
+		v = (v << 8) | p[i - 1];
+	return v;
+}
+
 /** Monotonic milliseconds (deadlines, rate limits). */
 uint64_t now_ms(void);
 

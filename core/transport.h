@@ -37,6 +37,11 @@ struct msg {
 	int reject;
 	/* Whether payload/fds are owned by the message (msg_detach()). */
 	bool owned;
+	/*
+	 * Peek mode: the message is still in the socket (its fds here are
+	 * duplicates); transport_consume() takes it out once handled.
+	 */
+	bool peeked;
 };
 
 /** Take fd @i out of the message; the caller owns it. -1 if none. */
@@ -95,6 +100,17 @@ struct transport_ops {
 	size_t (*out_fds)(const struct transport *t);
 	int (*fd)(const struct transport *t);
 	void (*destroy)(struct transport *t);
+	/**
+	 * Peek mode: take the message @m (delivered peeked) out of the
+	 * socket, closing the second copies of its fds. Until then recv
+	 * returns -EBUSY. 0, or -EPROTO when the socket no longer holds it.
+	 */
+	int (*consume)(struct transport *t, struct msg *m);
+	/**
+	 * Peek mode: the last recv found only part of a message; wait for
+	 * new bytes (edge-triggered) rather than for readability.
+	 */
+	bool (*stalled)(const struct transport *t);
 };
 
 struct transport {
@@ -104,7 +120,22 @@ struct transport {
 struct transport_limits {
 	uint32_t max_msg_size; /* largest message accepted, header included */
 	unsigned int max_fds;  /* most fds accepted with one message */
+	/*
+	 * Peek mode (crash recovery): a message up to TRANSPORT_PEEK_MAX
+	 * bytes is delivered while it is still in the socket and leaves it
+	 * only by transport_consume(), so a process killed while handling it
+	 * leaves it there for the next. Larger ones (and one whose fds ride
+	 * on a later piece) are read as they come, as without peek mode.
+	 */
+	bool peek;
 };
+
+/*
+ * Peek mode handles messages whole up to this size: well below what a
+ * peer's socket buffer holds in flight (208 KiB by default), so a message
+ * this size can always be complete in our queue before we take any of it.
+ */
+#define TRANSPORT_PEEK_MAX (64u * 1024u)
 
 /**
  * A transport over a connected AF_UNIX stream socket. Takes ownership of
@@ -165,6 +196,16 @@ static inline size_t transport_out_pending(const struct transport *t)
 static inline int transport_fd(const struct transport *t)
 {
 	return t->ops->fd(t);
+}
+
+static inline int transport_consume(struct transport *t, struct msg *m)
+{
+	return t->ops->consume(t, m);
+}
+
+static inline bool transport_stalled(const struct transport *t)
+{
+	return t->ops->stalled(t);
 }
 
 static inline void transport_destroy(struct transport *t)

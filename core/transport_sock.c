@@ -12,6 +12,9 @@
  * is then read and discarded before the next header, keeping the stream
  * in step.
  *
+ * Peek mode (transport_peek.c) leaves each message in the socket until
+ * it is consumed.
+ *
  * Sending writes header + payload + fds with one sendmsg(); whatever the
  * socket does not take is copied to an output queue (fds dup'd if none of
  * the message went out) and written by flush().
@@ -25,53 +28,13 @@
 
 #include "common.h"
 #include "transport.h"
+#include "transport_sock_priv.h"
 
 #define DISCARD_CHUNK (64u * 1024u)
 
-struct outq {
-	struct outq *next;
-	uint8_t *data;   /* copied bytes, written first */
-	size_t len;
-	size_t off;
-	uint8_t *own;    /* then these, owned by the queue (may be NULL) */
-	size_t own_len;
-	size_t own_off;
-	unsigned int nfds; /* fds still to go with the first byte */
-	int fds[];
-};
-
-struct sock_transport {
-	struct transport base;
-	int fd;
-	struct transport_limits lim;
-	/* Message being received. */
-	struct wire_hdr hdr;
-	size_t hdr_got;
-	size_t body_len;
-	size_t body_got;
-	size_t skip;      /* body bytes of a refused message still to drain */
-	int reject;
-	uint8_t *buf;
-	size_t buf_cap;
-	int fds[WIRE_MAX_FDS_LIMIT];
-	unsigned int nfds;
-	/* fds of the message last delivered (owned by that message). */
-	int dfds[WIRE_MAX_FDS_LIMIT];
-	/* Output queue. */
-	struct outq *head;
-	struct outq *tail;
-	size_t out_bytes;
-	size_t out_fds;
-};
-
-static struct sock_transport *to_sock(struct transport *t)
-{
-	return (struct sock_transport *)t;
-}
-
 /* Keep fds from one control message; close the ones we cannot accept. */
-static void take_cmsg_fds(struct sock_transport *s, struct cmsghdr *c,
-			  bool with_header)
+void sock_take_cmsg_fds(struct sock_transport *s, struct cmsghdr *c,
+			bool with_header)
 {
 	size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 	int *p = (int *)CMSG_DATA(c);
@@ -118,14 +81,14 @@ static ssize_t rx(struct sock_transport *s, void *p, size_t len,
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			take_cmsg_fds(s, c, with_header);
+			sock_take_cmsg_fds(s, c, with_header);
 	/* fds were lost in the kernel: we cannot tell whose they were. */
 	if (mh.msg_flags & MSG_CTRUNC)
 		return -EPROTO;
 	return n;
 }
 
-static int grow_buf(struct sock_transport *s, size_t need)
+int sock_grow_buf(struct sock_transport *s, size_t need)
 {
 	uint8_t *nb;
 
@@ -147,7 +110,7 @@ static int start_body(struct sock_transport *s)
 	s->body_len = s->hdr.msg_size - WIRE_HDR_SIZE;
 	s->body_got = 0;
 	if (s->hdr.msg_size > s->lim.max_msg_size ||
-	    grow_buf(s, s->body_len) < 0) {
+	    sock_grow_buf(s, s->body_len) < 0) {
 		/* Refused now; the body is drained before the next header. */
 		s->reject = -EMSGSIZE;
 		s->skip = s->body_len;
@@ -159,7 +122,7 @@ static int start_body(struct sock_transport *s)
 /* Read and drop what is left of a refused message's body. */
 static int drain(struct sock_transport *s)
 {
-	int ret = s->skip > 0 ? grow_buf(s, DISCARD_CHUNK) : 0;
+	int ret = s->skip > 0 ? sock_grow_buf(s, DISCARD_CHUNK) : 0;
 
 	while (ret == 0 && s->skip > 0) {
 		ssize_t n = rx(s, s->buf, MIN(s->skip, s->buf_cap), false);
@@ -216,6 +179,12 @@ static int sock_recv(struct transport *t, struct msg *m)
 	struct sock_transport *s = to_sock(t);
 	int ret;
 
+	/* Peek mode, unless a message is already being read as it comes. */
+	if (s->lim.peek && s->hdr_got == 0 && s->skip == 0) {
+		ret = sock_peek_recv(s, m);
+		if (ret <= 0)
+			return ret;
+	}
 	ret = recv_header(s);
 	if (ret == 0)
 		ret = recv_body(s);
@@ -487,6 +456,8 @@ static const struct transport_ops sock_ops = {
 	.out_fds = sock_out_fds,
 	.fd = sock_fd,
 	.destroy = sock_destroy,
+	.consume = sock_consume,
+	.stalled = sock_stalled,
 };
 
 int transport_sock_create(int fd, const struct transport_limits *lim,

@@ -46,10 +46,6 @@ void ctx_set_mig(vus_ctx *ctx, struct migration *m) { ctx->mig = m; }
 struct recovery *ctx_recovery(vus_ctx *ctx) { return ctx->rec; }
 void ctx_set_recovery(vus_ctx *ctx, struct recovery *r) { ctx->rec = r; }
 
-void ctx_message_done(vus_ctx *ctx, uint32_t changes)
-{
-	recovery_message_done(ctx->rec, changes);
-}
 enum vus_bus ctx_bus_type(const vus_ctx *ctx) { return ctx->bus_type; }
 bool ctx_realized(const vus_ctx *ctx) { return ctx->realized; }
 uint32_t ctx_max_xfer(const vus_ctx *ctx) { return ctx->max_xfer; }

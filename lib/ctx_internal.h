@@ -41,11 +41,6 @@ uint32_t ctx_max_xfer(const vus_ctx *ctx);
 /** Crash recovery (lib/recovery.c), or NULL when not enabled. */
 struct recovery *ctx_recovery(vus_ctx *ctx);
 void ctx_set_recovery(vus_ctx *ctx, struct recovery *r);
-/**
- * The engine handled a client message that may have changed @changes
- * (KEPT_* of lib/recovery.h): kept state is saved before its reply.
- */
-void ctx_message_done(vus_ctx *ctx, uint32_t changes);
 /** Report a message to the trace hook, if one is set. */
 void ctx_trace(vus_ctx *ctx, const struct vus_trace_event *ev);
 

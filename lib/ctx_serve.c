@@ -172,9 +172,48 @@ static int bind_listen(const struct sockaddr_un *sa, int *out)
 	return 0;
 }
 
+/*
+ * Whether a listener bound as @got was made by bind_listen() for @path:
+ * there, or under the temporary name it was renamed from.
+ */
+static bool bound_for(const char *got, const char *path)
+{
+	size_t n = strlen(path), g = strlen(got);
+
+	return strncmp(got, path, n) == 0 &&
+	       (got[n] == '\0' ||
+		(got[n] == '.' && g > n + 4 && strcmp(got + g - 4, ".tmp") == 0));
+}
+
+/*
+ * Crash recovery: the listener a dead process made at @sa's path, if the
+ * store kept it (the path is still bound to it). -ENOENT if there is
+ * none; one made for another path is closed.
+ */
+static int inherited_listener(vus_ctx *ctx, const struct sockaddr_un *sa)
+{
+	struct sockaddr_un got = { 0 };
+	socklen_t len = sizeof(got);
+	int fd = ctx->rec ? recovery_take_listener(ctx->rec) : -ENOENT;
+
+	if (fd < 0)
+		return fd;
+	if (unix_stream_check(fd, true) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&got, &len) < 0 ||
+	    !bound_for(got.sun_path, sa->sun_path)) {
+		log_msg(&ctx->log, VUS_LOG_WARNING,
+			"recovery: the kept listening socket is not one at %s",
+			sa->sun_path);
+		close_fd(&fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
 VUS_EXPORT int vus_ctx_listen(vus_ctx *ctx, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool kept;
 	int ret, fd = -1;
 
 	if (ctx == NULL || path == NULL || path[0] == '\0')
@@ -185,11 +224,19 @@ VUS_EXPORT int vus_ctx_listen(vus_ctx *ctx, const char *path)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	ret = clear_stale(&sa);
-	if (ret == 0)
+	fd = inherited_listener(ctx, &sa);
+	kept = fd >= 0;
+	ret = kept ? 0 : clear_stale(&sa);
+	if (ret == 0 && !kept)
 		ret = bind_listen(&sa, &fd);
-	if (ret < 0)
+	/* Kept from now on, so a restarted process listens on it. */
+	if (ret == 0 && !kept && ctx->rec != NULL &&
+	    (ret = recovery_keep_listener(ctx->rec, fd)) < 0)
+		(void)unlink(path);
+	if (ret < 0) {
+		close_fd(&fd);
 		return ret;
+	}
 	ctx->sock_path = strdup(path);
 	ret = ctx->sock_path ? adopt_listener(ctx, fd) : -ENOMEM;
 	if (ret < 0) {

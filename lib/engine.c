@@ -117,6 +117,9 @@ void engine_trace(struct engine *e, enum vus_trace_dir dir,
  * for them) that we stop taking requests until it reads. */
 static bool output_full(const struct engine *e)
 {
+	/* Kept: one reply outstanding at most, the one the journal holds. */
+	if (e->kept)
+		return transport_out_pending(e->t) > 0;
 	return transport_out_pending(e->t) >= ENGINE_OUT_HIGH ||
 	       transport_out_fds(e->t) >= ENGINE_OUT_HIGH_FDS;
 }
@@ -135,6 +138,10 @@ static void update_events(struct engine *e)
 		ev |= EPOLLIN;
 	if (out > 0)
 		ev |= EPOLLOUT;
+	/* Peek mode: a partial message in the socket stays readable, so
+	 * wait for new bytes instead; and see a hang-up while waiting. */
+	if (e->kept)
+		ev |= EPOLLRDHUP | (transport_stalled(e->t) ? EPOLLET : 0);
 	if (loop_mod(&e->w, ev) < 0)
 		e->broken = true;
 }
@@ -142,7 +149,8 @@ static void update_events(struct engine *e)
 int engine_attach(struct engine *e, int fd)
 {
 	struct transport_limits tl = { .max_msg_size = e->max_msg,
-				       .max_fds = e->lim.max_fds };
+				       .max_fds = e->lim.max_fds,
+				       .peek = ctx_recovery(e->ctx) != NULL };
 	int ret;
 
 	if (e->state != CONN_IDLE) {
@@ -168,6 +176,10 @@ int engine_attach(struct engine *e, int fd)
 	e->closing = false;
 	e->state = CONN_NEGOTIATING;
 	log_msg(e->log, VUS_LOG_INFO, "client connected");
+	/* Kept from its first message on (not fatal: then not recoverable). */
+	if (engine_kept_attached(e) < 0)
+		log_msg(e->log, VUS_LOG_WARNING,
+			"recovery: the connection is not in the fd store");
 	return 0;
 }
 
@@ -221,6 +233,7 @@ static void disconnect(struct engine *e, int why)
 	else
 		log_msg(e->log, VUS_LOG_NOTICE, "dropping client: %s",
 			strerror(-why));
+	engine_kept_detached(e, why);
 	loop_del(&e->w);
 	transport_destroy(e->t);
 	e->t = NULL;
@@ -238,6 +251,11 @@ static void disconnect(struct engine *e, int why)
 		return;
 	}
 	finish_teardown(e);
+}
+
+void engine_drop(struct engine *e, int why)
+{
+	disconnect(e, why);
 }
 
 void engine_destroy(struct engine *e)
@@ -262,30 +280,44 @@ void *engine_reply_tail(struct reply *r, size_t len)
 	return r->tail_own;
 }
 
-/* Send @r (or the error): an owned tail goes to the transport, which
- * frees it once written, so a large bitmap is neither copied nor kept. */
-static void send_reply(struct engine *e, const struct wire_hdr *req, int err,
-		       struct reply *r)
+/*
+ * Answer @m with @r (or the error) after crash recovery, if on, kept what
+ * it changed (@changes) and took it out of the socket. An owned tail goes
+ * to the transport, which frees it once written, so a large bitmap is
+ * neither copied nor kept twice.
+ */
+static void answer(struct engine *e, uint32_t changes, struct msg *m,
+		   int err, struct reply *r)
 {
+	bool reply = !(m->hdr.flags & WIRE_F_NO_REPLY) && e->t != NULL;
 	struct wire_hdr h;
 	struct iovec iov[2] = {
 		{ .iov_base = r->buf, .iov_len = r->len },
 		{ .iov_base = (void *)r->tail, .iov_len = r->tail_len },
 	};
-	int ret;
+	int n = err < 0 ? 0 : (r->tail_len ? 2 : 1), ret;
 
-	wire_reply_hdr(&h, req, err < 0 ? 0 : r->len + r->tail_len, err);
+	wire_reply_hdr(&h, &m->hdr, err < 0 ? 0 : r->len + r->tail_len, err);
+	if (e->t != NULL &&
+	    engine_kept_finish(e, changes, m, reply ? &h : NULL, iov, n,
+			       err < 0 ? 0 : r->nfds) < 0) {
+		e->broken = true; /* the socket lost the message */
+		return;
+	}
+	if (!reply)
+		return;
+	engine_kept_sending(e);
 	if (err < 0)
 		ret = transport_send(e->t, &h, iov, 0, NULL, 0);
 	else if (r->tail_own != NULL)
 		ret = transport_send_owned(e->t, &h, iov, 1, r->fds, r->nfds,
 					   r->tail_own, r->tail_len);
 	else
-		ret = transport_send(e->t, &h, iov, r->tail_len ? 2 : 1,
-				     r->fds, r->nfds);
+		ret = transport_send(e->t, &h, iov, n, r->fds, r->nfds);
 	if (err == 0)
 		r->tail_own = NULL; /* the transport's now */
 	engine_trace(e, VUS_TRACE_TX, &h, err < 0 ? 0 : r->nfds);
+	engine_kept_sent(e);
 	if (ret < 0)
 		e->broken = true;
 }
@@ -313,14 +345,12 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m,
 	e->cur = m;
 	ret = d->handler(e, m, r);
 	e->cur = NULL;
-	ctx_message_done(e->ctx, d->changes);
 	if (quiesced)
 		device_resume(ctx_device(e->ctx));
 	if (ret < 0)
 		log_client(e->log, VUS_LOG_DEBUG, "%s failed: %s", wire_cmd_name(m->hdr.cmd),
 			   strerror(-ret));
-	if (!(m->hdr.flags & WIRE_F_NO_REPLY) && e->t != NULL)
-		send_reply(e, &m->hdr, ret, r);
+	answer(e, d->changes, m, ret, r);
 	free(r->tail_own); /* not sent: an error, NO_REPLY, or no client */
 	r->tail_own = NULL;
 	/* The reply says why we hang up: it must go out first. */
@@ -339,8 +369,7 @@ static void reply_error(struct engine *e, struct msg *m, int err)
 {
 	log_client(e->log, VUS_LOG_DEBUG, "rejecting %s (id %u): %s",
 		   wire_cmd_name(m->hdr.cmd), m->hdr.msg_id, strerror(-err));
-	if (!(m->hdr.flags & WIRE_F_NO_REPLY))
-		send_reply(e, &m->hdr, err, &(struct reply){ 0 });
+	answer(e, 0, m, err, &(struct reply){ 0 });
 	msg_release(m);
 }
 
@@ -452,7 +481,12 @@ static void after_batch(struct engine *e)
 
 	if (e->t == NULL)
 		return;
-	ret = transport_flush(e->t);
+	ret = 0;
+	if (transport_out_pending(e->t) > 0) {
+		engine_kept_sending(e);
+		ret = transport_flush(e->t);
+		engine_kept_sent(e);
+	}
 	if (ret < 0 && ret != -EAGAIN)
 		e->broken = true;
 	if (e->broken ||

@@ -33,6 +33,15 @@ void engine_destroy(struct engine *e);
  */
 int engine_attach(struct engine *e, int fd);
 
+/**
+ * Crash recovery: continue the client session a dead process kept, on
+ * its connection @fd (taken): the negotiated state from the state area,
+ * then the message it handled last settled (taken out of the socket,
+ * answered as far as it was not). -ENOENT (no session was kept: @fd
+ * closed), -EBUSY, or the errno that made it give up (logged).
+ */
+int engine_adopt(struct engine *e, int fd);
+
 /** A client is connected, or the teardown after one is still running. */
 bool engine_busy(const struct engine *e);
 

@@ -143,7 +143,7 @@ int handle_dma_unmap(struct engine *e, struct msg *m, struct reply *r)
 }
 
 /* Queue a client command that arrived while we await our reply. */
-static int defer(struct engine *e, struct msg *m)
+int engine_defer(struct engine *e, struct msg *m)
 {
 	struct deferred *d;
 
@@ -252,7 +252,7 @@ static int await_reply(struct engine *e, uint16_t id, bool write,
 			msg_release(&m); /* stale: a request we gave up on */
 			continue;
 		}
-		ret = defer(e, &m);
+		ret = engine_defer(e, &m);
 		if (ret < 0) {
 			msg_release(&m);
 			e->broken = true;
@@ -296,6 +296,10 @@ int engine_dma_msg(void *opaque, bool write, uint64_t addr, void *buf,
 
 	if (e->state != CONN_READY || e->broken || e->t == NULL)
 		return -ENOTCONN;
+	/* Awaiting the reply would take client messages out of the socket
+	 * before they are handled, which a kept connection must not. */
+	if (e->kept)
+		return -EOPNOTSUPP;
 	/* One request at a time: a nested one could not tell replies apart
 	 * from the outer one's stream position. */
 	if (e->in_request)

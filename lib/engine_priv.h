@@ -110,6 +110,11 @@ struct engine {
 	uint8_t *scratch;     /* reply payload buffer */
 	uint32_t scratch_cap;
 	struct reply reply;   /* handlers never nest: one is enough */
+	/* Crash recovery (engine_kept.c): the connection is kept; the last
+	 * journaled message and its reply's length. */
+	bool kept;
+	uint64_t kept_seq;
+	size_t kept_total;
 	engine_idle_fn *idle_fn;
 	void *idle_opaque;
 };
@@ -155,6 +160,29 @@ int handle_device_reset(struct engine *e, struct msg *m, struct reply *r);
 int handle_dma_map(struct engine *e, struct msg *m, struct reply *r);
 int handle_dma_unmap(struct engine *e, struct msg *m, struct reply *r);
 int dma_unmap_check(struct engine *e, const struct msg *m);
+
+/** Drop the client (engine.c's disconnect, for the kept-connection code). */
+void engine_drop(struct engine *e, int why);
+
+/* engine_dma.c */
+/** Queue @m to be handled before the next message is received. */
+int engine_defer(struct engine *e, struct msg *m);
+
+/*
+ * engine_kept.c: crash recovery on a kept connection (no-ops otherwise).
+ * finish: commit what the message changed with its journal (@rh NULL:
+ * no reply), then take it out of the socket; -EPROTO when the socket
+ * lost it. sending/sent: right before and after writing the reply (or
+ * what is left of it). attached/detached: the connection enters or leaves
+ * the fd store.
+ */
+int engine_kept_finish(struct engine *e, uint32_t changes, struct msg *m,
+		       const struct wire_hdr *rh, const struct iovec *iov,
+		       int iovcnt, unsigned int nfds);
+void engine_kept_sending(struct engine *e);
+void engine_kept_sent(struct engine *e);
+int engine_kept_attached(struct engine *e);
+void engine_kept_detached(struct engine *e, int why);
 
 /* engine_mig.c: the migration commands. */
 /** Whether DEVICE_FEATURE @m changes the device's state or logging. */

@@ -22,11 +22,15 @@
 
 #include "common.h"
 #include "ctx_internal.h"
+#include "engine.h"
 #include "log.h"
 #include "mig.h"
 #include "recovery_priv.h"
 #include "state_area.h"
 
+#define ENGINE_STATE_MAX 512u
+/* The journal's head as stored: seq, request header, CRC, flags, length. */
+#define JOURNAL_HEAD (8u + WIRE_HDR_SIZE + 12u)
 #define DEFAULT_SECTION_MAX (64u << 10)
 #define MIN_SECTION_MAX (4u << 10)
 #define MAX_SECTION_MAX (64u << 20)
@@ -60,7 +64,10 @@ VUS_EXPORT int vus_ctx_enable_recovery(vus_ctx *ctx,
 	r->ctx = ctx;
 	r->cfg = c;
 	r->sec_block0 = -1;
+	recovery_kill_init(r);
 	ret = recovery_inherit_init();
+	if (ret == 0)
+		recovery_kill_point(r, "inherited");
 	if (ret == 0)
 		ret = notify_open_env(&r->n);
 	if (ret == 0 && r->n == NULL)
@@ -120,9 +127,12 @@ static int build_layout(struct recovery *r, struct state_area **out)
 		if (i == 0)
 			r->sec_block0 = ret;
 	}
-	/* The area needs at least one block, even without sections. */
-	if (ret >= 0 && r->nr_sec == 0)
-		ret = sa_add_block(sa, "none", 1, 0, 1);
+	if (ret >= 0)
+		ret = r->engine_block = sa_add_block(sa, "engine", 1,
+						     ENGINE_STATE_MAX, 1);
+	if (ret >= 0)
+		ret = r->msg_block = sa_add_block(sa, "msg", 1, JOURNAL_HEAD +
+						  KEPT_JOURNAL_MAX, 1);
 	if (ret < 0) {
 		sa_destroy(sa);
 		return ret;
@@ -165,13 +175,11 @@ static int save_section(struct recovery *r, unsigned int i)
 	return ret;
 }
 
-/* Save every dirty section, then commit them together. */
-static void flush(struct recovery *r)
+/* Save every dirty section. 0, or -errno (recovery is then off). */
+static int save_dirty(struct recovery *r)
 {
 	int ret = 0;
 
-	if (!r->any_dirty || r->broken || r->sa == NULL)
-		return;
 	for (unsigned int i = 0; ret == 0 && i < r->nr_sec; i++) {
 		if (!r->dirty[i])
 			continue;
@@ -179,11 +187,17 @@ static void flush(struct recovery *r)
 		r->dirty[i] = false;
 	}
 	r->any_dirty = false;
-	if (ret < 0) {
+	if (ret < 0)
 		give_up(r, "saving the device state", ret);
+	return ret;
+}
+
+static void flush(struct recovery *r)
+{
+	if (!r->any_dirty || r->broken || r->sa == NULL)
 		return;
-	}
-	sa_commit(r->sa);
+	if (save_dirty(r) == 0)
+		sa_commit(r->sa);
 }
 
 static void mark_all(struct recovery *r, unsigned int from, unsigned int to)
@@ -193,15 +207,102 @@ static void mark_all(struct recovery *r, unsigned int from, unsigned int to)
 	r->any_dirty |= to > from;
 }
 
-void recovery_message_done(struct recovery *r, uint32_t changes)
+/* The journal of message @j with its reply, when it fits. */
+static int write_journal(struct recovery *r, struct kept_journal *j,
+			 const struct iovec *reply, int iovcnt)
 {
-	if (r == NULL)
-		return;
+	unsigned int blk = (unsigned int)r->msg_block;
+	uint8_t *p = sa_write_begin(r->sa, blk, 0);
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += reply[i].iov_len;
+	j->seq = ++r->seq;
+	j->reply_len = 0;
+	if (total > KEPT_JOURNAL_MAX)
+		j->flags |= KEPT_J_UNJOURNALED;
+	else
+		for (int i = 0; i < iovcnt; i++) {
+			memcpy(p + JOURNAL_HEAD + j->reply_len, reply[i].iov_base,
+			       reply[i].iov_len);
+			j->reply_len += (uint32_t)reply[i].iov_len;
+		}
+	le_put(p, j->seq, 8);
+	memcpy(p + 8, &j->req, WIRE_HDR_SIZE);
+	le_put(p + 8 + WIRE_HDR_SIZE, j->req_crc, 4);
+	le_put(p + 12 + WIRE_HDR_SIZE, j->flags, 4);
+	le_put(p + 16 + WIRE_HDR_SIZE, j->reply_len, 4);
+	return sa_write_end(r->sa, blk, 0, JOURNAL_HEAD + j->reply_len);
+}
+
+int recovery_message_done(struct recovery *r, uint32_t changes,
+			  struct kept_journal *j, const struct iovec *reply,
+			  int iovcnt)
+{
+	if (r == NULL || r->sa == NULL)
+		return r == NULL ? 0 : -EIO;
 	if (changes & KEPT_BUS)
 		mark_all(r, 0, r->nr_lib_sec);
 	if (changes & KEPT_DEVICE)
 		mark_all(r, r->nr_lib_sec, r->nr_sec);
-	flush(r);
+	if (r->broken || (j == NULL && !r->any_dirty))
+		return r->broken ? -EIO : 0;
+	if (save_dirty(r) < 0 ||
+	    (j != NULL && write_journal(r, j, reply, iovcnt) < 0))
+		return -EIO;
+	/* What the message changed and its reply become one commit. */
+	sa_commit(r->sa);
+	return 0;
+}
+
+void recovery_mark(struct recovery *r, uint64_t seq, enum kept_stage stage)
+{
+	if (r != NULL && r->sa != NULL && !r->broken)
+		sa_set_mark(r->sa, seq << 4 | stage);
+}
+
+int recovery_last_message(struct recovery *r, struct kept_journal *j,
+			  const void **reply, enum kept_stage *stage)
+{
+	const uint8_t *p;
+	uint32_t len;
+	uint64_t mark;
+
+	if (r->sa == NULL ||
+	    sa_get(r->sa, (unsigned int)r->msg_block, 0, (const void **)&p, &len) < 0 ||
+	    len < JOURNAL_HEAD)
+		return -ENOENT;
+	j->seq = le_get(p, 8);
+	memcpy(&j->req, p + 8, WIRE_HDR_SIZE);
+	j->req_crc = (uint32_t)le_get(p + 8 + WIRE_HDR_SIZE, 4);
+	j->flags = (uint32_t)le_get(p + 12 + WIRE_HDR_SIZE, 4);
+	j->reply_len = (uint32_t)le_get(p + 16 + WIRE_HDR_SIZE, 4);
+	if (j->reply_len != len - JOURNAL_HEAD)
+		return -EBADMSG;
+	*reply = p + JOURNAL_HEAD;
+	mark = sa_get_mark(r->sa);
+	/* A mark for an older message says nothing about this one. */
+	*stage = (mark >> 4) == j->seq ? (enum kept_stage)(mark & 0xf)
+				       : KEPT_COMMITTED;
+	return 0;
+}
+
+int recovery_save_engine(struct recovery *r, const void *p, size_t len)
+{
+	if (r == NULL || r->sa == NULL || r->broken)
+		return 0;
+	if (len > ENGINE_STATE_MAX)
+		return -E2BIG;
+	return sa_write(r->sa, (unsigned int)r->engine_block, 0, p, (uint32_t)len);
+}
+
+int recovery_engine_state(struct recovery *r, const void **p, size_t *len)
+{
+	uint32_t l = 0;
+	int ret = sa_get(r->sa, (unsigned int)r->engine_block, 0, p, &l);
+
+	*len = l;
+	return ret;
 }
 
 void recovery_turn_done(struct recovery *r)
@@ -286,6 +387,15 @@ static bool adopt(struct recovery *r, int fd)
 	log_msg(rlog(r), VUS_LOG_NOTICE,
 		"recovery: continuing the previous process's state (epoch %llu)",
 		(unsigned long long)sa_epoch(r->sa));
+	/* Message numbers go on from the last one journaled. */
+	{
+		struct kept_journal j;
+		const void *p;
+		enum kept_stage st;
+
+		if (recovery_last_message(r, &j, &p, &st) == 0)
+			r->seq = j.seq;
+	}
 	return true;
 }
 
@@ -305,12 +415,24 @@ int recovery_realize(vus_ctx *ctx, struct recovery *r)
 	fd = recovery_inherit_take(name);
 	if (fd >= 0) {
 		r->recovered = adopt(r, fd);
-		if (r->recovered)
-			return 0;
-		/* The store drops the refused area; a new one follows. */
-		recovery_unstore(r, name);
+		if (!r->recovered)
+			/* The store drops the refused area; a new one follows. */
+			recovery_unstore(r, name);
 	}
-	return start_clean(r);
+	if (!r->recovered) {
+		int ret = start_clean(r);
+
+		/* A kept connection without its state is of no use. */
+		fd = recovery_take_conn(r);
+		close_fd(&fd);
+		return ret;
+	}
+	recovery_kill_point(r, "restored");
+	/* The client's session goes on where the dead process left it. */
+	fd = recovery_take_conn(r);
+	if (fd >= 0 && engine_adopt(ctx_engine(ctx), fd) == 0)
+		recovery_kill_point(r, "resumed");
+	return 0;
 }
 
 VUS_EXPORT int vus_ctx_recovered(vus_ctx *ctx)

@@ -10,8 +10,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "vus/recovery.h"
+#include "wire.h"
 
 struct recovery;
 
@@ -30,12 +32,90 @@ struct recovery;
  */
 int recovery_realize(vus_ctx *ctx, struct recovery *r);
 
-/** A message was handled (@changes: KEPT_*): save and commit. */
-void recovery_message_done(struct recovery *r, uint32_t changes);
+/*
+ * The message handled last on a kept connection, as the area records it
+ * in the same commit as what handling it changed; its reply follows when
+ * it fits (a restarted process sends it if the dead one could not).
+ */
+#define KEPT_JOURNAL_MAX 4096u    /* reply bytes journaled, header included */
+#define KEPT_J_PEEKED 0x1u        /* it was in the socket until committed */
+#define KEPT_J_NO_REPLY 0x2u      /* nothing to send */
+#define KEPT_J_UNJOURNALED 0x4u   /* its reply was too large to journal,
+				   * or carried fds */
+#define KEPT_J_BIG 0x8u           /* its reply may go out in pieces */
+
+struct kept_journal {
+	uint64_t seq;           /* messages journaled in this area so far */
+	struct wire_hdr req;
+	uint32_t req_crc;       /* CRC32C of the request's bytes, if peeked */
+	uint32_t flags;         /* KEPT_J_* */
+	uint32_t reply_len;     /* journaled reply bytes */
+};
+
+/* How far the dead process got with that reply (recovery_mark()). */
+enum kept_stage {
+	KEPT_COMMITTED = 0, /* committed; maybe still in the socket */
+	KEPT_DEQUEUED = 1,  /* taken out of the socket, reply not sent */
+	KEPT_SENDING = 2,   /* a send began: it went out whole, or not at all
+			     * (journaled replies), or in part */
+	KEPT_SENT = 3,
+};
+
+/**
+ * A message was handled (@changes: KEPT_*): save what changed and commit
+ * it, with @j and its reply (@reply/@iovcnt, header first) when the
+ * connection is kept (@j NULL otherwise). Fills j->seq. 0, or -EIO when
+ * recovery is off (the message is answered all the same).
+ */
+int recovery_message_done(struct recovery *r, uint32_t changes,
+			  struct kept_journal *j, const struct iovec *reply,
+			  int iovcnt);
+
+/** Record that message @seq reached @stage (one store, no commit). */
+void recovery_mark(struct recovery *r, uint64_t seq, enum kept_stage stage);
+
+/**
+ * After a recovery: the last journaled message, its reply (valid until
+ * the next message is journaled) and the stage it reached. -ENOENT when
+ * none was journaled.
+ */
+int recovery_last_message(struct recovery *r, struct kept_journal *j,
+			  const void **reply, enum kept_stage *stage);
+
+/** Save the engine's own state (opaque bytes) with the next commit. */
+int recovery_save_engine(struct recovery *r, const void *p, size_t len);
+
+/** After a recovery: the engine's saved bytes; *len 0 if none. */
+int recovery_engine_state(struct recovery *r, const void **p, size_t *len);
+
+/*
+ * The connection and the listening socket in the fd store. The listener
+ * is stored when this context made it, not when it was handed one (a
+ * systemd socket unit or vus-supervise --listen keeps that one itself).
+ */
+int recovery_keep_conn(struct recovery *r, int fd);
+void recovery_drop_conn(struct recovery *r);
+int recovery_keep_listener(struct recovery *r, int fd);
+/** The inherited connection or listener (caller owns it), or -ENOENT. */
+int recovery_take_conn(struct recovery *r);
+int recovery_take_listener(struct recovery *r);
+/** Whether state was restored (the inherited fds belong to it). */
+bool recovery_recovered(const struct recovery *r);
 
 /** End of a loop turn: save and commit what devices marked changed. */
 void recovery_turn_done(struct recovery *r);
 
 void recovery_destroy(struct recovery *r);
+
+/**
+ * Fault injection for tests: with $VUS_TEST_KILL_AT set to
+ * "<point>[@<n>]:<file>" when recovery was enabled, the process kills
+ * itself with SIGKILL the n-th time (default the first) it reaches @point,
+ * if it can create <file> (so the restarted process goes on). Points:
+ * "committed", "dequeued", "sending", "written" (its reply written, not
+ * yet noted), "sent" (a kept message's steps), "inherited", "restored",
+ * "resumed" (a restarted process's steps). Does nothing otherwise.
+ */
+void recovery_kill_point(struct recovery *r, const char *point);
 
 #endif /* VUS_RECOVERY_INTERNAL_H */

@@ -7,9 +7,13 @@
  * for a device's). The device API to keep and take fds by name is here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "ctx_internal.h"
@@ -159,4 +163,110 @@ VUS_EXPORT int vus_ctx_drop_fd(vus_ctx *ctx, const char *name)
 		recovery_unstore(r, sname);
 	r->kept[i] = r->kept[--r->nr_kept];
 	return 0;
+}
+
+/* The library's own fds: "vus.<context>.<what>". */
+static int keep_lib_fd(struct recovery *r, const char *what, int fd)
+{
+	char name[FDSTORE_NAME_MAX + 1];
+	int ret = recovery_fd_name(name, sizeof(name), r->prefix, what);
+
+	return ret == 0 ? recovery_store(r, name, fd) : ret;
+}
+
+static int take_lib_fd(struct recovery *r, const char *what)
+{
+	char name[FDSTORE_NAME_MAX + 1];
+
+	if (recovery_fd_name(name, sizeof(name), r->prefix, what) < 0)
+		return -EINVAL;
+	return recovery_inherit_take(name);
+}
+
+int recovery_keep_conn(struct recovery *r, int fd)
+{
+	int ret;
+
+	if (r == NULL || r->conn_kept)
+		return 0;
+	ret = keep_lib_fd(r, "conn", fd);
+	r->conn_kept = ret == 0;
+	return ret;
+}
+
+void recovery_drop_conn(struct recovery *r)
+{
+	char name[FDSTORE_NAME_MAX + 1];
+
+	if (r == NULL || !r->conn_kept)
+		return;
+	r->conn_kept = false;
+	if (recovery_fd_name(name, sizeof(name), r->prefix, "conn") == 0)
+		recovery_unstore(r, name);
+}
+
+int recovery_keep_listener(struct recovery *r, int fd)
+{
+	return r == NULL ? 0 : keep_lib_fd(r, "listen", fd);
+}
+
+int recovery_take_conn(struct recovery *r)
+{
+	int fd = take_lib_fd(r, "conn");
+
+	/* Without the state that goes with it, a connection is no use. */
+	if (fd >= 0 && !r->recovered) {
+		close_fd(&fd);
+		r->conn_kept = true;
+		recovery_drop_conn(r);
+		return -ENOENT;
+	}
+	if (fd >= 0)
+		r->conn_kept = true; /* still in the store */
+	return fd;
+}
+
+int recovery_take_listener(struct recovery *r)
+{
+	return take_lib_fd(r, "listen");
+}
+
+void recovery_kill_point(struct recovery *r, const char *point)
+{
+	int fd;
+
+	if (r == NULL || r->kill_at[0] == '\0' || strcmp(r->kill_at, point) != 0)
+		return;
+	if (++r->kill_seen < r->kill_nth)
+		return;
+	fd = open(r->kill_file, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return; /* killed here once already */
+	close_fd(&fd);
+	raise(SIGKILL);
+}
+
+/* Read $VUS_TEST_KILL_AT ("<point>[@<n>]:<file>") once, at enable time. */
+void recovery_kill_init(struct recovery *r)
+{
+	const char *v = getenv("VUS_TEST_KILL_AT"), *colon, *at;
+
+	if (v == NULL || (colon = strchr(v, ':')) == NULL ||
+	    (size_t)(colon - v) >= sizeof(r->kill_at) ||
+	    strlen(colon + 1) >= sizeof(r->kill_file))
+		return;
+	memcpy(r->kill_at, v, (size_t)(colon - v));
+	r->kill_at[colon - v] = '\0';
+	strcpy(r->kill_file, colon + 1);
+	at = strchr(r->kill_at, '@');
+	r->kill_nth = 1;
+	if (at != NULL) {
+		r->kill_nth = (unsigned int)atoi(at + 1);
+		r->kill_at[at - r->kill_at] = '\0';
+	}
+}
+
+bool recovery_recovered(const struct recovery *r)
+{
+	return r != NULL && r->recovered;
 }

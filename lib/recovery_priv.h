@@ -34,8 +34,16 @@ struct recovery {
 	unsigned int nr_sec;    /* migration sections (library's first) */
 	unsigned int nr_lib_sec;
 	int sec_block0;         /* block id of section 0 */
+	int engine_block;       /* the engine's state */
+	int msg_block;          /* the last message's journal */
+	uint64_t seq;           /* messages journaled so far */
+	bool conn_kept;         /* the connection is in the store */
 	bool *dirty;            /* per section */
 	bool any_dirty;
+	char kill_at[64];       /* $VUS_TEST_KILL_AT's point, or "" */
+	char kill_file[192];
+	unsigned int kill_nth;  /* at the n-th time the point is reached */
+	unsigned int kill_seen;
 	struct kept_fd kept[KEPT_DEV_FDS_MAX];
 	unsigned int nr_kept;
 };
@@ -63,5 +71,8 @@ int recovery_store(struct recovery *r, const char *name, int fd);
 
 /** Remove @name from the store (its copies are closed there). */
 void recovery_unstore(struct recovery *r, const char *name);
+
+/** Take $VUS_TEST_KILL_AT (recovery_kill_point()). */
+void recovery_kill_init(struct recovery *r);
 
 #endif /* VUS_RECOVERY_PRIV_H */

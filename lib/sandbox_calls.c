@@ -179,6 +179,10 @@ int sandbox_add_base(vus_sandbox *sb)
 
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(base_calls); i++)
 		ret = vus_sandbox_allow(sb, base_calls[i]);
+	/* Crash recovery's peek mode asks how many bytes a partly arrived
+	 * message has in the socket (FIONREAD, i.e. SIOCINQ). */
+	if (ret == 0)
+		ret = vus_sandbox_allow_if(sb, SYS_ioctl, 1, FIONREAD);
 #ifdef SANDBOX_ASAN
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(sanitizer_calls); i++)
 		ret = vus_sandbox_allow(sb, sanitizer_calls[i]);

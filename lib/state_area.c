@@ -49,6 +49,8 @@ struct sa_header {
 	uint32_t hdr_crc; /* of everything above, this field as 0 */
 	char identity[SA_IDENTITY_MAX + 1];
 	struct sa_commit_rec commit[2] __attribute__((aligned(SA_LINE)));
+	/* sa_mark(): one word, stored whole, outside the commit scheme. */
+	uint64_t mark __attribute__((aligned(SA_LINE)));
 };
 
 struct sa_dirent {
@@ -418,6 +420,17 @@ void sa_commit(struct state_area *sa)
 uint64_t sa_epoch(const struct state_area *sa)
 {
 	return sa->epoch;
+}
+
+void sa_set_mark(struct state_area *sa, uint64_t v)
+{
+	if (sa->map != NULL)
+		__atomic_store_n(&hdr(sa)->mark, v, __ATOMIC_RELEASE);
+}
+
+uint64_t sa_get_mark(struct state_area *sa)
+{
+	return sa->map ? __atomic_load_n(&hdr(sa)->mark, __ATOMIC_ACQUIRE) : 0;
 }
 
 void sa_set_epoch(struct state_area *sa, uint64_t e)

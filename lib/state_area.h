@@ -109,6 +109,15 @@ void sa_commit(struct state_area *sa);
 /** The last committed epoch (0: none yet). */
 uint64_t sa_epoch(const struct state_area *sa);
 
+/**
+ * One 64-bit word in the area outside the commit scheme, for progress
+ * that must be recorded at once and on its own (a message's reply sent):
+ * each store is whole, the last one wins, nothing checks it. 0 in a new
+ * area.
+ */
+void sa_set_mark(struct state_area *sa, uint64_t v);
+uint64_t sa_get_mark(struct state_area *sa);
+
 /** Tests only: continue from epoch @e (e.g. just before the wrap). */
 void sa_set_epoch(struct state_area *sa, uint64_t e);
 

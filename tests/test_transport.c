@@ -20,15 +20,21 @@ struct pair {
 	int peer;
 };
 
-static void pair_open(struct pair *p, uint32_t max_msg, unsigned int max_fds)
+static void pair_open_mode(struct pair *p, uint32_t max_msg,
+			   unsigned int max_fds, bool peek)
 {
 	struct transport_limits lim = { .max_msg_size = max_msg,
-					.max_fds = max_fds };
+					.max_fds = max_fds, .peek = peek };
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(transport_sock_create(sv[0], &lim, &p->t), 0);
 	p->peer = sv[1];
+}
+
+static void pair_open(struct pair *p, uint32_t max_msg, unsigned int max_fds)
+{
+	pair_open_mode(p, max_msg, max_fds, false);
 }
 
 static void pair_close(struct pair *p)
@@ -319,6 +325,145 @@ static void send_queues_when_the_peer_is_slow(void **state)
 	pair_close(&p);
 }
 
+/*
+ * Peek mode (crash recovery): a message stays in the socket until
+ * consumed, so a transport made anew on the same socket -- the restarted
+ * process -- gets it again, fds included.
+ */
+static void peeked_message_stays_until_consumed(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+	int efd = eventfd(0, EFD_CLOEXEC), keep, fd;
+	struct transport_limits lim = { .max_msg_size = 4096, .max_fds = 4,
+					.peek = true };
+	struct transport *t2;
+	size_t n = build(buf, 7, 24);
+
+	(void)state;
+	pair_open_mode(&p, 4096, 4, true);
+	raw_send(p.peer, buf, n, &efd, 1);
+	raw_send(p.peer, buf, build(buf, 8, 8), NULL, 0);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_true(m.peeked);
+	assert_int_equal(m.hdr.msg_id, 7);
+	assert_int_equal(m.nfds, 1);
+	msg_release(&m);
+	/* Not consumed: the next is not delivered. */
+	assert_int_equal(transport_recv(p.t, &m), -EBUSY);
+	/* "Killed" here: a new transport on the same socket sees it again. */
+	keep = dup(transport_fd(p.t));
+	transport_destroy(p.t);
+	assert_int_equal(transport_sock_create(keep, &lim, &t2), 0);
+	assert_int_equal(transport_recv(t2, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 7);
+	fd = msg_take_fd(&m, 0);
+	assert_int_equal(eventfd_write(fd, 3), 0);
+	assert_int_equal(eventfd_read(efd, &(eventfd_t){ 0 }), 0); /* same eventfd */
+	close(fd);
+	assert_int_equal(transport_consume(t2, &m), 0);
+	msg_release(&m);
+	assert_int_equal(transport_recv(t2, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 8);
+	assert_int_equal(transport_consume(t2, &m), 0);
+	msg_release(&m);
+	assert_int_equal(transport_recv(t2, &m), -EAGAIN);
+	transport_destroy(t2);
+	close(p.peer);
+	close(efd);
+}
+
+static void partial_message_stalls_without_taking_bytes(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+	size_t n = build(buf, 9, 40);
+
+	(void)state;
+	pair_open_mode(&p, 4096, 4, true);
+	raw_send(p.peer, buf, 10, NULL, 0); /* part of the header */
+	assert_int_equal(transport_recv(p.t, &m), -EAGAIN);
+	assert_true(transport_stalled(p.t));
+	raw_send(p.peer, buf + 10, 20, NULL, 0); /* header and some body */
+	assert_int_equal(transport_recv(p.t, &m), -EAGAIN);
+	assert_true(transport_stalled(p.t));
+	raw_send(p.peer, buf + 30, n - 30, NULL, 0);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_false(transport_stalled(p.t));
+	assert_memory_equal(m.payload, buf + 16, 40);
+	assert_int_equal(transport_consume(p.t, &m), 0);
+	msg_release(&m);
+	pair_close(&p);
+}
+
+static void eof_inside_a_peeked_message(void **state)
+{
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+
+	(void)state;
+	pair_open_mode(&p, 4096, 4, true);
+	build(buf, 1, 20);
+	raw_send(p.peer, buf, 20, NULL, 0);
+	close(p.peer);
+	assert_int_equal(transport_recv(p.t, &m), -EPROTO);
+	transport_destroy(p.t);
+	pair_open_mode(&p, 4096, 4, true);
+	close(p.peer);
+	assert_int_equal(transport_recv(p.t, &m), -EPIPE);
+	transport_destroy(p.t);
+}
+
+/* Past TRANSPORT_PEEK_MAX a message is read as it comes (and one byte
+ * less is still peeked whole). */
+static void peek_limit_at_and_past(void **state)
+{
+	const uint32_t at = TRANSPORT_PEEK_MAX - WIRE_HDR_SIZE;
+	uint8_t *buf = malloc(TRANSPORT_PEEK_MAX + 16);
+	struct pair p;
+	struct msg m;
+
+	(void)state;
+	pair_open_mode(&p, 1u << 20, 4, true);
+	raw_send(p.peer, buf, build(buf, 1, at), NULL, 0);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_true(m.peeked);
+	assert_int_equal(transport_consume(p.t, &m), 0);
+	msg_release(&m);
+	raw_send(p.peer, buf, build(buf, 2, at + 1), NULL, 0);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_false(m.peeked);
+	assert_int_equal(m.len, at + 1);
+	assert_memory_equal(m.payload, buf + 16, at + 1);
+	msg_release(&m);
+	free(buf);
+	pair_close(&p);
+}
+
+static void peeked_fds_over_the_limit_are_refused(void **state)
+{
+	int efd[5];
+	struct pair p;
+	uint8_t buf[64];
+	struct msg m;
+	size_t n = build(buf, 3, 8);
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC);
+	pair_open_mode(&p, 4096, 4, true);
+	raw_send(p.peer, buf, n, efd, 5);
+	close_fds(efd, 5);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.reject, -EINVAL);
+	assert_int_equal(transport_consume(p.t, &m), 0);
+	msg_release(&m);
+	pair_close(&p);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +477,11 @@ int main(int argc, char **argv)
 		VTEST(eof_between_and_inside_messages),
 		VTEST(short_msg_size_breaks_framing),
 		VTEST(send_queues_when_the_peer_is_slow),
+		VTEST(peeked_message_stays_until_consumed),
+		VTEST(partial_message_stalls_without_taking_bytes),
+		VTEST(eof_inside_a_peeked_message),
+		VTEST(peek_limit_at_and_past),
+		VTEST(peeked_fds_over_the_limit_are_refused),
 	};
 
 	return vtest_run("transport", tests, argc, argv);

@@ -82,12 +82,13 @@ int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
 	/* Before the sandbox: rt_sigaction is not on its list. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* Listening: a service manager waiting for us may go on. Before the
+	 * sandbox: it opens a socket. */
+	(void)vus_notify("READY=1");
 	ret = apply_sandbox(ctx, c, add, opaque);
 	if (ret < 0) {
 		fprintf(stderr, "sandbox: %s\n", strerror(-ret));
 		return ret;
 	}
-	/* Listening: a service manager waiting for us may go on. */
-	(void)vus_notify("READY=1");
 	return vus_ctx_run(ctx);
 }
