@@ -38,8 +38,8 @@ struct msg {
 	/* Whether payload/fds are owned by the message (msg_detach()). */
 	bool owned;
 	/*
-	 * Peek mode: the message is still in the socket (its fds here are
-	 * duplicates); transport_consume() takes it out once handled.
+	 * Peek mode: the message is still in the socket, delivered without
+	 * its fds; transport_consume() takes it out (and its fds, if asked).
 	 */
 	bool peeked;
 };
@@ -101,11 +101,14 @@ struct transport_ops {
 	int (*fd)(const struct transport *t);
 	void (*destroy)(struct transport *t);
 	/**
-	 * Peek mode: take the message @m (delivered peeked) out of the
-	 * socket, closing the second copies of its fds. Until then recv
-	 * returns -EBUSY. 0, or -EPROTO when the socket no longer holds it.
+	 * Peek mode: take the message @m (delivered peeked, without fds)
+	 * out of the socket. With @take_fds the fds that came with its
+	 * first bytes go to @m (more than allowed, or fds on later bytes:
+	 * m->reject = -EINVAL, all closed); without, any fds are closed.
+	 * Until then recv returns -EBUSY. 0, or -EPROTO when the socket no
+	 * longer holds it.
 	 */
-	int (*consume)(struct transport *t, struct msg *m);
+	int (*consume)(struct transport *t, struct msg *m, bool take_fds);
 	/**
 	 * Peek mode: the last recv found only part of a message; wait for
 	 * new bytes (edge-triggered) rather than for readability.
@@ -124,8 +127,11 @@ struct transport_limits {
 	 * Peek mode (crash recovery): a message up to TRANSPORT_PEEK_MAX
 	 * bytes is delivered while it is still in the socket and leaves it
 	 * only by transport_consume(), so a process killed while handling it
-	 * leaves it there for the next. Larger ones (and one whose fds ride
-	 * on a later piece) are read as they come, as without peek mode.
+	 * leaves it there for the next. Its fds come only with consume():
+	 * a peek cannot tell a message's fds from the next one's (the kernel
+	 * peeks on into the next piece and returns its fds). Larger messages
+	 * (and one split into pieces by fds) are read as they come, as
+	 * without peek mode.
 	 */
 	bool peek;
 };
@@ -198,9 +204,10 @@ static inline int transport_fd(const struct transport *t)
 	return t->ops->fd(t);
 }
 
-static inline int transport_consume(struct transport *t, struct msg *m)
+static inline int transport_consume(struct transport *t, struct msg *m,
+				    bool take_fds)
 {
-	return t->ops->consume(t, m);
+	return t->ops->consume(t, m, take_fds);
 }
 
 static inline bool transport_stalled(const struct transport *t)

@@ -74,7 +74,7 @@ int sock_grow_buf(struct sock_transport *s, size_t need);
  * receive this one as it comes (too large, or fds past its first piece). */
 int sock_peek_recv(struct sock_transport *s, struct msg *m);
 
-int sock_consume(struct transport *t, struct msg *m);
+int sock_consume(struct transport *t, struct msg *m, bool take_fds);
 bool sock_stalled(const struct transport *t);
 
 #endif /* VUS_TRANSPORT_SOCK_PRIV_H */

@@ -419,6 +419,8 @@ static void handle_msg(struct engine *e, struct msg *m)
 		/* Nothing of ours is outstanding outside engine_dma_msg(). */
 		log_client(e->log, VUS_LOG_DEBUG, "unexpected reply id %u",
 			   m->hdr.msg_id);
+		if (engine_kept_drop(e, m) < 0)
+			e->broken = true;
 		msg_release(m);
 		return;
 	}
@@ -433,6 +435,15 @@ static void handle_msg(struct engine *e, struct msg *m)
 	d = engine_cmd(m->hdr.cmd);
 	if (d == NULL) {
 		reply_error(e, m, -ENOSYS);
+		return;
+	}
+	if (engine_kept_take_fds(e, engine_cmd_max_fds(e, d), m) < 0) {
+		msg_release(m);
+		e->broken = true;
+		return;
+	}
+	if (m->reject) {
+		reply_error(e, m, m->reject);
 		return;
 	}
 	ret = engine_cmd_check(e, d, m);

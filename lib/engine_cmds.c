@@ -138,13 +138,17 @@ uint32_t engine_argsz(const struct msg *m)
 	return argsz;
 }
 
+uint32_t engine_cmd_max_fds(const struct engine *e, const struct cmd_desc *d)
+{
+	return d->max_fds == FDS_NEGOTIATED ? e->lim.max_fds : d->max_fds;
+}
+
 int engine_cmd_check(const struct engine *e, const struct cmd_desc *d,
 		     const struct msg *m)
 {
 	uint32_t max_len = d->data_max ? d->min_len + e->lim.max_xfer
 				       : d->max_len;
-	unsigned int max_fds = d->max_fds == FDS_NEGOTIATED ? e->lim.max_fds
-							    : d->max_fds;
+	unsigned int max_fds = engine_cmd_max_fds(e, d);
 
 	/* Nothing but VERSION before negotiation; VERSION only once. */
 	if (!(d->states & CONN_BIT(e->state)))

@@ -137,11 +137,38 @@ int engine_kept_finish(struct engine *e, uint32_t changes, struct msg *m,
 		return 0; /* recovery is off: still answer the client */
 	e->kept_seq = j.seq;
 	recovery_kill_point(rec(e), "committed");
-	if (m->peeked && transport_consume(e->t, m) < 0)
+	if (m->peeked && transport_consume(e->t, m, false) < 0)
 		return -EPROTO;
 	recovery_mark(rec(e), j.seq, rh == NULL ? KEPT_SENT : KEPT_DEQUEUED);
 	recovery_kill_point(rec(e), "dequeued");
 	return 0;
+}
+
+int engine_kept_take_fds(struct engine *e, uint32_t max_fds, struct msg *m)
+{
+	struct kept_journal j = { .req = m->hdr,
+				  .flags = KEPT_J_PEEKED | KEPT_J_INTENT };
+	int ret;
+
+	if (!e->kept || !m->peeked || max_fds == 0)
+		return 0;
+	/* Journaled first: if we die with the fds taken, the message is
+	 * answered with an error (its fds died with us). */
+	j.req_crc = request_crc(m);
+	if (m->hdr.flags & WIRE_F_NO_REPLY)
+		j.flags |= KEPT_J_NO_REPLY;
+	if (recovery_message_done(rec(e), 0, &j, NULL, 0) == 0)
+		e->kept_seq = j.seq;
+	recovery_kill_point(rec(e), "taking");
+	ret = transport_consume(e->t, m, true);
+	recovery_kill_point(rec(e), "taken");
+	return ret;
+}
+
+int engine_kept_drop(struct engine *e, struct msg *m)
+{
+	/* Nothing to keep or answer: out of the socket it goes. */
+	return m->peeked ? transport_consume(e->t, m, false) : 0;
 }
 
 void engine_kept_sent(struct engine *e)
@@ -184,25 +211,32 @@ void engine_kept_detached(struct engine *e, int why)
 	e->kept = false;
 }
 
-/* The journaled message may still be at the head of the socket. */
-static void take_out_if_there(struct engine *e, const struct kept_journal *j)
+/*
+ * Whether the journaled message is still at the head of the socket; with
+ * @take, taken out. Whatever is there otherwise (or then) is handled
+ * first, as any other message.
+ */
+static bool take_out_if_there(struct engine *e, const struct kept_journal *j,
+			      bool take)
 {
+	bool there;
 	struct msg m;
 
 	if (transport_recv(e->t, &m) != 0)
-		return; /* nothing whole there: it was taken out */
-	if (m.peeked && memcmp(&m.hdr, &j->req, sizeof(m.hdr)) == 0 &&
-	    request_crc(&m) == j->req_crc) {
-		if (transport_consume(e->t, &m) < 0)
+		return false; /* nothing whole there: it was taken out */
+	there = m.peeked && memcmp(&m.hdr, &j->req, sizeof(m.hdr)) == 0 &&
+		request_crc(&m) == j->req_crc;
+	if (there && take) {
+		if (transport_consume(e->t, &m, false) < 0)
 			e->broken = true;
 		msg_release(&m);
-		return;
+		return true;
 	}
-	/* The next message: handled first, as any other. */
 	if (engine_defer(e, &m) < 0) {
 		msg_release(&m);
 		e->broken = true;
 	}
+	return there;
 }
 
 static void send_error(struct engine *e, const struct wire_hdr *req)
@@ -257,8 +291,18 @@ static void settle(struct engine *e)
 	if (recovery_last_message(rec(e), &j, &reply, &st) < 0)
 		return;
 	e->kept_seq = j.seq;
+	if (j.flags & KEPT_J_INTENT) {
+		/* Its fds were being taken: still there, it is handled anew;
+		 * gone, they went with the dead process. */
+		if (!take_out_if_there(e, &j, false) &&
+		    !(j.flags & KEPT_J_NO_REPLY)) {
+			send_error(e, &j.req);
+			engine_kept_sent(e);
+		}
+		return;
+	}
 	if (st == KEPT_COMMITTED && (j.flags & KEPT_J_PEEKED))
-		take_out_if_there(e, &j);
+		(void)take_out_if_there(e, &j, true);
 	if (st != KEPT_SENT && !(j.flags & KEPT_J_NO_REPLY)) {
 		log_msg(e->log, VUS_LOG_NOTICE,
 			"recovery: answering %s (id %u) again (stage %d)",

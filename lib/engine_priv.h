@@ -123,6 +123,8 @@ struct engine {
 const struct cmd_desc *engine_cmd(uint32_t cmd);
 int engine_cmd_check(const struct engine *e, const struct cmd_desc *d,
 		     const struct msg *m);
+/** The most fds command @d may carry on this connection. */
+uint32_t engine_cmd_max_fds(const struct engine *e, const struct cmd_desc *d);
 /**
  * A zeroed buffer of @len bytes sent as @r's tail (after @r->len bytes of
  * @r->buf). The reply owns it; it is freed once written to the socket, or
@@ -179,6 +181,13 @@ int engine_defer(struct engine *e, struct msg *m);
 int engine_kept_finish(struct engine *e, uint32_t changes, struct msg *m,
 		       const struct wire_hdr *rh, const struct iovec *iov,
 		       int iovcnt, unsigned int nfds);
+/**
+ * A command that may carry fds (@max_fds > 0): its fds come only by
+ * taking it out of the socket, which is journaled first. 0 or -EPROTO.
+ */
+int engine_kept_take_fds(struct engine *e, uint32_t max_fds, struct msg *m);
+/** A message that gets no answer (a stray reply): out of the socket. */
+int engine_kept_drop(struct engine *e, struct msg *m);
 void engine_kept_sending(struct engine *e);
 void engine_kept_sent(struct engine *e);
 int engine_kept_attached(struct engine *e);

@@ -43,6 +43,8 @@ int recovery_realize(vus_ctx *ctx, struct recovery *r);
 #define KEPT_J_UNJOURNALED 0x4u   /* its reply was too large to journal,
 				   * or carried fds */
 #define KEPT_J_BIG 0x8u           /* its reply may go out in pieces */
+#define KEPT_J_INTENT 0x10u       /* its fds were about to be taken out of
+				   * the socket, before it was handled */
 
 struct kept_journal {
 	uint64_t seq;           /* messages journaled in this area so far */
@@ -112,8 +114,9 @@ void recovery_destroy(struct recovery *r);
  * "<point>[@<n>]:<file>" when recovery was enabled, the process kills
  * itself with SIGKILL the n-th time (default the first) it reaches @point,
  * if it can create <file> (so the restarted process goes on). Points:
- * "committed", "dequeued", "sending", "written" (its reply written, not
- * yet noted), "sent" (a kept message's steps), "inherited", "restored",
+ * "taking", "taken" (a message with fds: before and after they leave the
+ * socket), "committed", "dequeued", "sending", "written" (its reply
+ * written, not yet noted), "sent" (a kept message's steps), "inherited", "restored",
  * "resumed" (a restarted process's steps). Does nothing otherwise.
  */
 void recovery_kill_point(struct recovery *r, const char *point);

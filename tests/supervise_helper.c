@@ -192,11 +192,11 @@ static void on_term(int sig)
 	_exit(3);
 }
 
-/* Wait for SIGTERM, passed on by the supervisor; exit 3. */
+/* Wait for SIGTERM, passed on by the supervisor; exit 3 (the handler is
+ * in place before the report that tells the test to send it). */
 static __attribute__((noreturn)) int mode_term(int gen)
 {
 	(void)gen;
-	signal(SIGTERM, on_term);
 	for (;;)
 		pause();
 }
@@ -217,6 +217,8 @@ int main(int argc, char **argv)
 	if (argc != 3)
 		return 2;
 	report_path = argv[2];
+	if (strcmp(argv[1], "term") == 0)
+		signal(SIGTERM, on_term);
 	gen = generation();
 	if (strcmp(argv[1], "fail") == 0) {
 		report(gen);

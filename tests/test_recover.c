@@ -237,6 +237,7 @@ static void killed_at_every_step(void **state)
 		"committed", "dequeued", "sending", "written", "sent",
 		"inherited", "restored", "resumed",
 	};
+	/* "taking", "taken": fd_message_killed_*() below. */
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -357,6 +358,49 @@ static void one_reply_per_request_killed_sent(void **state)
 {
 	(void)state;
 	one_reply_per_request("sent");
+}
+
+/*
+ * A message with fds (SET_IRQS binding INTx's eventfd) is taken out of
+ * the socket before it is handled, its fds with it. Killed just before:
+ * it is still there and handled anew. Killed just after: its fds died
+ * with the process, so it is answered with an error; bound again, INTx
+ * works.
+ */
+static void fd_message_killed(const char *point, int first_ret)
+{
+	char env[300], flag[256];
+	struct server s;
+	struct stat st;
+	int ret;
+
+	snprintf(flag, sizeof(flag), "%s.killed", vtest_sock_path(point));
+	snprintf(env, sizeof(env), "%s:%s", point, flag);
+	unlink(flag);
+	supervised_start_env(&s, env);
+	connect_client(&s);
+	(void)reg(&s, IDIO16_REG_IRQ_CTL); /* reading it enables the IRQ */
+	ret = vus_client_irq_enable(s.c, VUS_PCI_IRQ_INTX, 1);
+	assert_int_equal(ret, first_ret);
+	assert_int_equal(stat(flag, &st), 0);
+	if (ret < 0)
+		assert_int_equal(vus_client_irq_enable(s.c, VUS_PCI_IRQ_INTX, 1), 0);
+	control(&s, "inputs 0x0f00");
+	assert_true(vus_client_irq_wait(s.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(5000)) >= 1);
+	stop(&s);
+	unlink(flag);
+}
+
+static void fd_message_killed_before_taking_its_fds(void **state)
+{
+	(void)state;
+	fd_message_killed("taking", 0);
+}
+
+static void fd_message_killed_after_taking_its_fds(void **state)
+{
+	(void)state;
+	fd_message_killed("taken", -EINTR);
 }
 
 /*
@@ -624,6 +668,8 @@ int main(int argc, char **argv)
 		VTEST(one_reply_per_request_killed_sending),
 		VTEST(one_reply_per_request_killed_written),
 		VTEST(one_reply_per_request_killed_sent),
+		VTEST(fd_message_killed_before_taking_its_fds),
+		VTEST(fd_message_killed_after_taking_its_fds),
 		VTEST(random_kills_under_load),
 		VTEST(kept_area_restores_outputs),
 		VTEST(damaged_area_starts_clean),
