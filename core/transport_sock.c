@@ -334,7 +334,8 @@ static int send_parts(struct sock_transport *s, const struct wire_hdr *h,
 		return -EINVAL;
 	}
 	v[0] = (struct iovec){ .iov_base = (void *)h, .iov_len = WIRE_HDR_SIZE };
-	memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
+	if (iovcnt > 0) /* iov may be NULL then */
+		memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
 	v[iovcnt + 1] = (struct iovec){ .iov_base = own, .iov_len = own_len };
 	total = iov_bytes(v, iovcnt + 2);
 	if (s->head == NULL) {
