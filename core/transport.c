@@ -23,10 +23,11 @@ void msg_release(struct msg *m)
 	if (m->fds != NULL)
 		close_fds(m->fds, m->nfds);
 	if (m->owned) {
-		free(m->payload);
+		free(m->store != NULL ? m->store : m->payload);
 		free(m->fds);
 	}
 	m->payload = NULL;
+	m->store = NULL;
 	m->fds = NULL;
 	m->nfds = 0;
 	m->len = 0;
@@ -55,6 +56,7 @@ int msg_detach(struct msg *m)
 		memcpy(fds, m->fds, m->nfds * sizeof(int));
 	}
 	m->payload = p;
+	m->store = NULL;
 	m->fds = fds;
 	m->owned = true;
 	return 0;

@@ -37,6 +37,9 @@ struct msg {
 	int reject;
 	/* Whether payload/fds are owned by the message (msg_detach()). */
 	bool owned;
+	/* When owned: the block @payload lies in, freed instead of it
+	 * (NULL: @payload itself). */
+	uint8_t *store;
 	/*
 	 * Peek mode: the message is still in the socket, delivered without
 	 * its fds; transport_consume() takes it out (and its fds, if asked).
@@ -68,6 +71,15 @@ struct transport_ops {
 	 * msg_release/msg_detach.
 	 */
 	int (*recv)(struct transport *t, struct msg *m);
+	/**
+	 * As recv, but without a system call when the last read found the
+	 * socket empty: -EAGAIN then, and the caller waits for readability
+	 * (level-triggered) before recv. What a busy loop calls between
+	 * messages, so that it never probes an empty socket.
+	 */
+	int (*recv_more)(struct transport *t, struct msg *m);
+	/** Whether recv_more would deliver a message without reading. */
+	bool (*buffered)(const struct transport *t);
 	/**
 	 * Send header + @iov with @fds (borrowed) on the first byte. What
 	 * cannot be written now is copied (fds dup'd) and written by flush.
@@ -161,6 +173,16 @@ ssize_t transport_sendmsg(int fd, const struct iovec *iov, int iovcnt,
 static inline int transport_recv(struct transport *t, struct msg *m)
 {
 	return t->ops->recv(t, m);
+}
+
+static inline int transport_recv_more(struct transport *t, struct msg *m)
+{
+	return t->ops->recv_more(t, m);
+}
+
+static inline bool transport_buffered(const struct transport *t)
+{
+	return t->ops->buffered(t);
 }
 
 static inline int transport_send(struct transport *t, const struct wire_hdr *h,

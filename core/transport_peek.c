@@ -82,10 +82,11 @@ int sock_peek_recv(struct sock_transport *s, struct msg *m)
 		return stall(s);
 	if (h.msg_size < WIRE_HDR_SIZE)
 		return -EPROTO;
+	/* Nothing is buffered (the caller checked): peeked at the front. */
 	if (h.msg_size > TRANSPORT_PEEK_MAX || h.msg_size > s->lim.max_msg_size ||
-	    sock_grow_buf(s, h.msg_size) < 0)
+	    sock_rx_room(s, h.msg_size) < 0)
 		return 1;
-	n = peek(s, s->buf, h.msg_size);
+	n = peek(s, s->ib, h.msg_size);
 	if (n < 0)
 		return (int)n;
 	/* Short although all there: a piece with fds ends the peek early. */
@@ -93,7 +94,7 @@ int sock_peek_recv(struct sock_transport *s, struct msg *m)
 		return queued(s->fd) >= h.msg_size ? 1 : stall(s);
 	memset(m, 0, sizeof(*m));
 	m->hdr = h;
-	m->payload = s->buf + WIRE_HDR_SIZE;
+	m->payload = s->ib + WIRE_HDR_SIZE;
 	m->len = h.msg_size - WIRE_HDR_SIZE;
 	m->fds = s->dfds;
 	m->peeked = true;

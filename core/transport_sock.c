@@ -2,18 +2,9 @@
 /*
  * transport_sock: vfio-user framing over an AF_UNIX stream socket.
  *
- * Receiving reads exactly the 16-byte header, then exactly the body, so a
- * read never runs into the next message (whose fds travel with its first
- * byte). fds are accepted only with the header bytes; each read uses a
- * control buffer large enough for the kernel's per-message maximum, so
- * excess fds are seen and closed rather than silently lost. A message
- * larger than the limit is delivered, refused, as soon as its header is
- * in (so the peer hears why at once, not after gigabytes), and its body
- * is then read and discarded before the next header, keeping the stream
- * in step.
- *
- * Peek mode (transport_peek.c) leaves each message in the socket until
- * it is consumed.
+ * Receiving (transport_rx.c) reads as much as the socket holds and
+ * delivers whole messages from its buffer; peek mode (transport_peek.c)
+ * leaves each message in the socket until it is consumed.
  *
  * Sending writes header + payload + fds with one sendmsg(); whatever the
  * socket does not take is copied to an output queue (fds dup'd if none of
@@ -30,210 +21,27 @@
 #include "transport.h"
 #include "transport_sock_priv.h"
 
-#define DISCARD_CHUNK (64u * 1024u)
-
-/* Keep fds from one control message; close the ones we cannot accept. */
-void sock_take_cmsg_fds(struct sock_transport *s, struct cmsghdr *c,
-			bool with_header)
-{
-	size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-	int *p = (int *)CMSG_DATA(c);
-
-	for (size_t i = 0; i < n; i++) {
-		int fd;
-
-		memcpy(&fd, p + i, sizeof(fd));
-		/* With a refused body: its message was answered already. */
-		if (s->skip > 0) {
-			close_fd(&fd);
-			continue;
-		}
-		if (with_header && s->nfds < s->lim.max_fds) {
-			s->fds[s->nfds++] = fd;
-			continue;
-		}
-		/* Too many, or not attached to the header: refuse them all. */
-		close_fd(&fd);
-		s->reject = -EINVAL;
-	}
-}
-
-static ssize_t rx(struct sock_transport *s, void *p, size_t len,
-		  bool with_header)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS_LIMIT)];
-	} cbuf;
-	struct iovec iov = { .iov_base = p, .iov_len = len };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf.buf,
-		.msg_controllen = sizeof(cbuf.buf),
-	};
-	ssize_t n;
-
-	do {
-		n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			sock_take_cmsg_fds(s, c, with_header);
-	/* fds were lost in the kernel: we cannot tell whose they were. */
-	if (mh.msg_flags & MSG_CTRUNC)
-		return -EPROTO;
-	return n;
-}
-
-int sock_grow_buf(struct sock_transport *s, size_t need)
-{
-	uint8_t *nb;
-
-	if (need <= s->buf_cap)
-		return 0;
-	nb = realloc(s->buf, need);
-	if (nb == NULL)
-		return -ENOMEM;
-	s->buf = nb;
-	s->buf_cap = need;
-	return 0;
-}
-
-/* The header is complete: decide how to take the body. */
-static int start_body(struct sock_transport *s)
-{
-	if (s->hdr.msg_size < WIRE_HDR_SIZE)
-		return -EPROTO;
-	s->body_len = s->hdr.msg_size - WIRE_HDR_SIZE;
-	s->body_got = 0;
-	if (s->hdr.msg_size > s->lim.max_msg_size ||
-	    sock_grow_buf(s, s->body_len) < 0) {
-		/* Refused now; the body is drained before the next header. */
-		s->reject = -EMSGSIZE;
-		s->skip = s->body_len;
-		s->body_len = 0;
-	}
-	return 0;
-}
-
-/* Read and drop what is left of a refused message's body. */
-static int drain(struct sock_transport *s)
-{
-	int ret = s->skip > 0 ? sock_grow_buf(s, DISCARD_CHUNK) : 0;
-
-	while (ret == 0 && s->skip > 0) {
-		ssize_t n = rx(s, s->buf, MIN(s->skip, s->buf_cap), false);
-
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return -EPROTO; /* EOF inside a message */
-		s->skip -= (size_t)n;
-	}
-	return ret;
-}
-
-static int recv_header(struct sock_transport *s)
-{
-	int ret = drain(s);
-
-	if (ret < 0)
-		return ret;
-	while (s->hdr_got < WIRE_HDR_SIZE) {
-		ssize_t n = rx(s, (uint8_t *)&s->hdr + s->hdr_got,
-			       WIRE_HDR_SIZE - s->hdr_got, true);
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return s->hdr_got == 0 ? -EPIPE : -EPROTO;
-		s->hdr_got += (size_t)n;
-		if (s->hdr_got == WIRE_HDR_SIZE) {
-			int ret = start_body(s);
-			if (ret < 0)
-				return ret;
-		}
-	}
-	return 0;
-}
-
-static int recv_body(struct sock_transport *s)
-{
-	while (s->body_got < s->body_len) {
-		ssize_t n = rx(s, s->buf + s->body_got, s->body_len - s->body_got,
-			       false);
-
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return -EPROTO;
-		s->body_got += (size_t)n;
-	}
-	return 0;
-}
-
 static int sock_recv(struct transport *t, struct msg *m)
 {
 	struct sock_transport *s = to_sock(t);
-	int ret;
 
 	/* Peek mode, unless a message is already being read as it comes. */
-	if (s->lim.peek && s->hdr_got == 0 && s->skip == 0) {
-		ret = sock_peek_recv(s, m);
+	if (s->lim.peek && s->ipos == s->iend && s->skip == 0) {
+		int ret = sock_peek_recv(s, m);
+
 		if (ret <= 0)
 			return ret;
 	}
-	ret = recv_header(s);
-	if (ret == 0)
-		ret = recv_body(s);
-	if (ret < 0)
-		return ret;
-
-	memset(m, 0, sizeof(*m));
-	m->hdr = s->hdr;
-	m->payload = s->reject == -EMSGSIZE ? NULL : s->buf;
-	m->len = (uint32_t)s->body_len;
-	memcpy(s->dfds, s->fds, s->nfds * sizeof(int));
-	m->fds = s->dfds;
-	m->nfds = s->nfds;
-	m->reject = s->reject;
-	if (m->reject)
-		close_fds(m->fds, m->nfds);
-
-	s->hdr_got = 0;
-	s->body_len = 0;
-	s->body_got = 0;
-	s->nfds = 0;
-	s->reject = 0;
-	return 0;
+	return sock_rx_next(s, m, true);
 }
 
-/* Hand the receive buffer and a copy of the fd array over to @m. */
-static int sock_keep(struct transport *t, struct msg *m)
+static int sock_recv_more(struct transport *t, struct msg *m)
 {
 	struct sock_transport *s = to_sock(t);
-	int *fds = NULL;
 
-	if (m->owned)
-		return 0;
-	if (m->payload != NULL && m->payload != s->buf)
-		return msg_detach(m); /* not from our buffer: copy it */
-	if (m->nfds > 0) {
-		fds = malloc(m->nfds * sizeof(int));
-		if (fds == NULL)
-			return -ENOMEM;
-		memcpy(fds, m->fds, m->nfds * sizeof(int));
-	}
-	if (m->payload != NULL) {
-		/* The next message gets a new buffer. */
-		s->buf = NULL;
-		s->buf_cap = 0;
-	}
-	m->fds = fds;
-	m->owned = true;
-	return 0;
+	if (s->lim.peek)
+		return sock_recv(t, m);
+	return sock_rx_next(s, m, !s->dry);
 }
 
 ssize_t transport_sendmsg(int fd, const struct iovec *iov, int iovcnt,
@@ -441,17 +249,18 @@ static void sock_destroy(struct transport *t)
 		s->head = q->next;
 		outq_free(q);
 	}
-	close_fds(s->fds, s->nfds);
+	sock_rx_destroy(s);
 	close_fd(&s->fd);
-	free(s->buf);
 	free(s);
 }
 
 static const struct transport_ops sock_ops = {
 	.recv = sock_recv,
+	.recv_more = sock_recv_more,
+	.buffered = sock_rx_buffered,
 	.send = sock_send,
 	.send_owned = sock_send_owned,
-	.keep = sock_keep,
+	.keep = sock_rx_keep,
 	.flush = sock_flush,
 	.out_pending = sock_out_pending,
 	.out_fds = sock_out_fds,

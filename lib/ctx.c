@@ -108,6 +108,7 @@ static void wake_cb(struct watch *w, uint32_t events)
 
 	(void)events;
 	(void)eventfd_read(w->fd, &v);
+	ctx->kicked = false;
 	engine_wakeup(ctx->engine);
 }
 

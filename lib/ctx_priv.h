@@ -41,6 +41,7 @@ struct vus_ctx {
 	struct watch listen_w; /* fd -1 without a listener */
 	char *sock_path;       /* removed on destroy */
 	struct watch wake_w;   /* eventfd for stop and quiesce confirmations */
+	bool kicked;           /* wake_w written for work left (run_turn) */
 	atomic_bool stop;
 	pthread_t thread;
 	atomic_bool thread_known;

@@ -276,7 +276,12 @@ VUS_EXPORT bool vus_ctx_has_client(const vus_ctx *ctx)
 	return ctx ? engine_connected(ctx->engine) : false;
 }
 
-VUS_EXPORT int vus_ctx_run_once(vus_ctx *ctx, int timeout_ms)
+/*
+ * One turn of the loop. Work left for the next turn (messages read
+ * already, or deferred) makes the next wait return at once; with @kick
+ * the poll fd says so too, for a caller's own loop that polls it.
+ */
+static int run_turn(vus_ctx *ctx, int timeout_ms, bool kick)
 {
 	int n;
 
@@ -294,11 +299,20 @@ VUS_EXPORT int vus_ctx_run_once(vus_ctx *ctx, int timeout_ms)
 	engine_run_deferred(ctx->engine);
 	/* What device fd handlers changed is kept from this turn on. */
 	recovery_turn_done(ctx->rec);
+	if (kick && !ctx->kicked && engine_has_work(ctx->engine)) {
+		ctx->kicked = true;
+		(void)eventfd_write(ctx->wake_w.fd, 1);
+	}
 	if (n < 0)
 		return n;
 	if (ctx->listen_w.fd < 0 && !engine_busy(ctx->engine))
 		return -ENOTCONN;
 	return n;
+}
+
+VUS_EXPORT int vus_ctx_run_once(vus_ctx *ctx, int timeout_ms)
+{
+	return run_turn(ctx, timeout_ms, true);
 }
 
 VUS_EXPORT int vus_ctx_run(vus_ctx *ctx)
@@ -310,7 +324,7 @@ VUS_EXPORT int vus_ctx_run(vus_ctx *ctx)
 
 		if (atomic_exchange(&ctx->stop, false))
 			return 0;
-		ret = vus_ctx_run_once(ctx, -1);
+		ret = run_turn(ctx, -1, false);
 		if (ret < 0)
 			return ret;
 	}

@@ -27,7 +27,8 @@
 #include "region_table.h"
 
 static void conn_cb(struct watch *w, uint32_t events);
-static void process(struct engine *e);
+static void process(struct engine *e, bool readable);
+static bool output_full(const struct engine *e);
 
 int engine_create(vus_ctx *ctx, const struct engine_limits *lim,
 		  struct engine **out)
@@ -73,8 +74,13 @@ bool engine_connected(const struct engine *e)
 
 bool engine_has_work(const struct engine *e)
 {
-	return (e->dq_head != NULL || e->broken) && engine_connected(e) &&
-	       !e->in_request;
+	if (!engine_connected(e) || e->in_request)
+		return false;
+	if (e->dq_head != NULL || e->broken)
+		return true;
+	/* Messages read already: the socket will not say they are there. */
+	return e->t != NULL && !e->has_held && !e->closing && !output_full(e) &&
+	       transport_buffered(e->t);
 }
 
 uint32_t engine_dev_flags(const struct engine *e)
@@ -461,7 +467,10 @@ static void handle_msg(struct engine *e, struct msg *m)
 	execute(e, d, m, quiesce);
 }
 
-static bool next_msg(struct engine *e, struct msg *m)
+/* The next message: deferred ones first; then from the transport, which
+ * reads the socket only when @probe (it was reported readable) or when
+ * its last read may have left bytes there. */
+static bool next_msg(struct engine *e, struct msg *m, bool probe)
 {
 	int ret;
 
@@ -478,7 +487,7 @@ static bool next_msg(struct engine *e, struct msg *m)
 		free(d);
 		return true;
 	}
-	ret = transport_recv(e->t, m);
+	ret = probe ? transport_recv(e->t, m) : transport_recv_more(e->t, m);
 	if (ret == 0)
 		return true;
 	if (ret != -EAGAIN)
@@ -508,7 +517,13 @@ static void after_batch(struct engine *e)
 	update_events(e);
 }
 
-static void process(struct engine *e)
+/*
+ * Handle up to ENGINE_BUDGET messages. In steady state each costs one
+ * read (header and body together, or several messages at once) and one
+ * send: once a read found the socket empty, no read is tried until the
+ * loop reports it readable again.
+ */
+static void process(struct engine *e, bool readable)
 {
 	for (unsigned int n = 0; n < ENGINE_BUDGET; n++) {
 		struct msg m;
@@ -518,7 +533,7 @@ static void process(struct engine *e)
 			break;
 		if (output_full(e))
 			break;
-		if (!next_msg(e, &m))
+		if (!next_msg(e, &m, readable && n == 0))
 			break;
 		handle_msg(e, &m);
 	}
@@ -534,13 +549,13 @@ static void conn_cb(struct watch *w, uint32_t events)
 		disconnect(e, -EPIPE);
 		return;
 	}
-	process(e);
+	process(e, events & EPOLLIN);
 }
 
 void engine_run_deferred(struct engine *e)
 {
 	if (engine_has_work(e))
-		process(e);
+		process(e, false);
 }
 
 void engine_wakeup(struct engine *e)
@@ -560,5 +575,5 @@ void engine_wakeup(struct engine *e)
 		e->has_held = false;
 		execute(e, e->held_desc, &m, true); /* held: it was quiesced */
 	}
-	process(e);
+	process(e, false);
 }

@@ -207,6 +207,49 @@ static void users_own_poll_loop(void **state)
 	free(m);
 }
 
+/*
+ * More messages than one turn handles (ENGINE_BUDGET), all read from the
+ * socket at once: the rest wait in the transport's buffer, where the
+ * socket cannot announce them, so the poll fd must. A user's loop that
+ * polls it sees every message handled, the read behind them last.
+ */
+static void messages_read_ahead_wake_the_users_loop(void **state)
+{
+	enum { N = 150 }; /* > ENGINE_BUDGET; what the socket holds unread */
+	struct peer_msg *m = newmsg();
+	struct {
+		struct wire_region_access a;
+		uint32_t v;
+	} __attribute__((packed)) w = { .a = { .offset = 0x10, .count = 4 } };
+	struct wire_region_access r = { .offset = 0x10, .count = 4 };
+	struct tserver s;
+	struct pollfd pf;
+	uint16_t id;
+
+	(void)state;
+	tserver_start(&s, &(struct tserver_opts){ .no_thread = true,
+						  .no_negotiate = true });
+	pf = (struct pollfd){ .fd = vus_ctx_get_poll_fd(s.ctx), .events = POLLIN };
+	peer_send(&s, WIRE_CMD_VERSION, 0, "\0\0\0\0", 4, NULL, 0);
+	for (uint32_t i = 0; i < N; i++) {
+		w.v = i;
+		peer_send(&s, WIRE_CMD_REGION_WRITE, WIRE_F_NO_REPLY, &w,
+			  sizeof(w), NULL, 0);
+	}
+	id = peer_send(&s, WIRE_CMD_REGION_READ, 0, &r, sizeof(r), NULL, 0);
+	for (bool done = false; !done;) {
+		assert_int_equal(poll(&pf, 1, vtest_ms(2000)), 1);
+		assert_true(vus_ctx_run_once(s.ctx, 0) >= 0);
+		while (!done && peer_recv(&s, m, 0) == 0)
+			done = m->hdr.msg_id == id;
+	}
+	assert_int_equal(s.dev.writes, N);
+	assert_int_equal(m->len, sizeof(r) + 4);
+	assert_int_equal(*(uint32_t *)(m->payload + sizeof(r)), N - 1);
+	tserver_stop(&s);
+	free(m);
+}
+
 /* Drive a thread-less server until it has nothing left to do. */
 static void drain(struct tserver *s)
 {
@@ -342,6 +385,7 @@ int main(int argc, char **argv)
 		VTEST(socket_activation),
 		VTEST(stale_live_and_foreign_socket_paths),
 		VTEST(users_own_poll_loop),
+		VTEST(messages_read_ahead_wake_the_users_loop),
 		VTEST(connected_belongs_to_the_client_that_negotiated),
 		VTEST(device_fd_handlers),
 		VTEST(one_mib_write_in_pieces),

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -325,6 +327,197 @@ static void send_queues_when_the_peer_is_slow(void **state)
 	pair_close(&p);
 }
 
+/* Bytes waiting in our end of the socket. */
+static int inq(const struct pair *p)
+{
+	int v = -1;
+
+	assert_int_equal(ioctl(transport_fd(p->t), SIOCINQ, &v), 0);
+	return v;
+}
+
+/*
+ * Messages sent one by one before we read arrive with one read, each
+ * delivered whole; once a read found the socket empty, recv_more() does
+ * not try it again (what arrives meanwhile waits for recv(), which the
+ * loop calls when the socket is readable).
+ */
+static void messages_sent_together_come_in_one_read(void **state)
+{
+	struct pair p;
+	uint8_t buf[3][64];
+	size_t n[3];
+	struct msg m;
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	for (int i = 0; i < 3; i++) {
+		n[i] = build(buf[i], (uint16_t)(10 + i), (uint32_t)(8 + 4 * i));
+		raw_send(p.peer, buf[i], n[i], NULL, 0);
+	}
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(inq(&p), 0); /* all three are in */
+	for (int i = 0; i < 3; i++) {
+		if (i > 0) {
+			assert_true(transport_buffered(p.t));
+			assert_int_equal(transport_recv_more(p.t, &m), 0);
+		}
+		assert_int_equal(m.hdr.msg_id, 10 + i);
+		assert_int_equal(m.len, n[i] - 16);
+		assert_memory_equal(m.payload, buf[i] + 16, m.len);
+		msg_release(&m);
+	}
+	assert_false(transport_buffered(p.t));
+	/* That read was short: recv_more() leaves the socket alone now. */
+	raw_send(p.peer, buf[0], n[0], NULL, 0);
+	assert_int_equal(transport_recv_more(p.t, &m), -EAGAIN);
+	assert_int_equal(inq(&p), (int)n[0]);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 10);
+	msg_release(&m);
+	pair_close(&p);
+}
+
+/*
+ * The kernel ends a read after the piece that carried fds: they go to
+ * the message that began in that read, the ones before it get none, and
+ * recv_more() reads on, as the socket may hold more.
+ */
+static void fds_go_to_the_message_they_came_with(void **state)
+{
+	struct pair p;
+	uint8_t buf[3][64];
+	size_t n[3];
+	struct msg m;
+	int efd = eventfd(0, EFD_CLOEXEC);
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	for (int i = 0; i < 3; i++) {
+		n[i] = build(buf[i], (uint16_t)(10 + i), 8);
+		raw_send(p.peer, buf[i], n[i], i == 1 ? &efd : NULL, i == 1);
+	}
+	close(efd);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(inq(&p), (int)n[2]); /* stopped after the fds */
+	assert_int_equal(m.hdr.msg_id, 10);
+	assert_int_equal(m.nfds, 0);
+	msg_release(&m);
+	assert_int_equal(transport_recv_more(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 11);
+	assert_int_equal(m.nfds, 1);
+	assert_int_equal(m.reject, 0);
+	efd = msg_take_fd(&m, 0);
+	assert_int_equal(eventfd_write(efd, 1), 0); /* a working eventfd */
+	close(efd);
+	msg_release(&m);
+	assert_int_equal(transport_recv_more(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 12);
+	assert_int_equal(m.nfds, 0);
+	msg_release(&m);
+	assert_int_equal(transport_recv_more(p.t, &m), -EAGAIN);
+	pair_close(&p);
+}
+
+/* A refused message, then one with an fd, all in one read: the body is
+ * skipped in the buffer and the fd goes to the message it came with. */
+static void refused_message_then_fds_in_one_read(void **state)
+{
+	struct pair p;
+	uint8_t *big = malloc(5000), buf[64];
+	size_t nb = build(big, 20, 5000 - 16), n = build(buf, 21, 8);
+	int efd = eventfd(0, EFD_CLOEXEC);
+	struct msg m;
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	raw_send(p.peer, big, nb, NULL, 0);
+	raw_send(p.peer, buf, n, &efd, 1);
+	close(efd);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 20);
+	assert_int_equal(m.reject, -EMSGSIZE);
+	assert_null(m.payload);
+	msg_release(&m);
+	assert_int_equal(transport_recv_more(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 21);
+	assert_int_equal(m.reject, 0);
+	assert_int_equal(m.nfds, 1);
+	assert_memory_equal(m.payload, buf + 16, 8);
+	msg_release(&m);
+	free(big);
+	pair_close(&p);
+}
+
+/* A kept message keeps its payload while the messages read with it are
+ * delivered and more are read. */
+static void kept_message_outlives_the_reads_after_it(void **state)
+{
+	struct pair p;
+	uint8_t buf[3][64];
+	size_t n[3];
+	struct msg m, k;
+	const uint8_t *payload;
+
+	(void)state;
+	pair_open(&p, 4096, 4);
+	for (int i = 0; i < 3; i++)
+		n[i] = build(buf[i], (uint16_t)(30 + i), 40);
+	raw_send(p.peer, buf[0], n[0], NULL, 0);
+	raw_send(p.peer, buf[1], n[1], NULL, 0);
+	assert_int_equal(transport_recv(p.t, &k), 0);
+	payload = k.payload;
+	assert_int_equal(transport_keep(p.t, &k), 0);
+	assert_ptr_equal(k.payload, payload); /* not copied: kept in place */
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 31);
+	msg_release(&m);
+	raw_send(p.peer, buf[2], n[2], NULL, 0);
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 32);
+	assert_memory_equal(m.payload, buf[2] + 16, 40);
+	msg_release(&m);
+	assert_memory_equal(k.payload, buf[0] + 16, 40);
+	msg_release(&k);
+	pair_close(&p);
+}
+
+/* Small messages, then one larger than the buffer, arriving in pieces:
+ * the buffer grows and the large one comes whole, in order. */
+static void buffer_grows_for_a_large_message(void **state)
+{
+	const uint32_t len = 300 * 1024;
+	uint8_t *big = malloc(len + 16), small[64];
+	size_t nb = build(big, 41, len), ns = build(small, 40, 8), off = 0;
+	struct pair p;
+	struct msg m;
+	int ret;
+
+	(void)state;
+	pair_open(&p, len + 16, 4);
+	raw_send(p.peer, small, ns, NULL, 0);
+	raw_send(p.peer, big, 40000, NULL, 0);
+	off = 40000;
+	assert_int_equal(transport_recv(p.t, &m), 0);
+	assert_int_equal(m.hdr.msg_id, 40);
+	msg_release(&m);
+	while ((ret = transport_recv(p.t, &m)) == -EAGAIN) {
+		size_t chunk = MIN(nb - off, (size_t)60000);
+
+		assert_true(chunk > 0);
+		raw_send(p.peer, big + off, chunk, NULL, 0);
+		off += chunk;
+	}
+	assert_int_equal(ret, 0);
+	assert_int_equal(off, nb);
+	assert_int_equal(m.hdr.msg_id, 41);
+	assert_int_equal(m.len, len);
+	assert_memory_equal(m.payload, big + 16, len);
+	msg_release(&m);
+	free(big);
+	pair_close(&p);
+}
+
 /*
  * Peek mode (crash recovery): a message stays in the socket until
  * consumed, so a transport made anew on the same socket -- the restarted
@@ -535,6 +728,11 @@ int main(int argc, char **argv)
 		VTEST(eof_between_and_inside_messages),
 		VTEST(short_msg_size_breaks_framing),
 		VTEST(send_queues_when_the_peer_is_slow),
+		VTEST(messages_sent_together_come_in_one_read),
+		VTEST(fds_go_to_the_message_they_came_with),
+		VTEST(refused_message_then_fds_in_one_read),
+		VTEST(kept_message_outlives_the_reads_after_it),
+		VTEST(buffer_grows_for_a_large_message),
 		VTEST(peeked_message_stays_until_consumed),
 		VTEST(fds_of_the_next_message_stay_with_it),
 		VTEST(detached_peeked_message_takes_its_fds),

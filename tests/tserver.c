@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -269,6 +271,16 @@ void peer_connect(struct tserver *s, const char *path, bool negotiate)
 	assert_int_equal(connect(s->peer, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	if (negotiate)
 		peer_negotiate(s);
+}
+
+void peer_wait_taken(struct tserver *s)
+{
+	int queued = 0;
+
+	/* A stream socket's SIOCOUTQ counts what the reader has not taken. */
+	while (ioctl(s->peer, SIOCOUTQ, &queued) == 0 && queued > 0)
+		(void)poll(NULL, 0, 1);
+	assert_int_equal(queued, 0);
 }
 
 void peer_send_raw(struct tserver *s, const void *buf, size_t len,

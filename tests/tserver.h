@@ -73,6 +73,8 @@ int tserver_join(struct tserver *s);
 void peer_connect(struct tserver *s, const char *path, bool negotiate);
 
 /* Raw peer. */
+/** Wait until the server has read everything the peer sent. */
+void peer_wait_taken(struct tserver *s);
 void peer_send_raw(struct tserver *s, const void *buf, size_t len,
 		   const int *fds, unsigned int nfds);
 uint16_t peer_send(struct tserver *s, uint16_t cmd, uint32_t flags,

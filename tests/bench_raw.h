@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench_raw: the least a vfio-user client can do, for benchmarks that
+ * compare servers: blocking sends of whole requests, blocking receives of
+ * whole replies, no checks beyond framing. The same client drives every
+ * server measured, so differences are the servers'. Also the floor
+ * server (one receive per request, one send per reply, nothing else) and
+ * a few helpers (CPU clocks, pinning, CSV output).
+ */
+#ifndef BENCH_RAW_H
+#define BENCH_RAW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Monotonic seconds. */
+double bench_now(void);
+/* CPU seconds used by this process / this thread. */
+double bench_cpu_process(void);
+double bench_cpu_thread(void);
+
+/* Blocking I/O of exactly @len bytes: 0 or -1. */
+int bench_send_all(int fd, const void *p, size_t len);
+int bench_recv_all(int fd, void *p, size_t len);
+
+/* VERSION with max_data_xfer_size @xfer; reads the reply. 0 or -1. */
+int bench_version(int fd, uint32_t xfer);
+
+/*
+ * REGION_READ of @count bytes at @off of region @idx; the data lands in
+ * @data (room for @count). 0, or -1 on a broken stream or error reply.
+ */
+int bench_read(int fd, uint32_t idx, uint64_t off, void *data,
+	       uint32_t count);
+
+/* @n posted (NO_REPLY) 4-byte REGION_WRITEs at @off of region @idx. */
+int bench_posted_writes(int fd, uint32_t idx, uint64_t off, unsigned int n);
+
+/*
+ * The floor: serve @fd until EOF, reading whatever has come with one
+ * recv() and answering each request with one sendmsg(): VERSION echoed,
+ * REGION_READ answered from a zeroed buffer, REGION_WRITE acknowledged
+ * unless posted. No checks, no dispatch table, no event loop.
+ */
+void bench_floor_serve(int fd);
+
+/*
+ * Fork a server process on one end of a new socketpair: @serve(fd, arg)
+ * runs in the child, which then writes its CPU seconds to a pipe and
+ * exits. Returns the client's end; *pid and *cpu_fd are set.
+ */
+int bench_fork_server(void (*serve)(int fd, void *arg), void *arg,
+		      pid_t *pid, int *cpu_fd);
+
+/* In a forked server: count its CPU from now on (after its set-up). */
+void bench_cpu_mark(void);
+
+/* Close @fd, reap @pid, return the child's CPU seconds (or -1). */
+double bench_join_server(int fd, pid_t pid, int cpu_fd);
+
+#endif /* BENCH_RAW_H */
