@@ -195,6 +195,9 @@ static int serve(const struct opts *o)
 		if (ret < 0)
 			fprintf(stderr, "vus-sysbus-uart: %s\n", strerror(-ret));
 	}
+	/* vus_ctx_destroy() may still reset the device (a client connected,
+	 * --reset-on-disconnect): the port must not read a closed backend. */
+	port_attach(&port, NULL);
 	backend_close(be);
 	port_teardown(&port);
 	vus_ctx_destroy(ctx);

@@ -52,7 +52,7 @@ struct port {
  */
 int port_setup(struct port *p, vus_ctx *ctx, const struct port_config *cfg);
 
-/** Connect the backend (opened with port_sync as its kick). */
+/** Connect the backend (opened with port_sync as its kick); NULL detaches it. */
 void port_attach(struct port *p, struct backend *be);
 
 /** Bring everything in line with the model (a backend_kick_fn). */
