@@ -257,11 +257,8 @@ VUS_EXPORT void *vus_ctx_opaque(const vus_ctx *ctx)
 VUS_EXPORT void vus_ctx_set_log(vus_ctx *ctx, int level, vus_log_fn *fn,
 				void *opaque)
 {
-	if (ctx == NULL)
-		return;
-	ctx->log.level = level;
-	ctx->log.fn = fn;
-	ctx->log.opaque = opaque;
+	if (ctx != NULL)
+		log_set(&ctx->log, level, fn, opaque);
 }
 
 VUS_EXPORT void vus_ctx_set_trace(vus_ctx *ctx, vus_trace_fn *fn, void *opaque)

@@ -20,9 +20,15 @@ void log_init(struct log *l, const char *name)
 {
 	memset(l, 0, sizeof(*l));
 	snprintf(l->name, sizeof(l->name), "%s", name ? name : "vus");
-	l->level = VUS_LOG_WARNING;
-	l->fn = default_sink;
 	pthread_mutex_init(&l->lock, NULL);
+	log_set(l, VUS_LOG_WARNING, NULL, NULL);
+}
+
+void log_set(struct log *l, int level, vus_log_fn *fn, void *opaque)
+{
+	l->level = level;
+	l->fn = fn != NULL ? fn : default_sink;
+	l->opaque = fn != NULL ? opaque : NULL;
 }
 
 void log_fini(struct log *l)
@@ -47,7 +53,7 @@ void log_msg(struct log *l, int level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (l->fn == NULL || level > l->level)
+	if (level > l->level)
 		return;
 	va_start(ap, fmt);
 	emit(l, level, fmt, ap);
@@ -81,7 +87,7 @@ void log_client(struct log *l, int level, const char *fmt, ...)
 	unsigned int suppressed;
 	va_list ap;
 
-	if (l->fn == NULL || level > l->level)
+	if (level > l->level)
 		return;
 	if (!rate_ok(l, &suppressed))
 		return;

@@ -25,6 +25,8 @@ struct log {
 };
 
 void log_init(struct log *l, const char *name);
+/** As vus_ctx_set_log(): @fn NULL is the stderr sink. */
+void log_set(struct log *l, int level, vus_log_fn *fn, void *opaque);
 void log_fini(struct log *l);
 
 /** Log at @level if the threshold allows. Thread-safe. */

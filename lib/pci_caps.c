@@ -425,4 +425,6 @@ void pci_msi_written(struct pci *p, uint32_t off, uint32_t len,
 					     mmc << PCI_MSI_CTRL_MME_SHIFT));
 	/* Enabling, raising the count or unmasking may release vectors. */
 	pci_msi_flush(p);
+	/* MSI Enable takes the pin away, or gives it back. */
+	(void)pci_intx_update(p);
 }

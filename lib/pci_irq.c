@@ -41,14 +41,19 @@ int pci_irq_declare(struct pci *p)
 	return 0;
 }
 
+static bool msi_on(const struct pci *p);
+static bool msix_on(const struct pci *p);
+
 int pci_intx_update(struct pci *p)
 {
 	uint16_t sts = pci_get16(p, PCI_REG_STATUS) & ~PCI_STS_INTX;
-	bool out = p->intx_level &&
+	/* A function sending messages does not use its pin at all. */
+	bool pin = p->intx_level && !msi_on(p) && !msix_on(p);
+	bool out = pin &&
 		   !(pci_get16(p, PCI_REG_COMMAND) & PCI_CMD_INTX_DISABLE);
 	int ret;
 
-	if (p->intx_level)
+	if (pin)
 		sts |= PCI_STS_INTX;
 	pci_put16(p, PCI_REG_STATUS, sts);
 	if (p->info.interrupt_pin == 0 || out == p->intx_out)
@@ -80,8 +85,11 @@ VUS_EXPORT int vus_pci_intx(vus_ctx *ctx, bool level)
 /* Vectors the client enabled: 1 << Multiple Message Enable. 0 if off. */
 static uint32_t msi_enabled(const struct pci *p)
 {
-	uint16_t ctrl = pci_get16(p, p->msi.cap + PCI_MSI_CTRL);
+	uint16_t ctrl;
 
+	if (p->msi.cap == 0)
+		return 0;
+	ctrl = pci_get16(p, p->msi.cap + PCI_MSI_CTRL);
 	if (!(ctrl & PCI_MSI_CTRL_ENABLE))
 		return 0;
 	return MIN(1u << ((ctrl & PCI_MSI_CTRL_MME_MASK) >>
@@ -140,9 +148,19 @@ VUS_EXPORT int vus_pci_msi(vus_ctx *ctx, uint32_t vector)
 	return ret;
 }
 
+static bool msi_on(const struct pci *p)
+{
+	return msi_enabled(p) != 0;
+}
+
 static uint16_t msix_ctrl(const struct pci *p)
 {
 	return pci_get16(p, p->msix.cap + PCI_MSIX_CTRL);
+}
+
+static bool msix_on(const struct pci *p)
+{
+	return p->msix.cap && (msix_ctrl(p) & PCI_MSIX_CTRL_ENABLE);
 }
 
 void pci_msix_flush(struct pci *p)
@@ -181,6 +199,8 @@ void pci_msix_written(struct pci *p, uint32_t off, uint32_t len,
 	(void)old;
 	/* Enabling or clearing Function Mask releases held vectors. */
 	pci_msix_flush(p);
+	/* MSI-X Enable takes the pin away, or gives it back. */
+	(void)pci_intx_update(p);
 }
 
 static int msix_raise(struct pci *p, uint32_t v)
@@ -213,6 +233,18 @@ VUS_EXPORT int vus_pci_msix(vus_ctx *ctx, uint32_t vector)
 	return ret;
 }
 
+/* The mode in use. Lock held. */
+static enum vus_pci_irq_mode mode_of(const struct pci *p)
+{
+	if (msix_on(p))
+		return VUS_PCI_IRQ_MODE_MSIX;
+	if (msi_on(p))
+		return VUS_PCI_IRQ_MODE_MSI;
+	if (p->info.interrupt_pin != 0)
+		return VUS_PCI_IRQ_MODE_INTX;
+	return VUS_PCI_IRQ_MODE_NONE;
+}
+
 VUS_EXPORT enum vus_pci_irq_mode vus_pci_irq_mode(vus_ctx *ctx)
 {
 	enum vus_pci_irq_mode mode;
@@ -221,14 +253,69 @@ VUS_EXPORT enum vus_pci_irq_mode vus_pci_irq_mode(vus_ctx *ctx)
 	if (pci_get(ctx, &p) < 0)
 		return VUS_PCI_IRQ_MODE_NONE;
 	pthread_mutex_lock(&p->lock);
-	if (p->msix.cap && (msix_ctrl(p) & PCI_MSIX_CTRL_ENABLE))
-		mode = VUS_PCI_IRQ_MODE_MSIX;
-	else if (p->msi.cap && msi_enabled(p) != 0)
-		mode = VUS_PCI_IRQ_MODE_MSI;
-	else if (p->info.interrupt_pin != 0)
-		mode = VUS_PCI_IRQ_MODE_INTX;
-	else
-		mode = VUS_PCI_IRQ_MODE_NONE;
+	mode = mode_of(p);
 	pthread_mutex_unlock(&p->lock);
 	return mode;
+}
+
+uint32_t pci_irq_sources(const struct pci *p)
+{
+	uint32_t n = p->info.interrupt_pin ? 1 : 0;
+
+	n = MAX(n, p->msi.cap ? p->msi.nr : 0);
+	return MAX(n, p->msix.cap ? p->msix.nr : 0);
+}
+
+/* Mark source @v raised or lowered; the INTx line is their OR. Lock held. */
+static int source_set(struct pci *p, uint32_t v, bool up)
+{
+	uint64_t bit = 1ull << (v % 64);
+	bool was = p->src[v / 64] & bit;
+
+	if (up && !was) {
+		p->src[v / 64] |= bit;
+		p->nr_src_up++;
+	} else if (!up && was) {
+		p->src[v / 64] &= ~bit;
+		p->nr_src_up--;
+	}
+	if (p->info.interrupt_pin == 0)
+		return 0;
+	p->intx_level = p->nr_src_up > 0;
+	return pci_intx_update(p);
+}
+
+static int source_change(vus_ctx *ctx, uint32_t vector, bool up)
+{
+	enum vus_pci_irq_mode mode;
+	struct pci *p;
+	int ret;
+
+	ret = pci_get(ctx, &p);
+	if (ret < 0)
+		return ret;
+	if (vector >= pci_irq_sources(p))
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	ret = source_set(p, vector, up);
+	mode = mode_of(p);
+	/* Messages are edges: one per raise, on a vector the guest has. */
+	if (up && mode == VUS_PCI_IRQ_MODE_MSIX)
+		ret = msix_raise(p, vector % p->msix.nr);
+	else if (up && mode == VUS_PCI_IRQ_MODE_MSI)
+		ret = msi_raise(p, vector % msi_enabled(p));
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+VUS_EXPORT int vus_pci_irq_raise(vus_ctx *ctx, uint32_t vector)
+{
+	return source_change(ctx, vector, true);
+}
+
+VUS_EXPORT int vus_pci_irq_lower(vus_ctx *ctx, uint32_t vector)
+{
+	int ret = source_change(ctx, vector, false);
+
+	return ret < 0 ? ret : 0;
 }

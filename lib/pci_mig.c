@@ -3,12 +3,14 @@
  * pci_mig: the PCI adapter's emulated state as a migration section, so
  * the destination comes up with the source's config space (BAR addresses,
  * command register, interrupt line, capability state), MSI-X table and
- * pending bits, and INTx level. QEMU's own restore writes back little more
- * than the command register, so this is what makes a PCI device migrate.
+ * pending bits, INTx level and the sources vus_pci_irq_raise() holds up.
+ * QEMU's own restore writes back little more than the command register, so
+ * this is what makes a PCI device migrate.
  *
- * Section "pci" version 1 (little-endian):
+ * Section "pci" version 2 (little-endian):
  *   u32 config size | config bytes | u32 MSI-X vectors | table (16 each) |
- *   PBA (u64 per 64 vectors) | u8 table written | u8 INTx level
+ *   PBA (u64 per 64 vectors) | u8 table written | u8 INTx level |
+ *   u32 sources | raised sources (u64 per 64)
  *
  * Identity and layout must match: a check refuses a stream whose
  * read-only config bits differ from ours (another device, or another
@@ -22,7 +24,7 @@
 #include "pci_priv.h"
 #include "vus/migration.h"
 
-#define PCI_MIG_VERSION 1u
+#define PCI_MIG_VERSION 2u
 
 static uint32_t pba_bytes(uint32_t nr)
 {
@@ -54,30 +56,46 @@ static int pci_save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 		ret = ret ? ret : vus_mig_put_u8(out, p->msix.table_written);
 	}
 	ret = ret ? ret : vus_mig_put_u8(out, p->intx_level);
+	ret = ret ? ret : vus_mig_put_u32(out, pci_irq_sources(p));
+	for (uint32_t w = 0; ret == 0 && w < pba_bytes(pci_irq_sources(p)) / 8; w++)
+		ret = vus_mig_put_u64(out, p->src[w]);
 	pthread_mutex_unlock(&p->lock);
 	return ret;
 }
 
 /*
- * No pending bit past the last vector: the model never sets one, and
- * pci_msix_flush() indexes the table by the bit, so such a bit would read
- * past the end of the MSI-X table.
+ * A bit array of @nr bits with no bit set past the last one: the model
+ * never sets one, and pci_msix_flush() indexes the table by the PBA's bits,
+ * so such a bit would read past the end of the MSI-X table.
  */
-static int pba_check(vus_mig_in *in, uint32_t nr)
+static int bits_check(vus_mig_in *in, uint32_t nr)
 {
-	uint8_t entry[16];
 	uint64_t w = 0;
+
+	for (uint32_t i = 0; i < pba_bytes(nr) / 8; i++)
+		if (vus_mig_get_u64(in, &w) < 0)
+			return -EBADMSG;
+	/* The last word holds bits from (words - 1) * 64 up. */
+	if (nr % 64 && (w >> (nr % 64)) != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/* MSI-X table and PBA, table-written flag, INTx level and sources. */
+static int tail_check(struct pci *p, vus_mig_in *in, uint32_t nr)
+{
+	uint8_t entry[16], b;
+	uint32_t src;
 
 	for (uint32_t i = 0; i < nr; i++)
 		if (vus_mig_get(in, entry, sizeof(entry)) < 0)
 			return -EBADMSG;
-	for (uint32_t i = 0; i < pba_bytes(nr) / 8; i++)
-		if (vus_mig_get_u64(in, &w) < 0)
-			return -EBADMSG;
-	/* The last word holds vectors from (words - 1) * 64 up. */
-	if (nr % 64 && (w >> (nr % 64)) != 0)
+	if (nr && (bits_check(in, nr) < 0 || vus_mig_get_u8(in, &b) < 0))
 		return -EBADMSG;
-	return 0;
+	if (vus_mig_get_u8(in, &b) < 0 || vus_mig_get_u32(in, &src) < 0 ||
+	    src != pci_irq_sources(p) || bits_check(in, src) < 0)
+		return -EBADMSG;
+	return vus_mig_remaining(in) == 0 ? 0 : -EBADMSG;
 }
 
 /* The incoming config image differs from ours only where it may. */
@@ -101,7 +119,6 @@ static int pci_check(vus_ctx *ctx, void *opaque, vus_mig_in *in,
 	struct pci *p = opaque;
 	uint8_t cfg[PCI_EXP_SIZE];
 	uint32_t size, nr;
-	uint32_t tail;
 
 	if (version != PCI_MIG_VERSION)
 		return -EPROTONOSUPPORT;
@@ -110,10 +127,7 @@ static int pci_check(vus_ctx *ctx, void *opaque, vus_mig_in *in,
 		return -EBADMSG;
 	if (vus_mig_get_u32(in, &nr) < 0 || nr != (p->msix.cap ? p->msix.nr : 0))
 		return -EBADMSG;
-	tail = (nr ? nr * 16u + pba_bytes(nr) + 1 : 0) + 1;
-	if (vus_mig_remaining(in) != tail)
-		return -EBADMSG;
-	return nr ? pba_check(in, nr) : 0;
+	return tail_check(p, in, nr);
 }
 
 static int pci_load(vus_ctx *ctx, void *opaque, vus_mig_in *in,
@@ -137,6 +151,12 @@ static int pci_load(vus_ctx *ctx, void *opaque, vus_mig_in *in,
 		p->msix.table_written = flag != 0;
 	}
 	ret = ret ? ret : vus_mig_get_u8(in, &level);
+	ret = ret ? ret : vus_mig_get_u32(in, &nr);
+	p->nr_src_up = 0;
+	for (uint32_t w = 0; ret == 0 && w < pba_bytes(nr) / 8; w++) {
+		ret = vus_mig_get_u64(in, &p->src[w]);
+		p->nr_src_up += (uint32_t)__builtin_popcountll(p->src[w]);
+	}
 	if (ret == 0) {
 		p->intx_level = level != 0;
 		(void)pci_intx_update(p);

@@ -235,6 +235,13 @@ struct pci {
 	struct pci_msix msix;
 	bool intx_level; /* the device's line (lock) */
 	bool intx_out;   /* what we last told the irq table (lock) */
+	/*
+	 * Interrupt sources raised with vus_pci_irq_raise() and not lowered
+	 * (lock): under INTx the line is their OR. One bit per vector of the
+	 * widest mode the function has.
+	 */
+	uint64_t src[PCI_MSIX_MAX_VECTORS / 64];
+	uint32_t nr_src_up;
 };
 
 extern const struct bus_ops pci_bus_ops;
@@ -334,11 +341,14 @@ extern const struct vus_region_ops pci_bar_region_ops;
 /** Declare interrupt indexes 0-4 from the capabilities (realize). */
 int pci_irq_declare(struct pci *p);
 /**
- * Recompute Status.Interrupt and the INTx output after the line level or
- * Command.INTx-Disable changed. Lock held. Returns as irq_set_level() when
- * the output changed, else 0.
+ * Recompute Status.Interrupt and the INTx output after the line level,
+ * Command.INTx-Disable or MSI/MSI-X Enable changed (a function with
+ * either enabled must not use its pin). Lock held. Returns as
+ * irq_set_level() when the output changed, else 0.
  */
 int pci_intx_update(struct pci *p);
+/** Vectors vus_pci_irq_raise() accepts: the widest mode's count. */
+uint32_t pci_irq_sources(const struct pci *p);
 /** Fire held MSI vectors that are no longer masked. Lock held. */
 void pci_msi_flush(struct pci *p);
 /** Fire held MSI-X vectors that are no longer masked. Lock held. */

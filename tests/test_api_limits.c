@@ -24,7 +24,7 @@ static vus_ctx *sysbus_ctx(void)
 	vus_ctx *ctx;
 
 	assert_int_equal(vus_ctx_create(&cfg, &ctx), 0);
-	vus_ctx_set_log(ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(ctx, VUS_LOG_OFF, NULL, NULL);
 	return ctx;
 }
 

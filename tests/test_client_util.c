@@ -245,7 +245,7 @@ void tc_dev_init(struct tc_dev *d)
 	d->ram = calloc(1, TC_RAM_SIZE);
 	assert_non_null(d->ram);
 	assert_int_equal(vus_ctx_create(&cfg, &d->ctx), 0);
-	vus_ctx_set_log(d->ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(d->ctx, VUS_LOG_OFF, NULL, NULL);
 	vus_ctx_set_trace(d->ctx, trace_cb, d);
 	assert_int_equal(vus_ctx_set_device_ops(d->ctx, &ops, d), 0);
 	setup_regions(d);

@@ -138,7 +138,7 @@ static vus_ctx *realized_ctx(void)
 	vus_ctx *ctx;
 
 	assert_int_equal(vus_ctx_create(&cfg, &ctx), 0);
-	vus_ctx_set_log(ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(ctx, VUS_LOG_OFF, NULL, NULL);
 	assert_int_equal(vus_region_setup(ctx, 0, &r), 0);
 	assert_int_equal(vus_ctx_realize(ctx), 0);
 	return ctx;

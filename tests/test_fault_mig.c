@@ -170,7 +170,7 @@ static void dev_create(void)
 	d.m = (struct tmig_state){ .big = d.big, .big_size = BIG_SIZE,
 				   .big_part = BIG_PART };
 	assert_int_equal(vus_ctx_create(&cfg, &d.ctx), 0);
-	vus_ctx_set_log(d.ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(d.ctx, VUS_LOG_OFF, NULL, NULL);
 	assert_int_equal(vus_pci_init(d.ctx, &id), 0);
 	assert_int_equal(vus_pci_setup_bar(d.ctx, 0, 0, &bar), 0);
 	assert_int_equal(vus_mig_setup(d.ctx, &mc), 0);

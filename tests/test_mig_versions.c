@@ -85,7 +85,7 @@ static void vdev_init(struct vdev *d, uint32_t version, uint32_t oldest)
 	d->version = version;
 	d->oldest = oldest;
 	assert_int_equal(vus_ctx_create(&cfg, &d->ctx), 0);
-	vus_ctx_set_log(d->ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(d->ctx, VUS_LOG_OFF, NULL, NULL);
 	assert_int_equal(vus_pci_init(d->ctx, &id), 0);
 	assert_int_equal(vus_mig_setup(d->ctx, &mc), 0);
 	assert_int_equal(vus_mig_add_section(d->ctx, "counter", version, &v_ops,

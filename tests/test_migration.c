@@ -131,7 +131,7 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 	cfg.opaque = d;
 	bar.opaque = d;
 	assert_int_equal(vus_ctx_create(&cfg, &d->ctx), 0);
-	vus_ctx_set_log(d->ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(d->ctx, VUS_LOG_OFF, NULL, NULL);
 	assert_int_equal(vus_pci_init(d->ctx, &id), 0);
 	assert_int_equal(vus_pci_setup_bar(d->ctx, 0, 0, &bar), 0);
 	assert_true(vus_pci_add_cap_msix(d->ctx, &msix) > 0);

@@ -473,7 +473,7 @@ static void init_errors(void **state)
 
 	cfg.bus = VUS_BUS_PCI;
 	assert_int_equal(vus_ctx_create(&cfg, &ctx), 0);
-	vus_ctx_set_log(ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(ctx, VUS_LOG_OFF, NULL, NULL);
 	assert_int_equal(vus_pci_init(ctx, NULL), -EINVAL);
 	info.vendor_id = 0;
 	assert_int_equal(vus_pci_init(ctx, &info), -EINVAL);

@@ -507,6 +507,97 @@ struct raiser {
 	unsigned int signalled;
 };
 
+/*
+ * vus_pci_irq_raise/lower: one call for every mode. INTx is the OR of the
+ * raised sources; MSI folds sources onto the enabled vectors; MSI-X sends
+ * each source on its own vector; the pin is silent while messages are on.
+ */
+static void irq_raise_follows_the_mode(void **state)
+{
+	struct msix_dev m;
+	int intx;
+
+	msix_dev_new(&m);
+	intx = tp_bind(m.ctx, 0, 0);
+	/* The widest mode has 4 vectors: 3 is a source, 4 is not. */
+	assert_int_equal(vus_pci_irq_raise(m.ctx, 4), -EINVAL);
+	assert_int_equal(vus_pci_irq_lower(m.ctx, 4), -EINVAL);
+	assert_int_equal(vus_pci_irq_raise(m.ctx, 3), 1);
+	assert_int_equal(tp_events(intx), 1);
+	assert_int_equal(vus_pci_irq_raise(m.ctx, 1), 0); /* already up */
+	assert_int_equal(vus_pci_irq_lower(m.ctx, 3), 0);
+	assert_true(status_intx(m.ctx));                  /* 1 still up */
+	assert_int_equal(vus_pci_irq_lower(m.ctx, 1), 0);
+	assert_false(status_intx(m.ctx));
+	/* MSI-X: each source on its vector; the pin stays quiet. */
+	unmask_intx(m.ctx);
+	tp_wr(m.ctx, m.cap + 2, 0x8000, 2);
+	assert_int_equal(vus_pci_irq_raise(m.ctx, 2), 1);
+	assert_int_equal(tp_events(m.fd[2]), 1);
+	assert_int_equal(tp_events(intx), 0);
+	assert_false(status_intx(m.ctx));
+	/* An edge per raise, even while the source is up. */
+	assert_int_equal(vus_pci_irq_raise(m.ctx, 2), 1);
+	assert_int_equal(tp_events(m.fd[2]), 1);
+	/* MSI-X off again: the source still up asserts the pin. */
+	tp_wr(m.ctx, m.cap + 2, 0x0000, 2);
+	assert_true(status_intx(m.ctx));
+	assert_int_equal(tp_events(intx), 1);
+	assert_int_equal(vus_pci_irq_lower(m.ctx, 2), 0);
+	assert_false(status_intx(m.ctx));
+	close(intx);
+	msix_dev_free(&m);
+}
+
+static void irq_raise_folds_onto_enabled_msi(void **state)
+{
+	struct vus_pci_info info = tp_info(false, 1);
+	struct vus_pci_msi_desc d = { .struct_size = sizeof(d),
+		.nr_vectors = 4, .addr64 = true };
+	vus_ctx *ctx = tp_new(&info);
+	int a = vus_pci_add_cap_msi(ctx, &d);
+	int fd[4];
+
+	assert_int_equal(vus_ctx_realize(ctx), 0);
+	tp_wr(ctx, 0x04, 0x0004, 2);
+	for (unsigned int v = 0; v < 4; v++)
+		fd[v] = tp_bind(ctx, 1, v);
+	tp_wr(ctx, a + 2, 0x0001, 2); /* one vector: every source on it */
+	assert_int_equal(vus_pci_irq_raise(ctx, 3), 1);
+	assert_int_equal(tp_events(fd[0]), 1);
+	assert_int_equal(tp_events(fd[3]), 0);
+	tp_wr(ctx, a + 2, 0x0011, 2); /* two vectors: 3 lands on 1 */
+	assert_int_equal(vus_pci_irq_raise(ctx, 3), 1);
+	assert_int_equal(tp_events(fd[1]), 1);
+	tp_wr(ctx, a + 2, 0x0021, 2); /* four: each on its own */
+	assert_int_equal(vus_pci_irq_raise(ctx, 3), 1);
+	assert_int_equal(tp_events(fd[3]), 1);
+	assert_int_equal(vus_pci_irq_raise(ctx, 4), -EINVAL);
+	close_all(fd, 4);
+	vus_ctx_destroy(ctx);
+}
+
+/* A reset leaves raised sources as they were: the device lowers them. */
+static void irq_sources_survive_reset(void **state)
+{
+	struct vus_pci_info info = tp_info(false, 1);
+	vus_ctx *ctx = tp_new(&info);
+	int fd;
+
+	assert_int_equal(vus_ctx_realize(ctx), 0);
+	fd = tp_bind(ctx, 0, 0);
+	assert_int_equal(vus_pci_irq_raise(ctx, 0), 1);
+	assert_int_equal(vus_pci_irq_raise(ctx, 1), -EINVAL); /* INTx only */
+	tp_wr(ctx, 0x04, 0x0400, 2);
+	tp_reset(ctx);
+	assert_true(status_intx(ctx));
+	assert_int_equal(tp_rd(ctx, 0x04, 2), 0);
+	assert_int_equal(vus_pci_irq_lower(ctx, 0), 0);
+	assert_false(status_intx(ctx));
+	close(fd);
+	vus_ctx_destroy(ctx);
+}
+
 static void *raise_many(void *arg)
 {
 	struct raiser *r = arg;
@@ -563,6 +654,9 @@ int main(int argc, char **argv)
 		VTEST(doorbell_over_msix_table_is_refused),
 		VTEST(irq_mode_follows_config),
 		VTEST(msix_from_threads),
+		VTEST(irq_raise_follows_the_mode),
+		VTEST(irq_raise_folds_onto_enabled_msi),
+		VTEST(irq_sources_survive_reset),
 	};
 
 	return vtest_run("pci_irq", tests, argc, argv);

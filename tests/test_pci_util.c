@@ -38,7 +38,7 @@ vus_ctx *tp_new(const struct vus_pci_info *info)
 	vus_ctx *ctx = NULL;
 
 	assert_int_equal(vus_ctx_create(&cfg, &ctx), 0);
-	vus_ctx_set_log(ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(ctx, VUS_LOG_OFF, NULL, NULL);
 	assert_int_equal(vus_pci_init(ctx, info), 0);
 	return ctx;
 }

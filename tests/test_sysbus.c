@@ -63,7 +63,7 @@ static vus_ctx *new_ctx(enum vus_bus bus)
 	vus_ctx *ctx;
 
 	assert_int_equal(vus_ctx_create(&cfg, &ctx), 0);
-	vus_ctx_set_log(ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(ctx, VUS_LOG_OFF, NULL, NULL);
 	return ctx;
 }
 

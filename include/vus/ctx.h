@@ -39,6 +39,7 @@ typedef struct vus_ctx vus_ctx;
 
 /** Log levels, with syslog's values. */
 enum vus_log_level {
+	VUS_LOG_OFF = -1, /**< as a threshold: no message passes */
 	VUS_LOG_ERR = 3,
 	VUS_LOG_WARNING = 4,
 	VUS_LOG_NOTICE = 5,
@@ -117,8 +118,10 @@ void vus_ctx_destroy(vus_ctx *ctx);
 void *vus_ctx_opaque(const vus_ctx *ctx);
 
 /**
- * Route log messages at or above @level (VUS_LOG_*) to @fn. The default
- * sink writes VUS_LOG_WARNING and above to stderr. @fn NULL silences.
+ * Route log messages at or above @level (VUS_LOG_*) to @fn, which may run
+ * on any thread that logs (e.g. a device thread in vus_dma_*()). @fn NULL
+ * keeps the default sink, one line per message on stderr, at @level (the
+ * default is VUS_LOG_WARNING). To silence the context, pass VUS_LOG_OFF.
  */
 void vus_ctx_set_log(vus_ctx *ctx, int level, vus_log_fn *fn, void *opaque);
 

@@ -236,10 +236,39 @@ enum vus_pci_irq_mode {
 enum vus_pci_irq_mode vus_pci_irq_mode(vus_ctx *ctx);
 
 /**
- * Set the INTx line level. While raised, Status.Interrupt reads 1; the
- * client is signalled unless Command.INTx-Disable is set (clearing it
+ * Raise interrupt source @vector in whatever mode the guest enabled, so a
+ * device need not care which: with MSI-X, MSI-X vector @vector; with MSI, MSI
+ * vector @vector, folded onto the vectors the guest enabled (vector modulo
+ * their count, so one enabled vector takes every source); with INTx (or
+ * neither enabled) the INTx line, which stays asserted while any source is
+ * raised and not lowered. Under MSI and MSI-X a raise is an edge: each call
+ * sends one message (masked: held pending, see vus_pci_msi/msix()).
+ * Sources are device state: they survive a reset (lower them in your reset
+ * callback when your reset clears their cause) and migrate with the "pci"
+ * section. @vector ranges over the widest mode the function has (1 for
+ * INTx only). Returns 1 if an eventfd was signalled, 0 if held or dropped,
+ * -EINVAL (not a PCI function, @vector out of range, or before realize:
+ * the source is kept). Thread-safe. Use these or the mode-specific calls
+ * below, not both.
+ */
+int vus_pci_irq_raise(vus_ctx *ctx, uint32_t vector);
+
+/**
+ * Lower interrupt source @vector: under INTx the line drops once no source
+ * is raised; under MSI and MSI-X nothing is sent (the guest acknowledged
+ * the edge already). 0, or -EINVAL as vus_pci_irq_raise(). Thread-safe.
+ */
+int vus_pci_irq_lower(vus_ctx *ctx, uint32_t vector);
+
+/**
+ * Set the INTx line level. While raised and neither MSI nor MSI-X is
+ * enabled (a function sending messages does not use its pin), the line
+ * is asserted: Status.Interrupt reads 1 and the client is signalled unless
+ * Command.INTx-Disable is set (clearing it, or disabling MSI/MSI-X,
  * delivers a line still raised), and (INTx being automasked) again after
- * each unmask while still raised. Returns as vus_irq_set_level() (0 when
+ * each unmask while still raised. A reset (DEVICE_RESET, the client
+ * leaving) leaves the level as the device set it: lower it in your reset
+ * callback. Returns as vus_irq_set_level() (0 when
  * the level did not change). -EINVAL without an interrupt pin, or before
  * realize (the level is kept and delivered at realize). Thread-safe.
  */

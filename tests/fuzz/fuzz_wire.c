@@ -211,7 +211,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (vus_ctx_create(&cfg, &ctx) < 0 ||
 	    vus_region_setup(ctx, 0, &r) < 0 || vus_ctx_realize(ctx) < 0)
 		abort();
-	vus_ctx_set_log(ctx, VUS_LOG_ERR, NULL, NULL);
+	vus_ctx_set_log(ctx, VUS_LOG_OFF, NULL, NULL);
 	for (uint64_t i = 0; i < 4; i++)
 		if (dma_add(ctx_dma(ctx), 0x10000 * (i + 1), 0x1000 << i,
 			    VUS_DMA_READ, -1, 0, &out) < 0)
