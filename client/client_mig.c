@@ -150,21 +150,6 @@ VUS_EXPORT int vus_client_mig_write(vus_client *c, const void *buf, size_t len)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 VUS_EXPORT int vus_client_mig_save(vus_client *c, int fd, uint64_t *size)
 {
 	uint8_t *buf = malloc(CHUNK);

@@ -68,6 +68,21 @@ void copy_sized_out(void *dst, const void *src, size_t full)
 	       MIN(n, full) - sizeof(n));
 }
 
+int write_all(int fd, const void *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p = (const char *)p + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int copy_sized(void *dst, size_t dst_size, const void *src)
 {
 	size_t n;

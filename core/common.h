@@ -126,6 +126,9 @@ void close_fd(int *fd);
 /** Close every open fd in @fds[0..n) and mark them closed. */
 void close_fds(int *fds, unsigned int n);
 
+/** Write all @len bytes to a blocking @fd (a file): 0 or -errno. */
+int write_all(int fd, const void *p, size_t len);
+
 /**
  * Copy a caller's versioned struct (first member size_t struct_size) into
  * @dst of @dst_size bytes, zeroing what the caller's older struct lacks.

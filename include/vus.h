@@ -21,6 +21,7 @@
 #include "vus/pci.h"
 #include "vus/recovery.h"
 #include "vus/region.h"
+#include "vus/rpc.h"
 #include "vus/sandbox.h"
 #include "vus/sysbus.h"
 

@@ -31,6 +31,7 @@
 #include "mig.h"
 #include "recovery.h"
 #include "region_table.h"
+#include "rpc_internal.h"
 #include "ctx_priv.h"
 #include "wire.h"
 
@@ -43,6 +44,16 @@ struct device *ctx_device(vus_ctx *ctx) { return &ctx->dev; }
 struct engine *ctx_engine(vus_ctx *ctx) { return ctx->engine; }
 struct migration *ctx_mig(vus_ctx *ctx) { return ctx->mig; }
 void ctx_set_mig(vus_ctx *ctx, struct migration *m) { ctx->mig = m; }
+struct rpc *ctx_rpc(vus_ctx *ctx) { return ctx->rpc; }
+void ctx_set_rpc(vus_ctx *ctx, struct rpc *r) { ctx->rpc = r; }
+void ctx_set_sandboxed(vus_ctx *ctx) { ctx->sandboxed = true; }
+bool ctx_sandboxed(const vus_ctx *ctx) { return ctx->sandboxed; }
+
+uint64_t ctx_uptime_ms(const vus_ctx *ctx)
+{
+	return now_ms() - ctx->created_ms;
+}
+
 struct recovery *ctx_recovery(vus_ctx *ctx) { return ctx->rec; }
 void ctx_set_recovery(vus_ctx *ctx, struct recovery *r) { ctx->rec = r; }
 
@@ -110,6 +121,7 @@ static void wake_cb(struct watch *w, uint32_t events)
 	(void)eventfd_read(w->fd, &v);
 	ctx->kicked = false;
 	engine_wakeup(ctx->engine);
+	rpc_wakeup(ctx->rpc);
 }
 
 
@@ -197,6 +209,7 @@ VUS_EXPORT int vus_ctx_create(const struct vus_ctx_config *cfg, vus_ctx **out)
 	if (ctx == NULL)
 		return -ENOMEM;
 	log_init(&ctx->log, c.name);
+	ctx->created_ms = now_ms();
 	ctx->bus_type = c.bus;
 	ctx->flags = c.flags;
 	ctx->opaque = c.opaque;
@@ -218,6 +231,8 @@ VUS_EXPORT void vus_ctx_destroy(vus_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	/* First: management calls may hold a quiesce on the device. */
+	rpc_destroy(ctx->rpc);
 	if (ctx->engine != NULL) {
 		engine_set_idle_cb(ctx->engine, NULL, NULL);
 		engine_destroy(ctx->engine);

@@ -23,6 +23,7 @@ struct engine;
 struct migration;
 struct vus_mig_section_ops;
 struct recovery;
+struct rpc;
 
 struct log *ctx_log(vus_ctx *ctx);
 struct loop *ctx_loop(vus_ctx *ctx);
@@ -34,6 +35,14 @@ struct engine *ctx_engine(vus_ctx *ctx);
 /** The migration module's state, or NULL if the device does not migrate. */
 struct migration *ctx_mig(vus_ctx *ctx);
 void ctx_set_mig(vus_ctx *ctx, struct migration *m);
+/** The management plane (RPC), or NULL before its first use. */
+struct rpc *ctx_rpc(vus_ctx *ctx);
+void ctx_set_rpc(vus_ctx *ctx, struct rpc *r);
+/** Milliseconds since the context was created (query-status uptime). */
+uint64_t ctx_uptime_ms(const vus_ctx *ctx);
+/** vus_sandbox_apply() confined the process: no more opening files. */
+void ctx_set_sandboxed(vus_ctx *ctx);
+bool ctx_sandboxed(const vus_ctx *ctx);
 enum vus_bus ctx_bus_type(const vus_ctx *ctx);
 bool ctx_realized(const vus_ctx *ctx);
 /** Negotiable limit on data transfers (our own, from the config). */
@@ -43,6 +52,18 @@ struct recovery *ctx_recovery(vus_ctx *ctx);
 void ctx_set_recovery(vus_ctx *ctx, struct recovery *r);
 /** Report a message to the trace hook, if one is set. */
 void ctx_trace(vus_ctx *ctx, const struct vus_trace_event *ev);
+
+/**
+ * A listening AF_UNIX stream socket at @path, created atomically (bound
+ * under a temporary name, renamed into place once it listens) after a
+ * stale socket there was cleared; a live one, or any other file, gives
+ * -EADDRINUSE. @mode (e.g. 0600), if not 0, is applied before the
+ * rename. *out: the non-blocking, close-on-exec fd. 0 or -errno.
+ */
+int ctx_listen_path(const char *path, unsigned int mode, int *out);
+
+/** Whether @fd is an AF_UNIX stream socket, @listening or connected. */
+int ctx_unix_stream_check(int fd, bool listening);
 
 /** Whether the caller runs on the thread serving the context. */
 bool ctx_on_thread(const vus_ctx *ctx);

@@ -36,6 +36,9 @@ struct vus_ctx {
 	struct device dev;
 	struct engine *engine;
 	struct migration *mig;
+	struct rpc *rpc;
+	uint64_t created_ms;
+	bool sandboxed;
 	const struct bus_ops *bus_ops;
 	void *bus;
 	struct watch listen_w; /* fd -1 without a listener */

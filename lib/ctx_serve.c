@@ -62,7 +62,7 @@ void ctx_listen_cb(struct watch *w, uint32_t events)
 }
 
 /* A socket of ours must be an AF_UNIX stream socket. */
-static int unix_stream_check(int fd, bool listening)
+int ctx_unix_stream_check(int fd, bool listening)
 {
 	int v = 0;
 	socklen_t len = sizeof(v);
@@ -111,7 +111,7 @@ VUS_EXPORT int vus_ctx_listen_fd(vus_ctx *ctx, int fd)
 	int ret = ctx ? serve_check(ctx) : -EINVAL;
 
 	if (ret == 0)
-		ret = unix_stream_check(fd, true);
+		ret = ctx_unix_stream_check(fd, true);
 	if (ret == 0)
 		ret = adopt_listener(ctx, fd);
 	if (ret < 0)
@@ -146,7 +146,8 @@ static int clear_stale(const struct sockaddr_un *sa)
  * exists without a listener behind it (a client that waits for the path
  * to appear is then never refused).
  */
-static int bind_listen(const struct sockaddr_un *sa, int *out)
+static int bind_listen(const struct sockaddr_un *sa, unsigned int mode,
+		       int *out)
 {
 	struct sockaddr_un tmp = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -160,6 +161,7 @@ static int bind_listen(const struct sockaddr_un *sa, int *out)
 		tmp = *sa; /* no room for a suffix: bind in place */
 	(void)unlink(tmp.sun_path);
 	if (bind(fd, (const struct sockaddr *)&tmp, sizeof(tmp)) < 0 ||
+	    (mode != 0 && chmod(tmp.sun_path, mode) < 0) ||
 	    listen(fd, LISTEN_BACKLOG) < 0 ||
 	    (strcmp(tmp.sun_path, sa->sun_path) != 0 &&
 	     rename(tmp.sun_path, sa->sun_path) < 0)) {
@@ -198,7 +200,7 @@ static int inherited_listener(vus_ctx *ctx, const struct sockaddr_un *sa)
 
 	if (fd < 0)
 		return fd;
-	if (unix_stream_check(fd, true) < 0 ||
+	if (ctx_unix_stream_check(fd, true) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&got, &len) < 0 ||
 	    !bound_for(got.sun_path, sa->sun_path)) {
 		log_msg(&ctx->log, VUS_LOG_WARNING,
@@ -208,6 +210,20 @@ static int inherited_listener(vus_ctx *ctx, const struct sockaddr_un *sa)
 		return -ENOENT;
 	}
 	return fd;
+}
+
+int ctx_listen_path(const char *path, unsigned int mode, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int ret;
+
+	if (path == NULL || path[0] == '\0')
+		return -EINVAL;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	ret = clear_stale(&sa);
+	return ret < 0 ? ret : bind_listen(&sa, mode, out);
 }
 
 VUS_EXPORT int vus_ctx_listen(vus_ctx *ctx, const char *path)
@@ -228,7 +244,7 @@ VUS_EXPORT int vus_ctx_listen(vus_ctx *ctx, const char *path)
 	kept = fd >= 0;
 	ret = kept ? 0 : clear_stale(&sa);
 	if (ret == 0 && !kept)
-		ret = bind_listen(&sa, &fd);
+		ret = bind_listen(&sa, 0, &fd);
 	/* Kept from now on, so a restarted process listens on it. */
 	if (ret == 0 && !kept && ctx->rec != NULL &&
 	    (ret = recovery_keep_listener(ctx->rec, fd)) < 0)
@@ -258,7 +274,7 @@ VUS_EXPORT int vus_ctx_attach_fd(vus_ctx *ctx, int fd)
 		close_fd(&fd);
 		return -EINVAL;
 	}
-	ret = unix_stream_check(fd, false);
+	ret = ctx_unix_stream_check(fd, false);
 	if (ret < 0) {
 		close_fd(&fd);
 		return ret;

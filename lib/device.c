@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
+#include "common.h"
 #include "device.h"
 
 void device_init(struct device *d, vus_ctx *ctx, void *opaque)
@@ -26,23 +28,45 @@ bool device_needs_quiesce(const struct device *d)
 	return d->ops.quiesce != NULL;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The device became quiet: account for how long that took. */
+static void quiet_now(struct device *d)
+{
+	uint64_t took = now_ns() - d->quiesce_start_ns;
+
+	d->quiesced = true;
+	d->quiesce_wait_ns += took;
+	d->quiesce_max_ns = MAX(d->quiesce_max_ns, took);
+}
+
 int device_quiesce(struct device *d)
 {
 	int ret;
 
 	if (d->holds++ > 0)
 		return device_quiesce_done(d) ? 0 : -EBUSY;
-	if (d->quiesced || d->ops.quiesce == NULL) {
+	if (d->quiesced)
+		return 0;
+	d->quiesces++;
+	if (d->ops.quiesce == NULL) {
 		d->quiesced = true;
 		return 0;
 	}
+	d->quiesce_start_ns = now_ns();
 	atomic_store(&d->quiesce_confirmed, false);
 	ret = d->ops.quiesce(d->ctx, d->opaque);
 	if (ret == -EBUSY)
 		return -EBUSY;
 	/* Any other answer means the device is quiet now (errors cannot
 	 * leave DMA running: the library proceeds either way). */
-	d->quiesced = true;
+	quiet_now(d);
 	return 0;
 }
 
@@ -51,7 +75,7 @@ bool device_quiesce_done(struct device *d)
 	if (d->quiesced)
 		return true;
 	if (atomic_exchange(&d->quiesce_confirmed, false))
-		d->quiesced = true;
+		quiet_now(d);
 	return d->quiesced;
 }
 

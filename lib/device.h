@@ -21,6 +21,11 @@ struct device {
 	bool quiesced;         /* the device is known to be quiet */
 	unsigned int holds;    /* quiesce references: one operation, or a
 				* migration state that keeps it stopped */
+	/* Counters for query-stats (context thread). */
+	uint64_t quiesces;        /* times the device was asked to be quiet */
+	uint64_t quiesce_wait_ns; /* from asking to quiet, summed */
+	uint64_t quiesce_max_ns;  /* the longest of those */
+	uint64_t quiesce_start_ns; /* when the one in progress was asked */
 };
 
 void device_init(struct device *d, vus_ctx *ctx, void *opaque);

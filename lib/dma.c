@@ -198,6 +198,7 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	}
 	/* Only the context thread adds, so the check still holds. */
 	insert(dt, &m);
+	dt->maps_total++;
 	*out = (struct vus_dma_region){ .addr = addr, .size = size,
 					.prot = prot, .vaddr = m.vaddr };
 	return 0;
@@ -252,6 +253,7 @@ static void remove_at(struct dma_table *dt, uint32_t i, dma_region_fn *fn,
 	write_end(dt);
 	unmap_one(&m);
 	dma_log_detach(dt, &m);
+	dt->unmaps_total++;
 }
 
 int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
@@ -276,6 +278,14 @@ void dma_remove_all(struct dma_table *dt, dma_region_fn *fn, void *opaque)
 {
 	while (dt->n > 0)
 		remove_at(dt, dt->n - 1, fn, opaque);
+}
+
+void dma_get_stats(const struct dma_table *dt, struct dma_stats *out)
+{
+	*out = (struct dma_stats){ .maps_live = dt->n,
+				   .maps_total = dt->maps_total,
+				   .unmaps_total = dt->unmaps_total,
+				   .dirty_pages_reported = dt->dirty_reported };
 }
 
 void dma_set_msg_fn(struct dma_table *dt, dma_msg_fn *fn, void *opaque)

@@ -138,13 +138,15 @@ static void set_out(uint64_t *out, uint64_t k0, uint64_t k1)
 		out[w] |= word_mask(k0, k1, w);
 }
 
-/* Take the dirty pages of mapping @m inside [lo, hi] into @out. */
-static void report_map(const struct dma_map *m, uint64_t lo, uint64_t hi,
-		       uint64_t iova, uint64_t end, uint64_t psize,
-		       uint64_t *out)
+/* Take the dirty pages of mapping @m inside [lo, hi] into @out; returns
+ * how many 4 KiB pages it took. */
+static uint64_t report_map(const struct dma_map *m, uint64_t lo, uint64_t hi,
+			   uint64_t iova, uint64_t end, uint64_t psize,
+			   uint64_t *out)
 {
 	uint64_t base = map_base(m);
 	uint64_t first = (lo - base) >> PAGE_4K_SHIFT, last = (hi - base) >> PAGE_4K_SHIFT;
+	uint64_t taken = 0;
 
 	for (uint64_t w = first / 64; w <= last / 64; w++) {
 		uint64_t mask = word_mask(first, last, w);
@@ -157,6 +159,7 @@ static void report_map(const struct dma_map *m, uint64_t lo, uint64_t hi,
 		/* Acquire: pairs with the marker's release. */
 		bits = __atomic_fetch_and(&m->dirty[w], ~mask,
 					  __ATOMIC_ACQUIRE) & mask;
+		taken += (uint64_t)__builtin_popcountll(bits);
 
 		while (bits != 0) {
 			uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
@@ -167,6 +170,7 @@ static void report_map(const struct dma_map *m, uint64_t lo, uint64_t hi,
 			set_out(out, (s - iova) / psize, (e - iova) / psize);
 		}
 	}
+	return taken;
 }
 
 int dma_log_report(struct dma_table *dt, uint64_t iova, uint64_t len,
@@ -184,8 +188,9 @@ int dma_log_report(struct dma_table *dt, uint64_t iova, uint64_t len,
 		const struct dma_map *m = &dt->m[i];
 
 		if (m->dirty != NULL)
-			report_map(m, MAX(iova, m->addr), MIN(end, m->last), iova,
-				   end, page_size, out);
+			dt->dirty_reported +=
+				report_map(m, MAX(iova, m->addr), MIN(end, m->last),
+					   iova, end, page_size, out);
 	}
 	return 0;
 }

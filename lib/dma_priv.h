@@ -38,6 +38,10 @@ struct dma_table {
 	uint64_t log_words; /* bitmap words held now (context thread) */
 	dma_msg_fn *msg_fn;
 	void *msg_opaque;
+	/* Counters (context thread). */
+	uint64_t maps_total;
+	uint64_t unmaps_total;
+	uint64_t dirty_reported;
 };
 
 /* Fields that readers may load while the context thread stores them. */

@@ -83,6 +83,17 @@ int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
 /** Remove everything, calling @fn for each mapping. */
 void dma_remove_all(struct dma_table *dt, dma_region_fn *fn, void *opaque);
 
+/* Counters since the context was created (query-stats). */
+struct dma_stats {
+	uint32_t maps_live;
+	uint64_t maps_total;
+	uint64_t unmaps_total;
+	uint64_t dirty_pages_reported; /* 4 KiB pages taken out of the log */
+};
+
+/** The counters (context thread). */
+void dma_get_stats(const struct dma_table *dt, struct dma_stats *out);
+
 /**
  * Message transfer hook for message-only mappings: read (@write false) or
  * write @len bytes at @addr. Returns 0 or -errno.

@@ -107,6 +107,36 @@ uint32_t engine_num_irqs(const struct engine *e)
 	return b != NULL ? MAX(n, b->min_irqs) : n;
 }
 
+const struct engine_stats *engine_get_stats(const struct engine *e)
+{
+	return &e->st;
+}
+
+bool engine_negotiated(const struct engine *e, struct caps *out)
+{
+	if (e->state != CONN_READY)
+		return false;
+	*out = e->peer;
+	return true;
+}
+
+/* Every message in and out passes here: the counters. */
+static void count(struct engine_stats *st, enum vus_trace_dir dir,
+		  const struct wire_hdr *h)
+{
+	if (dir == VUS_TRACE_RX) {
+		st->msgs_in++;
+		st->bytes_in += h->msg_size;
+		if (!wire_is_reply(h))
+			st->cmds[h->cmd < WIRE_CMD_MAX ? h->cmd : 0]++;
+		return;
+	}
+	st->msgs_out++;
+	st->bytes_out += h->msg_size;
+	if (h->flags & WIRE_F_ERROR)
+		st->errors[h->error < ENGINE_ERRNO_MAX ? h->error : 0]++;
+}
+
 void engine_trace(struct engine *e, enum vus_trace_dir dir,
 		  const struct wire_hdr *h, unsigned int nfds)
 {
@@ -116,6 +146,7 @@ void engine_trace(struct engine *e, enum vus_trace_dir dir,
 		.error = (h->flags & WIRE_F_ERROR) ? (int)h->error : 0,
 	};
 
+	count(&e->st, dir, h);
 	ctx_trace(e->ctx, &ev);
 }
 
@@ -181,6 +212,7 @@ int engine_attach(struct engine *e, int fd)
 	e->broken = false;
 	e->closing = false;
 	e->state = CONN_NEGOTIATING;
+	e->st.clients++;
 	log_msg(e->log, VUS_LOG_INFO, "client connected");
 	/* Kept from its first message on (not fatal: then not recoverable). */
 	if (engine_kept_attached(e) < 0)

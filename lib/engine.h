@@ -12,8 +12,10 @@
 #include <stdint.h>
 
 #include "vus/ctx.h"
+#include "wire.h"
 
 struct engine;
+struct caps;
 
 struct engine_limits {
 	uint32_t max_xfer;     /* largest data transfer we accept */
@@ -47,6 +49,30 @@ bool engine_busy(const struct engine *e);
 
 /** A client is connected. */
 bool engine_connected(const struct engine *e);
+
+/* Errno values counted one by one in engine_stats.errors; [0]: others. */
+#define ENGINE_ERRNO_MAX 134u
+
+/*
+ * Message counters since the context was created, for the management
+ * plane (query-stats). Written and read on the context thread only, so
+ * plain increments suffice.
+ */
+struct engine_stats {
+	uint64_t cmds[WIRE_CMD_MAX];        /* requests received; [0]: unknown */
+	uint64_t errors[ENGINE_ERRNO_MAX];  /* error replies sent, per errno */
+	uint64_t msgs_in, msgs_out;
+	uint64_t bytes_in, bytes_out;       /* whole messages, headers included */
+	uint64_t clients;                   /* connections served */
+};
+
+const struct engine_stats *engine_get_stats(const struct engine *e);
+
+/**
+ * What the connected client negotiated, into @out: true once VERSION is
+ * done, false (nothing written) otherwise.
+ */
+bool engine_negotiated(const struct engine *e, struct caps *out);
 
 /** The context's wake eventfd fired: look for quiesce confirmations. */
 void engine_wakeup(struct engine *e);

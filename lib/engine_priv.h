@@ -117,6 +117,7 @@ struct engine {
 	size_t kept_total;
 	engine_idle_fn *idle_fn;
 	void *idle_opaque;
+	struct engine_stats st;
 };
 
 /* engine_cmds.c */

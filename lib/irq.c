@@ -44,7 +44,14 @@ struct irq_index {
 	uint32_t count;
 	uint32_t flags;
 	struct irq_vec *v;
+	/* Counters: changed under the lock, read without it. */
+	uint64_t raised;
+	uint64_t signaled;
 };
+
+/* One writer at a time (the lock): a plain relaxed store, no locked add. */
+#define COUNT(x) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + 1, \
+				  __ATOMIC_RELAXED)
 
 struct irq_table {
 	struct log *log;
@@ -197,6 +204,8 @@ static int fire_locked(struct irq_table *it, struct irq_vec *v)
 	v->pending = false;
 	if (efd_signal(v->trigger_fd) < 0)
 		atomic_fetch_add(&it->dropped, 1);
+	else
+		COUNT(it->idx[v->index].signaled);
 	if (it->idx[v->index].flags & VUS_IRQ_AUTOMASKED)
 		v->masked = true;
 	return 1;
@@ -394,6 +403,7 @@ int irq_trigger(struct irq_table *it, uint32_t index, uint32_t vector)
 	if (v == NULL)
 		return -EINVAL;
 	pthread_mutex_lock(&it->lock);
+	COUNT(it->idx[index].raised);
 	ret = fire_locked(it, v);
 	unlock_and_report(it);
 	return ret;
@@ -410,6 +420,7 @@ int irq_set_level(struct irq_table *it, uint32_t index, uint32_t vector,
 	pthread_mutex_lock(&it->lock);
 	if (level && !v->level) {
 		v->level = true;
+		COUNT(it->idx[index].raised);
 		ret = fire_locked(it, v);
 	} else if (!level) {
 		/* A lowered line is no longer pending. */
@@ -444,6 +455,17 @@ bool irq_is_bound(struct irq_table *it, uint32_t index, uint32_t vector)
 	ret = v->trigger_fd >= 0;
 	pthread_mutex_unlock(&it->lock);
 	return ret;
+}
+
+void irq_get_stats(struct irq_table *it, uint32_t index,
+		   struct irq_stats *out)
+{
+	*out = (struct irq_stats){ 0 };
+	if (index >= IRQ_MAX_INDEX)
+		return;
+	out->raised = __atomic_load_n(&it->idx[index].raised, __ATOMIC_RELAXED);
+	out->signaled = __atomic_load_n(&it->idx[index].signaled,
+					__ATOMIC_RELAXED);
 }
 
 void irq_set_state_cb(struct irq_table *it, vus_irq_state_fn *fn,

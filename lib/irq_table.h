@@ -99,6 +99,16 @@ int irq_set_level(struct irq_table *it, uint32_t index, uint32_t vector,
 bool irq_is_pending(struct irq_table *it, uint32_t index, uint32_t vector);
 bool irq_is_bound(struct irq_table *it, uint32_t index, uint32_t vector);
 
+/* Counters of one index since the context was created (query-stats). */
+struct irq_stats {
+	uint64_t raised;   /* by the device: triggers and rising levels */
+	uint64_t signaled; /* eventfd writes to the client */
+};
+
+/** @index's counters; zeros for an index never declared. Any thread. */
+void irq_get_stats(struct irq_table *it, uint32_t index,
+		   struct irq_stats *out);
+
 /** Callback after bindings of [start, start + count) changed. */
 void irq_set_state_cb(struct irq_table *it, vus_irq_state_fn *fn,
 		      vus_ctx *ctx, void *opaque);

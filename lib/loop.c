@@ -89,7 +89,13 @@ void loop_del(struct watch *w)
 
 int loop_run_once(struct loop *l, int timeout_ms)
 {
-	int n = epoll_wait(l->epfd, l->ev, LOOP_BATCH, timeout_ms);
+	return loop_run_max(l, timeout_ms, LOOP_BATCH);
+}
+
+int loop_run_max(struct loop *l, int timeout_ms, int max)
+{
+	int n = epoll_wait(l->epfd, l->ev, MIN(MAX(max, 1), LOOP_BATCH),
+			   timeout_ms);
 	int done = 0;
 
 	if (n < 0)

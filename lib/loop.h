@@ -44,4 +44,10 @@ void loop_del(struct watch *w);
  */
 int loop_run_once(struct loop *l, int timeout_ms);
 
+/**
+ * loop_run_once() dispatching at most @max (1..32) watches: a loop nested
+ * in another as one watch (the management plane's) takes a bounded turn.
+ */
+int loop_run_max(struct loop *l, int timeout_ms, int max);
+
 #endif /* VUS_LOOP_H */

@@ -437,5 +437,8 @@ VUS_EXPORT int vus_sandbox_apply(const vus_sandbox *sb, vus_ctx *ctx)
 	}
 	free(f);
 	log_applied(sb, ctx, ret, tid);
+	/* Management calls that would open files refuse from now on. */
+	if (ret == 0 && ctx != NULL)
+		ctx_set_sandboxed(ctx);
 	return ret;
 }

@@ -175,7 +175,9 @@ int vus_sandbox_deny(vus_sandbox *sb, long nr, int err);
  * inherit it. It cannot be removed; applying again stacks another filter,
  * which can only narrow what is allowed. Call it after everything that
  * opens files or sockets (vus_ctx_listen() included) and before
- * vus_ctx_run(). @ctx, if not NULL, gets a notice-level log line.
+ * vus_ctx_run(). @ctx, if not NULL, gets a notice-level log line, and its
+ * management plane stops offering what would open files (save-state and
+ * load-state answer EPERM instead of the process being killed).
  * @sb stays owned by the caller.
  * Returns -EINVAL for a NULL @sb, -EBUSY if a thread could not be
  * synchronised (it already runs a filter not derived from ours; nothing is

@@ -53,6 +53,9 @@ int sample_cli_option(struct sample_cli *c, int code, const char *arg)
 	case SAMPLE_OPT_SOCKET:
 		c->socket_path = arg;
 		break;
+	case SAMPLE_OPT_RPC:
+		c->rpc_path = arg;
+		break;
 	case SAMPLE_OPT_FD:
 		ret = parse_num(arg, 1 << 20, &v);
 		c->listen_fd = (int)v;
@@ -99,6 +102,7 @@ void sample_cli_usage(FILE *f, int col)
 	static const char *const lines[][2] = {
 		{ "--socket-path PATH", "listen for a vfio-user client at PATH" },
 		{ "--fd N", "serve clients of an inherited listening socket" },
+		{ "--rpc-path PATH", "JSON-RPC 2.0 management socket (doc/management.md)" },
 		{ "--compat-version N", "guest-visible version for migration (default 1):" },
 		{ "", "a destination accepts only the same version" },
 		{ "--log-level LEVEL", "error, warning, notice, info or debug" },

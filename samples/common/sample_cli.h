@@ -2,9 +2,9 @@
 /*
  * sample_cli: what the sample device servers share on their command line
  * and around vus_ctx_run(): the options every sample takes (--socket-path,
- * --fd, --log-level, --compat-version, --sandbox, --reset-on-disconnect),
- * a log sink on stderr,
- * listening, SIGINT/SIGTERM stopping the context, and the sandbox.
+ * --fd, --rpc-path, --log-level, --compat-version, --sandbox,
+ * --reset-on-disconnect), a log sink on stderr, listening, SIGINT/SIGTERM
+ * stopping the context, and the sandbox.
  *
  * A sample lists SAMPLE_CLI_LONGOPTS in its getopt_long() table, passes
  * every option it does not know to sample_cli_option(), and ends with
@@ -30,6 +30,7 @@ enum {
 	SAMPLE_OPT_SANDBOX,
 	SAMPLE_OPT_RECOVER,
 	SAMPLE_OPT_RESET_ON_DISCONNECT,
+	SAMPLE_OPT_RPC,
 };
 
 #define SAMPLE_CLI_LONGOPTS                                                     \
@@ -40,7 +41,8 @@ enum {
 	{ "sandbox", optional_argument, NULL, SAMPLE_OPT_SANDBOX },             \
 	{ "recover", no_argument, NULL, SAMPLE_OPT_RECOVER },                   \
 	{ "reset-on-disconnect", no_argument, NULL,                             \
-	  SAMPLE_OPT_RESET_ON_DISCONNECT }
+	  SAMPLE_OPT_RESET_ON_DISCONNECT },                                     \
+	{ "rpc-path", required_argument, NULL, SAMPLE_OPT_RPC }
 
 /* --sandbox: off unless given; bare --sandbox kills on a forbidden call. */
 enum sample_sandbox {
@@ -52,6 +54,7 @@ enum sample_sandbox {
 
 struct sample_cli {
 	const char *socket_path;
+	const char *rpc_path;    /* --rpc-path: JSON-RPC management socket */
 	int listen_fd;           /* --fd, -1 if not given */
 	int log_level;           /* VUS_LOG_*, default VUS_LOG_NOTICE */
 	uint32_t compat_version; /* default 1 */
@@ -91,7 +94,10 @@ void sample_log_sink(void *opaque, int level, const char *msg);
  */
 int sample_cli_recovery(vus_ctx *ctx, const struct sample_cli *c);
 
-/** Listen at --socket-path or on the --fd socket. 0 or -errno. */
+/**
+ * Listen at --socket-path or on the --fd socket, and serve the management
+ * plane at --rpc-path if given. 0 or -errno.
+ */
 int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c);
 
 /**
