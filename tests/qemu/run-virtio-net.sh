@@ -25,7 +25,11 @@ if [ "$mode" = viommu ]; then
   notify=ioeventfd
   qemu_args=(--machine q35,kernel-irqchip=split
              --extra "-device intel-iommu,caching-mode=on")
-  guest_opts="intel_iommu=on iommu.strict=1 vnet.iommu=1"
+  # no_timer_check: with interrupt remapping the kernel panics when its
+  # boot-time IO-APIC timer test misses ticks, which a TCG guest on a busy
+  # host does ("timer doesn't work through Interrupt-remapped IO-APIC");
+  # the test says nothing about the device.
+  guest_opts="intel_iommu=on iommu.strict=1 vnet.iommu=1 no_timer_check"
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../timescale.sh"
