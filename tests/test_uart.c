@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rpc_util.h"
 #include "vtest.h"
 
 #include "test_uart_util.h"
@@ -652,6 +653,48 @@ static void stdio_backend_survives_closed_pipes(void **state)
 	rig_stop(&r);
 }
 
+/* uart.query-line shows the line as the guest programmed it. */
+static void query_line_shows_what_the_guest_programmed(void **state)
+{
+	char rpc[256];
+	const char *const extra[] = { "--rpc-path", rpc, NULL };
+	struct json_object *q;
+	int m;
+
+	/* Our copy: the rig takes socket paths from the same buffer. */
+	snprintf(rpc, sizeof(rpc), "%s", vtest_sock_path("uartrpc"));
+	rig_start(&r, extra);
+	m = trpc_connect(rpc);
+	assert_true(m >= 0);
+	set_divisor(&r, 12); /* 1843200 / (16 * 12) */
+	wr(&r, UART_LCR, 0x03 | UART_LCR_PARITY | UART_LCR_EPAR);
+	wr(&r, UART_MCR, UART_MCR_DTR | UART_MCR_OUT2);
+	wr(&r, UART_FCR, UART_FCR_ENABLE);
+	peer_send(&r, "abc", 3);
+	(void)wait_dr(&r, 5000);
+	q = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"uart.query-line\"}");
+	assert_int_equal(trpc_int(q, "result.baud"), 9600);
+	assert_int_equal(trpc_int(q, "result.data-bits"), 8);
+	assert_string_equal(trpc_str(q, "result.parity"), "even");
+	assert_string_equal(trpc_str(q, "result.stop-bits"), "1");
+	assert_true(json_object_get_boolean(trpc_get(q, "result.fifo")));
+	assert_true(json_object_get_boolean(trpc_get(q, "result.modem.dtr")));
+	assert_false(json_object_get_boolean(trpc_get(q, "result.modem.rts")));
+	assert_true(json_object_get_boolean(trpc_get(q, "result.modem.cts")));
+	assert_true(trpc_int(q, "result.rx-fifo") >= 1); /* the rest may be on its way */
+	json_object_put(q);
+	/* 5 data bits with "2" stop bits is 1.5; odd parity, a break. */
+	wr(&r, UART_LCR, UART_LCR_STOP | UART_LCR_PARITY | UART_LCR_SBC);
+	q = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"uart.query-line\"}");
+	assert_int_equal(trpc_int(q, "result.data-bits"), 5);
+	assert_string_equal(trpc_str(q, "result.stop-bits"), "1.5");
+	assert_string_equal(trpc_str(q, "result.parity"), "odd");
+	assert_true(json_object_get_boolean(trpc_get(q, "result.break")));
+	json_object_put(q);
+	close(m);
+	rig_stop(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -674,6 +717,7 @@ int main(int argc, char **argv)
 		VTEST(bytes_sent_before_hangup_arrive),
 		VTEST(pty_backend_carries_both_ways),
 		VTEST(stdio_backend_survives_closed_pipes),
+		VTEST(query_line_shows_what_the_guest_programmed),
 	};
 
 	if (argc < 2) {

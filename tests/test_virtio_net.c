@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rpc_util.h"
 #include "vtest.h"
 
 #include "test_virtio_util.h"
@@ -607,6 +608,72 @@ static void bind_never_removes_a_live_socket(void **state)
 	unlink(live);
 }
 
+/* The operator pulls the cable: the driver sees the link down through a
+ * configuration-change interrupt and the status field; per-queue counters
+ * over the management plane (quiesced while the worker runs). */
+static void link_and_stats_over_the_management_plane(void **state)
+{
+	char rpc[256];
+	const char *const extra[] = { "--rpc-path", rpc, NULL };
+	uint8_t frame[64], got[128], isr = 0;
+	struct json_object *r;
+	uint16_t link = 0xffff;
+	uint32_t gen;
+	struct tv t;
+	int m;
+
+	/* Our copy: the rig takes socket paths from the same buffer. */
+	snprintf(rpc, sizeof(rpc), "%s", vtest_sock_path("netrpc"));
+	tv_start(&t, extra);
+	m = trpc_connect(rpc);
+	assert_true(m >= 0);
+	assert_int_equal(vus_client_irq_enable(t.c, VUS_PCI_IRQ_INTX, 1), 0);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	gen = tv_rd(&t, 0x15, 1);
+	r = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"net.set-link\","
+			 "\"params\":{\"up\":false}}");
+	assert_true(json_object_get_boolean(trpc_get(r, "result.changed")));
+	json_object_put(r);
+	assert_true(vus_client_irq_wait(t.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(5000)) >= 1);
+	assert_int_equal(vus_client_region_read(t.c, TV_BAR, TV_ISR, &isr, 1), 0);
+	assert_int_equal(isr & 2, 2); /* configuration change */
+	assert_int_equal(tv_rd(&t, 0x15, 1), (gen + 1) & 0xff);
+	assert_int_equal(vus_client_region_read(t.c, TV_BAR, TV_DEVCFG + 6, &link, 2), 0);
+	assert_int_equal(le16toh(link), 0);
+	/* The same again changes nothing and interrupts nobody. */
+	r = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"net.set-link\","
+			 "\"params\":{\"up\":false}}");
+	assert_false(json_object_get_boolean(trpc_get(r, "result.changed")));
+	json_object_put(r);
+	assert_int_equal(tv_rd(&t, 0x15, 1), (gen + 1) & 0xff);
+	r = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"net.set-link\","
+			 "\"params\":{\"up\":true}}");
+	assert_true(json_object_get_boolean(trpc_get(r, "result.changed")));
+	json_object_put(r);
+	assert_int_equal(vus_client_region_read(t.c, TV_BAR, TV_DEVCFG + 6, &link, 2), 0);
+	assert_int_equal(le16toh(link), 1);
+	r = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"net.set-link\","
+			 "\"params\":{\"up\":1}}");
+	assert_int_equal(trpc_int(r, "error.code"), -32602);
+	json_object_put(r);
+
+	make_frame(frame, sizeof(frame), 3);
+	tv_send(&t, 0, frame, sizeof(frame));
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
+	r = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"net.query-stats\"}");
+	assert_string_equal(trpc_str(r, "result.queues.1.name"), "tx");
+	assert_int_equal(trpc_int(r, "result.queues.1.frames"), 1);
+	assert_int_equal(trpc_int(r, "result.queues.1.bytes"), sizeof(frame));
+	assert_int_equal(trpc_int(r, "result.queues.0.frames"), 0);
+	json_object_put(r);
+	/* The data path carries on after the quiesced call. */
+	tv_send(&t, 1, frame, sizeof(frame));
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(frame));
+	close(m);
+	tv_stop(&t);
+	assert_int_equal(access(rpc, F_OK), -1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +693,7 @@ int main(int argc, char **argv)
 		VTEST(queue_size_above_the_offer_is_refused),
 		VTEST(long_receive_chains_do_not_stall_quiesce),
 		VTEST(link_reset_and_peer_restart_are_survived),
+		VTEST(link_and_stats_over_the_management_plane),
 	};
 
 	if (argc < 2) {

@@ -80,6 +80,9 @@ int sample_cli_option(struct sample_cli *c, int code, const char *arg)
 	case SAMPLE_OPT_RESET_ON_DISCONNECT:
 		c->reset_on_disconnect = true;
 		break;
+	case SAMPLE_OPT_CAPS:
+		c->print_caps = true;
+		break;
 	default:
 		return 0;
 	}
@@ -89,6 +92,8 @@ int sample_cli_option(struct sample_cli *c, int code, const char *arg)
 int sample_cli_check(const struct sample_cli *c)
 {
 	/* --socket-path and --fd are mutually exclusive (vfio-user convention). */
+	if (c->print_caps)
+		return 0;
 	return (c->socket_path == NULL) == (c->listen_fd < 0) ? -EINVAL : 0;
 }
 
@@ -113,6 +118,7 @@ void sample_cli_usage(FILE *f, int col)
 		{ "", "of $NOTIFY_SOCKET (systemd, vus-supervise)" },
 		{ "--reset-on-disconnect", "reset the device when its client leaves" },
 		{ "", "(default: keep its state for the next client)" },
+		{ "--print-capabilities", "print what this program offers (JSON), exit" },
 	};
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)

@@ -3,7 +3,7 @@
  * sample_cli: what the sample device servers share on their command line
  * and around vus_ctx_run(): the options every sample takes (--socket-path,
  * --fd, --rpc-path, --log-level, --compat-version, --sandbox,
- * --reset-on-disconnect), a log sink on stderr, listening, SIGINT/SIGTERM
+ * --reset-on-disconnect, --print-capabilities), a log sink on stderr, listening, SIGINT/SIGTERM
  * stopping the context, and the sandbox.
  *
  * A sample lists SAMPLE_CLI_LONGOPTS in its getopt_long() table, passes
@@ -31,6 +31,7 @@ enum {
 	SAMPLE_OPT_RECOVER,
 	SAMPLE_OPT_RESET_ON_DISCONNECT,
 	SAMPLE_OPT_RPC,
+	SAMPLE_OPT_CAPS,
 };
 
 #define SAMPLE_CLI_LONGOPTS                                                     \
@@ -42,7 +43,8 @@ enum {
 	{ "recover", no_argument, NULL, SAMPLE_OPT_RECOVER },                   \
 	{ "reset-on-disconnect", no_argument, NULL,                             \
 	  SAMPLE_OPT_RESET_ON_DISCONNECT },                                     \
-	{ "rpc-path", required_argument, NULL, SAMPLE_OPT_RPC }
+	{ "rpc-path", required_argument, NULL, SAMPLE_OPT_RPC },                \
+	{ "print-capabilities", no_argument, NULL, SAMPLE_OPT_CAPS }
 
 /* --sandbox: off unless given; bare --sandbox kills on a forbidden call. */
 enum sample_sandbox {
@@ -61,6 +63,7 @@ struct sample_cli {
 	enum sample_sandbox sandbox;
 	bool recover;            /* --recover: crash recovery (fd store) */
 	bool reset_on_disconnect;
+	bool print_caps;        /* --print-capabilities (sample_caps.h) */
 };
 
 /** Defaults for every shared option. */
@@ -72,7 +75,8 @@ void sample_cli_init(struct sample_cli *c);
  */
 int sample_cli_option(struct sample_cli *c, int code, const char *arg);
 
-/** -EINVAL unless exactly one of --socket-path and --fd was given. */
+/** -EINVAL unless exactly one of --socket-path and --fd was given (or
+ * --print-capabilities, which needs neither). */
 int sample_cli_check(const struct sample_cli *c);
 
 /** struct vus_ctx_config flags the options ask for. */
@@ -95,8 +99,8 @@ void sample_log_sink(void *opaque, int level, const char *msg);
 int sample_cli_recovery(vus_ctx *ctx, const struct sample_cli *c);
 
 /**
- * Listen at --socket-path or on the --fd socket, and serve the management
- * plane at --rpc-path if given. 0 or -errno.
+ * Serve the management plane at --rpc-path if given, then listen at
+ * --socket-path or on the --fd socket. 0 or -errno.
  */
 int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c);
 

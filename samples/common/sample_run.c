@@ -33,18 +33,22 @@ int sample_cli_recovery(vus_ctx *ctx, const struct sample_cli *c)
 	return ret;
 }
 
+/* The management socket first: once the vfio-user socket is there (what
+ * a VMM or a script waits for), so is everything else. */
 int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c)
 {
-	int ret = c->socket_path ? vus_ctx_listen(ctx, c->socket_path)
-				 : vus_ctx_listen_fd(ctx, c->listen_fd);
+	int ret = 0;
 
-	if (ret == 0 && c->rpc_path != NULL) {
+	if (c->rpc_path != NULL) {
 		ret = vus_ctx_rpc_listen(ctx, c->rpc_path);
-		if (ret < 0)
+		if (ret < 0) {
 			fprintf(stderr, "--rpc-path %s: %s\n", c->rpc_path,
 				strerror(-ret));
+			return ret;
+		}
 	}
-	return ret;
+	return c->socket_path ? vus_ctx_listen(ctx, c->socket_path)
+			      : vus_ctx_listen_fd(ctx, c->listen_fd);
 }
 
 int sample_allow_all(vus_sandbox *sb, const long *nrs, size_t n)

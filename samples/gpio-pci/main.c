@@ -2,7 +2,8 @@
 /*
  * vus-gpio-pci: serve an emulated ACCES PCI-IDIO-16 card over vfio-user.
  *
- *   vus-gpio-pci --socket-path /tmp/gpio.sock [--control-path /tmp/gpio.ctl]
+ *   vus-gpio-pci --socket-path /tmp/gpio.sock [--rpc-path /tmp/gpio.rpc]
+ *                [--control-path /tmp/gpio.ctl]
  *                [--inputs 0x00ff] [--compat-version N] [--log-level info]
  *                [--sandbox[=kill|eperm|log]]
  *   vus-gpio-pci --fd 3 ...               (an inherited listening socket)
@@ -20,7 +21,9 @@
 #include <sys/syscall.h>
 
 #include "control.h"
+#include "gpio_rpc.h"
 #include "idio16.h"
+#include "sample_caps.h"
 #include "sample_cli.h"
 
 struct opts {
@@ -40,6 +43,15 @@ static void usage(FILE *f)
 		"  --inputs VALUE       initial level of the 16 input lines\n");
 	sample_cli_usage(f, 23);
 }
+
+static const char *const features[] = { "migration", "recovery", "rpc",
+					"sandbox", "intx", NULL };
+static const struct sample_caps caps = {
+	.type = "gpio-pci", .bus = VUS_BUS_PCI, .vendor_id = IDIO16_VENDOR,
+	.device_id = IDIO16_DEVICE, .class_code = 0xff0000,
+	.features = features, .methods = gpio_rpc_methods,
+	.n_methods = GPIO_RPC_N_METHODS,
+};
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -71,6 +83,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
+	}
+	if (o->cli.print_caps) {
+		sample_caps_print(stdout, &caps, lo);
+		exit(0);
 	}
 	return sample_cli_check(&o->cli);
 }
@@ -104,6 +120,8 @@ static int serve(const struct opts *o)
 		ret = idio16_setup(&dev, ctx);
 	if (ret == 0)
 		ret = idio16_mig_setup(&dev, o->cli.compat_version);
+	if (ret == 0)
+		ret = gpio_rpc_setup(ctx, &dev);
 	/* Before realize: state a crashed process kept replaces it there. */
 	dev.inputs = dev.wires = (uint16_t)o->inputs;
 	if (ret == 0)

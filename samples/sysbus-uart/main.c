@@ -26,6 +26,7 @@
 
 #include "backend.h"
 #include "port.h"
+#include "sample_caps.h"
 #include "sample_cli.h"
 
 struct opts {
@@ -81,6 +82,14 @@ static bool set_opt(struct opts *o, int c, const char *arg)
 	}
 }
 
+static const char *const features[] = { "migration", "rpc", "sandbox",
+					"pty", NULL };
+static const struct sample_caps caps = {
+	.type = "sysbus-uart", .bus = VUS_BUS_SYSBUS, .compatible = "ns16550a",
+	.features = features, .methods = port_rpc_methods,
+	.n_methods = PORT_RPC_N_METHODS,
+};
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -109,6 +118,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		if (ret < 0 || (ret == 0 && !set_opt(o, c, optarg)))
 			return -EINVAL;
 	}
+	if (o->cli.print_caps) {
+		sample_caps_print(stdout, &caps, lo);
+		exit(0);
+	}
 	if (optind != argc || sample_cli_check(&o->cli) < 0)
 		return -EINVAL;
 	div = o->port.clock_hz / (16ull * o->port.speed);
@@ -132,6 +145,8 @@ static int start(const struct opts *o, vus_ctx *ctx, struct port *port,
 
 	if (ret == 0)
 		ret = port_mig_setup(port, o->cli.compat_version);
+	if (ret == 0)
+		ret = port_rpc_setup(port);
 	if (ret == 0)
 		ret = vus_ctx_realize(ctx);
 	if (ret == 0) {

@@ -65,6 +65,13 @@ void port_sync(void *opaque);
  */
 int port_mig_setup(struct port *p, uint32_t compat_version);
 
+/** The management methods (port_rpc.c), for --print-capabilities too. */
+#define PORT_RPC_N_METHODS 1
+extern const struct vus_rpc_method port_rpc_methods[PORT_RPC_N_METHODS];
+
+/** Register uart.query-line for @p (after port_setup()). 0 or -errno. */
+int port_rpc_setup(struct port *p);
+
 /** Stop the timer; the backend is closed by its owner. */
 void port_teardown(struct port *p);
 

@@ -22,6 +22,7 @@
 
 #include "dma_stats.h"
 #include "net.h"
+#include "sample_caps.h"
 #include "sample_cli.h"
 
 struct opts {
@@ -117,6 +118,14 @@ static int parse_one(struct opts *o, int c, const char *arg)
 	return err;
 }
 
+static const char *const features[] = { "migration", "rpc", "sandbox",
+					"msix", "intx", "tap", "dgram", NULL };
+static const struct sample_caps caps = {
+	.type = "virtio-net-pci", .bus = VUS_BUS_PCI, .vendor_id = 0x1af4,
+	.device_id = 0x1041, .class_code = 0x020000, .features = features,
+	.methods = vnet_rpc_methods, .n_methods = VNET_RPC_N_METHODS,
+};
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -150,6 +159,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		ret = sample_cli_option(&o->cli, c, optarg);
 		if (ret < 0 || (ret == 0 && parse_one(o, c, optarg) < 0))
 			return -EINVAL;
+	}
+	if (o->cli.print_caps) {
+		sample_caps_print(stdout, &caps, lo);
+		exit(0);
 	}
 	if (optind != argc || sample_cli_check(&o->cli) < 0)
 		return -EINVAL;

@@ -135,7 +135,7 @@ static void config_read(void *opaque, uint32_t off, void *buf, uint32_t len)
 	uint16_t v;
 
 	memcpy(img + VNET_CFG_MAC, n->cfg.mac, 6);
-	v = htole16(VIRTIO_NET_S_LINK_UP);
+	v = htole16(atomic_load(&n->link_down) ? 0 : VIRTIO_NET_S_LINK_UP);
 	memcpy(img + VNET_CFG_STATUS, &v, 2);
 	v = htole16(1);
 	memcpy(img + VNET_CFG_MAX_PAIRS, &v, 2);
@@ -462,6 +462,8 @@ int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
 		ret = vpci_create(ctx, &desc, &n->pci);
 	if (ret == 0)
 		ret = vnet_mig_setup(n);
+	if (ret == 0)
+		ret = vnet_rpc_setup(n);
 	if (ret == 0)
 		ret = setup_worker(n);
 	if (ret < 0) {

@@ -88,6 +88,10 @@ struct vnet_stats {
 
 struct vnet;
 
+/** The management methods (net_rpc.c), for --print-capabilities too. */
+#define VNET_RPC_N_METHODS 3
+extern const struct vus_rpc_method vnet_rpc_methods[VNET_RPC_N_METHODS];
+
 /**
  * Make @ctx (created for PCI, not realized) a virtio-net device using
  * @be (still the caller's; close it after vnet_destroy()). Starts the

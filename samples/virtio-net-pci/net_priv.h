@@ -28,6 +28,9 @@ struct vnet {
 	bool mig_stopped; /* a migration state where the device must not run */
 	bool client_gone; /* parked until a new client grants the rings again */
 
+	/* Any thread: net.set-link (context thread), config reads. */
+	atomic_bool link_down;
+
 	/*
 	 * Worker thread while running; the context thread may touch them
 	 * only while the worker is parked (start, reset).
@@ -68,6 +71,9 @@ void vnet_log_limited(struct vnet *n, int level, const char *fmt, ...)
 
 /** Let the worker run or park it, as the state now says (context thread). */
 void vnet_update_run(struct vnet *n);
+
+/** net_rpc.c: register the management methods (before realize). */
+int vnet_rpc_setup(struct vnet *n);
 
 /** net_mig.c: make the device migratable (before realize). 0 or -errno. */
 int vnet_mig_setup(struct vnet *n);

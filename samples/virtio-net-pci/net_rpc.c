@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net_rpc: the network card's management methods (net.h):
+ *
+ *   net.set-link {"up": bool}  the link status the driver reads
+ *                              (VIRTIO_NET_S_LINK_UP); a change raises
+ *                              the configuration-change interrupt
+ *   net.query-link             {"up": bool}
+ *   net.query-stats            frames, bytes and drops per queue, kicks,
+ *                              interrupts, queue errors
+ *
+ * The counters belong to the worker thread: net.query-stats runs with the
+ * device quiesced (VUS_RPC_QUIESCE), i.e. the worker parked, so it reads
+ * them without a lock and the worker pays nothing for being counted.
+ */
+#include "net_priv.h"
+
+static int query_link(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
+		      vus_rpc_out *res)
+{
+	struct vnet *n = opaque;
+
+	(void)ctx;
+	(void)req;
+	return vus_rpc_out_bool(res, "up", !atomic_load(&n->link_down));
+}
+
+static int set_link(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
+		    vus_rpc_out *res)
+{
+	struct vnet *n = opaque;
+	bool up = true;
+
+	(void)ctx;
+	(void)vus_rpc_get_bool(req, "up", &up); /* required */
+	if (atomic_exchange(&n->link_down, !up) == !up)
+		return vus_rpc_out_bool(res, "changed", false);
+	vnet_log(n, VUS_LOG_INFO, "link %s (management)", up ? "up" : "down");
+	vpci_config_changed(n->pci);
+	return vus_rpc_out_bool(res, "changed", true);
+}
+
+static void queue_out(vus_rpc_out *res, unsigned int q, uint64_t frames,
+		      uint64_t bytes, uint64_t dropped)
+{
+	vus_rpc_out_begin_object(res, NULL);
+	vus_rpc_out_uint(res, "index", q);
+	vus_rpc_out_str(res, "name", q == VNET_RXQ ? "rx" : "tx");
+	vus_rpc_out_uint(res, "frames", frames);
+	vus_rpc_out_uint(res, "bytes", bytes);
+	vus_rpc_out_uint(res, "dropped", dropped);
+	vus_rpc_out_end(res);
+}
+
+static int query_stats(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
+		       vus_rpc_out *res)
+{
+	const struct vnet_stats *s = &((struct vnet *)opaque)->st;
+
+	(void)ctx;
+	(void)req;
+	vus_rpc_out_begin_array(res, "queues");
+	queue_out(res, VNET_RXQ, s->rx_packets, s->rx_bytes, s->rx_dropped);
+	queue_out(res, VNET_TXQ, s->tx_packets, s->tx_bytes, s->tx_dropped);
+	vus_rpc_out_end(res);
+	vus_rpc_out_uint(res, "kicks", s->kicks);
+	vus_rpc_out_uint(res, "interrupts", s->interrupts);
+	return vus_rpc_out_uint(res, "queue-errors", s->queue_errors);
+}
+
+static const struct vus_rpc_param up_p[] = {
+	{ .struct_size = sizeof(struct vus_rpc_param), .name = "up",
+	  .type = VUS_RPC_BOOL, .required = true,
+	  .summary = "true: link up; false: cable pulled" },
+};
+
+const struct vus_rpc_method vnet_rpc_methods[VNET_RPC_N_METHODS] = {
+	{ .struct_size = sizeof(struct vus_rpc_method), .name = "net.set-link",
+	  .summary = "set the link status the driver sees "
+		     "(a change interrupts the guest)",
+	  .params = up_p, .n_params = 1, .handler = set_link },
+	{ .struct_size = sizeof(struct vus_rpc_method), .name = "net.query-link",
+	  .summary = "the link status", .handler = query_link },
+	{ .struct_size = sizeof(struct vus_rpc_method), .name = "net.query-stats",
+	  .summary = "frames, bytes and drops per queue (briefly "
+		     "quiesces the data path)",
+	  .handler = query_stats, .flags = VUS_RPC_QUIESCE },
+};
+
+int vnet_rpc_setup(struct vnet *n)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < VNET_RPC_N_METHODS; i++)
+		ret = vus_rpc_register(n->ctx, &vnet_rpc_methods[i], n);
+	return ret;
+}
