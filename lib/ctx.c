@@ -120,6 +120,7 @@ static void wake_cb(struct watch *w, uint32_t events)
 	(void)events;
 	(void)eventfd_read(w->fd, &v);
 	ctx->kicked = false;
+	dma_fault_report(ctx->dma);
 	engine_wakeup(ctx->engine);
 	rpc_wakeup(ctx->rpc);
 }
@@ -191,6 +192,7 @@ static int create_layers(vus_ctx *ctx, const struct vus_ctx_config *c)
 	if (fd < 0)
 		return -errno;
 	ctx->wake_w = (struct watch){ .fd = fd, .events = EPOLLIN, .cb = wake_cb };
+	dma_fault_set_wake(ctx->dma, fd);
 	return loop_add(ctx->loop, &ctx->wake_w);
 }
 
@@ -251,6 +253,8 @@ VUS_EXPORT void vus_ctx_destroy(vus_ctx *ctx)
 		free(ctx->sock_path);
 	}
 	loop_del(&ctx->wake_w);
+	if (ctx->dma != NULL)
+		dma_fault_set_wake(ctx->dma, -1);
 	close_fd(&ctx->wake_w.fd);
 	recovery_destroy(ctx->rec);
 	mig_destroy(ctx->mig);

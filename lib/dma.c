@@ -45,6 +45,7 @@ int dma_table_create(struct log *log, uint32_t max_maps,
 		return -ENOMEM;
 	}
 	atomic_init(&dt->seq, 0);
+	dma_fault_register(dt);
 	*out = dt;
 	return 0;
 }
@@ -59,6 +60,7 @@ void dma_table_destroy(struct dma_table *dt)
 {
 	if (dt == NULL)
 		return;
+	dma_fault_unregister(dt);
 	for (uint32_t i = 0; i < dt->n; i++) {
 		unmap_one(&dt->m[i]);
 		free(dt->m[i].dirty);
@@ -184,8 +186,10 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	struct dma_map m = { .addr = addr, .prot = prot };
 	int ret = dma_map_check(dt, addr, size, prot);
 
-	if (ret == 0 && fd >= 0)
+	if (ret == 0 && fd >= 0) {
+		dma_fault_arm();
 		ret = map_fd(fd, offset, size, prot, &m);
+	}
 	close_fd(&fd);
 	if (ret < 0)
 		return ret;

@@ -42,6 +42,12 @@ struct dma_table {
 	uint64_t maps_total;
 	uint64_t unmaps_total;
 	uint64_t dirty_reported;
+	/* SIGBUS recovery (dma_fault.c): the list of tables, faults repaired
+	 * since the last report, the last one's DMA address, whom to wake. */
+	struct dma_table *_Atomic fault_next;
+	atomic_uint faults;
+	_Atomic uint64_t fault_addr;
+	atomic_int fault_wake_fd;
 };
 
 /* Fields that readers may load while the context thread stores them. */
@@ -99,6 +105,18 @@ uint32_t dma_lower_bound(const struct dma_table *dt, uint32_t n,
 
 /** A consistent copy of the mapping containing @addr; false if none. */
 bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out);
+
+/* dma_fault.c: SIGBUS in client memory (see there). */
+/** Let the SIGBUS handler find @dt's mappings (and install it). */
+void dma_fault_register(struct dma_table *dt);
+/**
+ * Make sure our SIGBUS handler is the installed one (before each fd
+ * mapping: a program may have installed its own since); the one it
+ * replaces gets every SIGBUS that is not in a client mapping.
+ */
+void dma_fault_arm(void);
+/** Forget @dt (before it is freed; its device threads have stopped). */
+void dma_fault_unregister(struct dma_table *dt);
 
 /* dma_log.c */
 

@@ -24,6 +24,16 @@ int dma_table_create(struct log *log, uint32_t max_maps,
 		     struct dma_table **out);
 void dma_table_destroy(struct dma_table *dt);
 
+/*
+ * A SIGBUS in a mapping (its client shrank the file, or it has a hole
+ * that cannot be filled) replaces the mapping with anonymous memory of
+ * its size, and the access goes on (dma_fault.c). The handler writes 1
+ * to @fd (a private non-blocking eventfd; -1: none) so that the context
+ * thread calls dma_fault_report(), which logs what happened.
+ */
+void dma_fault_set_wake(struct dma_table *dt, int fd);
+void dma_fault_report(struct dma_table *dt);
+
 /**
  * Whether a new mapping could be added: 0, -EINVAL (size 0, wraps past
  * 2^64, prot not READ/WRITE), -EEXIST (overlaps), -ENOSPC (too many).

@@ -92,6 +92,9 @@ static const long base_calls[] = {
 	 * through rt_sigreturn, and an interrupted wait restarts. */
 	SYS_rt_sigreturn,
 	SYS_rt_sigprocmask,
+	/* Each DMA map checks that the SIGBUS handler that survives client
+	 * memory vanishing is still the installed one (dma_fault.c). */
+	SYS_rt_sigaction,
 	SYS_restart_syscall,
 	SYS_exit,
 	SYS_exit_group,

@@ -215,7 +215,8 @@ void tserver_start(struct tserver *s, const struct tserver_opts *o)
 	cfg.max_dma_maps = o->max_dma_maps;
 	cfg.flags = o->reset_on_disconnect ? VUS_CTX_RESET_ON_DISCONNECT : 0;
 	assert_int_equal(vus_ctx_create(&cfg, &s->ctx), 0);
-	vus_ctx_set_log(s->ctx, VUS_LOG_OFF, NULL, NULL);
+	vus_ctx_set_log(s->ctx, o->log_fn != NULL ? o->log_level : VUS_LOG_OFF,
+			o->log_fn, o->log_opaque);
 	s->dev.ctx = s->ctx;
 	setup_device(s, o);
 	assert_int_equal(vus_ctx_realize(s->ctx), 0);

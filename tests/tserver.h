@@ -61,6 +61,9 @@ struct tserver_opts {
 	unsigned int extra_doorbells;
 	bool with_migration; /* vus_mig_setup(), one 8-byte section */
 	bool reset_on_disconnect; /* VUS_CTX_RESET_ON_DISCONNECT */
+	vus_log_fn *log_fn;  /* NULL: silenced */
+	int log_level;       /* with log_fn */
+	void *log_opaque;
 };
 
 void tserver_start(struct tserver *s, const struct tserver_opts *o);
