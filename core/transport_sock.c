@@ -206,7 +206,8 @@ static int sock_flush(struct transport *t)
 		struct outq *q = s->head;
 		struct iovec v[2] = {
 			{ .iov_base = q->data + q->off, .iov_len = q->len - q->off },
-			{ .iov_base = q->own + q->own_off,
+			/* own may be NULL: no arithmetic on it then */
+			{ .iov_base = q->own ? q->own + q->own_off : NULL,
 			  .iov_len = q->own_len - q->own_off },
 		};
 		ssize_t n = tx(s, v, 2, q->fds, q->nfds);
