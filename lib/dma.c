@@ -10,8 +10,9 @@
  * change sees stale or mixed fields but never uses them unchecked. Removal
  * runs only after the engine has quiesced the device, so a pointer a
  * reader validated stays mapped until the device was told to stop using
- * it. An fd-backed mapping is mmap'd once and its fd closed, so a client
- * cannot make us hold thousands of fds.
+ * it. An fd-backed mapping points into one mmap of its whole file, shared
+ * by every mapping of that file (dma_share.c), and its fd is closed, so a
+ * client can make us hold neither thousands of fds nor of mmaps.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -50,9 +51,11 @@ int dma_table_create(struct log *log, uint32_t max_maps,
 	return 0;
 }
 
-static void unmap_one(struct dma_map *m)
+static void unmap_one(struct dma_table *dt, struct dma_map *m)
 {
-	if (m->map != NULL)
+	if (m->share >= 0)
+		dma_share_put(dt, m->share);
+	else if (m->map != NULL)
 		munmap(m->map, m->map_len);
 }
 
@@ -62,7 +65,7 @@ void dma_table_destroy(struct dma_table *dt)
 		return;
 	dma_fault_unregister(dt);
 	for (uint32_t i = 0; i < dt->n; i++) {
-		unmap_one(&dt->m[i]);
+		unmap_one(dt, &dt->m[i]);
 		free(dt->m[i].dirty);
 	}
 	munmap(dt->m, dt->m_bytes);
@@ -128,9 +131,12 @@ int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 	return 0;
 }
 
-/* mmap [offset, offset + size) of @fd, refusing ranges past its end. */
-static int map_fd(int fd, uint64_t offset, uint64_t size, uint32_t prot,
-		  struct dma_map *m)
+/*
+ * Point @m at [offset, offset + size) of @fd: into the mmap of its whole
+ * file, or an mmap of that range alone. Ranges past the end are refused.
+ */
+static int map_fd(struct dma_table *dt, int fd, uint64_t offset,
+		  uint64_t size, uint32_t prot, struct dma_map *m)
 {
 	uint64_t align = PAGE_4K, lead, len;
 	struct stat st;
@@ -145,6 +151,15 @@ static int map_fd(int fd, uint64_t offset, uint64_t size, uint32_t prot,
 		/* hugetlbfs reports its page size here and needs it. */
 		if (is_pow2_u64((uint64_t)st.st_blksize) && st.st_blksize > PAGE_4K)
 			align = (uint64_t)st.st_blksize;
+	}
+	if (S_ISREG(st.st_mode)) {
+		m->share = dma_share_get(dt, fd, &st, align, prot, offset + size);
+		if (m->share >= 0) {
+			m->map = dt->shares[m->share].map;
+			m->map_len = dt->shares[m->share].len;
+			m->vaddr = (uint8_t *)m->map + offset;
+			return 0;
+		}
 	}
 	lead = offset & (align - 1);
 	if (size > UINT64_MAX - lead - align || lead + size > SIZE_MAX - align)
@@ -183,12 +198,12 @@ static void insert(struct dma_table *dt, const struct dma_map *m)
 int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	    int fd, uint64_t offset, struct vus_dma_region *out)
 {
-	struct dma_map m = { .addr = addr, .prot = prot };
+	struct dma_map m = { .addr = addr, .prot = prot, .share = -1 };
 	int ret = dma_map_check(dt, addr, size, prot);
 
 	if (ret == 0 && fd >= 0) {
 		dma_fault_arm();
-		ret = map_fd(fd, offset, size, prot, &m);
+		ret = map_fd(dt, fd, offset, size, prot, &m);
 	}
 	close_fd(&fd);
 	if (ret < 0)
@@ -197,7 +212,7 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	/* A mapping made while logging is tracked from the start. */
 	if (dt->logging && (m.prot & VUS_DMA_WRITE) &&
 	    (ret = dma_log_attach(dt, &m)) < 0) {
-		unmap_one(&m);
+		unmap_one(dt, &m);
 		return ret;
 	}
 	/* Only the context thread adds, so the check still holds. */
@@ -255,7 +270,7 @@ static void remove_at(struct dma_table *dt, uint32_t i, dma_region_fn *fn,
 	}
 	ST(dt->n, n - 1);
 	write_end(dt);
-	unmap_one(&m);
+	unmap_one(dt, &m);
 	dma_log_detach(dt, &m);
 	dt->unmaps_total++;
 }

@@ -25,6 +25,21 @@ struct dma_map {
 	size_t map_len;
 	uint8_t *vaddr;  /* the byte at @addr */
 	uint64_t *dirty; /* one bit per 4 KiB page while logging, else NULL */
+	int32_t share;   /* @map is shares[share]'s, or -1: our own (or none) */
+};
+
+/* Most files mapped whole at once (dma_share.c), and their address space. */
+#define DMA_MAX_SHARES 256u
+#define DMA_SHARE_MAX_VA (1ull << 44)
+
+/* One mmap of a whole file that mappings of its ranges point into. */
+struct dma_share {
+	uint64_t dev;
+	uint64_t ino;
+	uint32_t prot;   /* VUS_DMA_*: a read-only grant maps read-only */
+	void *map;
+	size_t len;
+	uint32_t refs;   /* mappings using it; 0: a free slot */
 };
 
 struct dma_table {
@@ -48,6 +63,8 @@ struct dma_table {
 	atomic_uint faults;
 	_Atomic uint64_t fault_addr;
 	atomic_int fault_wake_fd;
+	struct dma_share shares[DMA_MAX_SHARES]; /* context thread */
+	uint64_t share_va; /* bytes of the shares' mmaps */
 };
 
 /* Fields that readers may load while the context thread stores them. */
@@ -63,6 +80,7 @@ static inline void map_load(const struct dma_map *s, struct dma_map *d)
 	d->map_len = LD(s->map_len);
 	d->vaddr = LD(s->vaddr);
 	d->dirty = LD(s->dirty);
+	d->share = LD(s->share);
 }
 
 static inline void map_store(struct dma_map *d, const struct dma_map *s)
@@ -74,6 +92,7 @@ static inline void map_store(struct dma_map *d, const struct dma_map *s)
 	ST(d->map_len, s->map_len);
 	ST(d->vaddr, s->vaddr);
 	ST(d->dirty, s->dirty);
+	ST(d->share, s->share);
 }
 
 /* Only the context thread writes; each change is bracketed by these. */
@@ -117,6 +136,23 @@ void dma_fault_register(struct dma_table *dt);
 void dma_fault_arm(void);
 /** Forget @dt (before it is freed; its device threads have stopped). */
 void dma_fault_unregister(struct dma_table *dt);
+
+/* dma_share.c */
+
+struct stat;
+
+/**
+ * A reference to an mmap of all of regular file @fd (borrowed; @st its
+ * fstat) with @prot, whose length, the file's size rounded up to @align,
+ * reaches @end: an existing one of the same file, or a new one. The
+ * slot's index, or -1 when it cannot be shared (map the range alone).
+ */
+int32_t dma_share_get(struct dma_table *dt, int fd, const struct stat *st,
+		      uint64_t align, uint32_t prot, uint64_t end);
+/** Drop a reference; the last one unmaps the file. */
+void dma_share_put(struct dma_table *dt, int32_t i);
+/** Files mapped whole now (tests, benchmarks). */
+uint32_t dma_share_count(const struct dma_table *dt);
 
 /* dma_log.c */
 

@@ -4,9 +4,10 @@
  * binary search without a lock (a sequence count makes readers retry while
  * the context thread inserts): device threads translate while the context
  * thread adds mappings. Removing a mapping happens only after the engine
- * has quiesced the device, so readers never race a removal. Mappings with an fd are mmap'd and
- * the fd closed at once; mappings without one are reached through a message
- * hook the engine installs.
+ * has quiesced the device, so readers never race a removal. Mappings with
+ * an fd point into one mmap of their whole file, shared by all mappings of
+ * that file, and the fd is closed at once; mappings without one are
+ * reached through a message hook the engine installs.
  */
 #ifndef VUS_DMA_INTERNAL_H
 #define VUS_DMA_INTERNAL_H
@@ -43,10 +44,11 @@ int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 		  uint32_t prot);
 
 /**
- * Add a mapping. @fd (taken, closed in all cases) is mmap'd at @offset for
- * @size bytes; -1 makes a message-only mapping. An fd whose file is too
- * small for [offset, offset + size) gives -EINVAL (touching it would
- * SIGBUS). Fills *out. Errors as dma_map_check(), plus -ENOMEM or the
+ * Add a mapping. @fd (taken, closed in all cases) is mapped at @offset for
+ * @size bytes (a regular file's mmap is shared with the other mappings of
+ * the same file and protection); -1 makes a message-only mapping. An fd
+ * whose file is too small for [offset, offset + size) gives -EINVAL
+ * (touching it would SIGBUS). Fills *out. Errors as dma_map_check(), plus -ENOMEM or the
  * errno of fstat/mmap.
  */
 int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -108,6 +109,41 @@ int bench_read(int fd, uint32_t idx, uint64_t off, void *data,
 	return bench_recv_all(fd, data, count);
 }
 
+int bench_call(int fd, uint16_t cmd, const void *body, size_t len,
+	       int pass_fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cb;
+	struct wire_hdr h = { .msg_id = next_id++, .cmd = cmd,
+			      .msg_size = (uint32_t)(sizeof(h) + len) };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	uint8_t reply[4096];
+	uint32_t got;
+	ssize_t n;
+
+	if (pass_fd >= 0) {
+		struct cmsghdr *c;
+
+		mh.msg_control = cb.buf;
+		mh.msg_controllen = sizeof(cb.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	/* Small requests: a stream socket takes them whole or not at all. */
+	if (n != (ssize_t)h.msg_size)
+		return -1;
+	return recv_reply(fd, reply, sizeof(reply), &got);
+}
+
 int bench_posted_writes(int fd, uint32_t idx, uint64_t off, unsigned int n)
 {
 	struct {
@@ -191,6 +227,39 @@ void bench_floor_serve(int fd)
 out:
 	free(buf);
 	free(mem);
+}
+
+int bench_parse(int argc, char **argv, struct bench_opts *o)
+{
+	*o = (struct bench_opts){ .repeat = 3 };
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
+			o->csv = argv[++i];
+		else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+			o->repeat = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--quick") == 0)
+			o->quick = true;
+		else {
+			fprintf(stderr, "usage: %s [--repeat N] [--quick] [--csv FILE]\n",
+				argv[0]);
+			return -1;
+		}
+	}
+	if (o->repeat < 1 || o->repeat > BENCH_MAX_REPEAT)
+		o->repeat = 3;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void bench_sort(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 }
 
 static double cpu_t0;

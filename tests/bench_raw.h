@@ -22,6 +22,20 @@ double bench_now(void);
 double bench_cpu_process(void);
 double bench_cpu_thread(void);
 
+/* What every benchmark takes: --repeat N (1..15), --quick, --csv FILE. */
+#define BENCH_MAX_REPEAT 15
+struct bench_opts {
+	int repeat;      /* runs per figure, default 3 */
+	bool quick;      /* fewer operations per run */
+	const char *csv; /* figures also written there, or NULL */
+};
+
+/* Parse them; 0, or -1 after printing the usage of @argv[0]. */
+int bench_parse(int argc, char **argv, struct bench_opts *o);
+
+/* Sort @n figures in place, smallest first (median: v[n / 2]). */
+void bench_sort(double *v, int n);
+
 /* Blocking I/O of exactly @len bytes: 0 or -1. */
 int bench_send_all(int fd, const void *p, size_t len);
 int bench_recv_all(int fd, void *p, size_t len);
@@ -35,6 +49,14 @@ int bench_version(int fd, uint32_t xfer);
  */
 int bench_read(int fd, uint32_t idx, uint64_t off, void *data,
 	       uint32_t count);
+
+/*
+ * One request @cmd with @len bytes of @body and, if @pass_fd >= 0, that fd
+ * (borrowed); reads the whole reply. 0, or -1 on a broken stream or an
+ * error reply.
+ */
+int bench_call(int fd, uint16_t cmd, const void *body, size_t len,
+	       int pass_fd);
 
 /* @n posted (NO_REPLY) 4-byte REGION_WRITEs at @off of region @idx. */
 int bench_posted_writes(int fd, uint32_t idx, uint64_t off, unsigned int n);

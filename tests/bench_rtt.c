@@ -31,7 +31,6 @@
 #include "bench_raw.h"
 #include "vus.h"
 
-#define MAX_REPEAT 15
 #define MEM_SIZE (2u << 20)
 #define XFER (1u << 20)
 #define POSTED 100000u
@@ -135,18 +134,11 @@ static struct figure posted(serve_fn *serve, unsigned int ops)
 	return f;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 struct stat3 { double med, lo, hi; };
 
 static struct stat3 summarize(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	bench_sort(v, n);
 	return (struct stat3){ v[n / 2], v[0], v[n - 1] };
 }
 
@@ -160,7 +152,7 @@ struct row {
 
 static void run_row(const struct row *r, int repeat, bool quick, FILE *csv)
 {
-	double rtt[2][MAX_REPEAT], cpu[2][MAX_REPEAT];
+	double rtt[2][BENCH_MAX_REPEAT], cpu[2][BENCH_MAX_REPEAT];
 	serve_fn *servers[2] = { serve_libvus, serve_floor };
 	unsigned int ops = quick ? (r->ops + 9) / 10 : r->ops;
 	struct stat3 s[2][2];
@@ -265,9 +257,7 @@ static int client_path(const char *path, unsigned int n, bool post)
 
 int main(int argc, char **argv)
 {
-	const char *csv = NULL;
-	int repeat = 3;
-	bool quick = false;
+	struct bench_opts o;
 
 	if (argc == 3 && strcmp(argv[1], "--serve") == 0)
 		return serve_path(argv[2]);
@@ -275,21 +265,11 @@ int main(int argc, char **argv)
 			  strcmp(argv[1], "--posted") == 0))
 		return client_path(argv[2], (unsigned int)strtoul(argv[3], NULL, 0),
 				   argv[1][2] == 'p');
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
-			csv = argv[++i];
-		else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
-			repeat = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--quick") == 0)
-			quick = true;
-		else {
-			fprintf(stderr, "usage: %s [--repeat N] [--quick] [--csv FILE] | --serve PATH | --client|--posted PATH N\n",
-				argv[0]);
-			return 2;
-		}
+	if (bench_parse(argc, argv, &o) < 0) {
+		fprintf(stderr, "   or: %s --serve PATH | --client|--posted PATH N\n",
+			argv[0]);
+		return 2;
 	}
-	if (repeat < 1 || repeat > MAX_REPEAT)
-		repeat = 3;
-	run_all(repeat, quick, csv);
+	run_all(o.repeat, o.quick, o.csv);
 	return 0;
 }

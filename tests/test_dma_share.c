@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One mmap per file for the client's mappings (lib/dma_share.c): many
+ * grants of ranges of one memfd point into one mapping of it, which goes
+ * with the last of them; a read-only grant never shares a writable
+ * mapping; a file grown since gets a mapping that reaches its new end;
+ * and whatever cannot be shared (a full table, the address-space budget,
+ * a file that is not regular) is mapped range by range as before. The
+ * process's own /proc/self/maps is the witness: each memfd has a name of
+ * its own there, and this test never maps them itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ctx_internal.h"
+#include "dma_table.h"
+#include "dma_priv.h"
+#include "vtest.h"
+#include "vus.h"
+
+#define RW (VUS_DMA_READ | VUS_DMA_WRITE)
+#define PG 4096u
+
+/* Lines of /proc/self/maps naming memfd @name; with @perms, only those. */
+static int vmas(const char *name, const char *perms)
+{
+	char want[64], line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0;
+
+	assert_non_null(f);
+	snprintf(want, sizeof(want), "/memfd:%s ", name);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, want) != NULL &&
+		    (perms == NULL || strstr(line, perms) != NULL))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* A memfd of @size bytes whose byte at offset o is (uint8_t)(o / PG + o). */
+static int filled_memfd(const char *name, size_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+	uint8_t *b = malloc(size);
+
+	assert_true(fd >= 0 && b != NULL);
+	for (size_t o = 0; o < size; o++)
+		b[o] = (uint8_t)(o / PG + o);
+	assert_int_equal(pwrite(fd, b, size, 0), (ssize_t)size);
+	free(b);
+	return fd;
+}
+
+static vus_ctx *new_ctx(uint32_t max_maps)
+{
+	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
+				      .bus = VUS_BUS_SYSBUS,
+				      .max_dma_maps = max_maps };
+	vus_ctx *ctx;
+
+	assert_int_equal(vus_ctx_create(&cfg, &ctx), 0);
+	return ctx;
+}
+
+static void add(vus_ctx *ctx, uint64_t iova, uint64_t size, uint32_t prot,
+		int fd, uint64_t off)
+{
+	struct vus_dma_region r;
+
+	assert_int_equal(dma_add(ctx_dma(ctx), iova, size, prot, dup(fd), off,
+				 &r), 0);
+}
+
+/* The byte at @iova reads as the file's byte at @off. */
+static void reads_file_byte(vus_ctx *ctx, uint64_t iova, uint64_t off)
+{
+	uint8_t v = 0;
+
+	assert_int_equal(vus_dma_read(ctx, iova, &v, 1), 0);
+	assert_int_equal(v, (uint8_t)(off / PG + off));
+}
+
+#define MANY 1000u
+#define MANY_FILE (64u * PG)
+#define IOVA(i) (0x100000000ull + (uint64_t)(i) * 2 * PG)
+
+static void grants_of_one_file_share_one_mmap(void **state)
+{
+	vus_ctx *ctx = new_ctx(MANY + 1);
+	int fd = filled_memfd("share-many", MANY_FILE);
+	uint8_t v = 0x5a, back = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < MANY; i++)
+		add(ctx, IOVA(i), PG, RW, fd, (uint64_t)i * PG % MANY_FILE);
+	assert_int_equal(dma_share_count(ctx_dma(ctx)), 1);
+	assert_int_equal(vmas("share-many", NULL), 1);
+	for (uint32_t i = 0; i < MANY; i += 37)
+		reads_file_byte(ctx, IOVA(i) + 5, (uint64_t)i * PG % MANY_FILE + 5);
+	/* A device write lands in the file, at the grant's offset. */
+	assert_int_equal(vus_dma_write(ctx, IOVA(3) + 7, &v, 1), 0);
+	assert_int_equal(pread(fd, &back, 1, 3 * PG + 7), 1);
+	assert_int_equal(back, 0x5a);
+	/* Withdrawn one by one: the mapping stays for the last grant. */
+	for (uint32_t i = 0; i + 1 < MANY; i++)
+		assert_int_equal(dma_remove(ctx_dma(ctx), IOVA(i), PG, NULL, NULL), 1);
+	assert_int_equal(vmas("share-many", NULL), 1);
+	reads_file_byte(ctx, IOVA(MANY - 1), (uint64_t)(MANY - 1) * PG % MANY_FILE);
+	assert_int_equal(dma_remove(ctx_dma(ctx), IOVA(MANY - 1), PG, NULL, NULL), 1);
+	assert_int_equal(vmas("share-many", NULL), 0);
+	assert_int_equal(dma_share_count(ctx_dma(ctx)), 0);
+	vus_ctx_destroy(ctx);
+	close(fd);
+}
+
+static void read_only_grants_never_share_a_writable_mmap(void **state)
+{
+	vus_ctx *ctx = new_ctx(0);
+	int fd = filled_memfd("share-prot", 4 * PG);
+	uint8_t v = 1;
+
+	(void)state;
+	add(ctx, IOVA(0), PG, RW, fd, 0);
+	add(ctx, IOVA(1), PG, VUS_DMA_READ, fd, PG);
+	add(ctx, IOVA(2), PG, VUS_DMA_READ, fd, 2 * PG);
+	assert_int_equal(dma_share_count(ctx_dma(ctx)), 2);
+	assert_int_equal(vmas("share-prot", "rw-s"), 1);
+	assert_int_equal(vmas("share-prot", "r--s"), 1);
+	assert_int_equal(vus_dma_write(ctx, IOVA(1), &v, 1), -EACCES);
+	reads_file_byte(ctx, IOVA(2) + 9, 2 * PG + 9);
+	vus_ctx_destroy(ctx);
+	assert_int_equal(vmas("share-prot", NULL), 0);
+	close(fd);
+}
+
+static void a_grown_file_is_mapped_again_to_its_new_end(void **state)
+{
+	vus_ctx *ctx = new_ctx(0);
+	int fd = filled_memfd("share-grow", 2 * PG);
+
+	(void)state;
+	add(ctx, IOVA(1), PG, RW, fd, 0);
+	assert_int_equal(ftruncate(fd, 8 * PG), 0);
+	add(ctx, IOVA(2), PG, RW, fd, 6 * PG);  /* past the first mmap */
+	add(ctx, IOVA(3), PG, RW, fd, PG);      /* inside the first: shared */
+	assert_int_equal(dma_share_count(ctx_dma(ctx)), 2);
+	assert_int_equal(vmas("share-grow", NULL), 2);
+	reads_file_byte(ctx, IOVA(1) + 1, 1);
+	reads_file_byte(ctx, IOVA(3) + 2, PG + 2);
+	assert_int_equal(dma_remove(ctx_dma(ctx), IOVA(1), PG, NULL, NULL), 1);
+	assert_int_equal(dma_remove(ctx_dma(ctx), IOVA(3), PG, NULL, NULL), 1);
+	assert_int_equal(vmas("share-grow", NULL), 1);
+	vus_ctx_destroy(ctx);
+	assert_int_equal(vmas("share-grow", NULL), 0);
+	close(fd);
+}
+
+/* DMA_MAX_SHARES files share; the next one is mapped by range, and works. */
+static void a_full_share_table_maps_the_next_file_by_range(void **state)
+{
+	vus_ctx *ctx = new_ctx(DMA_MAX_SHARES + 2);
+	char name[32];
+	int fds[DMA_MAX_SHARES + 1];
+
+	(void)state;
+	for (uint32_t i = 0; i <= DMA_MAX_SHARES; i++) {
+		snprintf(name, sizeof(name), "share-full-%u", i);
+		fds[i] = filled_memfd(name, 4 * PG);
+		add(ctx, IOVA(2 * i), PG, RW, fds[i], PG);
+		assert_int_equal(dma_share_count(ctx_dma(ctx)),
+				 i < DMA_MAX_SHARES ? i + 1 : DMA_MAX_SHARES);
+	}
+	/* The last file's range mapping: a second grant of it maps again
+	 * (offsets apart, so the kernel cannot merge the two VMAs). */
+	add(ctx, IOVA(2 * DMA_MAX_SHARES + 1), PG, RW, fds[DMA_MAX_SHARES], 3 * PG);
+	assert_int_equal(vmas(name, NULL), 2);
+	reads_file_byte(ctx, IOVA(2 * DMA_MAX_SHARES) + 3, PG + 3);
+	reads_file_byte(ctx, IOVA(2 * DMA_MAX_SHARES + 1) + 3, 3 * PG + 3);
+	reads_file_byte(ctx, IOVA(2 * (DMA_MAX_SHARES - 1)) + 4, PG + 4);
+	/* A slot freed is used again. */
+	assert_int_equal(dma_remove(ctx_dma(ctx), IOVA(0), PG, NULL, NULL), 1);
+	add(ctx, IOVA(0), PG, RW, fds[DMA_MAX_SHARES], PG);
+	assert_int_equal(dma_share_count(ctx_dma(ctx)), DMA_MAX_SHARES);
+	assert_int_equal(vmas(name, NULL), 3);
+	vus_ctx_destroy(ctx);
+	assert_int_equal(vmas(name, NULL), 0);
+	for (uint32_t i = 0; i <= DMA_MAX_SHARES; i++)
+		close(fds[i]);
+}
+
+/* Up to DMA_SHARE_MAX_VA of shared mmaps; a file past it maps by range. */
+static void the_address_space_budget_is_kept(void **state)
+{
+	vus_ctx *ctx = new_ctx(0);
+	struct dma_table *dt = ctx_dma(ctx);
+	int a = filled_memfd("share-va-a", 2 * PG);
+	int b = filled_memfd("share-va-b", 4 * PG);
+
+	(void)state;
+	/* As if other files held all of it but two pages. */
+	dt->share_va = DMA_SHARE_MAX_VA - 2 * PG;
+	add(ctx, IOVA(0), PG, RW, a, 0);          /* exactly fills it */
+	assert_int_equal(dma_share_count(dt), 1);
+	assert_int_equal(dt->share_va, DMA_SHARE_MAX_VA);
+	/* A page past it. (Offsets apart: the kernel would merge the VMAs
+	 * of adjacent mmaps of adjacent file pages.) */
+	add(ctx, IOVA(1), PG, RW, b, 3 * PG);
+	add(ctx, IOVA(2), PG, RW, b, 0);
+	assert_int_equal(dma_share_count(dt), 1);
+	assert_int_equal(vmas("share-va-b", NULL), 2);
+	reads_file_byte(ctx, IOVA(1) + 8, 3 * PG + 8);
+	assert_int_equal(dma_remove(dt, IOVA(0), PG, NULL, NULL), 1);
+	assert_int_equal(dt->share_va, DMA_SHARE_MAX_VA - 2 * PG);
+	dt->share_va = 0;
+	vus_ctx_destroy(ctx);
+	close(a);
+	close(b);
+}
+
+/* A character device has no size to map whole: each grant maps its range.
+ * (At offset 0: a shared mmap of /dev/zero at a later offset faults.) */
+static void other_files_are_mapped_by_range(void **state)
+{
+	vus_ctx *ctx = new_ctx(0);
+	int fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+	uint64_t v = 1;
+
+	(void)state;
+	assert_true(fd >= 0);
+	add(ctx, IOVA(0), PG, RW, fd, 0);
+	add(ctx, IOVA(1), PG, RW, fd, 0);
+	assert_int_equal(dma_share_count(ctx_dma(ctx)), 0);
+	assert_int_equal(vus_dma_read(ctx, IOVA(1), &v, sizeof(v)), 0);
+	assert_int_equal(v, 0);
+	vus_ctx_destroy(ctx);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		VTEST(grants_of_one_file_share_one_mmap),
+		VTEST(read_only_grants_never_share_a_writable_mmap),
+		VTEST(a_grown_file_is_mapped_again_to_its_new_end),
+		VTEST(a_full_share_table_maps_the_next_file_by_range),
+		VTEST(the_address_space_budget_is_kept),
+		VTEST(other_files_are_mapped_by_range),
+	};
+
+	return vtest_run("dma_share", tests, argc, argv);
+}
