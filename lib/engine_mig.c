@@ -260,6 +260,7 @@ int handle_mig_data_read(struct engine *e, struct msg *m, struct reply *r)
 	struct migration *mg = ctx_mig(e->ctx);
 	const uint32_t head = sizeof(struct wire_mig_data);
 	struct wire_mig_data q;
+	const uint8_t *data;
 	uint32_t asked;
 	size_t got;
 	int ret;
@@ -271,15 +272,25 @@ int handle_mig_data_read(struct engine *e, struct msg *m, struct reply *r)
 	if (q.size > e->peer_xfer || q.argsz < head || q.argsz - head < q.size)
 		return -EINVAL;
 	asked = q.size;
-	ret = mig_data_read(mg, r->buf + head, asked, &got);
+	ret = mig_data_view(mg, asked, &data, &got);
 	if (ret < 0)
 		return ret;
-	/* The payload is padded to the size asked for (libvfio-user's
-	 * client requires it); argsz and size say how much is data. */
-	memset(r->buf + head + got, 0, asked - got);
 	q = (struct wire_mig_data){ .argsz = (uint32_t)(head + got),
 				    .size = (uint32_t)got };
 	memcpy(r->buf, &q, sizeof(q));
+	r->len = head;
+	if (got == asked && got > 0) {
+		/* Sent from the stream buffer (nothing writes to it before
+		 * this reply is out; what the socket does not take is
+		 * copied to the output queue). */
+		r->tail = data;
+		r->tail_len = (uint32_t)got;
+		return 0;
+	}
+	/* A short piece is padded to the size asked for (libvfio-user's
+	 * client requires it); argsz and size say how much is data. */
+	memcpy(r->buf + head, data, got);
+	memset(r->buf + head + got, 0, asked - got);
 	r->len = head + asked;
 	return 0;
 }

@@ -176,11 +176,13 @@ static int produce_live(struct migration *m)
 	return 0;
 }
 
-int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
+int mig_data_view(struct migration *m, size_t len, const uint8_t **data,
+		  size_t *got)
 {
 	int ret = 0;
 
 	*got = 0;
+	*data = NULL;
 	if (!mig_fsm_saving(m->state) || !m->save_open)
 		return -EINVAL;
 	if (m->out_pos == m->out.len && m->state != VUS_MIG_STOP_COPY)
@@ -188,7 +190,7 @@ int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
 	if (ret < 0)
 		return ret;
 	*got = MIN(len, m->out.len - m->out_pos);
-	memcpy(buf, m->out.p + m->out_pos, *got);
+	*data = m->out.p + m->out_pos;
 	m->out_pos += *got;
 	/* All sent: reuse the buffer rather than let pre-copy pile up. */
 	if (m->out_pos == m->out.len) {
@@ -196,6 +198,16 @@ int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
 		m->out_pos = 0;
 	}
 	return 0;
+}
+
+int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
+{
+	const uint8_t *data;
+	int ret = mig_data_view(m, len, &data, got);
+
+	if (ret == 0 && *got > 0)
+		memcpy(buf, data, *got);
+	return ret;
 }
 
 int mig_data_write(struct migration *m, const void *buf, size_t len)

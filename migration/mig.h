@@ -37,10 +37,16 @@ uint32_t mig_state(const struct migration *m);
 int mig_set_state(struct migration *m, uint32_t target);
 
 /**
- * Next bytes of the outgoing stream (PRE_COPY, STOP_COPY): copies at most
- * @len into @buf and sets *got (0: nothing more for now, or the end).
- * -EINVAL in other states, or a section's save error.
+ * Next bytes of the outgoing stream (PRE_COPY, STOP_COPY): at most @len of
+ * them, at *data, which stays valid until the stream is written to again
+ * (the next call), so a reply can be sent from there without a copy; sets
+ * *got (0: nothing more for now, or the end). -EINVAL in other states, or
+ * a section's save error.
  */
+int mig_data_view(struct migration *m, size_t len, const uint8_t **data,
+		  size_t *got);
+
+/** The same, copied into @buf. */
 int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got);
 
 /** Append stream bytes (RESUMING). -EINVAL in other states, -EFBIG. */

@@ -126,7 +126,14 @@ static void dev_start(struct dev *d, size_t size)
 	ret = ret ? ret : vus_ctx_attach_fd(d->ctx, sv[0]);
 	if (ret == 0 && pthread_create(&d->th, NULL, run, d->ctx) != 0)
 		ret = -EAGAIN;
-	ret = ret ? ret : vus_client_attach_fd(sv[1], NULL, &d->c);
+	{
+		/* A large state's STOP_COPY runs in one request: a loaded
+		 * machine may need more than the default 5 s for it. */
+		struct vus_client_config cc = { .struct_size = sizeof(cc),
+						.timeout_ms = 120000 };
+
+		ret = ret ? ret : vus_client_attach_fd(sv[1], &cc, &d->c);
+	}
 	if (ret < 0)
 		die("device set-up", ret);
 }
