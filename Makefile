@@ -8,7 +8,8 @@
 #                seconds per target, default 20)
 #   make test-stress  the non-guest suites with busy loops on every CPU
 #   make fuzz    fuzz longer: FUZZ_TIME seconds per target (default 600)
-#   make bench   benchmarks (figures and ratios)
+#   make bench   benchmarks: prints and writes build/bench/report.md (figures,
+#                ratios to their floors, SVG plots)
 #   make build   just build (build/)
 
 BUILD      ?= build
@@ -26,6 +27,9 @@ DEB_PKGS := gcc make meson ninja-build pkg-config libjson-c-dev libcmocka-dev \
 # bubblewrap for the confined sample doc/sandbox.md shows (the doc test
 # runs it).
 TEST_PKGS := valgrind clang libclang-rt-dev llvm bubblewrap
+# What the benchmark report adds: gnuplot draws its plots; strace counts
+# system calls (doc/performance.md).
+BENCH_PKGS := gnuplot-nox strace
 
 .PHONY: all deps deps-test install-pkgs build qemu-harness test test-fast \
         demo bench install clean fuzz fuzz-run test-stress
@@ -100,8 +104,11 @@ test-stress: build
 demo: build
 	@tools/demo.sh $(BUILD)
 
+# Every benchmark meson knows (meson test --benchmark runs the same), each
+# once, into one report with plots.
 bench: build
-	meson test -C $(BUILD) --benchmark --print-errorlogs --verbose
+	@$(MAKE) --no-print-directory install-pkgs PKGS="$(BENCH_PKGS)"
+	python3 tests/bench_report.py $(BUILD)
 
 # Only the guest tests: the samples under QEMU's vfio-user client with
 # Linux drivers (skipped when ../shared/qemu-harness is missing).

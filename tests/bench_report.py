@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""The benchmark report: run every benchmark meson knows (meson test
+--benchmark's list, from `meson introspect`), each once, pinned to one CPU
+when there are two or more, and write BUILD/bench/report.md with what each
+printed, plus the figures of those that write CSV drawn with gnuplot (SVG,
+each with its floor) when gnuplot is installed. `make bench` runs it.
+
+    bench_report.py BUILD [NAME...]   only the benchmarks named, if any
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+# Benchmarks that write their figures as CSV, and the plots drawn of them.
+CSV_BENCHES = ("bench_rtt", "bench_dma_map")
+
+
+def benchmarks(build):
+    out = subprocess.run(["meson", "introspect", build, "--benchmarks"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def run(bench, outdir, pin):
+    cmd = list(bench["cmd"])
+    csv = None
+    if bench["name"] in CSV_BENCHES:
+        csv = os.path.join(outdir, bench["name"] + ".csv")
+        cmd += ["--csv", csv]
+    if pin:
+        cmd = ["taskset", "-c", "1"] + cmd
+    env = dict(os.environ)
+    env.update(bench.get("env") or {})
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                       timeout=bench.get("timeout") or 600)
+    took = time.monotonic() - t0
+    text = p.stdout + (p.stderr if p.returncode != 0 else "")
+    return {"name": bench["name"], "cmd": " ".join(cmd), "rc": p.returncode,
+            "text": text, "secs": took, "csv": csv}
+
+
+def rows(path):
+    with open(path) as f:
+        head = f.readline().strip().split(",")
+        return [dict(zip(head, line.strip().split(","))) for line in f
+                if line.strip()]
+
+
+def gnuplot(script, outdir):
+    subprocess.run(["gnuplot"], input=script, text=True, check=True,
+                   cwd=outdir)
+
+
+def data(outdir, name, lines):
+    with open(os.path.join(outdir, name), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def plot_rtt(outdir, csv):
+    mem = [r for r in rows(csv) if r["kind"] == "memory"]
+    data(outdir, "rtt.dat", ["%s %s %s %s %s" % (r["size"], r["rtt_us"],
+                                                  r["floor_rtt_us"],
+                                                  r["cpu_us"],
+                                                  r["floor_cpu_us"])
+                             for r in mem])
+    common = ("set terminal svg size 720,420 dynamic\n"
+              "set logscale xy\nset xlabel 'REGION_READ reply bytes'\n"
+              "set key top left\nset grid\n")
+    gnuplot(common +
+            "set output 'rtt.svg'\nset ylabel 'round trip, us'\n"
+            "set title 'Round trip vs message size (floor: one recv + one sendmsg)'\n"
+            "plot 'rtt.dat' u 1:2 w lp t 'libvus', '' u 1:3 w lp dt 2 t 'socket floor'\n",
+            outdir)
+    gnuplot(common +
+            "set output 'cpu.svg'\nset ylabel 'server CPU per request, us'\n"
+            "set title 'Server CPU per request vs message size'\n"
+            "plot 'rtt.dat' u 1:4 w lp t 'libvus', '' u 1:5 w lp dt 2 t 'socket floor'\n",
+            outdir)
+    return ["rtt.svg", "cpu.svg"]
+
+
+def plot_dma_map(outdir, csv):
+    r = rows(csv)
+    data(outdir, "dma_map.dat", ["%d %s %s %s" % (max(int(x["live"]), 1),
+                                                  x["cpu_us"],
+                                                  x["floor_cpu_us"],
+                                                  x["vmas"]) for x in r])
+    gnuplot("set terminal svg size 720,420 dynamic\nset output 'dma_map.svg'\n"
+            "set logscale x\nset xlabel 'live 4 KiB maps of the memfd (0 drawn at 1)'\n"
+            "set ylabel 'server CPU per DMA message, us'\nset grid\n"
+            "set title 'DMA_MAP/DMA_UNMAP cost vs live maps (floor: answered, not acted on)'\n"
+            "set key top left\nset yrange [0:*]\n"
+            "plot 'dma_map.dat' u 1:2 w lp t 'libvus', '' u 1:3 w lp dt 2 t 'floor'\n",
+            outdir)
+    return ["dma_map.svg"]
+
+
+PLOTS = {"bench_rtt": plot_rtt, "bench_dma_map": plot_dma_map}
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return "%s, %d CPUs, Linux %s" % (cpu, os.cpu_count() or 0,
+                                      os.uname().release)
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build = sys.argv[1]
+    only = set(sys.argv[2:])
+    outdir = os.path.join(build, "bench")
+    os.makedirs(outdir, exist_ok=True)
+    pin = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+    have_gnuplot = shutil.which("gnuplot") is not None
+    results = []
+    for b in benchmarks(build):
+        if only and b["name"] not in only:
+            continue
+        print("running %s ..." % b["name"], file=sys.stderr, flush=True)
+        results.append(run(b, outdir, pin))
+    out = ["# libvus benchmark report", "",
+           "Made by `make bench` (tests/bench_report.py) on %s, %s. "
+           "Each benchmark ran once%s; every figure below is what it printed. "
+           "Ratios are against a floor measured in the same run on the same "
+           "machine (doc/performance.md says what each floor is). "
+           "libvfio-user was not measured here." %
+           (time.strftime("%Y-%m-%d %H:%M"), machine(),
+            ", pinned to CPU 1 (taskset -c 1)" if pin else ""), ""]
+    failed = 0
+    for r in results:
+        plots = []
+        if r["rc"] == 0 and r["csv"] and os.path.exists(r["csv"]):
+            if have_gnuplot:
+                plots = PLOTS[r["name"]](outdir, r["csv"])
+        failed += r["rc"] != 0
+        out += ["## %s" % r["name"], "",
+                "`%s` (%.0f s%s)" % (r["cmd"], r["secs"],
+                                     "" if r["rc"] == 0 else
+                                     ", FAILED with status %d" % r["rc"]), ""]
+        out += ["![%s](%s)" % (p[:-4], p) for p in plots]
+        if plots:
+            out.append("")
+        out += ["```", r["text"].rstrip(), "```", ""]
+    if not have_gnuplot:
+        out += ["(No plots: gnuplot is not installed; `make bench` installs "
+                "gnuplot-nox.)", ""]
+    report = os.path.join(outdir, "report.md")
+    with open(report, "w") as f:
+        f.write("\n".join(out))
+    print("\n".join(out))
+    print("report: %s" % report, file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
