@@ -21,7 +21,7 @@ import docguest
 
 # Options with which the samples and test hosts bind a path: a job is
 # ready when these exist. Other paths: ready=PATH on the marker.
-BIND_OPTS = ('--socket-path', '--control-path', '--rpc-path', '--bind')
+BIND_OPTS = ('--socket-path', '--rpc-path', '--bind')
 CC_FLAGS = ['-std=gnu11', '-Wall', '-Wextra', '-Wno-unused-parameter',
             '-Werror']
 

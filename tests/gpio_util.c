@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* gpio_util: driving the vus-gpio-pci sample from tests (gpio_util.h). */
-#include <poll.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "gpio_util.h"
+#include "rpc_util.h"
 #include "vtest.h"
 #include "vus.h"
 
@@ -34,25 +32,19 @@ uint32_t gpio_cfg32(vus_client *c, uint32_t off)
 	return v;
 }
 
-void gpio_control(const char *path, const char *cmd, char *reply, size_t cap)
+struct json_object *gpio_call(const char *path, const char *method,
+			      const char *params)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t got = 0;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char line[512];
+	struct json_object *r;
+	int fd = trpc_connect(path);
 
-	strcpy(sa.sun_path, path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
-	assert_int_equal(write(fd, "\n", 1), 1);
-	while (got < cap - 1 && memchr(reply, '\n', got) == NULL) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		assert_int_equal(poll(&p, 1, vtest_ms(5000)), 1);
-		n = read(fd, reply + got, cap - 1 - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	reply[got] = '\0';
+	assert_true(fd >= 0);
+	snprintf(line, sizeof(line),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}",
+		 method, params);
+	r = trpc_call(fd, line);
 	close(fd);
+	assert_non_null(r);
+	return r;
 }

@@ -2,13 +2,15 @@
 /*
  * gpio_util: what the tests that drive the vus-gpio-pci sample as a real
  * process share: its registers and config space through the client
- * library, and its control socket.
+ * library, and its management socket.
  */
 #ifndef GPIO_UTIL_H
 #define GPIO_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <json-c/json.h>
 
 #include "vus/client.h"
 
@@ -21,7 +23,12 @@ void gpio_set_reg(vus_client *c, unsigned int r, uint8_t v);
 /** Read 4 bytes of config space at @off. */
 uint32_t gpio_cfg32(vus_client *c, uint32_t off);
 
-/** Send one command to the control socket at @path; its reply in @reply. */
-void gpio_control(const char *path, const char *cmd, char *reply, size_t cap);
+/**
+ * Call @method with @params (a JSON object's text) on the management
+ * socket at @path, over a connection of its own. The response (a new
+ * reference; the test fails without one).
+ */
+struct json_object *gpio_call(const char *path, const char *method,
+			      const char *params);
 
 #endif /* GPIO_UTIL_H */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "gpio_util.h"
+#include "rpc_util.h"
 #include "vtest.h"
 #include "vus.h"
 #include "vus/client.h"
@@ -32,7 +33,7 @@ static const char *exe;
 
 struct card {
 	pid_t pid;
-	char sock[256], ctl[256];
+	char sock[256], rpc[256];
 	vus_client *c;
 };
 
@@ -58,12 +59,12 @@ static void card_start(struct card *k, const char *compat)
 	}
 	memset(k, 0, sizeof(*k));
 	snprintf(k->sock, sizeof(k->sock), "%s", vtest_sock_path("gpio"));
-	snprintf(k->ctl, sizeof(k->ctl), "%s", vtest_sock_path("gpioctl"));
+	snprintf(k->rpc, sizeof(k->rpc), "%s", vtest_sock_path("gpiorpc"));
 	k->pid = fork();
 	assert_true(k->pid >= 0);
 	if (k->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(exe, exe, "--socket-path", k->sock, "--control-path", k->ctl,
+		execl(exe, exe, "--socket-path", k->sock, "--rpc-path", k->rpc,
 		      "--compat-version", compat, "--log-level", "error",
 		      (char *)NULL);
 		_exit(127);
@@ -85,9 +86,11 @@ static void card_stop(struct card *k)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static void control(struct card *k, const char *cmd, char *reply, size_t cap)
+/* A management call on card @k; the response (the caller puts it). */
+static struct json_object *call(struct card *k, const char *method,
+				const char *params)
 {
-	gpio_control(k->ctl, cmd, reply, cap);
+	return gpio_call(k->rpc, method, params);
 }
 
 static uint8_t reg(struct card *k, unsigned int r)
@@ -123,7 +126,7 @@ static void load(struct card *k, int fd, int want)
 
 static void card_and_pci_state_move(void **state)
 {
-	char reply[512];
+	struct json_object *r;
 	int fd;
 
 	(void)state;
@@ -138,7 +141,7 @@ static void card_and_pci_state_move(void **state)
 	set_reg(&a, IDIO16_REG_OUT8_15, 0xa5);
 	(void)reg(&a, IDIO16_REG_IRQ_CTL); /* reading it enables the IRQ */
 	assert_int_equal(vus_client_irq_enable(a.c, VUS_PCI_IRQ_INTX, 1), 0);
-	control(&a, "inputs 0x0f00", reply, sizeof(reply));
+	json_object_put(call(&a, "gpio.set-inputs", "{\"inputs\":3840}"));
 	assert_true(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(2000)) >= 1);
 	assert_int_equal(reg(&a, IDIO16_REG_IRQ_STATUS),
 			 IDIO16_STATUS_HIGH | IDIO16_STATUS_PENDING);
@@ -161,8 +164,9 @@ static void card_and_pci_state_move(void **state)
 	set_reg(&b, IDIO16_REG_IN0_7, 0);
 	assert_false(cfg32(&b, 0x04) & (1u << 19));
 	assert_int_equal(vus_client_irq_mask(b.c, VUS_PCI_IRQ_INTX, 0, 1, false), 0);
-	control(&b, "input 0 1", reply, sizeof(reply));
-	assert_non_null(strstr(reply, "\"inputs\":\"0x0f01\""));
+	r = call(&b, "gpio.set-input", "{\"line\":0,\"level\":true}");
+	assert_int_equal(json_object_get_int(trpc_get(r, "result.inputs")), 0x0f01);
+	json_object_put(r);
 	assert_true(vus_client_irq_wait(b.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(2000)) >= 1);
 	assert_int_equal(reg(&b, IDIO16_REG_IRQ_STATUS),
 			 IDIO16_STATUS_LOW | IDIO16_STATUS_PENDING);
@@ -173,7 +177,7 @@ static void card_and_pci_state_move(void **state)
 
 static void inputs_wait_while_stopped(void **state)
 {
-	char reply[512];
+	struct json_object *r;
 	int fd;
 
 	(void)state;
@@ -182,9 +186,11 @@ static void inputs_wait_while_stopped(void **state)
 	(void)reg(&a, IDIO16_REG_IRQ_CTL);
 	assert_int_equal(vus_client_irq_enable(a.c, VUS_PCI_IRQ_INTX, 1), 0);
 	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP), 0);
-	control(&a, "inputs 0x00ff", reply, sizeof(reply));
-	assert_non_null(strstr(reply, "\"stopped\":true"));
-	assert_non_null(strstr(reply, "\"inputs\":\"0x0000\""));
+	r = call(&a, "gpio.set-inputs", "{\"inputs\":255}");
+	assert_true(json_object_get_boolean(trpc_get(r, "result.stopped")));
+	assert_int_equal(json_object_get_int(trpc_get(r, "result.inputs")), 0);
+	assert_int_equal(json_object_get_int(trpc_get(r, "result.input-lines")), 0xff);
+	json_object_put(r);
 	/* A stopped card does not interrupt. */
 	assert_int_equal(vus_client_irq_wait(a.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(200)), -ETIMEDOUT);
 	fd = save(&a);

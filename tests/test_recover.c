@@ -40,7 +40,7 @@ static const char *sup_bin, *gpio_bin;
 
 struct server {
 	pid_t pid;          /* vus-supervise, or the sample itself */
-	char sock[256], ctl[256];
+	char sock[256], rpc[256];
 	vus_client *c;
 };
 
@@ -100,7 +100,7 @@ static void supervised_start_env(struct server *s, const char *kill_at)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->sock, sizeof(s->sock), "%s", vtest_sock_path("gpio"));
-	snprintf(s->ctl, sizeof(s->ctl), "%s", vtest_sock_path("gpioctl"));
+	snprintf(s->rpc, sizeof(s->rpc), "%s", vtest_sock_path("gpiorpc"));
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
@@ -109,7 +109,7 @@ static void supervised_start_env(struct server *s, const char *kill_at)
 			setenv("VUS_TEST_KILL_AT", kill_at, 1);
 		/* Restarts as often as the tests kill it. */
 		execl(sup_bin, sup_bin, "--burst", "1000", "--", gpio_bin, "--recover",
-		      "--socket-path", s->sock, "--control-path", s->ctl,
+		      "--socket-path", s->sock, "--rpc-path", s->rpc,
 		      "--log-level", "error", (char *)NULL);
 		_exit(127);
 	}
@@ -160,11 +160,10 @@ static void set_reg(struct server *s, unsigned int r, uint8_t v)
 	gpio_set_reg(s->c, r, v);
 }
 
-static void control(struct server *s, const char *cmd)
+/* Set the card's inputs through its management socket. */
+static void set_inputs(struct server *s, const char *params)
 {
-	char reply[512];
-
-	gpio_control(s->ctl, cmd, reply, sizeof(reply));
+	json_object_put(gpio_call(s->rpc, "gpio.set-inputs", params));
 }
 
 /* The guest's view: BAR placed, I/O on, outputs, IRQ armed and latched. */
@@ -177,7 +176,7 @@ static void program_card(struct server *s)
 	set_reg(s, IDIO16_REG_OUT0_7, 0x5a);
 	set_reg(s, IDIO16_REG_OUT8_15, 0xa5);
 	(void)reg(s, IDIO16_REG_IRQ_CTL); /* reading it enables the IRQ */
-	control(s, "inputs 0x0f00");
+	set_inputs(s, "{\"inputs\":3840}");
 	assert_int_equal(reg(s, IDIO16_REG_IRQ_STATUS),
 			 IDIO16_STATUS_HIGH | IDIO16_STATUS_PENDING);
 }
@@ -385,7 +384,7 @@ static void fd_message_killed(const char *point, int first_ret)
 	assert_int_equal(stat(flag, &st), 0);
 	if (ret < 0)
 		assert_int_equal(vus_client_irq_enable(s.c, VUS_PCI_IRQ_INTX, 1), 0);
-	control(&s, "inputs 0x0f00");
+	set_inputs(&s, "{\"inputs\":3840}");
 	assert_true(vus_client_irq_wait(s.c, VUS_PCI_IRQ_INTX, 0, vtest_ms(5000)) >= 1);
 	stop(&s);
 	unlink(flag);

@@ -39,7 +39,7 @@ wait_sock() {
 card() {
 	local name=$1
 	shift
-	"$gpio" --socket-path "$dir/$name.sock" --control-path "$dir/$name.ctl" \
+	"$gpio" --socket-path "$dir/$name.sock" --rpc-path "$dir/$name.rpc" \
 		--log-level error "$@" >"$dir/$name.log" 2>&1 &
 	pids+=($!)
 	wait_sock "$dir/$name.sock"

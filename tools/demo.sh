@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # make demo: serve the gpio-pci sample and drive it with vus-ctl (device
-# info, config space, registers, an interrupt, its state saved and loaded
-# into a second card), then the sysbus-uart sample
+# info, config space, registers, an interrupt, its management plane, its
+# state saved and loaded into a second card), then the sysbus-uart sample
 # (a greeting out through THR, an answer in through RBR with its interrupt).
 # Part of tools/, which is GPL-2.0-or-later because vus-ctl links libpci
 # (GPL-2.0-or-later).
@@ -23,14 +23,14 @@ done
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vus-demo.XXXXXX")
 sock=$dir/gpio.sock
-control=$dir/gpio.ctl
-"$gpio" --socket-path "$sock" --control-path "$control" --inputs 0x00ff &
+rpc=$dir/gpio.rpc
+"$gpio" --socket-path "$sock" --rpc-path "$rpc" --inputs 0x00ff &
 server=$!
 userver=
 server2=
 trap 'kill $server $server2 $userver 2>/dev/null; wait $server $server2 $userver 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do
-	[ -S "$sock" ] && [ -S "$control" ] && break
+	[ -S "$sock" ] && [ -S "$rpc" ] && break
 	sleep 0.05
 done
 
@@ -38,6 +38,12 @@ done
 step() {
 	printf '\n$ vus-ctl --socket %s %s\n' "$sock" "$*"
 	"$ctl" --socket "$sock" "$@"
+}
+
+# The same for a management call (on $rpc).
+mstep() {
+	printf '\n$ vus-ctl --rpc %s %s\n' "$rpc" "$*"
+	"$ctl" --rpc "$rpc" "$@"
 }
 
 echo "Serving an ACCES PCI-IDIO-16 card (gpio-pci sample) at $sock"
@@ -54,20 +60,31 @@ step read 2 0 1
 echo
 echo "# An interrupt: enable the card's change-of-state IRQ (read offset 2),"
 echo "# bind INTx to an eventfd and wait; meanwhile the outside world flips"
-echo "# inputs through the sample's control socket. Then read the status."
-echo "# Expect: 0x00 (the enable read), 1 (one INTx arrived), 0x07 (both input"
-echo "# groups changed, interrupt pending) -- what Linux's driver checks."
-( sleep 0.5; "$gpio" ctl --control-path "$control" inputs 0x0f0f >/dev/null ) &
+echo "# inputs through the card's management socket (gpio.set-inputs)."
+echo "# Then read the status. Expect: 0x00 (the enable read), 1 (one INTx"
+echo "# arrived), 0x07 (both input groups changed, interrupt pending) -- what"
+echo "# Linux's driver checks."
+( sleep 0.5; "$ctl" --rpc "$rpc" gpio.set-inputs inputs=0x0f0f >/dev/null ) &
 flipper=$!
 step read 2 2 1 , irq-wait 0 0 5000 , read 2 6 1
 wait $flipper
+
+echo
+echo "# The management plane (JSON-RPC 2.0 on --rpc-path, doc/management.md):"
+echo "# the server's own view without being its vfio-user client -- who is"
+echo "# connected, the migration state, and what every run above sent it:"
+echo "# messages per command, bytes, interrupts raised. Then a device method:"
+echo "# line 3 low, and the card's state."
+mstep query-status
+mstep query-stats
+mstep gpio.set-input line=3 level=false
 
 echo
 echo "# Migration: the card's state goes into a file (the card stops, as a"
 echo "# migration source does), and a second card, started empty, takes it:"
 echo "# its outputs read 0x5a although nobody wrote them there, and still"
 echo "# do in the next run."
-"$gpio" --socket-path "$dir/gpio2.sock" --control-path "$dir/gpio2.ctl" &
+"$gpio" --socket-path "$dir/gpio2.sock" &
 server2=$!
 for _ in $(seq 100); do
 	[ -S "$dir/gpio2.sock" ] && break

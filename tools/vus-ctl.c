@@ -6,6 +6,7 @@
  *
  *   vus-ctl --socket PATH [--json] [--timeout MS] COMMAND [ARGS]
  *           [, COMMAND [ARGS]]...
+ *   vus-ctl --rpc PATH [--json] [--timeout MS] METHOD [PARAMS]
  *
  * Exit status 0 on success, 1 on failure with a message on stderr.
  */
@@ -23,6 +24,7 @@
 
 static const char usage_text[] =
 	"usage: vus-ctl --socket PATH [--json] [--timeout MS] COMMAND [ARGS]\n"
+	"       vus-ctl --rpc PATH [--json] [--timeout MS] METHOD [PARAMS]\n"
 	"commands:\n"
 	"  info                             capabilities, device, regions, IRQs\n"
 	"  config                           decode PCI config space (region 7)\n"
@@ -41,7 +43,11 @@ static const char usage_text[] =
 	"Interrupt bindings are the connection's: irq-wait with what raises\n"
 	"the interrupt in the same run.\n"
 	"--json applies to info, config, migration, save and load.\n"
-	"Values are little-endian.\n";
+	"Values are little-endian.\n"
+	"--rpc calls METHOD on a server's management socket (JSON-RPC 2.0,\n"
+	"doc/management.md): PARAMS are NAME=VALUE words (VALUE: JSON, 0x hex or\n"
+	"text) or one JSON object; rpc.discover lists the methods. The result\n"
+	"is printed readably, or with --json as the server's response line.\n";
 
 int ctl_fail(int err, const char *fmt, ...)
 {
@@ -327,6 +333,8 @@ static int parse_options(int argc, char **argv, struct ctl *x,
 			x->json = true;
 		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			x->socket = argv[++i];
+		} else if (strcmp(argv[i], "--rpc") == 0 && i + 1 < argc) {
+			x->rpc = argv[++i];
 		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
 			if (parse_u32(argv[++i], "timeout", &ms) || ms == 0 ||
 			    ms > INT32_MAX)
@@ -340,7 +348,8 @@ static int parse_options(int argc, char **argv, struct ctl *x,
 		}
 	}
 	*next = i;
-	return x->socket == NULL ? usage() : 0;
+	/* One of the two sockets: a device's vfio-user one or its manager's. */
+	return (x->socket == NULL) == (x->rpc == NULL) ? usage() : 0;
 }
 
 /* Print the usage; -1 for parse_steps(). */
@@ -401,6 +410,9 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &x, &cfg, &i))
 		return 1;
+	if (x.rpc != NULL)
+		return ctl_rpc(&x, cfg.timeout_ms ? cfg.timeout_ms : 5000,
+			       argc - i, argv + i);
 	n = parse_steps(argc - i, argv + i, &x, steps, MAX_STEPS);
 	if (n < 0)
 		return 1;

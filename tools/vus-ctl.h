@@ -20,6 +20,7 @@
 
 struct ctl {
 	const char *socket;
+	const char *rpc; /* --rpc: the management socket instead */
 	bool json;
 	vus_client *c;
 };
@@ -54,5 +55,11 @@ int ctl_config(struct ctl *x);
 int ctl_mig_save(struct ctl *x, const char *file);
 int ctl_mig_load(struct ctl *x, const char *file);
 int ctl_mig_info(struct ctl *x);
+
+/**
+ * --rpc: call METHOD (argv[0]) with PARAMS (the words after it) on the
+ * management socket x->rpc, waiting at most @timeout_ms for the reply.
+ */
+int ctl_rpc(const struct ctl *x, int timeout_ms, int argc, char **argv);
 
 #endif /* VUS_CTL_H */

@@ -2,7 +2,7 @@
 /*
  * idio16: the PCI-IDIO-16 register model and its libvus wiring (see
  * idio16.h). Single-threaded: everything runs on the context thread, the
- * control socket included, so the state needs no lock.
+ * management methods included, so the state needs no lock.
  */
 #include <errno.h>
 #include <string.h>

@@ -52,7 +52,7 @@ struct idio16 {
 	bool irq_enabled;
 	bool filters;
 	uint8_t status;
-	unsigned long irqs_raised; /* statistics for the control socket */
+	unsigned long irqs_raised; /* statistics for gpio.get */
 	/*
 	 * Stopped for migration: the card must not interrupt, so input
 	 * changes wait in @wires until it runs again.

@@ -8,7 +8,7 @@
  * (bit 0 interrupt enabled, bit 1 filters) | u8 interrupt status.
  *
  * While stopped the card must not interrupt: input changes from the
- * control socket wait until it runs again (idio16_set_inputs()).
+ * management methods wait until it runs again (idio16_set_inputs()).
  */
 #include <errno.h>
 

@@ -3,11 +3,10 @@
  * vus-gpio-pci: serve an emulated ACCES PCI-IDIO-16 card over vfio-user.
  *
  *   vus-gpio-pci --socket-path /tmp/gpio.sock [--rpc-path /tmp/gpio.rpc]
- *                [--control-path /tmp/gpio.ctl]
  *                [--inputs 0x00ff] [--compat-version N] [--log-level info]
  *                [--sandbox[=kill|eperm|log]]
  *   vus-gpio-pci --fd 3 ...               (an inherited listening socket)
- *   vus-gpio-pci ctl --control-path /tmp/gpio.ctl inputs 0x1234
+ *   vus-ctl --rpc /tmp/gpio.rpc gpio.set-inputs inputs=0x1234
  *
  * Attach it to QEMU with
  *   -device '{"driver":"vfio-user-pci","socket":{"type":"unix","path":"/tmp/gpio.sock"}}'
@@ -18,9 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 
-#include "control.h"
 #include "gpio_rpc.h"
 #include "idio16.h"
 #include "sample_caps.h"
@@ -28,7 +25,6 @@
 
 struct opts {
 	struct sample_cli cli;
-	const char *control_path;
 	unsigned long inputs;
 };
 
@@ -36,11 +32,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vus-gpio-pci (--socket-path PATH | --fd N) [options]\n"
-		"       vus-gpio-pci ctl --control-path PATH COMMAND...\n"
 		"options:\n"
-		"  --control-path PATH  socket to change inputs at run time\n"
-		"                       (commands: get, inputs VALUE, input N 0|1)\n"
-		"  --inputs VALUE       initial level of the 16 input lines\n");
+		"  --inputs VALUE       initial level of the 16 input lines\n"
+		"  --control-path PATH  older name of --rpc-path (the inputs are\n"
+		"                       the gpio.* methods there)\n");
 	sample_cli_usage(f, 23);
 }
 
@@ -74,7 +69,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		if (ret == 1)
 			continue;
 		switch (c) {
-		case 'c': o->control_path = optarg; break;
+		case 'c': o->cli.rpc_path = optarg; break;
 		case 'i':
 			o->inputs = strtoul(optarg, &end, 0);
 			if (*end || o->inputs > 0xffff)
@@ -91,20 +86,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return sample_cli_check(&o->cli);
 }
 
-/* The control socket: its clients' commands and replies. */
-static int sandbox_calls(vus_sandbox *sb, void *opaque)
-{
-	(void)opaque;
-	return vus_sandbox_allow(sb, SYS_sendto);
-}
-
 static int serve(const struct opts *o)
 {
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
 				      .bus = VUS_BUS_PCI, .name = "gpio-pci",
 				      .flags = sample_cli_ctx_flags(&o->cli) };
 	const char *what = "device set-up"; /* names what failed */
-	struct control *ctl = NULL;
 	struct idio16 dev;
 	vus_ctx *ctx;
 	int ret;
@@ -126,10 +113,6 @@ static int serve(const struct opts *o)
 	dev.inputs = dev.wires = (uint16_t)o->inputs;
 	if (ret == 0)
 		ret = vus_ctx_realize(ctx);
-	if (ret == 0 && o->control_path) {
-		what = o->control_path;
-		ret = control_open(&ctl, ctx, &dev, o->control_path);
-	}
 	if (ret == 0) {
 		what = o->cli.socket_path ? o->cli.socket_path : "--fd";
 		ret = sample_cli_listen(ctx, &o->cli);
@@ -138,11 +121,10 @@ static int serve(const struct opts *o)
 		fprintf(stderr, "vus-gpio-pci: serving PCI-IDIO-16 (494f:0dc8) on %s\n",
 			o->cli.socket_path ? o->cli.socket_path : "inherited fd");
 		what = "serving";
-		ret = sample_cli_run(ctx, &o->cli, sandbox_calls, NULL);
+		ret = sample_cli_run(ctx, &o->cli, NULL, NULL);
 	}
 	if (ret < 0)
 		fprintf(stderr, "vus-gpio-pci: %s: %s\n", what, strerror(-ret));
-	control_close(ctl);
 	vus_ctx_destroy(ctx);
 	return ret;
 }
@@ -150,19 +132,7 @@ static int serve(const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o;
-	int ret;
 
-	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
-		if (argc < 5 || strcmp(argv[2], "--control-path") != 0) {
-			usage(stderr);
-			return 2;
-		}
-		ret = control_send(argv[3], argc - 4, argv + 4);
-		if (ret < 0)
-			fprintf(stderr, "vus-gpio-pci ctl: %s: %s\n", argv[3],
-				strerror(-ret));
-		return ret == 0 ? 0 : 1;
-	}
 	if (parse_opts(argc, argv, &o) < 0) {
 		usage(stderr);
 		return 2;

@@ -15,17 +15,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness.sh"
 harness_ready "$harness"
 work=$(mktemp -d /tmp/vus-qemu-gpio.XXXXXX)
-sock=$work/gpio.sock ctl=$work/gpio.ctl
+sock=$work/gpio.sock rpc=$work/gpio.rpc
 cleanup() {
   [ -n "${toggler:-}" ] && kill "$toggler" 2>/dev/null
   [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null
   wait 2>/dev/null; rm -rf "$work"
 }
 trap cleanup EXIT
-"$sample" --socket-path "$sock" --control-path "$ctl" --inputs 0xa5c3 --log-level info \
+"$sample" --socket-path "$sock" --rpc-path "$rpc" --inputs 0xa5c3 --log-level info \
   > "$work/server.log" 2>&1 &
 srv=$!
-for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$ctl" ] && break; sleep 0.1; done
+for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$rpc" ] && break; sleep 0.1; done
 
 case $mode in
 driver)
@@ -35,13 +35,15 @@ driver)
   rc=$?
   ;;
 irq)
+  [ -x "${VUS_CTL:-}" ] || { echo "vus-ctl is not built (libpci-dev): skipping"; exit 77; }
   # Toggle input 0 every 300 ms for as long as the guest runs.
-  ( v=0; while sleep 0.3; do v=$((1 - v)); "$sample" ctl --control-path "$ctl" input 0 $v >/dev/null || exit; done ) &
+  ( v=false; while sleep 0.3; do [ $v = true ] && v=false || v=true
+    "$VUS_CTL" --rpc "$rpc" gpio.set-input line=0 level=$v >/dev/null || exit; done ) &
   toggler=$!
   "$harness/run-guest.sh" --socket "$sock" --quiet --append "vus.scale=$(scaled 1)" \
     --timeout "$(scaled 120)" --wait-socket "$(scaled 10)" --script "$here/guest-gpio-irq.sh"
   rc=$?
-  echo "device state: $("$sample" ctl --control-path "$ctl" get)"
+  echo "device state: $("$VUS_CTL" --rpc "$rpc" --json gpio.get)"
   ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac

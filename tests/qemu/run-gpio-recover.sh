@@ -21,8 +21,9 @@ if ! out=$("$harness/ensure.sh" --no-apt 2>&1); then
   echo "$out" | tail -5
   echo "qemu-harness is not built (run make test as root once): skipping"; exit 77
 fi
+[ -x "${VUS_CTL:-}" ] || { echo "vus-ctl is not built (libpci-dev): skipping"; exit 77; }
 work=$(mktemp -d /tmp/vus-qemu-gpio-rec.XXXXXX)
-sock=$work/gpio.sock ctl=$work/gpio.ctl
+sock=$work/gpio.sock rpc=$work/gpio.rpc
 cleanup() {
   [ -n "${guest:-}" ] && kill "$guest" 2>/dev/null
   [ -n "${sup:-}" ] && kill "$sup" 2>/dev/null
@@ -31,9 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 "$sup_bin" --burst 100 -- "$sample" --recover --socket-path "$sock" \
-  --control-path "$ctl" --log-level "${VUS_LOG_LEVEL:-info}" > "$work/server.log" 2>&1 &
+  --rpc-path "$rpc" --log-level "${VUS_LOG_LEVEL:-info}" > "$work/server.log" 2>&1 &
 sup=$!
-for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$ctl" ] && break; sleep 0.1; done
+for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$rpc" ] && break; sleep 0.1; done
 
 "$harness/run-guest.sh" --socket "$sock" --append "vus.scale=$(scaled 1)" \
   --timeout "$(scaled 180)" --wait-socket "$(scaled 10)" --workdir "$work/vm" \
@@ -57,7 +58,7 @@ new=""
 for _ in $(seq "$(tries 10 0.05)"); do
   new=$(pgrep -P "$sup" | head -1)
   [ -n "$new" ] && [ "$new" != "$old" ] && \
-    "$sample" ctl --control-path "$ctl" inputs 0x0010 >/dev/null 2>&1 && break
+    "$VUS_CTL" --rpc "$rpc" gpio.set-inputs inputs=0x0010 >/dev/null 2>&1 && break
   new=""
   sleep 0.05
 done
