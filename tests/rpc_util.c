@@ -352,3 +352,100 @@ const char *trpc_str(struct json_object *o, const char *path)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v)
 							: "";
 }
+
+#define HAMMER_STATS "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query-stats\"}"
+
+struct hammer_reader {
+	char buf[1 << 16];
+	size_t len;
+};
+
+/* Take what arrived on @fd; each whole line must be a query-stats result. */
+static int take_replies(int fd, struct hammer_reader *rd, struct trpc_hammer *h)
+{
+	ssize_t n = recv(fd, rd->buf + rd->len, sizeof(rd->buf) - rd->len, 0);
+	char *nl;
+	int lines = 0;
+
+	if (n <= 0) {
+		h->errors++;
+		return 0;
+	}
+	rd->len += (size_t)n;
+	while ((nl = memchr(rd->buf, '\n', rd->len)) != NULL) {
+		struct json_object *r;
+
+		*nl = '\0';
+		r = json_tokener_parse(rd->buf);
+		if (trpc_get(r, "result.vfio-user") == NULL)
+			h->errors++;
+		json_object_put(r);
+		rd->len -= (size_t)(nl + 1 - rd->buf);
+		memmove(rd->buf, nl + 1, rd->len);
+		lines++;
+	}
+	return lines;
+}
+
+static void hammer_round(struct trpc_hammer *h, struct pollfd *p,
+			 struct hammer_reader *rd, int *count)
+{
+	if (poll(p, (nfds_t)h->n, 1000) < 0) {
+		h->errors++;
+		return;
+	}
+	for (int i = 0; i < h->n; i++) {
+		int got;
+
+		if (!(p[i].revents & POLLIN))
+			continue;
+		got = take_replies(p[i].fd, &rd[i], h);
+		h->replies += got;
+		count[i] += got;
+		if (got > 0 && trpc_send(p[i].fd, HAMMER_STATS) < 0)
+			h->errors++;
+	}
+}
+
+static void *hammer_thread(void *arg)
+{
+	struct trpc_hammer *h = arg;
+	struct hammer_reader *rd = calloc((size_t)h->n, sizeof(*rd));
+	struct pollfd p[TRPC_HAMMER_MAX];
+	int count[TRPC_HAMMER_MAX] = { 0 };
+
+	for (int i = 0; i < h->n; i++) {
+		p[i] = (struct pollfd){ .fd = trpc_connect(h->path),
+					.events = POLLIN };
+		if (p[i].fd < 0 || trpc_send(p[i].fd, HAMMER_STATS) < 0)
+			h->errors++;
+	}
+	while (rd != NULL && !atomic_load(&h->stop) && h->errors == 0)
+		hammer_round(h, p, rd, count);
+	h->errors += rd == NULL;
+	h->min_per_client = count[0];
+	for (int i = 0; i < h->n; i++) {
+		h->min_per_client = count[i] < h->min_per_client ? count[i]
+								 : h->min_per_client;
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	}
+	free(rd);
+	return NULL;
+}
+
+int trpc_hammer_start(struct trpc_hammer *h, const char *path, int n)
+{
+	if (n < 1 || n > TRPC_HAMMER_MAX)
+		return -EINVAL;
+	memset(h, 0, sizeof(*h));
+	h->path = path;
+	h->n = n;
+	return -pthread_create(&h->thread, NULL, hammer_thread, h);
+}
+
+void trpc_hammer_stop(struct trpc_hammer *h)
+{
+	atomic_store(&h->stop, true);
+	pthread_join(h->thread, NULL);
+}

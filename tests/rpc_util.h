@@ -4,7 +4,8 @@
  * SysBus device (a 4 KiB register region, one interrupt, methods of its
  * own, a quiesce that can be made to wait) served by a real context on a
  * thread, with its JSON-RPC socket listening and a vfio-user client's
- * socket attached; and a raw line client for the management socket.
+ * socket attached; a raw line client for the management socket; and
+ * busy management clients on a thread (trpc_hammer).
  * Public API only; no assertions here (the benchmark links it too).
  */
 #ifndef RPC_UTIL_H
@@ -74,5 +75,29 @@ int64_t trpc_int(struct json_object *o, const char *path);
 
 /** trpc_get() as a string ("" when absent). */
 const char *trpc_str(struct json_object *o, const char *path);
+
+#define TRPC_HAMMER_MAX 64
+
+/**
+ * Busy management clients: @n (1..TRPC_HAMMER_MAX) connections to @path
+ * from a thread of their own, each sending query-stats again as soon as
+ * its reply came; every reply must be a query-stats result (else an
+ * error is counted and the hammering stops).
+ */
+struct trpc_hammer {
+	pthread_t thread;
+	const char *path;
+	int n;
+	atomic_bool stop;
+	long replies;        /* results received */
+	long errors;         /* failed connects, sends, bad replies */
+	int min_per_client;  /* results of the least served client */
+};
+
+/** Start hammering. 0 or -errno (-EINVAL: a bad @n). */
+int trpc_hammer_start(struct trpc_hammer *h, const char *path, int n);
+
+/** Stop, join, close the connections; the figures are final then. */
+void trpc_hammer_stop(struct trpc_hammer *h);
 
 #endif /* RPC_UTIL_H */

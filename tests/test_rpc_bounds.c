@@ -246,94 +246,14 @@ static void a_client_that_never_reads_is_cut_off(void **state)
 	region_round_trip(4);
 }
 
-struct hammer {
-	atomic_bool stop;
-	long replies;
-	long errors;
-	int min_per_client;
-};
-
-struct reader {
-	char buf[1 << 16];
-	size_t len;
-};
-
-/* Take what arrived on @fd; each whole line must be a query-stats result. */
-static int take_replies(int fd, struct reader *rd, struct hammer *h)
-{
-	ssize_t n = recv(fd, rd->buf + rd->len, sizeof(rd->buf) - rd->len, 0);
-	char *nl;
-	int lines = 0;
-
-	if (n <= 0) {
-		h->errors++;
-		return 0;
-	}
-	rd->len += (size_t)n;
-	while ((nl = memchr(rd->buf, '\n', rd->len)) != NULL) {
-		struct json_object *r;
-
-		*nl = '\0';
-		r = json_tokener_parse(rd->buf);
-		if (trpc_get(r, "result.vfio-user") == NULL)
-			h->errors++;
-		json_object_put(r);
-		rd->len -= (size_t)(nl + 1 - rd->buf);
-		memmove(rd->buf, nl + 1, rd->len);
-		lines++;
-	}
-	return lines;
-}
-
-/* 64 management clients, each asking query-stats again on every reply. */
-static void *hammer_thread(void *arg)
-{
-	static struct reader rd[DOC_MAX_CLIENTS];
-	struct hammer *h = arg;
-	struct pollfd p[DOC_MAX_CLIENTS];
-	int count[DOC_MAX_CLIENTS] = { 0 };
-
-	for (int i = 0; i < DOC_MAX_CLIENTS; i++) {
-		rd[i].len = 0;
-		p[i] = (struct pollfd){ .fd = trpc_connect(dev.rpc_path),
-					.events = POLLIN };
-		if (p[i].fd < 0 || trpc_send(p[i].fd, STATS) < 0)
-			h->errors++;
-	}
-	while (!atomic_load(&h->stop) && h->errors == 0) {
-		if (poll(p, DOC_MAX_CLIENTS, 1000) < 0)
-			break;
-		for (int i = 0; i < DOC_MAX_CLIENTS; i++) {
-			int got;
-
-			if (!(p[i].revents & POLLIN))
-				continue;
-			got = take_replies(p[i].fd, &rd[i], h);
-			h->replies += got;
-			count[i] += got;
-			if (got > 0 && trpc_send(p[i].fd, STATS) < 0)
-				h->errors++;
-		}
-	}
-	h->min_per_client = count[0];
-	for (int i = 0; i < DOC_MAX_CLIENTS; i++) {
-		h->min_per_client = count[i] < h->min_per_client ? count[i]
-								 : h->min_per_client;
-		close(p[i].fd);
-	}
-	return NULL;
-}
-
 static void region_io_beside_64_busy_managers(void **state)
 {
-	struct hammer h = { .stop = false };
-	pthread_t t;
+	struct trpc_hammer h;
 
-	assert_int_equal(pthread_create(&t, NULL, hammer_thread, &h), 0);
+	assert_int_equal(trpc_hammer_start(&h, dev.rpc_path, DOC_MAX_CLIENTS), 0);
 	for (uint32_t i = 0; i < 20000; i++)
 		region_round_trip(i * 2654435761u);
-	atomic_store(&h.stop, true);
-	pthread_join(t, NULL);
+	trpc_hammer_stop(&h);
 	printf("%ld query-stats answered beside 20000 region round trips, "
 	       "at least %d per client\n", h.replies, h.min_per_client);
 	assert_int_equal(h.errors, 0);
