@@ -138,7 +138,7 @@ static int check_limits(const struct vus_ctx_config *c)
 		return -EINVAL;
 	if (c->max_dma_maps > 65535)
 		return -EINVAL;
-	if (c->flags & ~VUS_CTX_RESET_ON_DISCONNECT)
+	if (c->flags & ~(VUS_CTX_RESET_ON_DISCONNECT | VUS_CTX_DMA_MESSAGES))
 		return -EINVAL;
 	return 0;
 }
@@ -183,6 +183,8 @@ static int create_layers(vus_ctx *ctx, const struct vus_ctx_config *c)
 		ret = irq_table_create(&ctx->log, ctx->loop, &ctx->irqs);
 	if (ret == 0)
 		ret = dma_table_create(&ctx->log, lim.max_dma_maps, &ctx->dma);
+	if (ret == 0)
+		dma_set_messages_only(ctx->dma, c->flags & VUS_CTX_DMA_MESSAGES);
 	if (ret == 0)
 		ret = engine_create(ctx, &lim, &ctx->engine);
 	if (ret < 0)

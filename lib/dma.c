@@ -201,7 +201,7 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	struct dma_map m = { .addr = addr, .prot = prot, .share = -1 };
 	int ret = dma_map_check(dt, addr, size, prot);
 
-	if (ret == 0 && fd >= 0) {
+	if (ret == 0 && fd >= 0 && !dt->messages_only) {
 		dma_fault_arm();
 		ret = map_fd(dt, fd, offset, size, prot, &m);
 	}
@@ -311,6 +311,11 @@ void dma_set_msg_fn(struct dma_table *dt, dma_msg_fn *fn, void *opaque)
 {
 	dt->msg_fn = fn;
 	dt->msg_opaque = opaque;
+}
+
+void dma_set_messages_only(struct dma_table *dt, bool on)
+{
+	dt->messages_only = on;
 }
 
 /* Bytes from @x to the end of @m, capped at @left (both non-zero). */

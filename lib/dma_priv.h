@@ -53,6 +53,7 @@ struct dma_table {
 	uint64_t log_words; /* bitmap words held now (context thread) */
 	dma_msg_fn *msg_fn;
 	void *msg_opaque;
+	bool messages_only; /* fds are not mapped (VUS_CTX_DMA_MESSAGES) */
 	/* Counters (context thread). */
 	uint64_t maps_total;
 	uint64_t unmaps_total;

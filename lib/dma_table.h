@@ -113,5 +113,7 @@ void dma_get_stats(const struct dma_table *dt, struct dma_stats *out);
 typedef int dma_msg_fn(void *opaque, bool write, uint64_t addr, void *buf,
 		       size_t len);
 void dma_set_msg_fn(struct dma_table *dt, dma_msg_fn *fn, void *opaque);
+/** Map no fd: every mapping is reached by messages (VUS_CTX_DMA_MESSAGES). */
+void dma_set_messages_only(struct dma_table *dt, bool on);
 
 #endif /* VUS_DMA_INTERNAL_H */

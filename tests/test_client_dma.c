@@ -110,6 +110,41 @@ static void fdless_map_is_served_while_waiting(void **state)
 	free(pat);
 }
 
+/*
+ * VUS_CTX_DMA_MESSAGES: memory the client mapped with an fd is still
+ * reached only by DMA_READ/DMA_WRITE messages, which the client serves
+ * from that memory; the device gets no local address.
+ */
+static void dma_messages_option_ignores_fds(void **state)
+{
+	struct tc_dev d;
+	vus_client *c = tc_setup_flags(&d, VUS_CTX_DMA_MESSAGES);
+	uint8_t *mem, pat[3000], b[4];
+	unsigned int mark;
+	void *p;
+
+	assert_int_equal(vus_client_dma_map_memfd(c, MEMFD_ADDR, MEMFD_SIZE,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &p), 0);
+	mem = p;
+	fill(mem, MEMFD_SIZE, 4);
+	mark = tc_mark(&d);
+	assert_int_equal(tc_run(c, TC_OP_DMA_READ, MEMFD_ADDR + 0x10, 1000), 0);
+	assert_memory_equal(d.ctl + TC_CTL_BUF, mem + 0x10, 1000);
+	assert_int_equal(tc_count(&d, mark, VUS_CMD_DMA_READ, VUS_TRACE_TX), 1);
+	fill(pat, sizeof(pat), 11);
+	dev_buf_set(c, pat, sizeof(pat));
+	mark = tc_mark(&d);
+	assert_int_equal(tc_run(c, TC_OP_DMA_WRITE, MEMFD_ADDR + 0x800,
+				sizeof(pat)), 0);
+	assert_memory_equal(mem + 0x800, pat, sizeof(pat));
+	assert_int_equal(tc_count(&d, mark, VUS_CMD_DMA_WRITE, VUS_TRACE_TX), 1);
+	/* No pointer, and no direct access from other threads. */
+	assert_int_equal(tc_run(c, TC_OP_SG_FILL, MEMFD_ADDR, 16), -EOPNOTSUPP);
+	assert_int_equal(vus_dma_read(d.ctx, MEMFD_ADDR, b, sizeof(b)),
+			 -EOPNOTSUPP);
+	tc_teardown(&d, c);
+}
+
 static void fdless_map_keeps_its_protection(void **state)
 {
 	struct tc_dev d;
@@ -256,6 +291,7 @@ int main(int argc, char **argv)
 		VTEST(memfd_map_keeps_its_protection),
 		VTEST(fdless_map_is_served_while_waiting),
 		VTEST(fdless_map_keeps_its_protection),
+		VTEST(dma_messages_option_ignores_fds),
 		VTEST(fdless_map_is_served_while_idle),
 		VTEST(map_checks_before_sending),
 		VTEST(unmaps_reach_the_device),

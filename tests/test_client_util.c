@@ -229,10 +229,16 @@ static void setup_doorbells(struct tc_dev *d)
 
 void tc_dev_init(struct tc_dev *d)
 {
+	tc_dev_init_flags(d, 0);
+}
+
+void tc_dev_init_flags(struct tc_dev *d, uint32_t ctx_flags)
+{
 	struct vus_ctx_config cfg = {
 		.struct_size = sizeof(cfg), .bus = VUS_BUS_SYSBUS,
 		.name = "tc", .opaque = d, .max_data_xfer_size = TC_SRV_XFER,
 		.max_msg_fds = TC_SRV_FDS, .max_dma_maps = TC_MAX_DMA_MAPS,
+		.flags = ctx_flags,
 	};
 	struct vus_device_ops ops = {
 		.struct_size = sizeof(ops), .reset = dev_reset,
@@ -297,9 +303,14 @@ void tc_dev_fini(struct tc_dev *d)
 
 vus_client *tc_setup(struct tc_dev *d)
 {
+	return tc_setup_flags(d, 0);
+}
+
+vus_client *tc_setup_flags(struct tc_dev *d, uint32_t ctx_flags)
+{
 	vus_client *c = NULL;
 
-	tc_dev_init(d);
+	tc_dev_init_flags(d, ctx_flags);
 	assert_int_equal(vus_client_attach_fd(tc_dev_start(d, false), VTEST_CLIENT_CFG, &c), 0);
 	return c;
 }

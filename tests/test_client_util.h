@@ -94,6 +94,8 @@ struct tc_dev {
 
 /* Create and realize the device. */
 void tc_dev_init(struct tc_dev *d);
+/* The same with VUS_CTX_* flags in the context's config. */
+void tc_dev_init_flags(struct tc_dev *d, uint32_t ctx_flags);
 
 /*
  * Serve it on a thread: over a socketpair (returns the client's end) or,
@@ -106,6 +108,7 @@ void tc_dev_fini(struct tc_dev *d);
 
 /* tc_dev_init + tc_dev_start + a negotiated client over a socketpair. */
 vus_client *tc_setup(struct tc_dev *d);
+vus_client *tc_setup_flags(struct tc_dev *d, uint32_t ctx_flags);
 void tc_teardown(struct tc_dev *d, vus_client *c);
 
 /* Run a device command through the command register; returns its result. */

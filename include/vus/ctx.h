@@ -98,6 +98,17 @@ struct vus_ctx_config {
 #define VUS_CTX_RESET_ON_DISCONNECT 0x1u
 
 /**
+ * Reach all client memory with DMA_READ/DMA_WRITE messages, also where the
+ * client's DMA_MAP brings an fd (the fd is closed unused). For VMM
+ * developers exercising their client's message path, and for clients
+ * whose fds should not be mapped. Every mapping is then message-only:
+ * vus_dma_region.vaddr is NULL, vus_dma_sg() and the untorn accessors
+ * return -EOPNOTSUPP, and vus_dma_read()/vus_dma_write() work on the
+ * context thread only (see include/vus/dma.h).
+ */
+#define VUS_CTX_DMA_MESSAGES 0x2u
+
+/**
  * Create a context. On success *out owns a new context; free it with
  * vus_ctx_destroy(). Returns -EINVAL for a bad config (unknown bus, a limit
  * out of range, an unknown flag, struct_size larger than this library
