@@ -206,6 +206,11 @@ struct wire_region_access {
 	/* count data bytes in REGION_WRITE requests and REGION_READ replies */
 } WIRE_PACKED;
 
+/* QEMU 10.2's DMA_READ/DMA_WRITE payload: u64 address, u32 count, the
+ * data, then 4 bytes of padding that its length counts (engine_dma.c). */
+#define WIRE_DMA_QEMU_HEAD 12u
+#define WIRE_DMA_QEMU_PAD 4u
+
 struct wire_dma_access {
 	uint64_t addr;
 	uint64_t count;

@@ -209,6 +209,7 @@ int engine_attach(struct engine *e, int fd)
 	e->notify_connected = false;
 	e->peer_fds = 1;
 	e->peer_xfer = WIRE_DEFAULT_XFER;
+	e->dma_layout = ENGINE_DMA_LAYOUT_UNKNOWN;
 	e->broken = false;
 	e->closing = false;
 	e->state = CONN_NEGOTIATING;

@@ -168,12 +168,45 @@ int engine_defer(struct engine *e, struct msg *m)
 	return 0;
 }
 
+/*
+ * QEMU 10.2 reads and writes DMA_READ/DMA_WRITE payloads as {u64 offset;
+ * u32 count; data}, with 4 bytes of padding after the data counted in
+ * the length (its struct's size, 16, is); the spec's layout is {u64
+ * address; u64 count; data}. Our request head reads the same either way
+ * (count's high half is 0); a DMA_WRITE's data does not, and a DMA_READ
+ * reply has the same length in both. So the first transfer of a
+ * connection is preceded by a DMA_WRITE of no bytes: QEMU answers it with
+ * a bare header, a spec client echoes address and count (or refuses the
+ * count with an error).
+ */
+static int qemu_read_reply(const struct msg *m, uint64_t addr, void *buf,
+			   size_t len)
+{
+	uint64_t a;
+	uint32_t count;
+
+	if (m->len != WIRE_DMA_QEMU_HEAD + len + WIRE_DMA_QEMU_PAD)
+		return -EPROTO;
+	memcpy(&a, m->payload, sizeof(a));
+	memcpy(&count, m->payload + sizeof(a), sizeof(count));
+	if (a != addr || count != len)
+		return -EPROTO;
+	memcpy(buf, m->payload + WIRE_DMA_QEMU_HEAD, len);
+	return 0;
+}
+
 /* Check a reply to our request and copy DMA_READ data out. */
-static int take_reply(const struct msg *m, bool write, uint64_t addr,
-		      void *buf, size_t len)
+static int take_reply(struct engine *e, const struct msg *m, bool write,
+		      uint64_t addr, void *buf, size_t len)
 {
 	struct wire_dma_access a;
 
+	if (e->dma_layout == ENGINE_DMA_LAYOUT_UNKNOWN) {
+		/* The probe's answer (see above). */
+		e->dma_layout = m->len == 0 && !(m->hdr.flags & WIRE_F_ERROR) ?
+				ENGINE_DMA_LAYOUT_QEMU : ENGINE_DMA_LAYOUT_SPEC;
+		return 0;
+	}
 	if (m->hdr.flags & WIRE_F_ERROR)
 		return m->hdr.error > 0 && m->hdr.error < 4096 ?
 		       -(int)m->hdr.error : -EIO;
@@ -195,6 +228,8 @@ static int take_reply(const struct msg *m, bool write, uint64_t addr,
 		}
 		return a.addr == addr && a.count == len ? 0 : -EPROTO;
 	}
+	if (e->dma_layout == ENGINE_DMA_LAYOUT_QEMU)
+		return qemu_read_reply(m, addr, buf, len);
 	if (m->len != sizeof(a) + len)
 		return -EPROTO;
 	memcpy(&a, m->payload, sizeof(a));
@@ -244,7 +279,7 @@ static int await_reply(struct engine *e, uint16_t id, bool write,
 		}
 		if (wire_is_reply(&m.hdr) && m.hdr.msg_id == id) {
 			engine_trace(e, VUS_TRACE_RX, &m.hdr, m.nfds);
-			ret = take_reply(&m, write, addr, buf, len);
+			ret = take_reply(e, &m, write, addr, buf, len);
 			msg_release(&m);
 			return ret;
 		}
@@ -264,19 +299,28 @@ static int await_reply(struct engine *e, uint16_t id, bool write,
 static int one_request(struct engine *e, bool write, uint64_t addr,
 		       void *buf, size_t len)
 {
+	static const uint8_t pad[WIRE_DMA_QEMU_PAD];
 	struct wire_dma_access a = { .addr = addr, .count = len };
-	struct iovec iov[2] = {
-		{ .iov_base = &a, .iov_len = sizeof(a) },
+	bool qemu = e->dma_layout == ENGINE_DMA_LAYOUT_QEMU;
+	size_t head = qemu && write ? WIRE_DMA_QEMU_HEAD : sizeof(a);
+	struct iovec iov[3] = {
+		{ .iov_base = &a, .iov_len = head },
 		{ .iov_base = buf, .iov_len = len },
+		{ .iov_base = (void *)pad, .iov_len = WIRE_DMA_QEMU_PAD },
 	};
+	/* No data: a read, or the layout probe (a write of 0 bytes). */
+	int n = !write || len == 0 ? 1 : qemu ? 3 : 2;
 	struct wire_hdr h = {
 		.msg_id = e->next_id++,
 		.cmd = write ? WIRE_CMD_DMA_WRITE : WIRE_CMD_DMA_READ,
-		.msg_size = (uint32_t)(WIRE_HDR_SIZE + sizeof(a) + (write ? len : 0)),
+		.msg_size = WIRE_HDR_SIZE,
 		.flags = WIRE_F_TYPE_CMD,
 	};
-	int ret = transport_send(e->t, &h, iov, write ? 2 : 1, NULL, 0);
+	int ret;
 
+	for (int i = 0; i < n; i++)
+		h.msg_size += (uint32_t)iov[i].iov_len;
+	ret = transport_send(e->t, &h, iov, n, NULL, 0);
 	engine_trace(e, VUS_TRACE_TX, &h, 0);
 	if (ret < 0) {
 		e->broken = true;
@@ -311,6 +355,15 @@ int engine_dma_msg(void *opaque, bool write, uint64_t addr, void *buf,
 	 */
 	if (e->cur != NULL && transport_keep(e->t, e->cur) < 0)
 		return -ENOMEM;
+	if (e->dma_layout == ENGINE_DMA_LAYOUT_UNKNOWN) {
+		int ret = one_request(e, true, addr, NULL, 0);
+
+		if (ret < 0)
+			return ret;
+		log_msg(e->log, VUS_LOG_INFO, "message DMA in %s layout",
+			e->dma_layout == ENGINE_DMA_LAYOUT_QEMU ?
+			"QEMU 10.2's (data at +12)" : "the specification's");
+	}
 	while (len > 0) {
 		size_t chunk = MIN(len, (size_t)e->peer_xfer);
 		int ret = one_request(e, write, addr, p, chunk);

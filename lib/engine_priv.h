@@ -26,6 +26,13 @@ enum conn_state {
 
 #define CONN_BIT(s) (1u << (s))
 
+/* Where the client reads our DMA_READ/DMA_WRITE payloads (engine_dma.c). */
+enum engine_dma_layout {
+	ENGINE_DMA_LAYOUT_UNKNOWN = 0, /* not asked yet on this connection */
+	ENGINE_DMA_LAYOUT_SPEC,        /* {u64 addr; u64 count; data} */
+	ENGINE_DMA_LAYOUT_QEMU,        /* {u64 addr; u32 count; data; 4 pad} */
+};
+
 /* Bounds on what a client can make us hold. */
 #define ENGINE_OUT_HIGH (4u << 20)      /* stop reading above this backlog */
 #define ENGINE_OUT_HIGH_FDS 64u         /* ... or above this many queued fds */
@@ -103,6 +110,7 @@ struct engine {
 	/* Server-to-client requests. */
 	uint16_t next_id;
 	bool in_request;
+	enum engine_dma_layout dma_layout;
 	bool broken;          /* failed inside a handler; tear down after */
 	bool closing;         /* read no more; hang up once output is out */
 	/* This client's eventfds for the device's doorbells (doorbell.h). */

@@ -297,6 +297,38 @@ static uint16_t write_addr(uint64_t off, uint64_t addr)
 	return peer_send(&s, WIRE_CMD_REGION_WRITE, 0, q, sizeof(q), NULL, 0);
 }
 
+/*
+ * The server's first DMA request on a connection asks which payload
+ * layout the client reads: a DMA_WRITE of no bytes at the address it is
+ * about to reach. QEMU 10.2 answers with a bare header; a spec client
+ * echoes address and count, or refuses the count (libvus-client).
+ */
+enum probe_answer { PROBE_BARE, PROBE_ECHO, PROBE_ERROR };
+
+static void answer_layout_probe(enum probe_answer a)
+{
+	struct wire_dma_access req;
+	uint8_t buf[16 + 16];
+	struct wire_hdr h = { .cmd = WIRE_CMD_DMA_WRITE,
+			      .flags = WIRE_F_TYPE_REPLY };
+
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_WRITE);
+	assert_int_equal(m->hdr.flags & WIRE_F_TYPE_MASK, WIRE_F_TYPE_CMD);
+	assert_int_equal(m->len, 16);
+	memcpy(&req, m->payload, sizeof(req));
+	assert_int_equal(req.count, 0);
+	h.msg_id = m->hdr.msg_id;
+	h.msg_size = a == PROBE_ECHO ? 32 : 16;
+	if (a == PROBE_ERROR) {
+		h.flags |= WIRE_F_ERROR;
+		h.error = EINVAL;
+	}
+	memcpy(buf, &h, 16);
+	memcpy(buf + 16, &req, 16);
+	peer_send_raw(&s, buf, h.msg_size, NULL, 0);
+}
+
 static void server_dma_read_while_client_pipelines(void **state)
 {
 	struct wire_device_info di = { .argsz = 16 };
@@ -310,6 +342,7 @@ static void server_dma_read_while_client_pipelines(void **state)
 	id_w = write_addr(0x200, 0x40010);
 	/* The client sends another command before serving the server. */
 	id_i = peer_send(&s, WIRE_CMD_DEVICE_GET_INFO, 0, &di, sizeof(di), NULL, 0);
+	answer_layout_probe(PROBE_ECHO);
 	assert_int_equal(peer_recv(&s, m, 2000), 0);
 	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_READ);
 	assert_int_equal(m->hdr.flags & WIRE_F_TYPE_MASK, WIRE_F_TYPE_CMD);
@@ -350,6 +383,7 @@ static void server_dma_errors_reach_the_device(void **state)
 	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
 	/* The client refuses the DMA_WRITE: the region write fails with it. */
 	id = write_addr(0x208, 0x40000);
+	answer_layout_probe(PROBE_ECHO);
 	assert_int_equal(peer_recv(&s, m, 2000), 0);
 	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_WRITE);
 	assert_int_equal(m->len, 16 + 64);
@@ -452,6 +486,7 @@ static void bigger_message_during_server_dma_keeps_the_write_data(void **state)
 	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
 	id_w = write_addr(0x200, 0x40010);
 	send_interleaved(ids);
+	answer_layout_probe(PROBE_ECHO);
 	answer_dma_read(0xa5);
 	assert_int_equal(peer_recv(&s, m, 2000), 0);
 	assert_int_equal(m->hdr.msg_id, id_w);
@@ -480,6 +515,7 @@ static void bigger_message_during_server_dma_keeps_write_multi(void **state)
 	memcpy(q + 8, w, sizeof(w));
 	id_w = peer_send(&s, WIRE_CMD_REGION_WRITE_MULTI, 0, q, sizeof(q), NULL, 0);
 	send_interleaved(ids);
+	answer_layout_probe(PROBE_ECHO);
 	answer_dma_read(0x5a);
 	assert_int_equal(peer_recv(&s, m, 2000), 0);
 	assert_int_equal(m->hdr.msg_id, id_w);
@@ -526,6 +562,7 @@ static void server_dma_replies_one_byte_long_are_refused(void **state)
 	s.dev.write_hook = dma_on_write;
 	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
 	uint16_t id = write_addr(0x200, 0x40000);
+	answer_layout_probe(PROBE_ECHO);
 	answer_dma_with(WIRE_CMD_DMA_READ, 16 + 64 + 1);
 	assert_int_equal(write_result(id), -EPROTO);
 	id = write_addr(0x200, 0x40000);
@@ -537,6 +574,114 @@ static void server_dma_replies_one_byte_long_are_refused(void **state)
 	id = write_addr(0x208, 0x40000);
 	answer_dma_with(WIRE_CMD_DMA_WRITE, 16);
 	assert_int_equal(write_result(id), 0);
+}
+
+/* Answer the pending DMA_WRITE with a bare header (QEMU's success). */
+static void answer_write_bare(void)
+{
+	struct wire_hdr h = { .msg_id = m->hdr.msg_id, .cmd = WIRE_CMD_DMA_WRITE,
+			      .msg_size = 16, .flags = WIRE_F_TYPE_REPLY };
+
+	peer_send_raw(&s, &h, sizeof(h), NULL, 0);
+}
+
+/*
+ * Answer the pending DMA_READ as QEMU 10.2 does: @len bytes of payload,
+ * the address echoed, a u32 @count, 64 bytes of @fill at +12, zeros.
+ */
+static void answer_qemu_read(size_t len, uint32_t count, uint8_t fill)
+{
+	uint8_t buf[16 + 16 + 64 + 1] = { 0 };
+	struct wire_hdr h = { .cmd = WIRE_CMD_DMA_READ,
+			      .flags = WIRE_F_TYPE_REPLY };
+
+	assert_true(len <= sizeof(buf) - 16);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_READ);
+	assert_int_equal(m->len, 16); /* QEMU reads the spec's head alike */
+	h.msg_id = m->hdr.msg_id;
+	h.msg_size = (uint32_t)(16 + len);
+	memcpy(buf, &h, 16);
+	memcpy(buf + 16, m->payload, 8);
+	memcpy(buf + 24, &count, 4);
+	memset(buf + 28, fill, 64);
+	peer_send_raw(&s, buf, 16 + len, NULL, 0);
+}
+
+/*
+ * QEMU 10.2's layout, learned from its bare answer to the probe: a
+ * DMA_READ reply carries the data at +12 and 4 bytes of padding after it
+ * (16 + count, as long as the spec's); a DMA_WRITE goes out as {u64
+ * address; u32 count; data; 4 zero bytes}, answered by a bare header.
+ * A reply one byte long or with another count is refused.
+ */
+static void qemu_layout_is_learned_and_used(void **state)
+{
+	static const uint8_t zero[4];
+	uint32_t count;
+	uint64_t addr;
+	uint16_t id;
+
+	(void)state;
+	s.dev.write_hook = dma_on_write;
+	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
+	id = write_addr(0x200, 0x40000);
+	answer_layout_probe(PROBE_BARE);
+	answer_qemu_read(16 + 64, 64, 0xc3);
+	assert_int_equal(write_result(id), 0);
+	assert_int_equal(s.dev.regs[0x300], 0xc3);
+	assert_int_equal(s.dev.regs[0x300 + 63], 0xc3);
+	id = write_addr(0x200, 0x40000);
+	answer_qemu_read(16 + 64 + 1, 64, 0xc3);
+	assert_int_equal(write_result(id), -EPROTO);
+	id = write_addr(0x200, 0x40000);
+	answer_qemu_read(16 + 64, 63, 0xc3);
+	assert_int_equal(write_result(id), -EPROTO);
+	/* The device writes back what it read. */
+	id = write_addr(0x208, 0x40800);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_WRITE);
+	assert_int_equal(m->len, 12 + 64 + 4);
+	memcpy(&addr, m->payload, sizeof(addr));
+	memcpy(&count, m->payload + 8, sizeof(count));
+	assert_int_equal(addr, 0x40800);
+	assert_int_equal(count, 64);
+	assert_memory_equal(m->payload + 12, s.dev.regs + 0x300, 64);
+	assert_memory_equal(m->payload + 12 + 64, zero, 4);
+	answer_write_bare();
+	assert_int_equal(write_result(id), 0);
+}
+
+/* After the probe's @answer, a device's DMA_WRITE goes out in the
+ * spec's layout, and a bare header completes it. */
+static void spec_write_after(enum probe_answer answer)
+{
+	uint16_t id;
+
+	s.dev.write_hook = dma_on_write;
+	assert_int_equal(dma_map(0x40000, 0x1000, 0, RW, NULL, 0), 0);
+	id = write_addr(0x208, 0x40000);
+	answer_layout_probe(answer);
+	assert_int_equal(peer_recv(&s, m, 2000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_WRITE);
+	assert_int_equal(m->len, 16 + 64);
+	answer_write_bare();
+	assert_int_equal(write_result(id), 0);
+}
+
+/* A spec client echoes the probe: the spec's layout. */
+static void spec_layout_after_an_echo(void **state)
+{
+	(void)state;
+	spec_write_after(PROBE_ECHO);
+}
+
+/* An error for the probe's count of 0 (libvus-client's answer): the
+ * spec's layout too, and the device's transfer goes on. */
+static void spec_layout_after_an_error(void **state)
+{
+	(void)state;
+	spec_write_after(PROBE_ERROR);
 }
 
 /*
@@ -597,6 +742,7 @@ static void mappings_at_both_ends_of_the_address_space(void **state)
 	/* From the first page into the fd-less one: two pieces. */
 	s.dev.write_hook = dma_on_write;
 	id = write_addr(0x200, 0x1000 - 32);
+	answer_layout_probe(PROBE_ECHO);
 	answer_dma_read_of(0x1000, 32, 0xa5);
 	assert_int_equal(peer_recv(&s, m, 2000), 0);
 	assert_int_equal(m->hdr.msg_id, id);
@@ -635,6 +781,9 @@ int main(int argc, char **argv)
 		CASE(bigger_message_during_server_dma_keeps_write_multi),
 		CASE(mappings_at_both_ends_of_the_address_space),
 		CASE(server_dma_replies_one_byte_long_are_refused),
+		CASE(qemu_layout_is_learned_and_used),
+		CASE(spec_layout_after_an_echo),
+		CASE(spec_layout_after_an_error),
 	};
 
 	return vtest_run("engine_dma", tests, argc, argv);

@@ -332,6 +332,20 @@ static uint16_t start_server_dma(void)
 	memcpy(w, &a, 16);
 	memcpy(w + 16, &addr, 8);
 	id = peer_send(&s, WIRE_CMD_REGION_WRITE, 0, w, sizeof(w), NULL, 0);
+	/* First the server asks for our DMA layout (a DMA_WRITE of no
+	 * bytes): a spec client's answer echoes address and count. */
+	assert_int_equal(peer_recv(&s, m, 5000), 0);
+	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_WRITE);
+	{
+		struct wire_hdr h = { .msg_id = m->hdr.msg_id,
+				      .cmd = WIRE_CMD_DMA_WRITE, .msg_size = 32,
+				      .flags = WIRE_F_TYPE_REPLY };
+		uint8_t r[32];
+
+		memcpy(r, &h, 16);
+		memcpy(r + 16, m->payload, 16);
+		peer_send_raw(&s, r, sizeof(r), NULL, 0);
+	}
 	assert_int_equal(peer_recv(&s, m, 5000), 0);
 	assert_int_equal(m->hdr.cmd, WIRE_CMD_DMA_READ);
 	assert_int_equal(m->hdr.flags & WIRE_F_TYPE_MASK, WIRE_F_TYPE_CMD);
