@@ -138,6 +138,8 @@ static int pci_realize(void *bus)
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE,
 		.ops = &pci_config_region_ops,
 		.opaque = p,
+		/* QEMU reads config space in runs of any length. */
+		.access_flags = VUS_ACCESS_ANY,
 	};
 	int ret;
 
@@ -255,6 +257,9 @@ VUS_EXPORT int vus_pci_setup_bar(vus_ctx *ctx, unsigned int bar,
 	d.opaque = &p->bars[bar];
 	if (d.flags == 0)
 		d.flags = VUS_REGION_READ | VUS_REGION_WRITE;
+	/* Memory (and the MSI-X structures in it) takes any length. */
+	if (ops.read == NULL && ops.write == NULL)
+		d.access_flags = VUS_ACCESS_ANY, d.access_min = d.access_max = 0;
 	ret = region_add(p->regions, bar, &d, NULL);
 	if (ret < 0)
 		return ret;
@@ -288,6 +293,7 @@ VUS_EXPORT int vus_pci_setup_rom(vus_ctx *ctx, const void *image, size_t size)
 		.size = size,
 		.flags = VUS_REGION_READ,
 		.ops = &rom_ops,
+		.access_flags = VUS_ACCESS_ANY, /* QEMU reads it whole */
 	};
 	struct pci *p;
 	int ret;

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -43,6 +44,9 @@ struct region {
 	uint32_t subtype;
 	struct region_ioev *ioevs;
 	unsigned int nr_ioevs;
+	uint32_t access_min; /* the callbacks' accesses, resolved */
+	uint32_t access_max;
+	uint32_t access_flags;
 };
 
 struct region_table {
@@ -205,6 +209,35 @@ static int set_backing(struct region *r, const struct vus_region_desc *d)
 	return ret;
 }
 
+/* Resolve the defaults; sizes powers of two, min <= max, known flags. */
+static int set_access(struct region *r, const struct vus_region_desc *d)
+{
+	uint32_t min = d->access_min ? d->access_min : 1;
+	uint32_t max = d->access_max ? d->access_max : 8;
+
+	if (d->access_flags & ~(VUS_ACCESS_UNALIGNED | VUS_ACCESS_ANY))
+		return -EINVAL;
+	if ((d->access_flags & VUS_ACCESS_ANY) &&
+	    (d->access_min != 0 || d->access_max != 0))
+		return -EINVAL;
+	if (!is_pow2_u64(min) || !is_pow2_u64(max) || min > max)
+		return -EINVAL;
+	r->access_min = min;
+	r->access_max = max;
+	r->access_flags = d->access_flags;
+	return 0;
+}
+
+/* Whether the callbacks accept [off, +len) (len > 0). */
+static bool access_valid(const struct region *r, uint64_t off, size_t len)
+{
+	if (r->access_flags & VUS_ACCESS_ANY)
+		return true;
+	if (len < r->access_min || len > r->access_max || !is_pow2_u64(len))
+		return false;
+	return (r->access_flags & VUS_ACCESS_UNALIGNED) || off % len == 0;
+}
+
 int region_add(struct region_table *rt, uint32_t index,
 	       const struct vus_region_desc *desc, void *default_opaque)
 {
@@ -225,6 +258,9 @@ int region_add(struct region_table *rt, uint32_t index,
 	r->opaque = d.opaque ? d.opaque : default_opaque;
 	r->type = d.type;
 	r->subtype = d.subtype;
+	ret = set_access(r, &d);
+	if (ret < 0)
+		goto fail;
 	if (d.ops != NULL) {
 		ret = copy_sized(&r->ops, sizeof(r->ops), d.ops);
 		if (ret < 0)
@@ -340,6 +376,17 @@ int region_access(struct region_table *rt, uint32_t index, uint64_t offset,
 		else
 			memcpy(buf, r->mem + offset, len);
 		return 0;
+	}
+	/* Callbacks never see a length they did not declare (a uint64_t
+	 * copied from a 16-byte read would leak or overflow). */
+	if (!access_valid(r, offset, len)) {
+		log_client(rt->log, VUS_LOG_WARNING,
+			   "region %u: %zu-byte %s at 0x%" PRIx64 " refused "
+			   "(accepts %u to %u bytes%s)", index, len,
+			   is_write ? "write" : "read", offset, r->access_min,
+			   r->access_max, r->access_flags & VUS_ACCESS_UNALIGNED
+			   ? "" : ", naturally aligned");
+		return -EINVAL;
 	}
 	if (is_write)
 		return r->ops.write ? r->ops.write(rt->ctx, r->opaque, offset,

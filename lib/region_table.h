@@ -73,7 +73,8 @@ int region_get_info(const struct region_table *rt, uint32_t index,
  * Serve a client access: checks the region exists, has the READ/WRITE
  * flag, and [offset, +len) fits (all -EINVAL); a write matching an
  * ioeventfd signals it; an access inside an mmap area of backed memory is
- * a memcpy; anything else goes to the callbacks (-EINVAL without them).
+ * a memcpy; anything else goes to the callbacks (-EINVAL without them, or
+ * when the region's access rule refuses its length or alignment).
  * Returns 0 or the callback's -errno.
  */
 int region_access(struct region_table *rt, uint32_t index, uint64_t offset,

@@ -152,6 +152,7 @@ int sysbus_desc_publish(struct sysbus *sb)
 		.struct_size = sizeof(d), .size = sb->desc_size,
 		.flags = VUS_REGION_READ, .ops = &ops, .opaque = sb,
 		.type = VUS_SYSBUS_DESC_TYPE, .subtype = VUS_SYSBUS_DESC_SUBTYPE,
+		.access_flags = VUS_ACCESS_ANY, /* read as a whole document */
 	};
 	return region_add(ctx_regions(sb->ctx), sb->nr_win, &d, sb);
 }

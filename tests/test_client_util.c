@@ -171,8 +171,9 @@ static void setup_regions(struct tc_dev *d)
 		{ .offset = 0x0, .size = 0x4000 },
 	};
 	const uint32_t rw = VUS_REGION_READ | VUS_REGION_WRITE;
+	/* The callbacks emulate memory: transfers of any length. */
 	struct vus_region_desc r = { .struct_size = sizeof(r), .flags = rw,
-				     .opaque = d };
+				     .opaque = d, .access_flags = VUS_ACCESS_ANY };
 
 	r.size = TC_RAM_SIZE;
 	r.ops = &ram_ops;

@@ -267,7 +267,8 @@ static void fake_server(struct srv *s, const char *text, size_t len)
 		.opaque = s };
 	struct vus_region_desc d = { .struct_size = sizeof(d), .size = len,
 		.flags = VUS_REGION_READ, .ops = &ops, .opaque = s,
-		.type = VUS_SYSBUS_DESC_TYPE, .subtype = VUS_SYSBUS_DESC_SUBTYPE };
+		.type = VUS_SYSBUS_DESC_TYPE, .subtype = VUS_SYSBUS_DESC_SUBTYPE,
+		.access_flags = VUS_ACCESS_ANY };
 
 	memset(s, 0, sizeof(*s));
 	s->fake = text;

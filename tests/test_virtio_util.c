@@ -236,6 +236,14 @@ uint32_t tv_rd(struct tv *t, uint32_t off, unsigned int size)
 	return le32toh(v);
 }
 
+void tv_read_mac(struct tv *t, uint8_t mac[6])
+{
+	/* A BAR's callbacks take naturally aligned 1, 2, 4 or 8 bytes. */
+	for (unsigned int i = 0; i < 6; i++)
+		assert_int_equal(vus_client_region_read(t->c, TV_BAR,
+							TV_DEVCFG + i, mac + i, 1), 0);
+}
+
 void tv_wr(struct tv *t, uint32_t off, unsigned int size, uint32_t val)
 {
 	val = htole32(val);

@@ -75,6 +75,8 @@ void tv_stop(struct tv *t);
 uint32_t tv_rd(struct tv *t, uint32_t off, unsigned int size);
 void tv_wr(struct tv *t, uint32_t off, unsigned int size, uint32_t val);
 uint8_t tv_status(struct tv *t);
+/** The MAC address in device configuration, a byte at a time (as Linux). */
+void tv_read_mac(struct tv *t, uint8_t mac[6]);
 /** Write @status; for 0 wait until the reset has completed. */
 void tv_set_status(struct tv *t, uint8_t status);
 uint64_t tv_device_features(struct tv *t);

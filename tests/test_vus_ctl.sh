@@ -118,6 +118,13 @@ expect out "0x5aef"
 run pci 0 dump 6 0 20
 expect out "00000000  55 aa 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |U...............|"
 expect out "00000010  00 00 00 00"
+# BAR0's callbacks take naturally aligned 1-8 bytes: the 16-byte read is
+# refused and dump reads the range again in pieces they take.
+run pci 0 write 0 0x30 4 0x44434241 , dump 0 0x2e 20
+expect out "0000002e  00 00 41 42 43 44 00 00  00 00 00 00 00 00 00 00  |..ABCD..........|"
+expect out "0000003e  00 00 00 00"
+run pci 1 dump 0 0xffe 4
+expect err "vus-ctl: REGION_READ region 0 offset 0xffe: Invalid argument"
 run pci 0 reset
 # Several commands over one connection, in order.
 run pci 0 write 0 0x20 4 0x12345678 , read 0 0x20 2 , read 0 0x22 2

@@ -149,10 +149,12 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 	struct vus_region_desc r0 = {
 		.struct_size = sizeof(r0), .size = 4096,
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE, .ops = &regs_ops,
+		.access_flags = VUS_ACCESS_ANY, /* tests send odd lengths */
 	};
 	struct vus_region_desc r1 = {
 		.struct_size = sizeof(r1), .size = 0x10000,
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE, .ops = &mem_ops,
+		.access_flags = VUS_ACCESS_ANY,
 		.backing = VUS_BACKING_MEM, .mmap_areas = areas,
 		.nr_mmap_areas = 2,
 	};

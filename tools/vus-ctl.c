@@ -206,6 +206,37 @@ static void dump_line(uint64_t off, const uint8_t *p, size_t n)
 	puts("|");
 }
 
+/*
+ * Read @n bytes at @off. A region served by callbacks refuses what they do
+ * not accept (EINVAL; by default anything but a naturally aligned 1, 2, 4
+ * or 8 bytes): read such a chunk again in the largest aligned pieces it
+ * takes.
+ */
+static int dump_read(struct ctl *x, uint32_t region, uint64_t off,
+		     uint8_t *buf, size_t n)
+{
+	int ret = vus_client_region_read(x->c, region, off, buf, n);
+	size_t piece = 8, done = 0;
+
+	if (ret != -EINVAL)
+		return ret;
+	while (done < n) {
+		size_t k = piece;
+
+		while (k > 1 && ((off + done) % k != 0 || k > n - done))
+			k /= 2;
+		ret = vus_client_region_read(x->c, region, off + done,
+					     buf + done, k);
+		if (ret == -EINVAL && k > 1)
+			piece = k / 2; /* the region's largest is smaller */
+		else if (ret < 0)
+			return ret;
+		else
+			done += k;
+	}
+	return 0;
+}
+
 static int cmd_dump(struct ctl *x, char **argv)
 {
 	uint64_t off, len;
@@ -224,8 +255,10 @@ static int cmd_dump(struct ctl *x, char **argv)
 	while (len > 0 && ret == 0) {
 		size_t n = len < DUMP_CHUNK ? (size_t)len : DUMP_CHUNK;
 
-		ret = vus_client_region_read(x->c, region, off, buf, n);
-		for (size_t i = 0; ret == 0 && i < n; i += 16)
+		ret = dump_read(x, region, off, buf, n);
+		if (ret < 0)
+			break; /* @off names the chunk that failed */
+		for (size_t i = 0; i < n; i += 16)
 			dump_line(off + i, buf + i, n - i < 16 ? n - i : 16);
 		off += n;
 		len -= n;

@@ -72,10 +72,12 @@ int vus_pci_init(vus_ctx *ctx, const struct vus_pci_info *info);
  * (<= 256) for I/O BARs. A 64-bit BAR occupies @bar and @bar + 1 (so @bar
  * <= 4). desc->flags 0 means VUS_REGION_READ | VUS_REGION_WRITE. Without
  * desc->ops the BAR needs backing memory, which then also serves accesses
- * outside the mmap areas. Region callbacks of BARs receive accesses exactly
- * as the client sends them (for QEMU: 1, 2, 4 or 8 bytes, naturally
- * aligned); MSI-X table and PBA ranges are handled by the library and never
- * reach them (an access straddling them is cut at their edges).
+ * outside the mmap areas. Region callbacks of BARs receive the accesses
+ * desc->access_min/max/flags admit (by default 1, 2, 4 or 8 bytes,
+ * naturally aligned, which is what QEMU sends for guest accesses; the rest
+ * are refused with EINVAL); a BAR without callbacks takes any length. MSI-X
+ * table and PBA ranges are handled by the library and never reach them (an
+ * access straddling them is cut at their edges).
  * -EINVAL, -EEXIST (this BAR or its upper half is taken), -EBUSY, -ENOMEM,
  * or as vus_region_setup().
  */

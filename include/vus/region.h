@@ -25,10 +25,12 @@ extern "C" {
 
 /**
  * Region access callbacks. The library guarantees 0 < len, offset + len <=
- * region size and len <= the negotiated transfer limit; bus adapters may
- * guarantee more (PCI: see vus/pci.h). Return 0 after transferring all
- * @len bytes, or -errno (reported to the client; EIO is a fine default).
- * Data is in device byte order (little-endian for PCI).
+ * region size, len <= the negotiated transfer limit, and that the access
+ * is one the region accepts (vus_region_desc.access_min, by default a
+ * naturally aligned 1, 2, 4 or 8 bytes): a callback may copy @len bytes
+ * into a uint64_t. Return 0 after transferring all @len bytes, or -errno
+ * (reported to the client; EIO is a fine default). Data is in device
+ * byte order (little-endian for PCI).
  */
 struct vus_region_ops {
 	size_t struct_size; /**< sizeof(struct vus_region_ops) */
@@ -50,6 +52,10 @@ enum vus_region_backing {
 	VUS_BACKING_MEM = 1,  /**< the library allocates shared memory */
 	VUS_BACKING_FD = 2,   /**< the device supplies an mmap-able fd */
 };
+
+/* vus_region_desc.access_flags */
+#define VUS_ACCESS_UNALIGNED 0x1u /**< offsets need not be multiples of the length */
+#define VUS_ACCESS_ANY 0x2u       /**< any length at any offset reaches the callbacks */
 
 /** Region description. Zero-initialise, then set what you need. */
 struct vus_region_desc {
@@ -84,12 +90,29 @@ struct vus_region_desc {
 	 */
 	uint32_t type;
 	uint32_t subtype;
+	/**
+	 * Which client accesses reach the callbacks (as QEMU's
+	 * MemoryRegionOps .valid): lengths that are powers of two from
+	 * @access_min to @access_max bytes (0: 1 and 8), at offsets that are
+	 * a multiple of the length unless @access_flags has
+	 * VUS_ACCESS_UNALIGNED. Any other access is refused with EINVAL, and
+	 * logged, before a callback runs. With VUS_ACCESS_ANY every length
+	 * and offset passes (the callbacks must then take any @len; @access_min
+	 * and @access_max stay 0). Accesses served from memory (mmap areas, a
+	 * region without callbacks) and writes that hit an ioeventfd are
+	 * never refused for their size.
+	 */
+	uint32_t access_min;
+	uint32_t access_max;
+	uint32_t access_flags;
 };
 
 /**
  * Describe region @index. Only before vus_ctx_realize(). Returns -EINVAL
  * (bad descriptor: zero size, unaligned areas, areas outside the region,
- * backing without areas to map, an index reserved by the bus adapter),
+ * backing without areas to map, access sizes that are not powers of two
+ * or have min > max, unknown access flags, an index reserved by the bus
+ * adapter),
  * -EEXIST (already set up), -EBUSY (realized), -ENOMEM, or a memfd/mmap
  * errno for VUS_BACKING_MEM.
  */
