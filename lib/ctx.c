@@ -323,6 +323,21 @@ static int add_bus_section(vus_ctx *ctx)
 				   ctx->bus);
 }
 
+/* Region memory the guest wrote through its mapping is state too. */
+static int add_region_section(vus_ctx *ctx)
+{
+	uint64_t size;
+
+	if (ctx->mig == NULL)
+		return 0;
+	for (uint32_t i = 0; i < REGION_MAX_INDEX; i++)
+		if (region_migrates(ctx->regions, i, &size))
+			return mig_add_lib_section(ctx->mig, REGION_MIG_SECTION,
+						   REGION_MIG_VERSION,
+						   &region_mig_ops, ctx->regions);
+	return 0;
+}
+
 VUS_EXPORT int vus_ctx_realize(vus_ctx *ctx)
 {
 	int ret;
@@ -345,6 +360,12 @@ VUS_EXPORT int vus_ctx_realize(vus_ctx *ctx)
 				ctx->bus_ops->name, strerror(-ret));
 			return ret;
 		}
+	}
+	ret = add_region_section(ctx);
+	if (ret < 0) {
+		log_msg(&ctx->log, VUS_LOG_ERR, "realize failed: %s",
+			strerror(-ret));
+		return ret;
 	}
 	ctx->realized = true;
 	if (ctx->rec != NULL) {

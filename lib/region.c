@@ -44,6 +44,7 @@ struct region {
 	uint32_t subtype;
 	struct region_ioev *ioevs;
 	unsigned int nr_ioevs;
+	bool migrates;       /* VUS_BACKING_MEM, not opted out */
 	uint32_t access_min; /* the callbacks' accesses, resolved */
 	uint32_t access_max;
 	uint32_t access_flags;
@@ -270,6 +271,7 @@ int region_add(struct region_table *rt, uint32_t index,
 	ret = set_backing(r, &d);
 	if (ret < 0)
 		goto fail;
+	r->migrates = d.backing == VUS_BACKING_MEM && !d.no_migrate;
 	r->used = true;
 	return 0;
 fail:
@@ -415,6 +417,15 @@ const void *region_read_ptr(struct region_table *rt, uint32_t index,
 void *region_mem(struct region_table *rt, uint32_t index)
 {
 	return region_exists(rt, index) ? rt->r[index].mem : NULL;
+}
+
+bool region_migrates(const struct region_table *rt, uint32_t index,
+		     uint64_t *size)
+{
+	if (!region_exists(rt, index) || !rt->r[index].migrates)
+		return false;
+	*size = rt->r[index].size;
+	return true;
 }
 
 static int ioev_check(const struct region *r, const struct vus_ioeventfd *io)

@@ -16,6 +16,7 @@
 
 struct log;
 struct region_table;
+struct vus_mig_section_ops;
 
 /* Upper bound on region indexes (the wire allows 32 bits; we do not). */
 #define REGION_MAX_INDEX 64u
@@ -91,6 +92,18 @@ const void *region_read_ptr(struct region_table *rt, uint32_t index,
 
 /** The device's mapping of the backing memory, or NULL. */
 void *region_mem(struct region_table *rt, uint32_t index);
+
+/**
+ * Whether @index's memory migrates: VUS_BACKING_MEM without no_migrate.
+ * Sets *size to the region's size when it does.
+ */
+bool region_migrates(const struct region_table *rt, uint32_t index,
+		     uint64_t *size);
+
+/** The "regions" section: migrating memory (region_mig.c). */
+#define REGION_MIG_SECTION "regions"
+#define REGION_MIG_VERSION 1u
+extern const struct vus_mig_section_ops region_mig_ops;
 
 /** Add an ioeventfd (fd dup'd). Errors as vus_region_add_ioeventfd(). */
 int region_ioeventfd_add(struct region_table *rt, uint32_t index,

@@ -155,13 +155,14 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 		.struct_size = sizeof(r1), .size = 0x10000,
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE, .ops = &mem_ops,
 		.access_flags = VUS_ACCESS_ANY,
+		.no_migrate = true, /* keeps the streams the tests cut small */
 		.backing = VUS_BACKING_MEM, .mmap_areas = areas,
 		.nr_mmap_areas = 2,
 	};
 	struct vus_region_desc r2 = {
 		.struct_size = sizeof(r2), .size = 2u << 20,
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE,
-		.backing = VUS_BACKING_MEM,
+		.backing = VUS_BACKING_MEM, .no_migrate = true,
 	};
 	struct vus_device_ops ops = {
 		.struct_size = sizeof(ops), .reset = dev_reset,

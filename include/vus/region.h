@@ -105,6 +105,16 @@ struct vus_region_desc {
 	uint32_t access_min;
 	uint32_t access_max;
 	uint32_t access_flags;
+	/**
+	 * Memory the library allocates (VUS_BACKING_MEM) is device state: when
+	 * the device migrates (vus_mig_setup()), its contents travel in the
+	 * library section "regions", copied once the device has stopped, and
+	 * are in place before the device's own sections load. Set this for
+	 * memory that is not state (a doorbell page, a scratch buffer) or too
+	 * large for the stream (max_stream_size). Memory from VUS_BACKING_FD
+	 * is the device's to migrate.
+	 */
+	bool no_migrate;
 };
 
 /**

@@ -405,6 +405,8 @@ static int setup_bars(struct vpci *vp)
 		bar.backing = VUS_BACKING_MEM;
 		bar.mmap_areas = &notify_area;
 		bar.nr_mmap_areas = 1;
+		/* Doorbells, not state: the queues' indexes travel in ours. */
+		bar.no_migrate = true;
 	}
 	ret = vus_pci_setup_bar(vp->ctx, VPCI_BAR, VUS_PCI_BAR_MEM64, &bar);
 	if (ret == 0)
