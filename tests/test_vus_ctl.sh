@@ -3,11 +3,12 @@
 # vus-ctl against served devices (test_vus_ctl_server): every command, text
 # and JSON, the exit status, and the error messages a user sees.
 #
-#   test_vus_ctl.sh VUS_CTL TEST_VUS_CTL_SERVER
+#   test_vus_ctl.sh VUS_CTL TEST_VUS_CTL_SERVER README_EXAMPLE
 set -u
 
 ctl=$1
 server=$2
+example=$3
 . "$(dirname "$0")/timescale.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vus-ctl-test.XXXXXX")
 pids=()
@@ -59,6 +60,13 @@ expect() {
 
 start pci pci
 start sysbus sb
+# The README's example (doc/example.c) publishes its socket when it serves.
+"$example" "$dir/ex.sock" >"$dir/ex.log" 2>&1 &
+pids+=($!)
+for _ in $(seq "$(tries 5 0.05)"); do
+	[ -S "$dir/ex.sock" ] && break
+	sleep 0.05
+done
 
 run pci 0 info
 expect out "protocol 0.0"
@@ -156,6 +164,13 @@ run pci 1 frobnicate
 expect err "usage: vus-ctl"
 run nosuch 1 info
 expect err "No such file or directory"
+
+# The README's example: pci.ids knows no device cafe:0001, its name is null
+# (json-c makes JSON null a NULL object: this once failed with ENOMEM).
+run ex 0 --json config
+expect out '"vendor_id": 51966'
+expect out '"device": null'
+expect out '"name": "MSI"'
 
 # A SysBus device: a line held raised fires as soon as it is bound.
 run sb 0 info
