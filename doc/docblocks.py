@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 COMMAND_LANGS = {'sh', 'bash', 'shell', 'console', 'c'}
 KINDS = {'run', 'guest', 'c', 'not-run'}
 # What a block can need; the runner decides what it can provide.
-NEEDS = {'build', 'root', 'qemu', 'install', 'tun', 'bwrap'}
+NEEDS = {'build', 'root', 'qemu', 'install', 'tun', 'bwrap', 'plain'}
 FLAGS = {'run', 'fresh'}
 KEYS = {'needs', 'vary', 'ready', 'timeout', 'file', 'status'}
 BLOCK_SLOT = '@BLOCK@'

@@ -173,6 +173,9 @@ def why_not(cfg, b):
     if 'install' in b.needs and cfg.cflags:
         return ('needs libvus installed: not from a sanitized build, whose '
                 'library needs the sanitizer runtime in every program')
+    if 'plain' in b.needs and cfg.cflags:
+        return ('links programs of its own against the build: not a sanitized '
+                'one, whose library needs the sanitizer runtime in them')
     if 'tun' in b.needs and not os.path.exists('/dev/net/tun'):
         return 'needs /dev/net/tun'
     if 'bwrap' in b.needs and not shutil.which('bwrap'):
