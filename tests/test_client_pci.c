@@ -48,7 +48,8 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static vus_client *pdev_start(struct pdev *d)
+/* @express: a PCIe endpoint with PM, MSI, MSI-X and a serial number. */
+static vus_client *pdev_start_as(struct pdev *d, bool express)
 {
 	static const struct vus_region_ops ops = { sizeof(ops), regs_read,
 						   regs_write };
@@ -69,8 +70,20 @@ static vus_client *pdev_start(struct pdev *d)
 
 	assert_int_equal(vus_ctx_create(&cfg, &d->ctx), 0);
 	vus_ctx_set_log(d->ctx, VUS_LOG_OFF, NULL, NULL);
+	info.express = express;
 	assert_int_equal(vus_pci_init(d->ctx, &info), 0);
 	assert_int_equal(vus_pci_setup_bar(d->ctx, 0, 0, &bar), 0);
+	if (express) {
+		struct vus_pci_msi_desc msi = { .struct_size = sizeof(msi),
+						.nr_vectors = 1 };
+		struct vus_pci_exp_desc exp = { .struct_size = sizeof(exp),
+						.type = VUS_PCI_EXP_ENDPOINT };
+
+		assert_true(vus_pci_add_cap_pm(d->ctx) > 0);
+		assert_true(vus_pci_add_cap_msi(d->ctx, &msi) > 0);
+		assert_true(vus_pci_add_cap_exp(d->ctx, &exp) > 0);
+		assert_true(vus_pci_add_ext_cap_dsn(d->ctx, 0x1122334455667788ull) > 0);
+	}
 	assert_true(vus_pci_add_cap_msix(d->ctx, &msix) > 0);
 	assert_int_equal(vus_ctx_realize(d->ctx), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -78,6 +91,11 @@ static vus_client *pdev_start(struct pdev *d)
 	assert_int_equal(pthread_create(&d->thread, NULL, serve, d), 0);
 	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &c), 0);
 	return c;
+}
+
+static vus_client *pdev_start(struct pdev *d)
+{
+	return pdev_start_as(d, false);
 }
 
 /* The client goes; the next one comes on a new socketpair. */
@@ -251,6 +269,48 @@ static void pci_state_survives_the_client(void **state)
 	pdev_stop(&d, c);
 }
 
+/*
+ * vus_client_pci_find_cap() agrees with a walk of our own, finds the next
+ * capability of an id after a match (none here), and says -ENOENT for what
+ * is not there, extended capabilities of a conventional function included.
+ */
+static void find_cap_walks_both_lists(void **state)
+{
+	struct pdev d, e;
+	vus_client *c = pdev_start_as(&d, true);
+	vus_client *ce = pdev_start(&e);
+	const uint8_t ids[] = { 0x01, 0x05, 0x10, 0x11 };
+	int at;
+
+	for (size_t i = 0; i < sizeof(ids); i++)
+		assert_int_equal(vus_client_pci_find_cap(c, ids[i], false, 0),
+				 (int)find_cap(c, ids[i]));
+	at = vus_client_pci_find_cap(c, 0x11, false, 0);
+	assert_int_equal(vus_client_pci_find_cap(c, 0x11, false, (uint32_t)at),
+			 -ENOENT);
+	assert_int_equal(vus_client_pci_find_cap(c, 0x09, false, 0), -ENOENT);
+	assert_int_equal(vus_client_pci_find_cap(c, 0xff, false, 0), -ENOENT);
+	assert_int_equal(vus_client_pci_find_cap(c, 0x100, false, 0), -EINVAL);
+	/* @after: the last conventional offset and the first past it. */
+	assert_int_equal(vus_client_pci_find_cap(c, 0x11, false, 0xff), -ENOENT);
+	assert_int_equal(vus_client_pci_find_cap(c, 0x11, false, 0x100), -EINVAL);
+	/* The serial number is the first (and only) extended capability. */
+	at = vus_client_pci_find_cap(c, 0x0003, true, 0);
+	assert_int_equal(at, 0x100);
+	assert_int_equal(cfg_read(c, (uint32_t)at + 4, 4), 0x55667788);
+	assert_int_equal(vus_client_pci_find_cap(c, 0x0003, true, (uint32_t)at),
+			 -ENOENT);
+	assert_int_equal(vus_client_pci_find_cap(c, 0x0001, true, 0), -ENOENT);
+	assert_int_equal(vus_client_pci_find_cap(c, 0x0003, true, 0x1000),
+			 -EINVAL);
+	/* A conventional function: MSI-X there, no extended space. */
+	assert_int_equal(vus_client_pci_find_cap(ce, 0x11, false, 0),
+			 (int)find_cap(ce, 0x11));
+	assert_int_equal(vus_client_pci_find_cap(ce, 0x0003, true, 0), -ENOENT);
+	pdev_stop(&d, c);
+	pdev_stop(&e, ce);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +318,7 @@ int main(int argc, char **argv)
 		VTEST(pci_intx_and_unmask),
 		VTEST(pci_msix_as_a_driver_enables_it),
 		VTEST(pci_state_survives_the_client),
+		VTEST(find_cap_walks_both_lists),
 	};
 
 	return vtest_run("client_pci", tests, argc, argv);

@@ -228,6 +228,19 @@ struct vus_client_ioeventfd {
 int vus_client_region_io_fds(vus_client *c, uint32_t index,
 			     struct vus_client_ioeventfd *out, unsigned int max);
 
+/**
+ * Find capability @id of a PCI device by walking its list in config space
+ * (region 7) with REGION_READ: a conventional capability (@ext false, @id
+ * 0x01-0xff, e.g. 0x05 MSI, 0x11 MSI-X) or an extended one (@ext true,
+ * e.g. 0x0003 Device Serial Number). @after 0 finds the first; the offset
+ * of an earlier match finds the next one with that id. Returns the
+ * capability's offset in config space (> 0), -ENOENT (none, or no list),
+ * -ELOOP (the list loops or points outside its space), -EINVAL (bad @id
+ * or @after), or a region read's errno.
+ */
+int vus_client_pci_find_cap(vus_client *c, uint16_t id, bool ext,
+			    uint32_t after);
+
 /* IRQ info flags (VFIO_IRQ_INFO_*). */
 #define VUS_CLIENT_IRQ_EVENTFD 0x1u
 #define VUS_CLIENT_IRQ_MASKABLE 0x2u
