@@ -157,7 +157,7 @@ expect err "SIZE must be 1, 2, 4 or 8"
 run pci 1 write 0 0 1 0x100
 expect err "bad value '0x100'"
 run pci 1 irq-wait 2 0 50
-expect err "vus-ctl: irq-wait index 2 vector 0: Connection timed out"
+expect err "vus-ctl: irq-wait: MSI-X is off in config space (msix-enable)"
 run pci 1 irq-wait 2 9 50
 expect err "irq index 2 has 8 vectors, no vector 9"
 run pci 1 frobnicate
@@ -171,6 +171,22 @@ run ex 0 --json config
 expect out '"vendor_id": 51966'
 expect out '"device": null'
 expect out '"name": "MSI"'
+# Its BAR0 register 0 raises MSI vector 0: nothing comes while MSI is off,
+# and irq-wait says why; msi-enable turns it on as a driver would.
+run ex 1 write 0 0 4 1 , irq-wait 1 0 50
+expect err "vus-ctl: irq-wait: MSI is off in config space (msi-enable)"
+run ex 0 msi-enable , write 0 0 4 1 , irq-wait 1 0 "$(scaled 2000)"
+expect out "1"
+run ex 0 config
+expect out "MSI: Enable+ Count=1/1 Maskable- 64bit+"
+run ex 1 msix-enable
+expect err "MSI-X: the device has no MSI-X capability"
+# MSI-X: enabled, vectors unmasked, bound; nothing raises vector 0 here.
+run pci 1 msix-enable , irq-wait 2 0 50
+expect err "vus-ctl: irq-wait index 2 vector 0: Connection timed out"
+run pci 0 config
+expect out "MSI-X: Enable+ Count=8 Masked-"
+run pci 0 reset
 
 # A SysBus device: a line held raised fires as soon as it is bound.
 run sb 0 info

@@ -32,12 +32,13 @@ static const char usage_text[] =
 	"  write REGION OFFSET SIZE VALUE   write 1, 2, 4 or 8 bytes\n"
 	"  dump REGION OFFSET LENGTH        hexdump of a region range\n"
 	"  irq-wait INDEX VECTOR TIMEOUT_MS enable INDEX, wait for VECTOR\n"
+	"  msi-enable, msix-enable          turn MSI / MSI-X on as a driver does\n"
 	"  reset                            DEVICE_RESET\n"
 	"  migration                        migration flags and state\n"
 	"  save FILE                        stop the device, write its state\n"
 	"  load FILE                        resume the device from a saved state\n"
 	"Several commands separated by ',' run over one connection:\n"
-	"write 0 0 4 1 , irq-wait 0 0 500. The device keeps its state when a\n"
+	"msi-enable , write 0 0 4 1 , irq-wait 1 0 500. The device keeps its state when a\n"
 	"client leaves, so the next run finds it (unless the server runs\n"
 	"with --reset-on-disconnect): write 2 0 1 0x5a, then read 2 0 1.\n"
 	"Interrupt bindings are the connection's: irq-wait with what raises\n"
@@ -287,15 +288,31 @@ static int cmd_irq_wait(struct ctl *x, char **argv)
 		return ctl_error("irq index %" PRIu32 " has %" PRIu32
 				 " vectors, no vector %" PRIu32, index,
 				 ii.count, vector);
-	ret = vus_client_irq_enable(x->c, index, ii.count);
+	if (ctl_irq_check(x, index))
+		return 1;
+	/* Bound earlier in this run (msi-enable): keep what arrived since. */
+	ret = vus_client_irq_poll(x->c, index, vector);
+	if (ret == -ENOENT)
+		ret = vus_client_irq_enable(x->c, index, ii.count);
 	if (ret < 0)
 		return ctl_fail(ret, "DEVICE_SET_IRQS index %" PRIu32, index);
-	ret = vus_client_irq_wait(x->c, index, vector, (int)timeout);
+	if (ret == 0)
+		ret = vus_client_irq_wait(x->c, index, vector, (int)timeout);
 	if (ret < 0)
 		return ctl_fail(ret, "irq-wait index %" PRIu32 " vector %" PRIu32,
 				index, vector);
 	printf("%d\n", ret);
 	return 0;
+}
+
+static int cmd_msi_enable(struct ctl *x, char **argv)
+{
+	return ctl_msi_enable(x);
+}
+
+static int cmd_msix_enable(struct ctl *x, char **argv)
+{
+	return ctl_msix_enable(x);
 }
 
 static int cmd_reset(struct ctl *x, char **argv)
@@ -341,6 +358,8 @@ static const struct command {
 	{ "write", 4, cmd_write },
 	{ "dump", 3, cmd_dump },
 	{ "irq-wait", 3, cmd_irq_wait },
+	{ "msi-enable", 0, cmd_msi_enable },
+	{ "msix-enable", 0, cmd_msix_enable },
 	{ "reset", 0, cmd_reset },
 	{ "migration", 0, cmd_migration },
 	{ "save", 1, cmd_save },

@@ -55,6 +55,14 @@ int ctl_config(struct ctl *x);
 int ctl_mig_save(struct ctl *x, const char *file);
 int ctl_mig_load(struct ctl *x, const char *file);
 int ctl_mig_info(struct ctl *x);
+int ctl_msi_enable(struct ctl *x);
+int ctl_msix_enable(struct ctl *x);
+
+/**
+ * Before irq-wait on a PCI function: 0 when interrupts of @index can
+ * arrive, else 1 after saying which config space bit stops them.
+ */
+int ctl_irq_check(struct ctl *x, uint32_t index);
 
 /**
  * --rpc: call METHOD (argv[0]) with PARAMS (the words after it) on the
