@@ -147,6 +147,21 @@ run pci 1 read 9 0 4 , info
 expect err "REGION_READ region 9"
 [ -s "$dir/out" ] && { echo "FAIL: commands after a failure ran"; failures=$((failures + 1)); }
 
+# A DMA engine from the shell: granted memory filled here, copied by the
+# device (BAR0 0x40: 16 bytes at the IOVA to the next 16), read back here.
+Z16="5a 5a 5a 5a 5a 5a 5a 5a  5a 5a 5a 5a 5a 5a 5a 5a  |ZZZZZZZZZZZZZZZZ|"
+run pci 0 dma-map 0x100000 0x1000 , dma-fill 0x100000 16 0x5a , \
+	write 0 0x40 8 0x100000 , dma-dump 0x100000 32 , dma-dump 0x100ff0 16
+expect out "00100000  $Z16"
+expect out "00100010  $Z16"
+expect out "00100ff0  00 00"
+# One byte past the mapping: refused here, and by the server for the device.
+run pci 1 dma-map 0x100000 0x1000 , dma-dump 0x100ff0 17
+expect err "vus-ctl: 0x100ff0+0x11 is not inside memory this run mapped (dma-map)"
+run pci 1 dma-map 0x100000 0x1000 , write 0 0x40 8 0x100fe1
+expect err "vus-ctl: REGION_WRITE region 0:"
+run pci 0 dma-map 0x100000 0x1000 , write 0 0x40 8 0x100fe0
+
 # Failures: one line on stderr, exit status 1.
 run pci 1 read 9 0 4
 expect err "vus-ctl: REGION_READ region 9: Invalid argument"

@@ -32,10 +32,28 @@ static int regs_read(vus_ctx *ctx, void *opaque, uint64_t off, void *buf,
 	return 0;
 }
 
+/* BAR0's DMA engine: an IOVA written at DMA_REG copies 16 bytes there to
+ * the next 16 (read, then write, client memory). */
+#define DMA_REG 0x40u
+#define DMA_LEN 16u
+
+static int dma_copy(vus_ctx *ctx, const uint8_t *reg)
+{
+	uint8_t b[DMA_LEN];
+	uint64_t iova;
+	int ret;
+
+	memcpy(&iova, reg, sizeof(iova));
+	ret = vus_dma_read(ctx, iova, b, sizeof(b));
+	return ret < 0 ? ret : vus_dma_write(ctx, iova + DMA_LEN, b, sizeof(b));
+}
+
 static int regs_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
 		      size_t len)
 {
 	memcpy((uint8_t *)opaque + off, buf, len);
+	if (opaque == regs && off == DMA_REG && len == 8)
+		return dma_copy(ctx, regs + DMA_REG);
 	return 0;
 }
 

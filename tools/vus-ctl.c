@@ -33,6 +33,9 @@ static const char usage_text[] =
 	"  dump REGION OFFSET LENGTH        hexdump of a region range\n"
 	"  irq-wait INDEX VECTOR TIMEOUT_MS enable INDEX, wait for VECTOR\n"
 	"  msi-enable, msix-enable          turn MSI / MSI-X on as a driver does\n"
+	"  dma-map IOVA SIZE                grant SIZE bytes of new memory (memfd)\n"
+	"  dma-fill IOVA LENGTH BYTE        fill granted memory\n"
+	"  dma-dump IOVA LENGTH             hexdump of granted memory\n"
 	"  reset                            DEVICE_RESET\n"
 	"  migration                        migration flags and state\n"
 	"  save FILE                        stop the device, write its state\n"
@@ -124,6 +127,12 @@ static int parse_u64(const char *s, uint64_t max, const char *what,
 	return 0;
 }
 
+int ctl_parse_u64(const char *s, uint64_t max, const char *what,
+		  uint64_t *out)
+{
+	return parse_u64(s, max, what, out);
+}
+
 static int parse_u32(const char *s, const char *what, uint32_t *out)
 {
 	uint64_t v;
@@ -190,7 +199,7 @@ static int cmd_write(struct ctl *x, char **argv)
 }
 
 /* One hexdump line of @n (<= 16) bytes at region offset @off. */
-static void dump_line(uint64_t off, const uint8_t *p, size_t n)
+void ctl_dump_line(uint64_t off, const uint8_t *p, size_t n)
 {
 	printf("%08" PRIx64 " ", off);
 	for (size_t i = 0; i < 16; i++) {
@@ -260,7 +269,7 @@ static int cmd_dump(struct ctl *x, char **argv)
 		if (ret < 0)
 			break; /* @off names the chunk that failed */
 		for (size_t i = 0; i < n; i += 16)
-			dump_line(off + i, buf + i, n - i < 16 ? n - i : 16);
+			ctl_dump_line(off + i, buf + i, n - i < 16 ? n - i : 16);
 		off += n;
 		len -= n;
 	}
@@ -360,6 +369,9 @@ static const struct command {
 	{ "irq-wait", 3, cmd_irq_wait },
 	{ "msi-enable", 0, cmd_msi_enable },
 	{ "msix-enable", 0, cmd_msix_enable },
+	{ "dma-map", 2, ctl_dma_map },
+	{ "dma-fill", 3, ctl_dma_fill },
+	{ "dma-dump", 2, ctl_dma_dump },
 	{ "reset", 0, cmd_reset },
 	{ "migration", 0, cmd_migration },
 	{ "save", 1, cmd_save },

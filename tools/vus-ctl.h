@@ -18,11 +18,22 @@
 
 #include "vus/client.h"
 
+#define CTL_MAX_DMA 16
+
+/** Memory this run granted with dma-map (a memfd, mapped here too). */
+struct ctl_dma {
+	uint64_t iova;
+	uint64_t size;
+	uint8_t *mem;
+};
+
 struct ctl {
 	const char *socket;
 	const char *rpc; /* --rpc: the management socket instead */
 	bool json;
 	vus_client *c;
+	unsigned int nr_dma;
+	struct ctl_dma dma[CTL_MAX_DMA];
 };
 
 /**
@@ -43,6 +54,13 @@ int ctl_print_json(struct json_object *o);
 int ctl_json_add(struct json_object *o, const char *key,
 		 struct json_object *v);
 
+/** One hexdump line of @n (<= 16) bytes at offset @off. */
+void ctl_dump_line(uint64_t off, const uint8_t *p, size_t n);
+
+/** A whole unsigned number (0x.. hex, 0.. octal, decimal) up to @max. */
+int ctl_parse_u64(const char *s, uint64_t max, const char *what,
+		  uint64_t *out);
+
 /** Region name for a PCI device ("BAR0".."CONFIG", "VGA"), else NULL. */
 const char *ctl_pci_region_name(uint32_t index);
 
@@ -56,6 +74,9 @@ int ctl_mig_save(struct ctl *x, const char *file);
 int ctl_mig_load(struct ctl *x, const char *file);
 int ctl_mig_info(struct ctl *x);
 int ctl_msi_enable(struct ctl *x);
+int ctl_dma_map(struct ctl *x, char **argv);
+int ctl_dma_fill(struct ctl *x, char **argv);
+int ctl_dma_dump(struct ctl *x, char **argv);
 int ctl_msix_enable(struct ctl *x);
 
 /**
