@@ -92,7 +92,7 @@ static int enqueue(struct sock_transport *s, const struct iovec *iov,
 	for (int i = 0; i < iovcnt; i++) {
 		size_t len = iov[i].iov_len, from = 0;
 
-		if (pos + len <= skip) {
+		if (pos + len <= skip || len == 0) { /* an empty one may be NULL */
 			pos += len;
 			continue;
 		}
