@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -358,26 +357,12 @@ int client_attach(int fd, const struct vus_client_config *cfg,
 int client_connect(const char *path, const struct vus_client_config *cfg,
 		   bool negotiate, vus_client **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, ret;
 
 	if (path == NULL || out == NULL || path[0] == '\0')
 		return -EINVAL;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	do {
-		ret = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
-	} while (ret < 0 && errno == EINTR);
-	if (ret < 0) {
-		ret = -errno;
-		close_fd(&fd);
-		return ret;
-	}
-	return client_attach(fd, cfg, negotiate, out);
+	ret = unix_connect(path, &fd);
+	return ret < 0 ? ret : client_attach(fd, cfg, negotiate, out);
 }
 
 VUS_EXPORT int vus_client_attach_fd(int fd, const struct vus_client_config *cfg,

@@ -120,6 +120,24 @@ long sendmsg_fds(int fd, const struct iovec *iov, int iovcnt, const int *fds,
  */
 int sealed_memfd(const char *name, uint64_t size, int *fd);
 
+/**
+ * Whether @name is 1..@max characters of [a-z0-9._-]: the names of state
+ * sections, kept fds and a device's hand-over fds.
+ */
+bool token_name_ok(const char *name, size_t max);
+
+/**
+ * Connect a new AF_UNIX stream socket (close-on-exec) to @path; EINTR is
+ * retried. Sets *out; 0, -ENAMETOOLONG, or the errno of socket/connect.
+ */
+int unix_connect(const char *path, int *out);
+
+/**
+ * Whether @fd is an AF_UNIX stream socket, listening or connected as
+ * @listening says: 0, -ENOTSOCK, -EINVAL, or getsockopt's errno.
+ */
+int unix_stream_check(int fd, bool listening);
+
 /** Close *fd if it is open and mark it closed. */
 void close_fd(int *fd);
 

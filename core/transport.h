@@ -162,6 +162,54 @@ struct transport_limits {
 int transport_sock_create(int fd, const struct transport_limits *lim,
 			  struct transport **out);
 
+/*
+ * Hand-over (lib/ho_*.c): what a socket transport holds beyond its fd, so
+ * another process can continue the connection where this one stopped.
+ * Taken at a message boundary: the bytes read and not yet delivered (whole
+ * messages read ahead, then the start of one), the fds held for the first
+ * of them and, when a later one brought fds, those and where it begins.
+ * While a refused body is skipped, nothing is buffered and @skip bytes of
+ * it are still to come.
+ */
+struct transport_saved_fds {
+	const int *fds;      /* borrowed */
+	unsigned int n;
+	int reject;          /* 0, or -EINVAL: they came refused */
+};
+
+struct transport_saved_in {
+	const uint8_t *bytes; /* @len bytes, borrowed */
+	size_t len;
+	uint64_t skip;
+	struct transport_saved_fds cur;  /* the message at bytes[0] */
+	bool has_next;
+	size_t next_at;                  /* 0 < next_at < len */
+	struct transport_saved_fds next;
+};
+
+/** The partly received message of a socket transport (views, borrowed). */
+void transport_sock_save(struct transport *t, struct transport_saved_in *in);
+
+/** Each output entry not yet written, in order (fds borrowed). */
+typedef int transport_out_fn(void *opaque, const uint8_t *data, size_t len,
+			     const uint8_t *tail, size_t tail_len,
+			     const int *fds, unsigned int nfds);
+int transport_sock_save_out(struct transport *t, transport_out_fn *fn,
+			    void *opaque);
+
+/**
+ * A socket transport over @fd (taken, also on error) that continues from
+ * the input @in describes; its fds are taken too. -EBADMSG when @in is not
+ * a state this transport could be in at a message boundary (with @lim).
+ */
+int transport_sock_restore(int fd, const struct transport_limits *lim,
+			   const struct transport_saved_in *in,
+			   struct transport **out);
+
+/** Queue @len bytes (and @fds, taken) as output not yet written. */
+int transport_sock_requeue(struct transport *t, const uint8_t *data,
+			   size_t len, int *fds, unsigned int nfds);
+
 /**
  * One non-blocking sendmsg() of @iov with @fds (borrowed) attached to its
  * first byte. Returns the bytes sent, -EAGAIN, or -errno. For the socket

@@ -383,3 +383,65 @@ void sock_rx_destroy(struct sock_transport *s)
 	free(s->ib);
 	s->ib = NULL;
 }
+
+/* Hand-over (transport.h): the input at a message boundary, borrowed. */
+void transport_sock_save(struct transport *t, struct transport_saved_in *in)
+{
+	struct sock_transport *s = to_sock(t);
+
+	*in = (struct transport_saved_in){
+		.bytes = s->ib + s->ipos, .len = s->iend - s->ipos,
+		.skip = s->skip, .has_next = s->has_next,
+		.next_at = s->has_next ? s->next_at - s->ipos : 0,
+		.cur = { s->cur.fds, s->cur.n, s->cur.reject },
+		.next = { s->next.fds, s->next.n, s->next.reject },
+	};
+}
+
+static bool saved_fds_ok(const struct sock_transport *s,
+			 const struct transport_saved_fds *f)
+{
+	return f->n <= s->lim.max_fds && (f->reject == 0 || f->reject == -EINVAL);
+}
+
+static void restore_fds(struct rx_fds *to, const struct transport_saved_fds *f)
+{
+	if (f->n > 0) /* memcpy() takes no NULL, even for 0 bytes */
+		memcpy(to->fds, f->fds, f->n * sizeof(int));
+	to->n = f->n;
+	to->reject = f->reject;
+}
+
+/*
+ * Continue from @in on a fresh transport; its fds are taken, also on
+ * error. Only what this side could hold at a boundary is accepted: no
+ * more bytes than its buffer grows to, nothing buffered while a body is
+ * skipped, later fds strictly inside the bytes.
+ */
+int sock_rx_restore(struct sock_transport *s, const struct transport_saved_in *in)
+{
+	size_t cap = MAX((size_t)RX_BUF, (size_t)s->lim.max_msg_size);
+	bool ok = saved_fds_ok(s, &in->cur) && saved_fds_ok(s, &in->next) &&
+		  in->len <= cap && in->skip <= UINT32_MAX &&
+		  (in->skip == 0 || in->len == 0) &&
+		  (in->has_next ? in->next_at > 0 && in->next_at < in->len
+				: in->next.n == 0) &&
+		  (!s->lim.peek || (in->len == 0 && in->skip == 0));
+
+	if (!ok || sock_rx_room(s, in->len) < 0) {
+		close_fds((int *)in->cur.fds, in->cur.n);
+		close_fds((int *)in->next.fds, in->next.n);
+		return ok ? -ENOMEM : -EBADMSG;
+	}
+	if (in->len > 0)
+		memcpy(s->ib, in->bytes, in->len);
+	s->ipos = 0;
+	s->iend = in->len;
+	s->skip = in->skip;
+	s->dry = false;
+	restore_fds(&s->cur, &in->cur);
+	restore_fds(&s->next, &in->next);
+	s->has_next = in->has_next;
+	s->next_at = in->next_at;
+	return 0;
+}

@@ -255,6 +255,52 @@ static void sock_destroy(struct transport *t)
 	free(s);
 }
 
+/* Hand-over: the connection's state beyond its fd (transport.h). */
+
+int transport_sock_save_out(struct transport *t, transport_out_fn *fn,
+			    void *opaque)
+{
+	int ret = 0;
+
+	for (struct outq *q = to_sock(t)->head; ret == 0 && q != NULL;
+	     q = q->next)
+		ret = fn(opaque, q->data + q->off, q->len - q->off,
+			 q->own ? q->own + q->own_off : NULL,
+			 q->own_len - q->own_off, q->fds, q->nfds);
+	return ret;
+}
+
+int transport_sock_restore(int fd, const struct transport_limits *lim,
+			   const struct transport_saved_in *in,
+			   struct transport **out)
+{
+	int ret = transport_sock_create(fd, lim, out);
+
+	if (ret < 0) {
+		close_fds((int *)in->cur.fds, in->cur.n);
+		close_fds((int *)in->next.fds, in->next.n);
+		return ret;
+	}
+	ret = sock_rx_restore(to_sock(*out), in);
+	if (ret < 0) {
+		transport_destroy(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+int transport_sock_requeue(struct transport *t, const uint8_t *data,
+			   size_t len, int *fds, unsigned int nfds)
+{
+	struct iovec v = { .iov_base = (void *)data, .iov_len = len };
+	int ret = len > 0 && nfds <= WIRE_MAX_FDS_LIMIT
+		  ? enqueue(to_sock(t), &v, 1, 0, fds, nfds, NULL, 0) : -EINVAL;
+
+	/* enqueue() keeps duplicates: the originals are ours to close. */
+	close_fds(fds, nfds);
+	return ret;
+}
+
 static const struct transport_ops sock_ops = {
 	.recv = sock_recv,
 	.recv_more = sock_recv_more,

@@ -105,6 +105,10 @@ int sock_rx_keep(struct transport *t, struct msg *m);
 /** Free the input side (fds held, buffer). */
 void sock_rx_destroy(struct sock_transport *s);
 
+/** Hand-over: continue from @in on a fresh transport (transport.h). */
+int sock_rx_restore(struct sock_transport *s,
+		    const struct transport_saved_in *in);
+
 /* transport_peek.c */
 
 /** Peek mode's receive: 0 (a whole message, peeked), -EAGAIN (stalled or

@@ -16,6 +16,7 @@
 
 #include "vus/ctx.h"
 #include "vus/dma.h"
+#include "vus/handover.h"
 #include "vus/irq.h"
 #include "vus/migration.h"
 #include "vus/pci.h"

@@ -25,6 +25,7 @@
 #include "device.h"
 #include "dma_table.h"
 #include "engine.h"
+#include "ho.h"
 #include "irq_table.h"
 #include "log.h"
 #include "loop.h"
@@ -237,8 +238,12 @@ VUS_EXPORT void vus_ctx_destroy(vus_ctx *ctx)
 		return;
 	/* First: management calls may hold a quiesce on the device. */
 	rpc_destroy(ctx->rpc);
+	ho_serve_destroy(ctx);
 	if (ctx->engine != NULL) {
 		engine_set_idle_cb(ctx->engine, NULL, NULL);
+		/* Handed over: the connection is the new process's. */
+		if (ctx->handed_over)
+			engine_forget(ctx->engine);
 		engine_destroy(ctx->engine);
 	}
 	while (ctx->handlers != NULL) {
@@ -251,9 +256,11 @@ VUS_EXPORT void vus_ctx_destroy(vus_ctx *ctx)
 	loop_del(&ctx->listen_w);
 	close_fd(&ctx->listen_w.fd);
 	if (ctx->sock_path != NULL) {
-		(void)unlink(ctx->sock_path);
+		if (!ctx->handed_over)
+			(void)unlink(ctx->sock_path);
 		free(ctx->sock_path);
 	}
+	free(ctx->ho_config);
 	loop_del(&ctx->wake_w);
 	if (ctx->dma != NULL)
 		dma_fault_set_wake(ctx->dma, -1);

@@ -24,6 +24,8 @@ struct migration;
 struct vus_mig_section_ops;
 struct recovery;
 struct rpc;
+struct ho_serve;
+struct vus_handover_ops;
 
 struct log *ctx_log(vus_ctx *ctx);
 struct loop *ctx_loop(vus_ctx *ctx);
@@ -61,9 +63,6 @@ void ctx_trace(vus_ctx *ctx, const struct vus_trace_event *ev);
  * rename. *out: the non-blocking, close-on-exec fd. 0 or -errno.
  */
 int ctx_listen_path(const char *path, unsigned int mode, int *out);
-
-/** Whether @fd is an AF_UNIX stream socket, @listening or connected. */
-int ctx_unix_stream_check(int fd, bool listening);
 
 /** Whether the caller runs on the thread serving the context. */
 bool ctx_on_thread(const vus_ctx *ctx);
@@ -130,5 +129,39 @@ int ctx_reset(vus_ctx *ctx, enum vus_reset_reason why);
  * client_lost callback runs (0).
  */
 int ctx_client_gone(vus_ctx *ctx);
+
+/*
+ * Hand-over (ctx_handover.c): what lib/ho_*.c needs of the context. The
+ * old side serves one hand-over at a time (ctx_ho); the new side installs
+ * the old process's listener.
+ */
+struct ho_serve *ctx_ho(vus_ctx *ctx);
+void ctx_ho_set(vus_ctx *ctx, struct ho_serve *s);
+const struct vus_handover_ops *ctx_ho_ops(vus_ctx *ctx, void **opaque);
+/** The configuration text for the new process ("" if none was set). */
+const char *ctx_ho_config(vus_ctx *ctx);
+uint32_t ctx_ho_timeout(vus_ctx *ctx);
+/** The listening socket (-1: none) and the path listen() created (or NULL). */
+int ctx_listen_fd(vus_ctx *ctx);
+const char *ctx_sock_path(vus_ctx *ctx);
+/** Stop (@hold) or resume taking clients from the backlog. */
+void ctx_listen_hold(vus_ctx *ctx, bool hold);
+/**
+ * New side: serve the old process's listening socket @fd (taken); @path
+ * (taken, may be NULL) is the file to remove on destroy, as listen()'s.
+ */
+int ctx_adopt_listener(vus_ctx *ctx, int fd, char *path);
+/**
+ * Old side, committed: another process serves the device. vus_ctx_run()
+ * returns 0; destroy touches nothing the new process uses (the socket
+ * file, the connection, the client's eventfds); the device is told.
+ */
+void ctx_handed_over(vus_ctx *ctx);
+/**
+ * Quiesce the device for an operation of our own, waiting up to
+ * @timeout_ms for a device that answers -EBUSY (the new side, before it
+ * serves). 0 (match with device_resume()) or -ETIMEDOUT.
+ */
+int ctx_quiesce_wait(vus_ctx *ctx, uint32_t timeout_ms);
 
 #endif /* VUS_CTX_INTERNAL_H */

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "vus/ctx.h"
+#include "vus/handover.h"
 
 struct fd_handler {
 	struct watch w;
@@ -50,6 +51,14 @@ struct vus_ctx {
 	atomic_bool thread_known;
 	struct fd_handler *handlers;
 	struct recovery *rec;  /* crash recovery, NULL when off */
+	/* Hand-over (ctx_handover.c). */
+	struct ho_serve *ho;   /* the one being served, or NULL */
+	struct vus_handover_ops ho_ops;
+	void *ho_opaque;
+	char *ho_config;       /* for the new process; NULL: "" */
+	uint32_t ho_timeout_ms;
+	bool listen_held;      /* clients wait in the backlog meanwhile */
+	bool handed_over;      /* another process serves the device now */
 	vus_trace_fn *trace_fn;
 	void *trace_opaque;
 };

@@ -20,6 +20,7 @@
 #include "ctx_internal.h"
 #include "ctx_priv.h"
 #include "engine.h"
+#include "ho.h"
 #include "log.h"
 #include "recovery.h"
 
@@ -29,8 +30,9 @@ void ctx_engine_idle(void *opaque)
 {
 	vus_ctx *ctx = opaque;
 
-	/* Ready for the next client waiting in the backlog. */
-	if (ctx->listen_w.loop != NULL)
+	/* Ready for the next client waiting in the backlog (unless a
+	 * hand-over holds it there). */
+	if (ctx->listen_w.loop != NULL && !ctx->listen_held)
 		(void)loop_mod(&ctx->listen_w, EPOLLIN);
 }
 
@@ -40,7 +42,7 @@ void ctx_listen_cb(struct watch *w, uint32_t events)
 	int fd, ret;
 
 	(void)events;
-	if (engine_busy(ctx->engine)) {
+	if (engine_busy(ctx->engine) || ctx->listen_held) {
 		(void)loop_mod(w, 0);
 		return;
 	}
@@ -61,27 +63,6 @@ void ctx_listen_cb(struct watch *w, uint32_t events)
 	(void)loop_mod(w, 0);
 }
 
-/* A socket of ours must be an AF_UNIX stream socket. */
-int ctx_unix_stream_check(int fd, bool listening)
-{
-	int v = 0;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0)
-		return errno == ENOTSOCK ? -ENOTSOCK : -errno;
-	if (v != AF_UNIX)
-		return -EINVAL;
-	len = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
-	    v != SOCK_STREAM)
-		return -EINVAL;
-	len = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 ||
-	    (v != 0) != listening)
-		return -EINVAL;
-	return 0;
-}
-
 static int adopt_listener(vus_ctx *ctx, int fd)
 {
 	int fl = fcntl(fd, F_GETFL), ret;
@@ -90,11 +71,25 @@ static int adopt_listener(vus_ctx *ctx, int fd)
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
 	ctx->listen_w.fd = fd;
-	ctx->listen_w.events = engine_busy(ctx->engine) ? 0 : EPOLLIN;
+	ctx->listen_w.events =
+		engine_busy(ctx->engine) || ctx->listen_held ? 0 : EPOLLIN;
 	ret = loop_add(ctx->loop, &ctx->listen_w);
 	if (ret < 0)
 		ctx->listen_w.fd = -1;
 	return ret;
+}
+
+int ctx_adopt_listener(vus_ctx *ctx, int fd, char *path)
+{
+	int ret = ctx->listen_w.fd >= 0 ? -EEXIST : adopt_listener(ctx, fd);
+
+	if (ret < 0) {
+		close_fd(&fd);
+		free(path);
+		return ret;
+	}
+	ctx->sock_path = path;
+	return 0;
 }
 
 static int serve_check(const vus_ctx *ctx)
@@ -111,7 +106,7 @@ VUS_EXPORT int vus_ctx_listen_fd(vus_ctx *ctx, int fd)
 	int ret = ctx ? serve_check(ctx) : -EINVAL;
 
 	if (ret == 0)
-		ret = ctx_unix_stream_check(fd, true);
+		ret = unix_stream_check(fd, true);
 	if (ret == 0)
 		ret = adopt_listener(ctx, fd);
 	if (ret < 0)
@@ -200,7 +195,7 @@ static int inherited_listener(vus_ctx *ctx, const struct sockaddr_un *sa)
 
 	if (fd < 0)
 		return fd;
-	if (ctx_unix_stream_check(fd, true) < 0 ||
+	if (unix_stream_check(fd, true) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&got, &len) < 0 ||
 	    !bound_for(got.sun_path, sa->sun_path)) {
 		log_msg(&ctx->log, VUS_LOG_WARNING,
@@ -270,11 +265,11 @@ VUS_EXPORT int vus_ctx_attach_fd(vus_ctx *ctx, int fd)
 {
 	int ret;
 
-	if (ctx == NULL || !ctx->realized) {
+	if (ctx == NULL || !ctx->realized || ctx->handed_over) {
 		close_fd(&fd);
 		return -EINVAL;
 	}
-	ret = ctx_unix_stream_check(fd, false);
+	ret = ctx->ho != NULL ? -EBUSY : unix_stream_check(fd, false);
 	if (ret < 0) {
 		close_fd(&fd);
 		return ret;
@@ -303,6 +298,8 @@ static int run_turn(vus_ctx *ctx, int timeout_ms, bool kick)
 
 	if (ctx == NULL || !ctx->realized)
 		return -EINVAL;
+	if (ctx->handed_over)
+		return -ENOTCONN;
 	if (!atomic_load(&ctx->thread_known) ||
 	    !pthread_equal(ctx->thread, pthread_self())) {
 		ctx->thread = pthread_self();
@@ -319,6 +316,8 @@ static int run_turn(vus_ctx *ctx, int timeout_ms, bool kick)
 		ctx->kicked = true;
 		(void)eventfd_write(ctx->wake_w.fd, 1);
 	}
+	/* A hand-over waiting for the device to quiesce or a boundary. */
+	ho_serve_poll(ctx);
 	if (n < 0)
 		return n;
 	if (ctx->listen_w.fd < 0 && !engine_busy(ctx->engine))

@@ -11,8 +11,9 @@
  * runs only after the engine has quiesced the device, so a pointer a
  * reader validated stays mapped until the device was told to stop using
  * it. An fd-backed mapping points into one mmap of its whole file, shared
- * by every mapping of that file (dma_share.c), and its fd is closed, so a
- * client can make us hold neither thousands of fds nor of mmaps.
+ * by every mapping of that file (dma_share.c), and of its fds one per
+ * distinct file is kept open (dma_files.c: a hand-over re-maps from it),
+ * so a client can make us hold neither thousands of fds nor of mmaps.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -46,6 +47,7 @@ int dma_table_create(struct log *log, uint32_t max_maps,
 		return -ENOMEM;
 	}
 	atomic_init(&dt->seq, 0);
+	dma_files_init(dt);
 	dma_fault_register(dt);
 	*out = dt;
 	return 0;
@@ -68,6 +70,7 @@ void dma_table_destroy(struct dma_table *dt)
 		unmap_one(dt, &dt->m[i]);
 		free(dt->m[i].dirty);
 	}
+	dma_files_close(dt);
 	munmap(dt->m, dt->m_bytes);
 	free(dt);
 }
@@ -198,22 +201,29 @@ static void insert(struct dma_table *dt, const struct dma_map *m)
 int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	    int fd, uint64_t offset, struct vus_dma_region *out)
 {
-	struct dma_map m = { .addr = addr, .prot = prot, .share = -1 };
+	struct dma_map m = { .addr = addr, .prot = prot, .share = -1,
+			     .offset = offset, .file = -1 };
 	int ret = dma_map_check(dt, addr, size, prot);
 
 	if (ret == 0 && fd >= 0 && !dt->messages_only) {
 		dma_fault_arm();
 		ret = map_fd(dt, fd, offset, size, prot, &m);
 	}
-	close_fd(&fd);
-	if (ret < 0)
+	if (ret < 0) {
+		close_fd(&fd);
 		return ret;
+	}
 	m.last = span_last(addr, size);
 	/* A mapping made while logging is tracked from the start. */
 	if (dt->logging && (m.prot & VUS_DMA_WRITE) &&
 	    (ret = dma_log_attach(dt, &m)) < 0) {
 		unmap_one(dt, &m);
+		close_fd(&fd);
 		return ret;
+	}
+	if (fd >= 0) {
+		m.file = dma_file_keep(dt, fd);
+		dt->unkept += m.file < 0;
 	}
 	/* Only the context thread adds, so the check still holds. */
 	insert(dt, &m);
@@ -271,6 +281,7 @@ static void remove_at(struct dma_table *dt, uint32_t i, dma_region_fn *fn,
 	ST(dt->n, n - 1);
 	write_end(dt);
 	unmap_one(dt, &m);
+	dma_file_drop(dt, &m);
 	dma_log_detach(dt, &m);
 	dt->unmaps_total++;
 }

@@ -26,6 +26,9 @@ struct dma_map {
 	uint8_t *vaddr;  /* the byte at @addr */
 	uint64_t *dirty; /* one bit per 4 KiB page while logging, else NULL */
 	int32_t share;   /* @map is shares[share]'s, or -1: our own (or none) */
+	/* Context thread only (a hand-over re-maps from them). */
+	uint64_t offset; /* of @addr in the file */
+	int32_t file;    /* index in files[], or -1: none kept (or no fd) */
 };
 
 /* Most files mapped whole at once (dma_share.c), and their address space. */
@@ -40,6 +43,20 @@ struct dma_share {
 	void *map;
 	size_t len;
 	uint32_t refs;   /* mappings using it; 0: a free slot */
+};
+
+/*
+ * A file the client's mappings come from, kept open once however many
+ * mappings use it (QEMU maps guest RAM from a few memfds; a vIOMMU guest
+ * maps thousands of small ranges of the same one). Identified by device,
+ * inode and access mode (a read-only fd cannot back a writable mapping).
+ */
+struct dma_file {
+	uint64_t dev;
+	uint64_t ino;
+	int accmode;
+	int fd;          /* -1: free slot */
+	uint32_t refs;
 };
 
 struct dma_table {
@@ -66,6 +83,8 @@ struct dma_table {
 	atomic_int fault_wake_fd;
 	struct dma_share shares[DMA_MAX_SHARES]; /* context thread */
 	uint64_t share_va; /* bytes of the shares' mmaps */
+	struct dma_file files[DMA_MAX_FILES]; /* context thread */
+	uint32_t unkept;   /* fd-backed mappings whose file is not kept */
 };
 
 /* Fields that readers may load while the context thread stores them. */
@@ -82,6 +101,8 @@ static inline void map_load(const struct dma_map *s, struct dma_map *d)
 	d->vaddr = LD(s->vaddr);
 	d->dirty = LD(s->dirty);
 	d->share = LD(s->share);
+	d->offset = LD(s->offset);
+	d->file = LD(s->file);
 }
 
 static inline void map_store(struct dma_map *d, const struct dma_map *s)
@@ -94,6 +115,8 @@ static inline void map_store(struct dma_map *d, const struct dma_map *s)
 	ST(d->vaddr, s->vaddr);
 	ST(d->dirty, s->dirty);
 	ST(d->share, s->share);
+	ST(d->offset, s->offset);
+	ST(d->file, s->file);
 }
 
 /* Only the context thread writes; each change is bracketed by these. */
@@ -137,6 +160,17 @@ void dma_fault_register(struct dma_table *dt);
 void dma_fault_arm(void);
 /** Forget @dt (before it is freed; its device threads have stopped). */
 void dma_fault_unregister(struct dma_table *dt);
+/* dma_files.c */
+
+void dma_files_init(struct dma_table *dt);
+void dma_files_close(struct dma_table *dt);
+/**
+ * Keep @fd (taken) as the fd of its file unless one is kept already: the
+ * slot's index, or -1 when none is free (@fd is closed then).
+ */
+int32_t dma_file_keep(struct dma_table *dt, int fd);
+/** A mapping goes: its file's count drops (the fd is closed at 0). */
+void dma_file_drop(struct dma_table *dt, const struct dma_map *m);
 
 /* dma_share.c */
 

@@ -6,8 +6,9 @@
  * thread adds mappings. Removing a mapping happens only after the engine
  * has quiesced the device, so readers never race a removal. Mappings with
  * an fd point into one mmap of their whole file, shared by all mappings of
- * that file, and the fd is closed at once; mappings without one are
- * reached through a message hook the engine installs.
+ * that file, and one fd per distinct file is kept (at most DMA_MAX_FILES)
+ * so the mappings can be handed to another process; mappings without one
+ * are reached through a message hook the engine installs.
  */
 #ifndef VUS_DMA_INTERNAL_H
 #define VUS_DMA_INTERNAL_H
@@ -20,6 +21,10 @@
 
 struct log;
 struct dma_table;
+
+/* Most distinct files whose fd is kept for the client's mappings. A
+ * mapping of a further file works but cannot be handed over. */
+#define DMA_MAX_FILES 256u
 
 int dma_table_create(struct log *log, uint32_t max_maps,
 		     struct dma_table **out);
@@ -44,11 +49,12 @@ int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 		  uint32_t prot);
 
 /**
- * Add a mapping. @fd (taken, closed in all cases) is mapped at @offset for
- * @size bytes (a regular file's mmap is shared with the other mappings of
- * the same file and protection); -1 makes a message-only mapping. An fd
- * whose file is too small for [offset, offset + size) gives -EINVAL
- * (touching it would SIGBUS). Fills *out. Errors as dma_map_check(), plus -ENOMEM or the
+ * Add a mapping. @fd (taken in all cases) is mapped at @offset for @size
+ * bytes (a regular file's mmap is shared with the other mappings of the
+ * same file and protection), and kept open if no fd of its file is
+ * (closed otherwise); -1 makes a message-only mapping. An fd whose file is too
+ * small for [offset, offset + size) gives -EINVAL (touching it would
+ * SIGBUS). Fills *out. Errors as dma_map_check(), plus -ENOMEM or the
  * errno of fstat/mmap.
  */
 int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
@@ -115,5 +121,26 @@ typedef int dma_msg_fn(void *opaque, bool write, uint64_t addr, void *buf,
 void dma_set_msg_fn(struct dma_table *dt, dma_msg_fn *fn, void *opaque);
 /** Map no fd: every mapping is reached by messages (VUS_CTX_DMA_MESSAGES). */
 void dma_set_messages_only(struct dma_table *dt, bool on);
+
+/* Hand-over: a mapping as another process re-creates it with dma_add(). */
+struct dma_saved {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t prot;
+	int fd;          /* the kept fd of its file (borrowed), -1: no fd */
+	uint64_t offset;
+};
+
+/** Number of mappings. */
+uint32_t dma_count(const struct dma_table *dt);
+
+/**
+ * Mapping @i in address order. -EMFILE if it has an fd whose file was not
+ * kept (more than DMA_MAX_FILES distinct files), -ENOENT past the end.
+ */
+int dma_save(const struct dma_table *dt, uint32_t i, struct dma_saved *out);
+
+/** Open fds kept for mappings (tests, the fd count bound). */
+uint32_t dma_kept_files(const struct dma_table *dt);
 
 #endif /* VUS_DMA_INTERNAL_H */

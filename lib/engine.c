@@ -78,9 +78,10 @@ bool engine_has_work(const struct engine *e)
 		return false;
 	if (e->dq_head != NULL || e->broken)
 		return true;
-	/* Messages read already: the socket will not say they are there. */
+	/* Messages read already: the socket will not say they are there
+	 * (a hand-over holding the engine takes them as they are). */
 	return e->t != NULL && !e->has_held && !e->closing && !output_full(e) &&
-	       transport_buffered(e->t);
+	       e->hold == ENGINE_RUN && transport_buffered(e->t);
 }
 
 uint32_t engine_dev_flags(const struct engine *e)
@@ -163,15 +164,16 @@ static bool output_full(const struct engine *e)
 
 /* Listen for what we can handle now: no reading while a message is held
  * or the client does not read our replies. */
-static void update_events(struct engine *e)
+void engine_update_events(struct engine *e)
 {
 	uint32_t ev = 0;
 	size_t out;
 
-	if (e->t == NULL)
+	if (e->t == NULL || e->hold == ENGINE_FREEZE)
 		return;
 	out = transport_out_pending(e->t);
-	if (!e->has_held && !e->closing && !output_full(e))
+	if (!e->has_held && !e->closing && !output_full(e) &&
+	    e->hold == ENGINE_RUN)
 		ev |= EPOLLIN;
 	if (out > 0)
 		ev |= EPOLLOUT;
@@ -520,6 +522,9 @@ static bool next_msg(struct engine *e, struct msg *m, bool probe)
 		free(d);
 		return true;
 	}
+	/* A hand-over is waiting for a message boundary. */
+	if (e->hold != ENGINE_RUN)
+		return false;
 	ret = probe ? transport_recv(e->t, m) : transport_recv_more(e->t, m);
 	if (ret == 0)
 		return true;
@@ -532,7 +537,7 @@ static void after_batch(struct engine *e)
 {
 	int ret;
 
-	if (e->t == NULL)
+	if (e->t == NULL || e->hold == ENGINE_FREEZE)
 		return;
 	ret = 0;
 	if (transport_out_pending(e->t) > 0) {
@@ -547,7 +552,7 @@ static void after_batch(struct engine *e)
 		disconnect(e, -EPROTO);
 		return;
 	}
-	update_events(e);
+	engine_update_events(e);
 }
 
 /*
@@ -577,8 +582,10 @@ static void conn_cb(struct watch *w, uint32_t events)
 {
 	struct engine *e = (struct engine *)((char *)w - offsetof(struct engine, w));
 
-	if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) {
-		/* Nobody can read our replies any more. */
+	/* Nobody can read our replies any more (and nothing it sent is
+	 * read while a hand-over holds the engine). */
+	if ((events & (EPOLLHUP | EPOLLERR)) &&
+	    (!(events & EPOLLIN) || e->hold != ENGINE_RUN)) {
 		disconnect(e, -EPIPE);
 		return;
 	}

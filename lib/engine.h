@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "caps.h"
+#include "transport.h"
 #include "vus/ctx.h"
 #include "wire.h"
 
@@ -86,5 +88,59 @@ void engine_run_deferred(struct engine *e);
 /** Called when the engine becomes free for the next client. */
 typedef void engine_idle_fn(void *opaque);
 void engine_set_idle_cb(struct engine *e, engine_idle_fn *fn, void *opaque);
+
+/*
+ * Hand-over (engine_ho.c). The old process holds the engine still, saves
+ * the connection at a message boundary and, once the new process has it,
+ * forgets it; the new process continues it.
+ */
+
+/** How much of its connection the engine may use. */
+enum engine_hold {
+	ENGINE_RUN = 0,    /* everything */
+	ENGINE_PAUSE = 1,  /* no new client messages (replies still go out) */
+	ENGINE_FREEZE = 2, /* no I/O at all: its state was saved */
+};
+
+void engine_hold(struct engine *e, enum engine_hold h);
+
+/**
+ * At a message boundary: no message held for a quiesce, none deferred,
+ * no handler running, no teardown in progress.
+ */
+bool engine_at_rest(const struct engine *e);
+
+/* What a connection's engine state is beyond its transport. */
+struct engine_state {
+	int conn;              /* the connection state; 0: no client */
+	struct caps peer;      /* what the client announced */
+	uint32_t peer_fds;
+	uint32_t peer_xfer;
+	uint16_t next_id;      /* of our own requests */
+	bool notify_connected;
+};
+
+bool engine_state_idle(const struct engine_state *st);
+/** A state a peer may have sent (no client, negotiating, ready). */
+bool engine_state_valid(const struct engine_state *st);
+
+/** The connection's state and transport (borrowed; NULL with no client). */
+void engine_save(const struct engine *e, struct engine_state *st,
+		 struct transport **t);
+
+/** A transport for a continued connection, with this engine's limits. */
+int engine_transport_restore(struct engine *e, int fd,
+			     const struct transport_saved_in *in,
+			     struct transport **out);
+
+/** Serve @t (taken) in state @st, as the old process left it. -EINVAL. */
+int engine_restore(struct engine *e, const struct engine_state *st,
+		   struct transport *t);
+
+/**
+ * The new process has the connection: close ours without a teardown (no
+ * device callbacks, nothing sent).
+ */
+void engine_forget(struct engine *e);
 
 #endif /* VUS_ENGINE_H */

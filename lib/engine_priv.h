@@ -126,6 +126,7 @@ struct engine {
 	engine_idle_fn *idle_fn;
 	void *idle_opaque;
 	struct engine_stats st;
+	enum engine_hold hold; /* a hand-over holds the connection still */
 };
 
 /* engine_cmds.c */
@@ -145,6 +146,8 @@ void *engine_reply_tail(struct reply *r, size_t len);
 uint32_t engine_argsz(const struct msg *m);
 
 /* engine.c */
+/** Watch the connection for what it can handle now (and the hold allows). */
+void engine_update_events(struct engine *e);
 /** Whole numbers of regions/IRQ indexes the client sees. */
 uint32_t engine_num_regions(const struct engine *e);
 uint32_t engine_num_irqs(const struct engine *e);

@@ -468,6 +468,82 @@ void irq_get_stats(struct irq_table *it, uint32_t index,
 					__ATOMIC_RELAXED);
 }
 
+int irq_vec_save(struct irq_table *it, uint32_t index, uint32_t vector,
+		 struct irq_vec_state *out)
+{
+	struct irq_vec *v = vec(it, index, vector);
+
+	if (v == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&it->lock);
+	*out = (struct irq_vec_state){
+		.masked = v->masked, .pending = v->pending, .level = v->level,
+		.trigger = v->trigger_fd, .mask = v->mask_w.fd,
+		.unmask = v->unmask_w.fd,
+	};
+	pthread_mutex_unlock(&it->lock);
+	return 0;
+}
+
+/* Watch a mask or unmask eventfd; @fd taken, also on error. */
+static int watch_take(struct irq_table *it, struct watch *w, int fd)
+{
+	int ret;
+
+	w->fd = fd;
+	if (fd < 0 || it->loop == NULL)
+		return 0;
+	ret = loop_add(it->loop, w);
+	if (ret < 0)
+		close_fd(&w->fd);
+	return ret;
+}
+
+int irq_vec_load(struct irq_table *it, uint32_t index, uint32_t vector,
+		 struct irq_vec_state *in)
+{
+	struct irq_vec *v = vec(it, index, vector);
+	int ret;
+
+	if (v == NULL || v->trigger_fd >= 0 || v->mask_w.fd >= 0 ||
+	    v->unmask_w.fd >= 0) {
+		close_fd(&in->trigger);
+		close_fd(&in->mask);
+		close_fd(&in->unmask);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&it->lock);
+	v->masked = in->masked;
+	v->pending = in->pending;
+	v->level = in->level;
+	v->trigger_fd = in->trigger;
+	pthread_mutex_unlock(&it->lock);
+	in->trigger = -1;
+	ret = watch_take(it, &v->mask_w, in->mask);
+	in->mask = -1;
+	if (ret == 0)
+		ret = watch_take(it, &v->unmask_w, in->unmask);
+	else
+		close_fd(&in->unmask);
+	in->unmask = -1;
+	notify(it, index, vector, 1);
+	return ret;
+}
+
+void irq_hold_mask_fds(struct irq_table *it, bool hold)
+{
+	for (uint32_t i = 0; i < IRQ_MAX_INDEX; i++) {
+		for (uint32_t j = 0; j < it->idx[i].count; j++) {
+			struct irq_vec *v = &it->idx[i].v[j];
+
+			if (v->mask_w.loop != NULL)
+				(void)loop_mod(&v->mask_w, hold ? 0 : EPOLLIN);
+			if (v->unmask_w.loop != NULL)
+				(void)loop_mod(&v->unmask_w, hold ? 0 : EPOLLIN);
+		}
+	}
+}
+
 void irq_set_state_cb(struct irq_table *it, vus_irq_state_fn *fn,
 		      vus_ctx *ctx, void *opaque)
 {

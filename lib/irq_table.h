@@ -92,6 +92,35 @@ void irq_drop_client(struct irq_table *it);
 /** Drop every eventfd and clear masks and pending (reset on disconnect). */
 void irq_reset(struct irq_table *it);
 
+/* Hand-over: one vector's state and the client's eventfds bound to it. */
+struct irq_vec_state {
+	bool masked;
+	bool pending;
+	bool level;
+	int trigger;  /* eventfds, -1 when unbound */
+	int mask;
+	int unmask;
+};
+
+/** The state of @vector of @index (fds borrowed). -EINVAL. */
+int irq_vec_save(struct irq_table *it, uint32_t index, uint32_t vector,
+		 struct irq_vec_state *out);
+
+/**
+ * Install a saved state into an unbound vector, firing nothing (the
+ * client was told what it needed to know by the old process). The fds
+ * are taken, also on error. -EINVAL, or loop_add's errno.
+ */
+int irq_vec_load(struct irq_table *it, uint32_t index, uint32_t vector,
+		 struct irq_vec_state *in);
+
+/**
+ * Stop (@hold) or resume watching the client's mask and unmask eventfds:
+ * during a hand-over their signals stay in the eventfds for whichever
+ * process serves next.
+ */
+void irq_hold_mask_fds(struct irq_table *it, bool hold);
+
 /* Device side; thread-safe. */
 int irq_trigger(struct irq_table *it, uint32_t index, uint32_t vector);
 int irq_set_level(struct irq_table *it, uint32_t index, uint32_t vector,

@@ -49,16 +49,7 @@ int recovery_inherit_take(const char *name)
 
 bool recovery_name_ok(const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > KEPT_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		      (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
-		      name[i] == '_' || name[i] == '-'))
-			return false;
-	return true;
+	return token_name_ok(name, KEPT_NAME_MAX);
 }
 
 int recovery_fd_name(char *buf, size_t len, const char *prefix,

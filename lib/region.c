@@ -36,6 +36,7 @@ struct region {
 	uint64_t fd_offset;
 	void *map;       /* our mapping of the backing, page-aligned */
 	size_t map_len;
+	int map_prot;
 	uint8_t *mem;    /* the region's first byte inside @map */
 	struct vus_mmap_area *areas;
 	uint32_t nr_areas;
@@ -164,9 +165,12 @@ static int map_backing(struct region *r)
 
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
 		 (off_t)r->fd_offset);
-	if (p == MAP_FAILED)
+	r->map_prot = PROT_READ | PROT_WRITE;
+	if (p == MAP_FAILED) {
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED, r->fd,
 			 (off_t)r->fd_offset);
+		r->map_prot = PROT_READ;
+	}
 	if (p == MAP_FAILED)
 		return -errno;
 	r->map = p;
@@ -186,6 +190,7 @@ static int set_backing(struct region *r, const struct vus_region_desc *d)
 {
 	int ret;
 
+	r->backing = d->backing;
 	switch (d->backing) {
 	case VUS_BACKING_NONE:
 		return d->mmap_areas == NULL && d->nr_mmap_areas == 0 && r->has_ops
@@ -426,6 +431,62 @@ bool region_migrates(const struct region_table *rt, uint32_t index,
 		return false;
 	*size = rt->r[index].size;
 	return true;
+}
+
+int region_backing(const struct region_table *rt, uint32_t index, int *fd,
+		   uint64_t *offset, uint64_t *size)
+{
+	const struct region *r;
+
+	if (!region_exists(rt, index) || rt->r[index].map == NULL)
+		return -ENOENT;
+	r = &rt->r[index];
+	if (fd != NULL)
+		*fd = r->fd;
+	if (offset != NULL)
+		*offset = r->fd_offset;
+	if (size != NULL)
+		*size = r->size;
+	return 0;
+}
+
+/* The old process's file must serve our mapping as ours did. */
+static int adopt_check(const struct region *r, int fd, uint64_t offset,
+		       uint64_t size)
+{
+	struct stat st;
+	int seals;
+
+	if (r->map == NULL || size != r->size || offset != r->fd_offset)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    !range_ok(offset, r->map_len, (uint64_t)st.st_size))
+		return -EINVAL;
+	/* Memory we made was sealed; what replaces it must be as well. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (r->backing == VUS_BACKING_MEM &&
+	    (seals < 0 || !(seals & F_SEAL_SHRINK)))
+		return -EINVAL;
+	return 0;
+}
+
+int region_adopt_backing(struct region_table *rt, uint32_t index, int fd,
+			 uint64_t offset, uint64_t size)
+{
+	struct region *r = region_exists(rt, index) ? &rt->r[index] : NULL;
+	int ret = r ? adopt_check(r, fd, offset, size) : -EINVAL;
+
+	/* At our address: pointers the device took stay valid. */
+	if (ret == 0 && mmap(r->map, r->map_len, r->map_prot,
+			     MAP_SHARED | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED)
+		ret = -errno;
+	if (ret < 0) {
+		close_fd(&fd);
+		return ret;
+	}
+	close_fd(&r->fd);
+	r->fd = fd;
+	return 0;
 }
 
 static int ioev_check(const struct region *r, const struct vus_ioeventfd *io)

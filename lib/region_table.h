@@ -105,6 +105,25 @@ bool region_migrates(const struct region_table *rt, uint32_t index,
 #define REGION_MIG_VERSION 1u
 extern const struct vus_mig_section_ops region_mig_ops;
 
+/**
+ * Hand-over: the file behind region @index's memory (borrowed), where the
+ * region starts in it and its size. Any pointer may be NULL. -ENOENT if
+ * the region has no backing memory.
+ */
+int region_backing(const struct region_table *rt, uint32_t index, int *fd,
+		   uint64_t *offset, uint64_t *size);
+
+/**
+ * Hand-over: make @fd (taken, also on error) the region's backing, mapped
+ * at the address of ours (so the device's pointers stay valid) with the
+ * same protection; our file is closed. The client's mappings of the old
+ * process's file then are the region again. -EINVAL: no backing, another
+ * size or offset, not a regular file large enough, or (library memory)
+ * not sealed against shrinking; or mmap's errno.
+ */
+int region_adopt_backing(struct region_table *rt, uint32_t index, int fd,
+			 uint64_t offset, uint64_t size);
+
 /** Add an ioeventfd (fd dup'd). Errors as vus_region_add_ioeventfd(). */
 int region_ioeventfd_add(struct region_table *rt, uint32_t index,
 			 const struct vus_ioeventfd *io);

@@ -474,7 +474,7 @@ VUS_EXPORT int vus_ctx_rpc_listen_fd(vus_ctx *ctx, int fd)
 	int ret = listen_check(ctx, &r);
 
 	if (ret == 0)
-		ret = ctx_unix_stream_check(fd, true);
+		ret = unix_stream_check(fd, true);
 	if (ret == 0)
 		ret = adopt(r, fd);
 	if (ret < 0)

@@ -84,6 +84,9 @@ int mig_section_save(struct migration *m, unsigned int i, struct mig_buf *b);
 int mig_section_apply(struct migration *m, unsigned int i, const void *p,
 		      size_t len, bool load);
 
+/** The device's identity for the stream header ("pci:...", "sysbus:..."). */
+void mig_identity(struct migration *m, char *buf, size_t len);
+
 /** Back to RUNNING with no session (DEVICE_RESET, client gone). */
 void mig_reset(struct migration *m);
 

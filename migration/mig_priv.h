@@ -42,18 +42,6 @@ struct migration {
 	bool in_overflow; /* a write went past max_stream_size: refuse it all */
 };
 
-struct vus_mig_out {
-	struct mig_buf *buf;
-};
-
-struct vus_mig_in {
-	const uint8_t *p;
-	size_t len;
-	size_t pos;
-};
-
-/** The device's identity for the stream header ("pci:...", "sysbus:..."). */
-void mig_identity(struct migration *m, char *buf, size_t len);
 
 /**
  * Append one record of section @s to the save session: its live part

@@ -27,19 +27,6 @@ void mig_identity(struct migration *m, char *buf, size_t len)
 		snprintf(buf, len, "generic");
 }
 
-static bool name_ok(const char *n)
-{
-	size_t len = n ? strlen(n) : 0;
-
-	if (len == 0 || len > MIG_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') ||
-		      n[i] == '.' || n[i] == '_' || n[i] == '-'))
-			return false;
-	return true;
-}
-
 static struct mig_section *find(struct migration *m, const char *name,
 				size_t len)
 {
@@ -58,7 +45,7 @@ static int insert(struct migration *m, unsigned int at, const char *name,
 	struct mig_section s = { .version = version, .opaque = opaque };
 	struct mig_section *n;
 
-	if (!name_ok(name) || version == 0 ||
+	if (!token_name_ok(name, MIG_NAME_MAX) || version == 0 ||
 	    copy_sized(&s.ops, sizeof(s.ops), ops) < 0 ||
 	    s.ops.save == NULL || s.ops.load == NULL)
 		return -EINVAL;

@@ -83,13 +83,20 @@ static int put_u32(struct mig_buf *b, uint32_t v)
 
 int mig_stream_header(struct mig_buf *b, const char *identity, uint32_t compat)
 {
+	return mig_stream_header_as(b, MIG_STREAM_MAGIC, MIG_STREAM_FORMAT,
+				    identity, compat);
+}
+
+int mig_stream_header_as(struct mig_buf *b, const char *magic, uint32_t format,
+			 const char *identity, uint32_t compat)
+{
 	size_t n = strlen(identity);
 	int ret;
 
 	if (n == 0 || n > MIG_IDENTITY_MAX)
 		return -EINVAL;
-	ret = mig_buf_put(b, MIG_STREAM_MAGIC, 8);
-	ret = ret ? ret : put_u32(b, MIG_STREAM_FORMAT);
+	ret = mig_buf_put(b, magic, 8);
+	ret = ret ? ret : put_u32(b, format);
 	ret = ret ? ret : put_u32(b, compat);
 	ret = ret ? ret : put_u16(b, (uint16_t)n);
 	return ret ? ret : mig_buf_put(b, identity, n);
@@ -178,17 +185,18 @@ static bool printable(const uint8_t *s, size_t n)
 	return n > 0;
 }
 
-static int parse_header(struct cur *c, struct mig_parsed *out)
+static int parse_header(struct cur *c, const char *want_magic,
+			uint32_t want_format, struct mig_parsed *out)
 {
 	uint8_t magic[8], l[2];
 	uint32_t format;
 	size_t n;
 
-	if (!take(c, magic, 8) || memcmp(magic, MIG_STREAM_MAGIC, 8) != 0)
+	if (!take(c, magic, 8) || memcmp(magic, want_magic, 8) != 0)
 		return -EBADMSG;
 	if (!take_u32(c, &format))
 		return -EBADMSG;
-	if (format != MIG_STREAM_FORMAT)
+	if (format != want_format)
 		return -EPROTONOSUPPORT;
 	if (!take_u32(c, &out->compat) || !take(c, l, 2))
 		return -EBADMSG;
@@ -268,11 +276,18 @@ static int parse_records(struct cur *c, struct mig_parsed *out)
 
 int mig_stream_parse(const uint8_t *p, size_t len, struct mig_parsed *out)
 {
+	return mig_stream_parse_as(p, len, MIG_STREAM_MAGIC, MIG_STREAM_FORMAT,
+				   out);
+}
+
+int mig_stream_parse_as(const uint8_t *p, size_t len, const char *magic,
+			uint32_t format, struct mig_parsed *out)
+{
 	struct cur c = { .p = p, .len = len };
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = parse_header(&c, out);
+	ret = parse_header(&c, magic, format, out);
 	if (ret == 0)
 		ret = parse_records(&c, out);
 	if (ret < 0)

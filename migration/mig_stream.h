@@ -58,9 +58,31 @@ uint32_t mig_crc32c(uint32_t crc, const void *data, size_t len);
 /** The same, always with the portable table (for tests). */
 uint32_t mig_crc32c_table(uint32_t crc, const void *data, size_t len);
 
+/*
+ * Where section callbacks write (vus_mig_put_*) and read (vus_mig_get_*):
+ * a buffer, or bytes with a cursor. Other streams in this format (the
+ * hand-over's records) use them too.
+ */
+struct vus_mig_out {
+	struct mig_buf *buf;
+};
+
+struct vus_mig_in {
+	const uint8_t *p;
+	size_t len;
+	size_t pos;
+};
+
 /** Write the header. */
 int mig_stream_header(struct mig_buf *b, const char *identity,
 		      uint32_t compat);
+
+/**
+ * The same framing under another @magic (8 bytes) and @format, for
+ * streams that are not migration streams (lib/ho_stream.c).
+ */
+int mig_stream_header_as(struct mig_buf *b, const char *magic, uint32_t format,
+			 const char *identity, uint32_t compat);
 
 /**
  * Start a section record: writes its head with a zero length and returns
@@ -99,6 +121,10 @@ struct mig_parsed {
  * truncation), -EPROTONOSUPPORT for another format version, -ENOMEM.
  */
 int mig_stream_parse(const uint8_t *p, size_t len, struct mig_parsed *out);
+
+/** mig_stream_parse() of a stream written by mig_stream_header_as(). */
+int mig_stream_parse_as(const uint8_t *p, size_t len, const char *magic,
+			uint32_t format, struct mig_parsed *out);
 void mig_parsed_free(struct mig_parsed *pp);
 
 #endif /* VUS_MIG_STREAM_H */

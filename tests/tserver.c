@@ -129,12 +129,12 @@ static int mig_load(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t version)
 	return vus_mig_get(in, ((struct tdev *)o)->regs, 8);
 }
 
-static void setup_migration(struct tserver *s)
+static void setup_migration(struct tserver *s, uint32_t compat)
 {
 	static const struct vus_mig_section_ops ops = {
 		.struct_size = sizeof(ops), .save = mig_save, .load = mig_load };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc),
-				     .compat_version = 1 };
+				     .compat_version = compat ? compat : 1 };
 
 	assert_int_equal(vus_mig_setup(s->ctx, &mc), 0);
 	assert_int_equal(vus_mig_add_section(s->ctx, "regs", 1, &ops, &s->dev), 0);
@@ -191,7 +191,10 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 	assert_int_equal(vus_irq_setup(s->ctx, 1, 4, 0), 0);
 	assert_int_equal(vus_ctx_set_device_ops(s->ctx, &ops, &s->dev), 0);
 	if (o->with_migration)
-		setup_migration(s);
+		setup_migration(s, o->compat);
+	if (o->handover_ops != NULL)
+		assert_int_equal(vus_ctx_set_handover_ops(s->ctx, o->handover_ops,
+							  &s->dev), 0);
 }
 
 static void *server_main(void *arg)
@@ -224,6 +227,8 @@ void tserver_start(struct tserver *s, const struct tserver_opts *o)
 	setup_device(s, o);
 	assert_int_equal(vus_ctx_realize(s->ctx), 0);
 	s->peer = -1;
+	if (o->no_serve)
+		return;
 	if (o->listen_path != NULL) {
 		assert_int_equal(vus_ctx_listen(s->ctx, o->listen_path), 0);
 	} else if (o->listen_fd > 0) {
@@ -248,6 +253,21 @@ int tserver_join(struct tserver *s)
 		s->running = false;
 	}
 	return s->run_ret;
+}
+
+void tserver_pause(struct tserver *s)
+{
+	if (!s->running)
+		return;
+	vus_ctx_stop(s->ctx);
+	(void)tserver_join(s);
+}
+
+void tserver_resume(struct tserver *s)
+{
+	assert_false(s->running);
+	assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
+	s->running = true;
 }
 
 void tserver_stop(struct tserver *s)

@@ -60,6 +60,10 @@ struct tserver_opts {
 	/* More doorbells on region 0: 4 bytes each from 0x400, one eventfd. */
 	unsigned int extra_doorbells;
 	bool with_migration; /* vus_mig_setup(), one 8-byte section */
+	uint32_t compat;     /* its compatibility version; 0: 1 */
+	/* Realize only: a new process that will take a device over. */
+	bool no_serve;
+	const struct vus_handover_ops *handover_ops; /* opaque: &dev */
 	bool reset_on_disconnect; /* VUS_CTX_RESET_ON_DISCONNECT */
 	vus_log_fn *log_fn;  /* NULL: silenced */
 	int log_level;       /* with log_fn */
@@ -71,6 +75,11 @@ void tserver_start(struct tserver *s, const struct tserver_opts *o);
 void tserver_stop(struct tserver *s);
 /** Wait for the server thread to end by itself; returns its result. */
 int tserver_join(struct tserver *s);
+
+/** Stop the server thread (vus_ctx_stop), so the test may use the context. */
+void tserver_pause(struct tserver *s);
+/** Serve on a (new) thread again. */
+void tserver_resume(struct tserver *s);
 
 /** Connect the raw peer to the listening path (and negotiate unless told). */
 void peer_connect(struct tserver *s, const char *path, bool negotiate);

@@ -119,6 +119,8 @@ void sample_cli_usage(FILE *f, int col)
 		{ "--reset-on-disconnect", "reset the device when its client leaves" },
 		{ "", "(default: keep its state for the next client)" },
 		{ "--print-capabilities", "print what this program offers (JSON), exit" },
+		{ "--take-over RPC_PATH", "replace the server managed at RPC_PATH:" },
+		{ "", "take its device, client and options over" },
 	};
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)

@@ -99,10 +99,34 @@ void sample_log_sink(void *opaque, int level, const char *msg);
 int sample_cli_recovery(vus_ctx *ctx, const struct sample_cli *c);
 
 /**
- * Serve the management plane at --rpc-path if given, then listen at
- * --socket-path or on the --fd socket. 0 or -errno.
+ * Start serving: the management plane at --rpc-path if given, then listen
+ * at --socket-path or on the --fd socket; or, with --take-over, take the
+ * device over from the running server (both its listeners come with it).
+ * Then give the effective command line as the hand-over configuration,
+ * for the next process. 0 or -errno.
  */
 int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c);
+
+/*
+ * --take-over RPC_PATH (sample_takeover.c). First thing in main():
+ * sample_takeover_prepare() replaces the command line by the running
+ * server's followed by ours (without --take-over), having asked that
+ * server for the hand-over; without --take-over it changes nothing.
+ * sample_taking_over() then says whether to take back-end fds from the
+ * old process instead of opening them; sample_cli_listen() completes the
+ * take-over. Any failure before that: sample_takeover_abort() (the old
+ * server carries on). sample_takeover_free() at the end.
+ */
+int sample_takeover_prepare(int *argc, char ***argv);
+bool sample_taking_over(void);
+int sample_takeover_serve(vus_ctx *ctx);
+void sample_takeover_abort(const char *why);
+void sample_takeover_free(void);
+
+/* A command line as a JSON array of strings, and back (sample_args.c). */
+int sample_args_to_json(int argc, char *const *argv, char **out);
+int sample_args_from_json(const char *json, int *argc, char ***argv);
+void sample_args_free(int argc, char **argv);
 
 /**
  * Adds what a sample's own code (back-ends, threads) needs once it

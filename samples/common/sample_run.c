@@ -37,18 +37,27 @@ int sample_cli_recovery(vus_ctx *ctx, const struct sample_cli *c)
  * a VMM or a script waits for), so is everything else. */
 int sample_cli_listen(vus_ctx *ctx, const struct sample_cli *c)
 {
+	bool taking = sample_taking_over();
 	int ret = 0;
 
-	if (c->rpc_path != NULL) {
+	/* Taking over: both listeners come with the device. */
+	if (taking)
+		ret = sample_takeover_serve(ctx);
+	if (ret == 0 && c->rpc_path != NULL) {
 		ret = vus_ctx_rpc_listen(ctx, c->rpc_path);
+		if (ret == -EEXIST && taking)
+			ret = 0;
 		if (ret < 0) {
 			fprintf(stderr, "--rpc-path %s: %s\n", c->rpc_path,
 				strerror(-ret));
 			return ret;
 		}
 	}
-	return c->socket_path ? vus_ctx_listen(ctx, c->socket_path)
-			      : vus_ctx_listen_fd(ctx, c->listen_fd);
+	if (taking || ret < 0)
+		return ret;
+	ret = c->socket_path ? vus_ctx_listen(ctx, c->socket_path)
+			     : vus_ctx_listen_fd(ctx, c->listen_fd);
+	return ret ? ret : sample_takeover_serve(ctx);
 }
 
 int sample_allow_all(vus_sandbox *sb, const long *nrs, size_t n)

@@ -456,8 +456,37 @@ static int open_kind(struct backend *b, const char *spec)
 	return -EINVAL;
 }
 
-int backend_open(struct backend **out, vus_ctx *ctx,
-		 const struct backend_config *cfg)
+/* The kind @spec names, without opening anything (a hand-over). */
+static int prepare_kind(struct backend *b, const char *spec)
+{
+	static const struct {
+		const char *prefix;
+		enum kind kind;
+	} kinds[] = {
+		{ "stdio", BE_STDIO }, { "pty", BE_PTY }, { "unix:", BE_UNIX },
+		{ "unix-listen:", BE_LISTEN },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t n = strlen(kinds[i].prefix);
+
+		if (strncmp(spec, kinds[i].prefix, n) != 0 ||
+		    (kinds[i].prefix[n - 1] != ':' && spec[n] != '\0'))
+			continue;
+		b->kind = kinds[i].kind;
+		if (b->kind == BE_STDIO)
+			return open_stdio(b);
+		if (b->kind == BE_LISTEN) {
+			b->listen_path = strdup(spec + n);
+			return b->listen_path ? 0 : -ENOMEM;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int backend_new(struct backend **out, vus_ctx *ctx,
+		       const struct backend_config *cfg, bool prepare)
 {
 	struct backend *b = calloc(1, sizeof(*b));
 	int ret;
@@ -472,7 +501,9 @@ int backend_open(struct backend **out, vus_ctx *ctx,
 	watch_init(&b->out, -1, TAG_OUT);
 	watch_init(&b->listen, -1, TAG_LISTEN);
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
-	ret = b->epfd < 0 ? -errno : open_kind(b, cfg->spec);
+	ret = b->epfd < 0 ? -errno
+			  : prepare ? prepare_kind(b, cfg->spec)
+				    : open_kind(b, cfg->spec);
 	if (ret == 0) {
 		rewatch(b);
 		ret = vus_ctx_add_fd(ctx, b->epfd, EPOLLIN, on_epoll, b);
@@ -483,6 +514,69 @@ int backend_open(struct backend **out, vus_ctx *ctx,
 	}
 	*out = b;
 	return 0;
+}
+
+int backend_open(struct backend **out, vus_ctx *ctx,
+		 const struct backend_config *cfg)
+{
+	return backend_new(out, ctx, cfg, false);
+}
+
+int backend_prepare(struct backend **out, vus_ctx *ctx,
+		    const struct backend_config *cfg)
+{
+	return backend_new(out, ctx, cfg, true);
+}
+
+/* ---- hand-over ---- */
+
+int backend_save_fds(struct backend *b, vus_handover_fds *h)
+{
+	int ret = 0;
+
+	if (b->kind != BE_STDIO && b->in.fd >= 0)
+		ret = vus_handover_put_fd(h, "line", b->in.fd, b->kind == BE_PTY
+					  ? VUS_FD_TTY : VUS_FD_SOCKET);
+	if (ret == 0 && b->pty_slave >= 0)
+		ret = vus_handover_put_fd(h, "slave", b->pty_slave, VUS_FD_TTY);
+	if (ret == 0 && b->listen.fd >= 0)
+		ret = vus_handover_put_fd(h, "listen", b->listen.fd,
+					  VUS_FD_SOCKET);
+	return ret;
+}
+
+int backend_load_fds(struct backend *b, vus_handover_fds *h)
+{
+	int line = vus_handover_take_fd(h, "line");
+	int listen_fd = vus_handover_take_fd(h, "listen");
+
+	b->pty_slave = vus_handover_take_fd(h, "slave");
+	if (b->pty_slave < 0)
+		b->pty_slave = -1;
+	/* A pty has its line, a listener may be waiting for its next peer. */
+	if ((b->kind == BE_PTY && (line < 0 || b->pty_slave < 0)) ||
+	    (b->kind == BE_UNIX && line < 0) ||
+	    (b->kind == BE_LISTEN && listen_fd < 0)) {
+		if (line >= 0)
+			close(line);
+		if (listen_fd >= 0)
+			close(listen_fd);
+		return -ENOENT;
+	}
+	if (line >= 0) {
+		watch_init(&b->in, line, TAG_IN);
+		watch_init(&b->out, line, TAG_OUT);
+	}
+	if (listen_fd >= 0)
+		watch_init(&b->listen, listen_fd, TAG_LISTEN);
+	rewatch(b);
+	return 0;
+}
+
+void backend_keep_path(struct backend *b)
+{
+	free(b->listen_path);
+	b->listen_path = NULL;
 }
 
 static void restore_stdio(struct backend *b)

@@ -57,6 +57,28 @@ struct backend_config {
 int backend_open(struct backend **out, vus_ctx *ctx,
 		 const struct backend_config *cfg);
 
+/**
+ * As backend_open() without opening anything: for a process that takes
+ * the device over and gets the line's fds from the old one (then
+ * backend_load_fds()). A unix-listen path is removed at close as if we
+ * had bound it. -EINVAL for an unknown spec.
+ */
+int backend_prepare(struct backend **out, vus_ctx *ctx,
+		    const struct backend_config *cfg);
+
+/**
+ * Hand-over: put the line's fds ("line": the pty master or the socket
+ * peer, "slave": the pty's slave we hold, "listen": a unix-listen
+ * socket). stdio has none: the new process uses its own. 0 or -errno.
+ */
+int backend_save_fds(struct backend *b, vus_handover_fds *h);
+
+/** Take what backend_save_fds() put, into a prepared backend. 0, -errno. */
+int backend_load_fds(struct backend *b, vus_handover_fds *h);
+
+/** Another process uses our fds now: remove nothing at close. */
+void backend_keep_path(struct backend *b);
+
 /** Stop watching, close what the backend opened, restore the terminal. */
 void backend_close(struct backend *b);
 

@@ -151,7 +151,9 @@ static int start(const struct opts *o, vus_ctx *ctx, struct port *port,
 		ret = vus_ctx_realize(ctx);
 	if (ret == 0) {
 		what = "backend";
-		ret = backend_open(be, ctx, &bc);
+		/* Taking over, its fds come with the running server's state. */
+		ret = sample_taking_over() ? backend_prepare(be, ctx, &bc)
+					   : backend_open(be, ctx, &bc);
 	}
 	if (ret == 0) {
 		port_attach(port, *be);
@@ -222,12 +224,18 @@ static int serve(const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o;
+	int ret;
 
+	if (sample_takeover_prepare(&argc, &argv) < 0)
+		return 1;
 	if (parse_opts(argc, argv, &o) < 0) {
 		usage(stderr);
+		sample_takeover_free();
 		return 2;
 	}
 	/* A backend peer that leaves must not kill us on the next write. */
 	signal(SIGPIPE, SIG_IGN);
-	return serve(&o) < 0 ? 1 : 0;
+	ret = serve(&o);
+	sample_takeover_free();
+	return ret < 0 ? 1 : 0;
 }

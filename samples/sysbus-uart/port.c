@@ -213,8 +213,38 @@ static int describe(struct port *p, const struct port_config *cfg)
 	return ret;
 }
 
+/* A hand-over: the line's fds go to (or come from) the other process. */
+static int save_fds(void *opaque, vus_handover_fds *h)
+{
+	struct port *p = opaque;
+
+	return p->be ? backend_save_fds(p->be, h) : 0;
+}
+
+static int load_fds(void *opaque, vus_handover_fds *h)
+{
+	struct port *p = opaque;
+	int ret = p->be ? backend_load_fds(p->be, h) : -EINVAL;
+
+	if (ret == 0)
+		port_sync(p);
+	return ret;
+}
+
+static void handed_over(void *opaque)
+{
+	struct port *p = opaque;
+
+	if (p->be != NULL)
+		backend_keep_path(p->be);
+}
+
 int port_setup(struct port *p, vus_ctx *ctx, const struct port_config *cfg)
 {
+	static const struct vus_handover_ops ho = {
+		.struct_size = sizeof(ho), .save_fds = save_fds,
+		.load_fds = load_fds, .handed_over = handed_over,
+	};
 	struct vus_device_ops dev = { .struct_size = sizeof(dev),
 				      .reset = on_reset };
 	uint64_t div;
@@ -230,6 +260,8 @@ int port_setup(struct port *p, vus_ctx *ctx, const struct port_config *cfg)
 	ret = describe(p, cfg);
 	if (ret == 0)
 		ret = vus_ctx_set_device_ops(ctx, &dev, p);
+	if (ret == 0)
+		ret = vus_ctx_set_handover_ops(ctx, &ho, p);
 	if (ret < 0)
 		return ret;
 	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

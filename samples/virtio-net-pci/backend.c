@@ -157,6 +157,57 @@ int backend_open_dgram(const char *bind_at, const char *peer_path,
 	return 0;
 }
 
+int backend_prepare(bool tap, bool vnet_hdr, const char *bind_path,
+		    const char *peer_path, struct backend **out)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+	int ret = 0;
+
+	if (b == NULL)
+		return -ENOMEM;
+	*b = (struct backend){ .kind = tap ? KIND_TAP : KIND_DGRAM, .fd = -1,
+			       .vnet_hdr = tap && vnet_hdr };
+	if (!tap)
+		ret = addrs_create(b, peer_path);
+	if (ret == 0 && !tap && bind_path != NULL) {
+		b->bound_path = strdup(bind_path);
+		ret = b->bound_path ? 0 : -ENOMEM;
+	}
+	if (ret < 0) {
+		backend_close(b);
+		return ret;
+	}
+	*out = b;
+	return 0;
+}
+
+int backend_adopt(struct backend *b, int fd)
+{
+	struct stat st;
+	int type = 0;
+	socklen_t len = sizeof(type);
+	bool ok = fstat(fd, &st) == 0;
+
+	if (ok && b->kind == KIND_TAP)
+		ok = S_ISCHR(st.st_mode);
+	else if (ok)
+		ok = S_ISSOCK(st.st_mode) &&
+		     getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		     type == SOCK_DGRAM;
+	if (!ok || b->fd >= 0) {
+		close(fd);
+		return -EINVAL;
+	}
+	b->fd = fd;
+	return 0;
+}
+
+void backend_keep_path(struct backend *b)
+{
+	free(b->bound_path);
+	b->bound_path = NULL;
+}
+
 void backend_close(struct backend *b)
 {
 	if (b == NULL)
@@ -176,6 +227,11 @@ void backend_close(struct backend *b)
 int backend_fd(const struct backend *b)
 {
 	return b->fd;
+}
+
+bool backend_is_tap(const struct backend *b)
+{
+	return b->kind == KIND_TAP;
 }
 
 int backend_take_error(struct backend *b)

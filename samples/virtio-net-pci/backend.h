@@ -41,10 +41,31 @@ int backend_open_tap(const char *name, bool vnet_hdr, struct backend **out);
 int backend_open_dgram(const char *bind_path, const char *peer_path,
 		       struct backend **out);
 
+/**
+ * A backend as the two above describe it, without its fd: for a process
+ * that takes the device over and gets the fd from the old one (then
+ * backend_adopt()). The dgram backend's @bind_path is the old process's:
+ * it is removed at close like one bound here. 0 or -errno.
+ */
+int backend_prepare(bool tap, bool vnet_hdr, const char *bind_path,
+		    const char *peer_path, struct backend **out);
+
+/**
+ * Take @fd (taken, also on error) as the prepared backend's: a character
+ * device for TAP, an AF_UNIX datagram socket otherwise (-EINVAL if not).
+ */
+int backend_adopt(struct backend *b, int fd);
+
+/** The backend's fd now belongs to another process too: keep its path. */
+void backend_keep_path(struct backend *b);
+
 /** Close the fd, remove the bound path. NULL is ignored. */
 void backend_close(struct backend *b);
 
 int backend_fd(const struct backend *b);
+
+/** Whether it is a TAP (else a datagram socket). */
+bool backend_is_tap(const struct backend *b);
 
 /**
  * After EPOLLERR/EPOLLHUP: 0 if the error was a passing one (a socket's

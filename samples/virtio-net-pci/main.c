@@ -196,6 +196,10 @@ static void print_stats(const struct vnet *n)
 
 static int open_backend(const struct opts *o, struct backend **be)
 {
+	/* Taking over: the running server's fd comes with its state. */
+	if (sample_taking_over())
+		return backend_prepare(o->tap != NULL, o->net.offloads, o->bind,
+				       o->peer, be);
 	if (o->tap != NULL)
 		return backend_open_tap(o->tap, o->net.offloads, be);
 	return backend_open_dgram(o->bind, o->peer, be);
@@ -270,11 +274,15 @@ int main(int argc, char **argv)
 	struct opts o;
 	int ret;
 
+	if (sample_takeover_prepare(&argc, &argv) < 0)
+		return 1;
 	if (parse_opts(argc, argv, &o) < 0) {
 		usage(stderr);
+		sample_takeover_free();
 		return 2;
 	}
 	ret = serve(&o);
+	sample_takeover_free();
 	if (ret < 0) {
 		fprintf(stderr, "vus-virtio-net-pci: %s\n", strerror(-ret));
 		return 1;

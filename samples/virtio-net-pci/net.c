@@ -404,6 +404,11 @@ static void backend_event(void *opaque, uint32_t events)
 	datapath_backend_event(opaque, events);
 }
 
+int vnet_watch_backend(struct vnet *n)
+{
+	return worker_watch(n->w, backend_fd(n->be), 0, backend_event, n);
+}
+
 /* Setup. */
 
 static int setup_worker(struct vnet *n)
@@ -421,8 +426,9 @@ static int setup_worker(struct vnet *n)
 			ret = worker_watch(n->w, vpci_kick_fd(n->pci, VNET_TXQ),
 					   EPOLLIN, tx_kick_event, n);
 	}
-	if (ret == 0)
-		ret = worker_watch(n->w, backend_fd(n->be), 0, backend_event, n);
+	/* Taking over, the backend's fd comes later (net_handover.c). */
+	if (ret == 0 && backend_fd(n->be) >= 0)
+		ret = vnet_watch_backend(n);
 	return ret;
 }
 
@@ -464,6 +470,8 @@ int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
 		ret = vnet_mig_setup(n);
 	if (ret == 0)
 		ret = vnet_rpc_setup(n);
+	if (ret == 0)
+		ret = vnet_handover_setup(n);
 	if (ret == 0)
 		ret = setup_worker(n);
 	if (ret < 0) {

@@ -78,6 +78,12 @@ int vnet_rpc_setup(struct vnet *n);
 /** net_mig.c: make the device migratable (before realize). 0 or -errno. */
 int vnet_mig_setup(struct vnet *n);
 
+/** net_handover.c: the backend's fd through a hand-over. 0 or -errno. */
+int vnet_handover_setup(struct vnet *n);
+
+/** Let the worker watch the backend (once it has its fd). */
+int vnet_watch_backend(struct vnet *n);
+
 /* datapath.c, worker thread. */
 void datapath_tx(struct vnet *n);
 void datapath_rx(struct vnet *n);

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dma_files: the files behind the client's mappings. One fd per distinct
+ * file is kept open, counted by the mappings that use it, so that a
+ * hand-over can give a new process what it needs to map the same memory
+ * again without keeping an fd per mapping (a vIOMMU guest maps thousands
+ * of ranges of one memfd). Context thread only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "dma_priv.h"
+
+void dma_files_init(struct dma_table *dt)
+{
+	for (uint32_t i = 0; i < DMA_MAX_FILES; i++)
+		dt->files[i].fd = -1;
+}
+
+void dma_files_close(struct dma_table *dt)
+{
+	for (uint32_t i = 0; i < DMA_MAX_FILES; i++)
+		close_fd(&dt->files[i].fd);
+}
+
+int32_t dma_file_keep(struct dma_table *dt, int fd)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL), free_slot = -1;
+
+	if (fl < 0 || fstat(fd, &st) < 0) {
+		close_fd(&fd);
+		return -1;
+	}
+	for (int i = 0; i < (int)DMA_MAX_FILES; i++) {
+		struct dma_file *f = &dt->files[i];
+
+		if (f->fd < 0) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (f->dev == (uint64_t)st.st_dev && f->ino == (uint64_t)st.st_ino &&
+		    f->accmode == (fl & O_ACCMODE)) {
+			close_fd(&fd);
+			f->refs++;
+			return i;
+		}
+	}
+	if (free_slot >= 0)
+		dt->files[free_slot] = (struct dma_file){
+			.dev = (uint64_t)st.st_dev, .ino = (uint64_t)st.st_ino,
+			.accmode = fl & O_ACCMODE, .fd = fd, .refs = 1,
+		};
+	else
+		close_fd(&fd);
+	return free_slot;
+}
+
+void dma_file_drop(struct dma_table *dt, const struct dma_map *m)
+{
+	if (m->file >= 0) {
+		struct dma_file *f = &dt->files[m->file];
+
+		if (--f->refs == 0)
+			close_fd(&f->fd);
+	} else if (m->map != NULL) {
+		dt->unkept--;
+	}
+}
+
+uint32_t dma_count(const struct dma_table *dt)
+{
+	return dt->n;
+}
+
+uint32_t dma_kept_files(const struct dma_table *dt)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < DMA_MAX_FILES; i++)
+		n += dt->files[i].fd >= 0;
+	return n;
+}
+
+int dma_save(const struct dma_table *dt, uint32_t i, struct dma_saved *out)
+{
+	const struct dma_map *m;
+
+	if (i >= dt->n)
+		return -ENOENT;
+	m = &dt->m[i];
+	if (m->map != NULL && m->file < 0)
+		return -EMFILE;
+	*out = (struct dma_saved){
+		.addr = m->addr, .size = m->last - m->addr + 1, .prot = m->prot,
+		.fd = m->file >= 0 ? dt->files[m->file].fd : -1,
+		.offset = m->offset,
+	};
+	return 0;
+}
