@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "ho.h"
 #include "log.h"
+#include "rpc_internal.h"
 
 struct ho_serve *ctx_ho(vus_ctx *ctx) { return ctx->ho; }
 void ctx_ho_set(vus_ctx *ctx, struct ho_serve *s) { ctx->ho = s; }
@@ -53,6 +54,7 @@ void ctx_listen_hold(vus_ctx *ctx, bool hold)
 void ctx_handed_over(vus_ctx *ctx)
 {
 	ctx->handed_over = true;
+	rpc_let_go(ctx);
 	if (ctx->ho_ops.handed_over != NULL)
 		ctx->ho_ops.handed_over(ctx->ho_opaque);
 	vus_ctx_stop(ctx);
@@ -117,19 +119,24 @@ VUS_EXPORT int vus_ctx_set_handover_timeout(vus_ctx *ctx, uint32_t ms)
 	return 0;
 }
 
+int ctx_handover_serve(vus_ctx *ctx, int fd)
+{
+	if (ctx == NULL || !ctx->realized || ctx->handed_over) {
+		close_fd(&fd);
+		return -EINVAL;
+	}
+	return ho_serve_start(ctx, fd);
+}
+
 VUS_EXPORT int vus_ctx_handover_serve_fd(vus_ctx *ctx, int fd)
 {
-	int ret = 0;
+	int ret = unix_stream_check(fd, false);
 
-	if (ctx == NULL || !ctx->realized || ctx->handed_over)
-		ret = -EINVAL;
-	if (ret == 0)
-		ret = unix_stream_check(fd, false);
 	if (ret < 0) {
 		close_fd(&fd);
 		return ret;
 	}
-	return ho_serve_start(ctx, fd);
+	return ctx_handover_serve(ctx, fd);
 }
 
 VUS_EXPORT int vus_handover_put_fd(vus_handover_fds *h, const char *name,

@@ -34,25 +34,21 @@ static void rang(struct watch *w, uint32_t events)
 		(void)efd_signal(d->dev_fd);
 }
 
-int doorbell_client_fd(struct doorbell **list, struct loop *loop,
-		       uint32_t region, unsigned int index, int dev_fd)
+/* Watch @fd (taken, also on error) as the client's end of a doorbell. */
+static int add(struct doorbell **list, struct loop *loop, uint32_t region,
+	       unsigned int index, int dev_fd, int fd)
 {
 	struct doorbell *d;
 	int ret;
 
-	for (d = *list; d != NULL; d = d->next)
-		if (d->region == region && d->index == index)
-			return d->w.fd;
+	if (fd < 0)
+		return -errno;
 	d = calloc(1, sizeof(*d));
-	if (d == NULL)
+	if (d == NULL) {
+		close_fd(&fd);
 		return -ENOMEM;
-	d->w = (struct watch){ .events = EPOLLIN, .cb = rang,
-			       .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
-	if (d->w.fd < 0) {
-		ret = -errno;
-		free(d);
-		return ret;
 	}
+	d->w = (struct watch){ .events = EPOLLIN, .cb = rang, .fd = fd };
 	ret = loop_add(loop, &d->w);
 	if (ret < 0) {
 		close_fd(&d->w.fd);
@@ -65,6 +61,58 @@ int doorbell_client_fd(struct doorbell **list, struct loop *loop,
 	d->next = *list;
 	*list = d;
 	return d->w.fd;
+}
+
+static struct doorbell *find(struct doorbell *list, uint32_t region,
+			     unsigned int index)
+{
+	for (; list != NULL; list = list->next)
+		if (list->region == region && list->index == index)
+			return list;
+	return NULL;
+}
+
+int doorbell_client_fd(struct doorbell **list, struct loop *loop,
+		       uint32_t region, unsigned int index, int dev_fd)
+{
+	struct doorbell *d = find(*list, region, index);
+
+	if (d != NULL)
+		return d->w.fd;
+	return add(list, loop, region, index, dev_fd,
+		   eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+int doorbell_adopt(struct doorbell **list, struct loop *loop, uint32_t region,
+		   unsigned int index, int dev_fd, int fd)
+{
+	int ret;
+
+	if (find(*list, region, index) != NULL) {
+		close_fd(&fd);
+		return -EEXIST;
+	}
+	ret = add(list, loop, region, index, dev_fd, fd);
+	return ret < 0 ? ret : 0;
+}
+
+int doorbell_get(const struct doorbell *list, unsigned int i,
+		 uint32_t *region, unsigned int *index, int *fd)
+{
+	for (; list != NULL && i > 0; i--)
+		list = list->next;
+	if (list == NULL)
+		return -ENOENT;
+	*region = list->region;
+	*index = list->index;
+	*fd = list->w.fd;
+	return 0;
+}
+
+void doorbell_hold(struct doorbell *list, bool hold)
+{
+	for (; list != NULL; list = list->next)
+		(void)loop_mod(&list->w, hold ? 0 : EPOLLIN);
 }
 
 void doorbell_close_all(struct doorbell **list)

@@ -11,6 +11,7 @@
 #ifndef VUS_DOORBELL_H
 #define VUS_DOORBELL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct loop;
@@ -24,6 +25,30 @@ struct doorbell;
  */
 int doorbell_client_fd(struct doorbell **list, struct loop *loop,
 		       uint32_t region, unsigned int index, int dev_fd);
+
+/**
+ * Crash recovery: entry @i of the list (any order, stable while the list
+ * does not change): its region, doorbell index and the client's eventfd
+ * (borrowed). -ENOENT past the end. Context thread.
+ */
+int doorbell_get(const struct doorbell *list, unsigned int i,
+		 uint32_t *region, unsigned int *index, int *fd);
+
+/**
+ * Crash recovery: make @fd (taken, also on error), the client's eventfd a
+ * dead process handed out, the client's end of doorbell @index of
+ * @region again. -EEXIST (that doorbell has one), -ENOMEM, loop_add's
+ * errno. Context thread.
+ */
+int doorbell_adopt(struct doorbell **list, struct loop *loop, uint32_t region,
+		   unsigned int index, int dev_fd, int fd);
+
+/**
+ * Hand-over: stop watching the client's eventfds (@hold), so that a ring
+ * stays counted in its eventfd for whoever watches it next, or watch them
+ * again. Context thread.
+ */
+void doorbell_hold(struct doorbell *list, bool hold);
 
 /** Stop forwarding and close every fd of *@list (the client is gone). */
 void doorbell_close_all(struct doorbell **list);

@@ -304,6 +304,7 @@ void engine_destroy(struct engine *e)
 	if (e == NULL)
 		return;
 	disconnect(e, -ECONNABORTED);
+	doorbell_close_all(&e->doorbells); /* adopted with no connection */
 	/* Destroy cannot wait: the owner has stopped its threads by now. */
 	if (e->state == CONN_TEARDOWN)
 		finish_teardown(e);

@@ -137,9 +137,21 @@ int engine_transport_restore(struct engine *e, int fd,
 int engine_restore(struct engine *e, const struct engine_state *st,
 		   struct transport *t);
 
+/** Entry @i of the client's doorbell eventfds (doorbell_get()). */
+int engine_doorbell_get(const struct engine *e, unsigned int i,
+			uint32_t *region, unsigned int *index, int *fd);
+
+/**
+ * The client's eventfd @fd (taken) for doorbell @index of region @region,
+ * as the old process handed it out; the device is kicked once. -EBADMSG
+ * (no such doorbell), doorbell_adopt()'s errors.
+ */
+int engine_doorbell_adopt(struct engine *e, uint32_t region,
+			  unsigned int index, int fd);
+
 /**
  * The new process has the connection: close ours without a teardown (no
- * device callbacks, nothing sent).
+ * device callbacks, nothing sent), and the client's doorbell eventfds.
  */
 void engine_forget(struct engine *e);
 

@@ -11,9 +11,12 @@
 
 #include "common.h"
 #include "ctx_internal.h"
+#include "doorbell.h"
+#include "efd.h"
 #include "engine_priv.h"
 #include "log.h"
 #include "loop.h"
+#include "region_table.h"
 
 bool engine_at_rest(const struct engine *e)
 {
@@ -29,6 +32,10 @@ void engine_hold(struct engine *e, enum engine_hold h)
 	enum engine_hold was = e->hold;
 
 	e->hold = h;
+	/* A ring while held stays in the client's eventfd for the next
+	 * process (or for us, should the hand-over fail). */
+	if ((h == ENGINE_RUN) != (was == ENGINE_RUN))
+		doorbell_hold(e->doorbells, h != ENGINE_RUN);
 	if (e->t == NULL || h == was)
 		return;
 	/* Frozen, not even a hang-up may make us act: out of the loop. */
@@ -110,8 +117,35 @@ int engine_restore(struct engine *e, const struct engine_state *st,
 	return 0;
 }
 
+int engine_doorbell_get(const struct engine *e, unsigned int i,
+			uint32_t *region, unsigned int *index, int *fd)
+{
+	return doorbell_get(e->doorbells, i, region, index, fd);
+}
+
+int engine_doorbell_adopt(struct engine *e, uint32_t region,
+			  unsigned int index, int fd)
+{
+	const struct region_ioev *ev = NULL;
+	unsigned int n = region < engine_num_regions(e)
+			 ? region_ioeventfds(ctx_regions(e->ctx), region, &ev) : 0;
+	int ret;
+
+	if (index >= n) {
+		close_fd(&fd);
+		return -EBADMSG;
+	}
+	ret = doorbell_adopt(&e->doorbells, ctx_loop(e->ctx), region, index,
+			     ev[index].fd, fd);
+	/* A ring the old device took in but never served: look again. */
+	if (ret == 0)
+		(void)efd_signal(ev[index].fd);
+	return ret;
+}
+
 void engine_forget(struct engine *e)
 {
+	doorbell_close_all(&e->doorbells); /* the new process's now */
 	if (e->t == NULL)
 		return;
 	loop_del(&e->w);

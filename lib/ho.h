@@ -192,6 +192,8 @@ struct ho_pending {
 	vus_ctx *ctx;
 	int listen_fd;
 	char *sock_path;       /* the old process's listen() made it */
+	int rpc_fd;            /* its management listener, or -1 */
+	char *rpc_path;
 	struct transport *conn;
 	struct engine_state engine;
 };
@@ -211,6 +213,12 @@ void ho_pending_free(struct ho_pending *pend);
 
 /* The old side (ho_serve.c). */
 
+/**
+ * vus_ctx_handover_serve_fd() on @fd (taken) known to be a connected
+ * AF_UNIX stream socket (the management plane's: no check, so a
+ * sandboxed server needs no getsockopt).
+ */
+int ctx_handover_serve(vus_ctx *ctx, int fd);
 /** Serve a hand-over request on connected @fd (taken). -EBUSY, -errno. */
 int ho_serve_start(vus_ctx *ctx, int fd);
 /** After each loop turn: a hand-over waiting for quiet goes on. */

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "mig.h"
 #include "region_table.h"
+#include "rpc_internal.h"
 
 /* A fd reference: *fd -1 for HO_NO_FD, else the fd taken from the table. */
 static int get_fd(struct ho_in *in, vus_mig_in *r, uint8_t kind, int *fd)
@@ -48,24 +49,38 @@ static int fail(struct ho_in *in, int err, const char *what)
 	return err;
 }
 
+/* A listener and the path it made (u16 length, no NUL; may be empty). */
+static int load_listener(struct ho_in *in, vus_mig_in *r, int *fd,
+			 char **path)
+{
+	uint16_t len;
+	int ret = get_fd(in, r, HO_FD_LISTEN, fd);
+
+	if (ret == 0 && (vus_mig_get_u16(r, &len) < 0 ||
+			 vus_mig_remaining(r) < len))
+		ret = -EBADMSG;
+	if (ret == 0 && len > 0) {
+		*path = calloc(1, (size_t)len + 1);
+		ret = *path ? vus_mig_get(r, *path, len) : -ENOMEM;
+		if (ret == 0 && strlen(*path) != len)
+			ret = -EBADMSG;
+	}
+	return ret;
+}
+
 static int load_ctx(struct ho_in *in, struct ho_pending *pend)
 {
 	vus_mig_in r;
-	uint16_t len;
 	int ret = ho_in_record(in, "ctx", &r);
 
-	ret = ret ? ret : get_fd(in, &r, HO_FD_LISTEN, &pend->listen_fd);
-	if (ret == 0 && (vus_mig_get_u16(&r, &len) < 0 ||
-			 vus_mig_remaining(&r) != len))
+	ret = ret ? ret : load_listener(in, &r, &pend->listen_fd,
+					&pend->sock_path);
+	/* The management listener (an old process without one: nothing). */
+	if (ret == 0 && vus_mig_remaining(&r) > 0)
+		ret = load_listener(in, &r, &pend->rpc_fd, &pend->rpc_path);
+	if (ret == 0 && vus_mig_remaining(&r) != 0)
 		ret = -EBADMSG;
-	if (ret == 0 && len > 0) {
-		pend->sock_path = calloc(1, (size_t)len + 1);
-		ret = pend->sock_path ? vus_mig_get(&r, pend->sock_path, len)
-				      : -ENOMEM;
-		if (ret == 0 && strlen(pend->sock_path) != len)
-			ret = -EBADMSG;
-	}
-	return ret < 0 ? fail(in, ret, "the listening socket") : 0;
+	return ret < 0 ? fail(in, ret, "the listening sockets") : 0;
 }
 
 static int load_caps(vus_mig_in *r, struct caps *c)
@@ -406,6 +421,31 @@ static int load_irq(struct ho_in *in, vus_ctx *ctx)
 	return ret < 0 ? fail(in, ret, "the interrupt state") : 0;
 }
 
+/* The client's doorbell eventfds, each on the new device's doorbell. */
+static int load_doorbells(struct ho_in *in, vus_ctx *ctx)
+{
+	vus_mig_in r;
+	uint32_t n = 0;
+	int ret = ho_in_record(in, "doorbells", &r);
+
+	ret = ret ? ret : vus_mig_get_u32(&r, &n);
+	for (uint32_t i = 0; ret == 0 && i < n; i++) {
+		uint32_t region = 0, index = 0;
+		int fd = -1;
+
+		ret = vus_mig_get_u32(&r, &region);
+		ret = ret ? ret : vus_mig_get_u32(&r, &index);
+		ret = ret ? ret : get_fd(in, &r, HO_FD_EVENTFD, &fd);
+		if (ret == 0 && fd < 0)
+			ret = -EBADMSG;
+		ret = ret ? ret : engine_doorbell_adopt(ctx_engine(ctx), region,
+							index, fd);
+	}
+	if (ret == 0 && vus_mig_remaining(&r) != 0)
+		ret = -EBADMSG;
+	return ret < 0 ? fail(in, ret, "the doorbells") : 0;
+}
+
 int ho_state_load(vus_ctx *ctx, struct ho_in *in, struct ho_pending *pend)
 {
 	int ret;
@@ -420,7 +460,8 @@ int ho_state_load(vus_ctx *ctx, struct ho_in *in, struct ho_pending *pend)
 	ret = ret ? ret : load_regions(in, ctx);
 	ret = ret ? ret : load_devfds(in, ctx);
 	ret = ret ? ret : load_mig(in, ctx);
-	return ret ? ret : load_irq(in, ctx);
+	ret = ret ? ret : load_irq(in, ctx);
+	return ret ? ret : load_doorbells(in, ctx);
 }
 
 int ho_state_activate(vus_ctx *ctx, struct ho_pending *pend)
@@ -431,6 +472,16 @@ int ho_state_activate(vus_ctx *ctx, struct ho_pending *pend)
 		ret = ctx_adopt_listener(ctx, pend->listen_fd, pend->sock_path);
 		pend->listen_fd = -1;
 		pend->sock_path = NULL;
+	}
+	/* Past the commit: a failure here costs management, not the device. */
+	if (ret == 0 && pend->rpc_fd >= 0) {
+		int r = rpc_adopt_listener(ctx, pend->rpc_fd, pend->rpc_path);
+
+		if (r < 0)
+			log_msg(ctx_log(ctx), VUS_LOG_ERR, "the management "
+				"socket was not taken over: %s", strerror(-r));
+		pend->rpc_fd = -1;
+		pend->rpc_path = NULL;
 	}
 	if (ret == 0 && pend->conn != NULL) {
 		ret = engine_restore(ctx_engine(ctx), &pend->engine, pend->conn);
@@ -450,6 +501,9 @@ void ho_pending_free(struct ho_pending *pend)
 	close_fd(&pend->listen_fd);
 	free(pend->sock_path);
 	pend->sock_path = NULL;
+	close_fd(&pend->rpc_fd);
+	free(pend->rpc_path);
+	pend->rpc_path = NULL;
 	transport_destroy(pend->conn);
 	pend->conn = NULL;
 }

@@ -6,7 +6,8 @@
  * connection carries the binary hand-over channel (ho.h): the management
  * plane reads a line at a time and never past its newline, so the first
  * byte after the request is the channel's. An error answer (another
- * hand-over running, ...) ends it there.
+ * hand-over running, ...) ends it there. The old side's method is one of
+ * the management plane's standard ones (lib/rpc_methods.c lists it).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +19,10 @@
 
 #include "caps.h"
 #include "common.h"
+#include "ctx_internal.h"
 #include "ho.h"
+#include "log.h"
+#include "rpc_internal.h"
 
 #define HO_RPC_REQUEST \
 	"{\"jsonrpc\":\"2.0\",\"method\":\"vus.handover\",\"params\":{\"protocol\":1},\"id\":1}\n"
@@ -154,4 +158,54 @@ VUS_EXPORT int vus_takeover_begin(const char *rpc_path,
 		return ret;
 	}
 	return vus_takeover_begin_fd(fd, cfg, out);
+}
+
+/* Old side: "vus.handover". */
+
+const struct vus_rpc_param ho_rpc_params[1] = { {
+	.struct_size = sizeof(struct vus_rpc_param), .name = "protocol",
+	.type = VUS_RPC_UINT, .required = true, .umax = UINT32_MAX,
+	.summary = "the hand-over protocol the calling process speaks",
+} };
+
+/* The reply is out: the connection now carries the hand-over. */
+static void ho_rpc_detached(void *opaque, int fd)
+{
+	vus_ctx *ctx = opaque;
+	int ret;
+
+	if (fd < 0)
+		return; /* the new process went away first */
+	ret = ctx_handover_serve(ctx, fd);
+	if (ret < 0)
+		log_msg(ctx_log(ctx), VUS_LOG_ERR, "hand-over refused: %s",
+			strerror(-ret));
+}
+
+int ho_rpc_handover(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
+		    vus_rpc_out *res)
+{
+	uint64_t proto = 0;
+	int ret;
+
+	(void)opaque;
+	(void)vus_rpc_get_uint(req, "protocol", &proto);
+	if (proto != HO_PROTOCOL) {
+		vus_rpc_set_error(req, "hand-over protocol %llu asked, this "
+				  "server speaks %u", (unsigned long long)proto,
+				  HO_PROTOCOL);
+		return -EPROTONOSUPPORT;
+	}
+	if (ctx_ho(ctx) != NULL || vus_ctx_handed_over(ctx)) {
+		vus_rpc_set_error(req, "another hand-over is running");
+		return -EBUSY;
+	}
+	ret = rpc_detach_conn(req, ho_rpc_detached, ctx);
+	if (ret < 0) {
+		vus_rpc_set_error(req, "a hand-over is a call of its own (not "
+				  "a notification, not in a batch)");
+		return ret;
+	}
+	(void)vus_rpc_out_uint(res, "protocol", HO_PROTOCOL);
+	return 0;
 }

@@ -7,7 +7,8 @@
  * nothing changes while this runs; every fd stays open (borrowed) until
  * the stream is sent, because the old process may still resume.
  *
- *   ctx      u32 listener | u16 len | socket path (empty if inherited)
+ *   ctx      u32 listener | u16 len | socket path (empty if inherited) |
+ *            u32 management listener | u16 len | its path
  *   engine   u8 state | [state != IDLE: u32 connection | caps | u32
  *            peer_fds | u32 peer_xfer | u16 next_id | u8 notify |
  *            input: u32 header bytes | header (16) | u64 body bytes to
@@ -20,6 +21,7 @@
  *   irq      u32 n | n x (u32 index | u32 count | count x (u8 flags |
  *            u32 trigger | u32 mask | u32 unmask))
  *   devfds   u32 n | n x (u8 len | name | u8 kind | u32 fd)
+ *   doorbells u32 n | n x (u32 region | u32 index | u32 fd)
  *   mig      the device's migration stream, as STOP_COPY produced it
  */
 #include <errno.h>
@@ -33,6 +35,7 @@
 #include "ho.h"
 #include "irq_table.h"
 #include "region_table.h"
+#include "rpc_internal.h"
 
 static int put_fd(struct ho_out *o, vus_mig_out *r, int fd, uint8_t kind)
 {
@@ -70,9 +73,15 @@ static int save_ctx(const struct saving *s, vus_mig_out *r)
 	const char *path = ctx_sock_path(ctx);
 	size_t len = path ? strlen(path) : 0;
 	int ret = put_fd(o, r, ctx_listen_fd(ctx), HO_FD_LISTEN);
+	const char *rpc_path;
+	int rpc_fd = rpc_listener(ctx, &rpc_path);
 
 	ret = ret ? ret : vus_mig_put_u16(r, (uint16_t)len);
-	return ret ? ret : vus_mig_put(r, path, len);
+	ret = ret ? ret : vus_mig_put(r, path, len);
+	len = rpc_path ? strlen(rpc_path) : 0;
+	ret = ret ? ret : put_fd(o, r, rpc_fd, HO_FD_LISTEN);
+	ret = ret ? ret : vus_mig_put_u16(r, (uint16_t)len);
+	return ret ? ret : vus_mig_put(r, rpc_path, len);
 }
 
 static int save_caps(vus_mig_out *r, const struct caps *c)
@@ -167,6 +176,26 @@ static int save_engine(const struct saving *s, vus_mig_out *r)
 	ret = ret ? ret : vus_mig_put_u16(r, st.next_id);
 	ret = ret ? ret : vus_mig_put_u8(r, st.notify_connected);
 	return ret ? ret : save_transport(o, r, t);
+}
+
+/* The eventfds the client rings the device's doorbells with. */
+static int save_doorbells(const struct saving *s, vus_mig_out *r)
+{
+	struct engine *e = ctx_engine(s->ctx);
+	uint32_t region, n = 0;
+	unsigned int index;
+	int fd, ret;
+
+	while (engine_doorbell_get(e, n, &region, &index, &fd) == 0)
+		n++;
+	ret = vus_mig_put_u32(r, n);
+	for (uint32_t i = 0; ret == 0 && i < n; i++) {
+		(void)engine_doorbell_get(e, i, &region, &index, &fd);
+		ret = vus_mig_put_u32(r, region);
+		ret = ret ? ret : vus_mig_put_u32(r, (uint32_t)index);
+		ret = ret ? ret : put_fd(s->o, r, fd, HO_FD_EVENTFD);
+	}
+	return ret;
 }
 
 static int save_dma(const struct saving *s, vus_mig_out *r)
@@ -284,7 +313,7 @@ int ho_state_save(vus_ctx *ctx, struct ho_out *o, const uint8_t *mig,
 		{ "ctx", save_ctx }, { "engine", save_engine },
 		{ "dma", save_dma }, { "regions", save_regions },
 		{ "irq", save_irq }, { "devfds", save_devfds },
-		{ "mig", save_mig },
+		{ "mig", save_mig }, { "doorbells", save_doorbells },
 	};
 	const struct saving s = { .ctx = ctx, .o = o, .devfds = devfds,
 				  .mig = mig, .mig_len = mig_len };

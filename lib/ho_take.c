@@ -315,7 +315,7 @@ static int take(vus_ctx *ctx, vus_takeover *tk, struct ho_in *in,
 
 VUS_EXPORT int vus_ctx_take_over(vus_ctx *ctx, vus_takeover *tk)
 {
-	struct ho_pending pend = { .listen_fd = -1 };
+	struct ho_pending pend = { .listen_fd = -1, .rpc_fd = -1 };
 	struct ho_in in;
 	int ret;
 

@@ -61,4 +61,25 @@ int rpc_detach_conn(vus_rpc_req *req, rpc_detach_fn *fn, void *opaque);
 int rpc_register_lib(vus_ctx *ctx, const struct vus_rpc_method *m,
 		     void *opaque);
 
+/*
+ * Live upgrade: the management socket moves with the device, so the new
+ * process answers at the same path.
+ */
+
+/** The listener's fd (borrowed; -1: none) and the path it made (or NULL). */
+int rpc_listener(vus_ctx *ctx, const char **path);
+
+/** Old process, committed: stop accepting and close the listener, and
+ * leave its path to the new process (destroy removes nothing). */
+void rpc_let_go(vus_ctx *ctx);
+
+/** New process: serve the old process's listener @fd (taken) made at
+ * @path (taken, may be NULL; removed on destroy). 0 or -errno. */
+int rpc_adopt_listener(vus_ctx *ctx, int fd, char *path);
+
+/* The hand-over method (lib/ho_rpc.c), one of the standard methods. */
+extern const struct vus_rpc_param ho_rpc_params[1];
+int ho_rpc_handover(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
+		    vus_rpc_out *res);
+
 #endif /* VUS_RPC_INTERNAL_H */

@@ -310,6 +310,11 @@ static const struct {
 	    .params = path_param, .n_params = 1, .flags = VUS_RPC_QUIESCE,
 	    .summary = "load a state written by save-state (no vfio-user "
 		       "client connected)" }, .available = migratable },
+	{ .m = { .name = "vus.handover", .handler = ho_rpc_handover,
+	    .params = ho_rpc_params, .n_params = 1,
+	    .summary = "hand the device over to the calling process (live "
+		       "upgrade; the connection then carries the hand-over)" },
+	  .available = migratable },
 };
 
 int rpc_methods_init(struct rpc *r)

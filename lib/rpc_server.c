@@ -508,6 +508,41 @@ VUS_EXPORT int vus_ctx_rpc_listen(vus_ctx *ctx, const char *path)
 	return 0;
 }
 
+int rpc_listener(vus_ctx *ctx, const char **path)
+{
+	struct rpc *r = ctx_rpc(ctx);
+
+	*path = r ? r->path : NULL;
+	return r ? r->listen_w.fd : -1;
+}
+
+void rpc_let_go(vus_ctx *ctx)
+{
+	struct rpc *r = ctx_rpc(ctx);
+
+	if (r == NULL)
+		return;
+	loop_del(&r->listen_w);
+	close_fd(&r->listen_w.fd);
+	free(r->path);
+	r->path = NULL;
+}
+
+int rpc_adopt_listener(vus_ctx *ctx, int fd, char *path)
+{
+	int ret = vus_ctx_rpc_listen_fd(ctx, fd);
+
+	if (ret < 0) {
+		free(path);
+		return ret;
+	}
+	ctx_rpc(ctx)->path = path;
+	if (path != NULL)
+		log_msg(ctx_rpc(ctx)->log, VUS_LOG_INFO,
+			"management (JSON-RPC) on %s, taken over", path);
+	return 0;
+}
+
 void rpc_wakeup(struct rpc *r)
 {
 	struct rpc_conn *c, *next;

@@ -68,6 +68,10 @@ static const long base_calls[] = {
 #ifdef SYS_access
 	SYS_access,
 #endif
+	/* A hand-over to a new process (live upgrade) served from the
+	 * loop: its deadline. */
+	SYS_timerfd_create,
+	SYS_timerfd_settime,
 	/* vus_ctx_destroy() removes the socket it created. */
 	SYS_unlinkat,
 #ifdef SYS_unlink

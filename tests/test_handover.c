@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -20,6 +21,7 @@
 #include <linux/sockios.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "dma_table.h"
@@ -859,6 +861,68 @@ static void input_read_ahead_moves_whole(void **state)
 	close(efd);
 }
 
+/* One JSON-RPC call on a new connection to @rpc: the reply line. */
+static void rpc_line(const char *rpc, const char *req, char *buf, size_t cap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t n = 0;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", rpc);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (n + 1 < cap && (n == 0 || buf[n - 1] != '\n') &&
+	       read(fd, buf + n, 1) == 1)
+		n++;
+	buf[n] = '\0';
+	close(fd);
+}
+
+#define HO_REQ(proto) "{\"jsonrpc\":\"2.0\",\"method\":\"vus.handover\"," \
+	"\"params\":{\"protocol\":" #proto "},\"id\":7}\n"
+#define STATUS_REQ "{\"jsonrpc\":\"2.0\",\"method\":\"query-status\",\"id\":8}\n"
+
+/*
+ * Through the management socket, as the samples' --take-over does: the
+ * new process calls "vus.handover" at the old one's RPC path, and the
+ * management socket moves with the device, so the next process finds it
+ * at the same path. The old context's destroy leaves that path; the new
+ * one's removes it. A caller speaking another hand-over protocol is
+ * refused and the old process serves on.
+ */
+static void the_management_socket_hands_over_and_moves(void **state)
+{
+	struct vus_takeover_config cfg = quiet;
+	struct tserver o, n;
+	vus_takeover *tk;
+	char rpc[256], line[4096];
+
+	(void)state;
+	/* Not vtest_sock_path(): @path lives in its buffer. */
+	snprintf(rpc, sizeof(rpc), "%s.rpc", path);
+	start_pair(&o, &n, NULL);
+	tserver_pause(&o);
+	assert_int_equal(vus_ctx_rpc_listen(o.ctx, rpc), 0);
+	tserver_resume(&o);
+	rpc_line(rpc, HO_REQ(2), line, sizeof(line));
+	assert_non_null(strstr(line, "EPROTONOSUPPORT"));
+	assert_int_equal(get_info(&o), 0);
+	cfg.timeout_ms = (uint32_t)vtest_ms(10000);
+	assert_int_equal(vus_takeover_begin(rpc, &cfg, &tk), 0);
+	assert_int_equal(vus_ctx_take_over(n.ctx, tk), 0);
+	move_client(&o, &n);
+	assert_int_equal(get_info(&n), 0);
+	/* The management socket answers from the new context. */
+	rpc_line(rpc, STATUS_REQ, line, sizeof(line));
+	assert_non_null(strstr(line, "\"result\""));
+	tserver_stop(&o);
+	assert_int_equal(access(rpc, F_OK), 0);
+	rpc_line(rpc, STATUS_REQ, line, sizeof(line));
+	assert_non_null(strstr(line, "\"result\""));
+	tserver_stop(&n);
+	assert_int_equal(access(rpc, F_OK), -1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +953,9 @@ int main(int argc, char **argv)
 			dma_files_are_kept_once_and_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(input_read_ahead_moves_whole,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			the_management_socket_hands_over_and_moves, setup,
+			teardown),
 	};
 
 	return vtest_run("handover", tests, argc, argv);

@@ -548,10 +548,40 @@ static void read_log(int fd, char *buf, size_t len)
 	buf[n > 0 ? n : 0] = '\0';
 }
 
+void tv_log_stats(int log_fd, struct tv_dev_stats *st)
+{
+	static char out[65536];
+	const char *line = NULL, *p;
+
+	read_log(log_fd, out, sizeof(out));
+	for (p = out; (p = strstr(p, "vus-virtio-net-pci: tx ")) != NULL; p++)
+		line = p;
+	assert_non_null(line);
+	*st = (struct tv_dev_stats){ 0 };
+	assert_int_equal(sscanf(line, "vus-virtio-net-pci: tx %llu frames %llu bytes "
+				"%llu dropped, rx %llu frames %llu bytes %llu dropped, "
+				"%llu kicks, %llu interrupts, %llu queue errors",
+				&st->tx_packets, &st->tx_bytes, &st->tx_dropped,
+				&st->rx_packets, &st->rx_bytes, &st->rx_dropped,
+				&st->kicks, &st->interrupts, &st->queue_errors), 9);
+}
+
+void tv_stats_add(struct tv_dev_stats *sum, const struct tv_dev_stats *s)
+{
+	sum->tx_packets += s->tx_packets;
+	sum->tx_bytes += s->tx_bytes;
+	sum->tx_dropped += s->tx_dropped;
+	sum->rx_packets += s->rx_packets;
+	sum->rx_bytes += s->rx_bytes;
+	sum->rx_dropped += s->rx_dropped;
+	sum->kicks += s->kicks;
+	sum->interrupts += s->interrupts;
+	sum->queue_errors += s->queue_errors;
+}
+
 void tv_stop_stats(struct tv *t, struct tv_dev_stats *st)
 {
 	static char out[65536];
-	const char *line;
 	int status = 0;
 
 	if (t->bar_map != NULL)
@@ -564,6 +594,7 @@ void tv_stop_stats(struct tv *t, struct tv_dev_stats *st)
 	assert_int_equal(kill(t->pid, SIGTERM), 0);
 	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
 	read_log(t->log_fd, out, sizeof(out));
+	tv_log_stats(t->log_fd, st);
 	close(t->log_fd);
 	t->log_fd = 0;
 	if (t->peer_fd >= 0) { /* tv_start_logged: our end of the link */
@@ -574,15 +605,6 @@ void tv_stop_stats(struct tv *t, struct tv_dev_stats *st)
 	fputs(out, stderr);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	line = strstr(out, "vus-virtio-net-pci: tx ");
-	assert_non_null(line);
-	*st = (struct tv_dev_stats){ 0 };
-	assert_int_equal(sscanf(line, "vus-virtio-net-pci: tx %llu frames %llu bytes "
-				"%llu dropped, rx %llu frames %llu bytes %llu dropped, "
-				"%llu kicks, %llu interrupts, %llu queue errors",
-				&st->tx_packets, &st->tx_bytes, &st->tx_dropped,
-				&st->rx_packets, &st->rx_bytes, &st->rx_dropped,
-				&st->kicks, &st->interrupts, &st->queue_errors), 9);
 	assert_int_equal(access(t->sock, F_OK), -1);
 	assert_int_equal(access(t->bind, F_OK), -1);
 }

@@ -161,6 +161,13 @@ struct tv_dev_stats {
  */
 void tv_stop_stats(struct tv *t, struct tv_dev_stats *st);
 
+/** The last counters a server printed into @log_fd (several processes
+ * may share it: a take-over's new one writes after the old one). */
+void tv_log_stats(int log_fd, struct tv_dev_stats *st);
+
+/** Add @s's counters to @sum. */
+void tv_stats_add(struct tv_dev_stats *sum, const struct tv_dev_stats *s);
+
 /**
  * Close the client and connect a new one as a new VM's QEMU does: fresh
  * RAM, DEVICE_RESET, the notification page mapped again (the server

@@ -132,10 +132,16 @@ static int serve(const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o;
+	int ret;
 
+	if (sample_takeover_prepare(&argc, &argv) < 0)
+		return 1;
 	if (parse_opts(argc, argv, &o) < 0) {
 		usage(stderr);
+		sample_takeover_free();
 		return 2;
 	}
-	return serve(&o) < 0 ? 1 : 0; /* serve() said why */
+	ret = serve(&o);
+	sample_takeover_free();
+	return ret < 0 ? 1 : 0; /* serve() said why */
 }
