@@ -76,6 +76,11 @@ uint32_t dma_count(const struct dma_table *dt)
 	return dt->n;
 }
 
+uint32_t dma_max_maps(const struct dma_table *dt)
+{
+	return dt->max;
+}
+
 uint32_t dma_kept_files(const struct dma_table *dt)
 {
 	uint32_t n = 0;
@@ -96,8 +101,15 @@ int dma_save(const struct dma_table *dt, uint32_t i, struct dma_saved *out)
 		return -EMFILE;
 	*out = (struct dma_saved){
 		.addr = m->addr, .size = m->last - m->addr + 1, .prot = m->prot,
-		.fd = m->file >= 0 ? dt->files[m->file].fd : -1,
-		.offset = m->offset,
+		.fd = -1, .offset = m->offset,
 	};
+	if (m->file >= 0) {
+		const struct dma_file *f = &dt->files[m->file];
+
+		out->fd = f->fd;
+		out->file_dev = f->dev;
+		out->file_ino = f->ino;
+		out->file_accmode = f->accmode;
+	}
 	return 0;
 }

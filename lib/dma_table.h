@@ -129,6 +129,10 @@ struct dma_saved {
 	uint32_t prot;
 	int fd;          /* the kept fd of its file (borrowed), -1: no fd */
 	uint64_t offset;
+	/* Which file that is (crash recovery keeps one fd per file). */
+	uint64_t file_dev;
+	uint64_t file_ino;
+	int file_accmode;
 };
 
 /** Number of mappings. */
@@ -139,6 +143,9 @@ uint32_t dma_count(const struct dma_table *dt);
  * kept (more than DMA_MAX_FILES distinct files), -ENOENT past the end.
  */
 int dma_save(const struct dma_table *dt, uint32_t i, struct dma_saved *out);
+
+/** The most mappings the table holds. */
+uint32_t dma_max_maps(const struct dma_table *dt);
 
 /** Open fds kept for mappings (tests, the fd count bound). */
 uint32_t dma_kept_files(const struct dma_table *dt);

@@ -24,6 +24,7 @@
 #include "engine_priv.h"
 #include "irq_table.h"
 #include "log.h"
+#include "recovery.h"
 #include "region_table.h"
 
 static void conn_cb(struct watch *w, uint32_t events);
@@ -253,6 +254,7 @@ static void finish_teardown(struct engine *e)
 	e->quiesce_pending = false;
 	dma_remove_all(ctx_dma(e->ctx), dma_unmap_notify, dev);
 	ret = ctx_client_gone(e->ctx);
+	recovery_client_gone(ctx_recovery(e->ctx));
 	if (ret < 0)
 		log_msg(e->log, VUS_LOG_WARNING,
 			"device reset after disconnect failed: %s", strerror(-ret));

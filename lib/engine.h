@@ -46,6 +46,9 @@ int engine_attach(struct engine *e, int fd);
  */
 int engine_adopt(struct engine *e, int fd);
 
+/** Crash recovery: the connection's doorbell list (doorbell.h). */
+struct doorbell **engine_doorbells(struct engine *e);
+
 /** A client is connected, or the teardown after one is still running. */
 bool engine_busy(const struct engine *e);
 

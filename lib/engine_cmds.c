@@ -37,7 +37,7 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 	[WIRE_CMD_DMA_MAP] = {
 		.min_len = SZ(dma_map), .max_len = SZ(dma_map), .max_fds = 1,
 		.argsz_min = SZ(dma_map), .states = READY,
-		.handler = handle_dma_map,
+		.handler = handle_dma_map, .changes = KEPT_DMA,
 	},
 	[WIRE_CMD_DMA_UNMAP] = {
 		/* The entry, and a bitmap head with GET_DIRTY_BITMAP. */
@@ -45,6 +45,7 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 		.max_len = SZ(dma_unmap) + SZ(dma_unmap_bitmap),
 		.argsz_min = SZ(dma_unmap), .states = READY, .quiesce = true,
 		.check = dma_unmap_check, .handler = handle_dma_unmap,
+		.changes = KEPT_DMA,
 	},
 	[WIRE_CMD_DEVICE_GET_INFO] = {
 		.min_len = SZ(device_info), .max_len = SZ(device_info),
@@ -61,6 +62,7 @@ static const struct cmd_desc cmds[WIRE_CMD_MAX] = {
 		.min_len = SZ(io_fds_req), .max_len = SZ(io_fds_req),
 		.argsz_min = SZ(io_fds_req), .states = READY,
 		.handler = handle_device_get_region_io_fds,
+		.changes = KEPT_DOORBELL,
 	},
 	[WIRE_CMD_DEVICE_GET_IRQ_INFO] = {
 		.min_len = SZ(irq_info), .max_len = SZ(irq_info),

@@ -14,6 +14,7 @@
 #include "ctx_internal.h"
 #include "engine_priv.h"
 #include "irq_table.h"
+#include "recovery.h"
 
 /*
  * Whether @fd is an eventfd. We write 8 bytes to trigger fds: anything
@@ -86,6 +87,11 @@ int handle_device_set_irqs(struct engine *e, struct msg *m, struct reply *r)
 	/* An empty index has nothing to disable. */
 	if (count == 0)
 		return 0;
-	return apply(it, &s, (s.flags & WIRE_IRQ_DATA_BOOL) ?
-			     m->payload + sizeof(s) : NULL, m);
+	ret = apply(it, &s, (s.flags & WIRE_IRQ_DATA_BOOL) ?
+			    m->payload + sizeof(s) : NULL, m);
+	/* Crash recovery keeps the vectors' eventfds (even on a partial
+	 * failure, whatever is bound now). */
+	recovery_irq_touched(ctx_recovery(e->ctx), s.index, s.start, s.count,
+			     m->nfds > 0);
+	return ret;
 }

@@ -312,25 +312,30 @@ static void settle(struct engine *e)
 	engine_kept_sent(e);
 }
 
+struct doorbell **engine_doorbells(struct engine *e)
+{
+	return &e->doorbells;
+}
+
 int engine_adopt(struct engine *e, int fd)
 {
 	const void *p = NULL;
 	size_t len = 0;
-	int ret;
+	int ret = engine_attach(e, fd);
 
-	if (recovery_engine_state(rec(e), &p, &len) < 0 || len == 0) {
-		close_fd(&fd);
-		recovery_drop_conn(rec(e));
-		return -ENOENT;
-	}
-	ret = engine_attach(e, fd);
+	if (ret == 0 && (recovery_engine_state(rec(e), &p, &len) < 0 || len == 0))
+		ret = -ENOENT;
 	if (ret == 0)
 		ret = load_state(e, p, len);
+	if (ret == 0)
+		ret = recovery_client_restore(rec(e));
 	if (ret < 0) {
 		log_msg(e->log, VUS_LOG_WARNING,
 			"recovery: the kept connection cannot be continued: %s",
 			strerror(-ret));
-		engine_drop(e, ret);
+		/* Its memory and eventfds go with it, as at any disconnect. */
+		if (engine_connected(e))
+			engine_drop(e, ret);
 		return ret;
 	}
 	settle(e);

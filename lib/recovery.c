@@ -22,6 +22,7 @@
 
 #include "common.h"
 #include "ctx_internal.h"
+#include "device.h"
 #include "engine.h"
 #include "log.h"
 #include "mig.h"
@@ -34,6 +35,8 @@
 #define DEFAULT_SECTION_MAX (64u << 10)
 #define MIN_SECTION_MAX (4u << 10)
 #define MAX_SECTION_MAX (64u << 20)
+/* A device that does not park within this is not restored. */
+#define RESTORE_QUIESCE_MS 10000u
 
 static struct log *rlog(struct recovery *r)
 {
@@ -90,6 +93,7 @@ void recovery_destroy(struct recovery *r)
 	if (r == NULL)
 		return;
 	sa_destroy(r->sa);
+	recovery_client_destroy(r);
 	notify_close(r->n);
 	free(r->dirty);
 	free(r);
@@ -133,6 +137,10 @@ static int build_layout(struct recovery *r, struct state_area **out)
 	if (ret >= 0)
 		ret = r->msg_block = sa_add_block(sa, "msg", 1, JOURNAL_HEAD +
 						  KEPT_JOURNAL_MAX, 1);
+	if (ret >= 0)
+		ret = recovery_client_size(r) == 0 ? -E2BIG :
+		      (r->client_block = sa_add_block(sa, "client", 1,
+						      recovery_client_size(r), 1));
 	if (ret < 0) {
 		sa_destroy(sa);
 		return ret;
@@ -175,29 +183,55 @@ static int save_section(struct recovery *r, unsigned int i)
 	return ret;
 }
 
-/* Save every dirty section. 0, or -errno (recovery is then off). */
+/*
+ * Save every dirty section (one that answers -EBUSY stays dirty) and the
+ * client block if it changed: how many were written, or -errno (recovery
+ * is then off).
+ */
 static int save_dirty(struct recovery *r)
 {
-	int ret = 0;
+	bool busy = false;
+	int ret = 0, n = 0;
 
 	for (unsigned int i = 0; ret == 0 && i < r->nr_sec; i++) {
 		if (!r->dirty[i])
 			continue;
 		ret = save_section(r, i);
+		/* Cannot be saved now (a device in the middle of something):
+		 * the older copy stands, the next commit tries again. */
+		if (ret == -EBUSY) {
+			busy = true;
+			ret = 0;
+			continue;
+		}
 		r->dirty[i] = false;
+		n += ret == 0;
 	}
-	r->any_dirty = false;
-	if (ret < 0)
+	r->any_dirty = busy;
+	if (ret < 0) {
 		give_up(r, "saving the device state", ret);
-	return ret;
+		return ret;
+	}
+	if (r->client_dirty) {
+		ret = recovery_client_save(r);
+		if (ret < 0)
+			give_up(r, "keeping the client's fds", ret);
+		else
+			recovery_kill_point(r, "stored");
+		n++;
+	}
+	return ret < 0 ? ret : n;
 }
 
 static void flush(struct recovery *r)
 {
 	if (!r->any_dirty || r->broken || r->sa == NULL)
 		return;
-	if (save_dirty(r) == 0)
+	/* A section still busy is no reason to commit at every turn. */
+	if (save_dirty(r) > 0) {
 		sa_commit(r->sa);
+		recovery_client_committed(r);
+	}
 }
 
 static void mark_all(struct recovery *r, unsigned int from, unsigned int to)
@@ -245,6 +279,8 @@ int recovery_message_done(struct recovery *r, uint32_t changes,
 		mark_all(r, 0, r->nr_lib_sec);
 	if (changes & KEPT_DEVICE)
 		mark_all(r, r->nr_lib_sec, r->nr_sec);
+	if (changes & (KEPT_DMA | KEPT_DOORBELL))
+		r->client_dirty = r->any_dirty = true;
 	if (r->broken || (j == NULL && !r->any_dirty))
 		return r->broken ? -EIO : 0;
 	if (save_dirty(r) < 0 ||
@@ -252,6 +288,7 @@ int recovery_message_done(struct recovery *r, uint32_t changes,
 		return -EIO;
 	/* What the message changed and its reply become one commit. */
 	sa_commit(r->sa);
+	recovery_client_committed(r);
 	return 0;
 }
 
@@ -311,28 +348,69 @@ void recovery_turn_done(struct recovery *r)
 		flush(r);
 }
 
-/* Check every kept section, then load them all: all or nothing. */
-static int restore(struct recovery *r)
+/* Check (@load false) or load every kept section: 0, or the first error. */
+static int apply_all(struct recovery *r, bool load)
 {
 	struct migration *m = ctx_mig(r->ctx);
 
-	for (unsigned int pass = 0; pass < 2; pass++) {
-		for (unsigned int i = 0; i < r->nr_sec; i++) {
-			const void *p;
-			uint32_t len;
-			int ret = sa_get(r->sa, (unsigned int)r->sec_block0 + i,
-					 0, &p, &len);
+	for (unsigned int i = 0; i < r->nr_sec; i++) {
+		const void *p;
+		uint32_t len;
+		int ret = sa_get(r->sa, (unsigned int)r->sec_block0 + i, 0, &p,
+				 &len);
 
-			/* Every section is saved before the first commit. */
-			if (ret == 0 && len == 0)
-				ret = -ENODATA;
-			if (ret == 0)
-				ret = mig_section_apply(m, i, p, len, pass == 1);
-			if (ret < 0)
-				return pass == 0 ? ret : -EIO;
-		}
+		/* Every section is saved before the first commit. */
+		if (ret == 0 && len == 0)
+			ret = -ENODATA;
+		if (ret == 0)
+			ret = mig_section_apply(m, i, p, len, load);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
+}
+
+/* The session cannot go on: its memory and eventfds go, and its socket. */
+static void drop_session(struct recovery *r, int *conn)
+{
+	recovery_client_abandon(r);
+	close_fd(conn);
+	r->conn_kept = true; /* still in the store: removed now */
+	recovery_drop_conn(r);
+}
+
+/*
+ * Check every kept section, then load them all: all or nothing; -EIO
+ * when a load failed after every check passed. With a session to go on
+ * (*conn), its memory comes back before the device's state (which points
+ * into it), and its interrupts after. The device stays quiesced
+ * throughout and learns (client_lost) that its client must show it is
+ * back, as after a disconnect: a device that works from guest memory
+ * (virtio rings) takes up from what the memory says then, not from what
+ * it saved last.
+ */
+static int restore(struct recovery *r, int *conn)
+{
+	struct device *dev = ctx_device(r->ctx);
+	int ret = apply_all(r, false);
+
+	if (ret < 0)
+		return ret;
+	ret = ctx_quiesce_wait(r->ctx, RESTORE_QUIESCE_MS);
+	if (ret < 0)
+		return ret;
+	if (*conn >= 0 && recovery_client_restore_dma(r) < 0)
+		drop_session(r, conn);
+	ret = apply_all(r, true) < 0 ? -EIO : 0;
+	if (ret == 0) {
+		device_client_lost(dev);
+		if (*conn >= 0 && recovery_client_restore_irqs(r) < 0)
+			drop_session(r, conn);
+	} else if (*conn >= 0) {
+		drop_session(r, conn);
+	}
+	device_resume(dev);
+	return ret;
 }
 
 /* A new area: stored, then every section saved and committed. */
@@ -351,12 +429,13 @@ static int start_clean(struct recovery *r)
 		return ret;
 	mark_all(r, 0, r->nr_sec);
 	r->any_dirty = true; /* commit even without sections */
+	r->client_dirty = true;
 	flush(r);
 	return r->broken ? -EIO : 0;
 }
 
 /* Adopt the dead process's area and its state; false if refused. */
-static bool adopt(struct recovery *r, int fd)
+static bool adopt(struct recovery *r, int fd, int *conn)
 {
 	char why[160] = "";
 	int ret = build_layout(r, &r->sa);
@@ -366,7 +445,7 @@ static bool adopt(struct recovery *r, int fd)
 	else
 		close_fd(&fd);
 	if (ret == 0) {
-		ret = restore(r);
+		ret = restore(r, conn);
 		if (ret == -EIO) {
 			/* A load failed after every check passed. */
 			snprintf(why, sizeof(why), "a section did not load");
@@ -403,18 +482,22 @@ int recovery_realize(vus_ctx *ctx, struct recovery *r)
 {
 	struct migration *m = ctx_mig(ctx);
 	char name[FDSTORE_NAME_MAX + 1];
-	int fd;
+	int fd, conn;
 
 	r->nr_sec = mig_nr_sections(m);
 	r->nr_lib_sec = mig_nr_lib_sections(m);
 	r->dirty = calloc(r->nr_sec ? r->nr_sec : 1, sizeof(*r->dirty));
-	if (r->dirty == NULL)
+	if (r->dirty == NULL || recovery_client_init(r) < 0)
 		return -ENOMEM;
 	if (recovery_fd_name(name, sizeof(name), r->prefix, "state") < 0)
 		return -EINVAL;
 	fd = recovery_inherit_take(name);
+	/* The client's session, if one was kept, goes on where the dead
+	 * process left it: its connection, memory, interrupts, doorbells. */
+	conn = fd >= 0 ? recovery_take_lib_fd(r, "conn") : -ENOENT;
+	r->conn_kept = conn >= 0;
 	if (fd >= 0) {
-		r->recovered = adopt(r, fd);
+		r->recovered = adopt(r, fd, &conn);
 		if (!r->recovered)
 			/* The store drops the refused area; a new one follows. */
 			recovery_unstore(r, name);
@@ -423,15 +506,21 @@ int recovery_realize(vus_ctx *ctx, struct recovery *r)
 		int ret = start_clean(r);
 
 		/* A kept connection without its state is of no use. */
+		close_fd(&conn);
 		fd = recovery_take_conn(r);
 		close_fd(&fd);
-		return ret;
+		recovery_sweep(r, "fd.");
+		return ret ? ret : recovery_client_regions(r, false);
 	}
 	recovery_kill_point(r, "restored");
-	/* The client's session goes on where the dead process left it. */
-	fd = recovery_take_conn(r);
-	if (fd >= 0 && engine_adopt(ctx_engine(ctx), fd) == 0)
+	if (recovery_client_regions(r, true) < 0)
+		give_up(r, "keeping region memory", -EIO);
+	if (conn >= 0 && engine_adopt(ctx_engine(ctx), conn) == 0)
 		recovery_kill_point(r, "resumed");
+	else
+		/* No session: the kept block is rewritten empty. */
+		r->client_dirty = r->any_dirty = true;
+	recovery_sweep(r, "fd.");
 	return 0;
 }
 

@@ -24,6 +24,8 @@ struct recovery;
 #define KEPT_BUS 0x1u    /* the bus adapter's sections (config, MSI-X) */
 #define KEPT_ENGINE 0x2u /* negotiated capabilities, connection state */
 #define KEPT_DEVICE 0x4u /* the device's sections (a reset, a load) */
+#define KEPT_DMA 0x8u    /* the client's DMA mappings */
+#define KEPT_DOORBELL 0x10u /* the doorbell fds given to the client */
 
 /**
  * Build the area's layout from what realize froze, then adopt the area a
@@ -104,6 +106,23 @@ int recovery_take_listener(struct recovery *r);
 /** Whether state was restored (the inherited fds belong to it). */
 bool recovery_recovered(const struct recovery *r);
 
+/**
+ * SET_IRQS changed vectors [@first, @first + @count) of @index (count 0:
+ * to the end); @fresh: it brought eventfds (any bound one is new).
+ */
+void recovery_irq_touched(struct recovery *r, uint32_t index, uint32_t first,
+			  uint32_t count, bool fresh);
+
+/**
+ * A continued session (engine_adopt()), its memory and interrupts back
+ * already: the doorbell eventfds of the committed state from the
+ * inherited fds. 0, or -errno (logged; the caller drops the client).
+ */
+int recovery_client_restore(struct recovery *r);
+
+/** The client is gone, its fds closed: they leave the store. */
+void recovery_client_gone(struct recovery *r);
+
 /** End of a loop turn: save and commit what devices marked changed. */
 void recovery_turn_done(struct recovery *r);
 
@@ -115,7 +134,8 @@ void recovery_destroy(struct recovery *r);
  * itself with SIGKILL the n-th time (default the first) it reaches @point,
  * if it can create <file> (so the restarted process goes on). Points:
  * "taking", "taken" (a message with fds: before and after they leave the
- * socket), "committed", "dequeued", "sending", "written" (its reply
+ * socket), "stored" (the client's new fds in the store, not yet
+ * committed), "committed", "dequeued", "sending", "written" (its reply
  * written, not yet noted), "sent" (a kept message's steps), "inherited", "restored",
  * "resumed" (a restarted process's steps). Does nothing otherwise.
  */

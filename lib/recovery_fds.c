@@ -157,7 +157,7 @@ VUS_EXPORT int vus_ctx_drop_fd(vus_ctx *ctx, const char *name)
 }
 
 /* The library's own fds: "vus.<context>.<what>". */
-static int keep_lib_fd(struct recovery *r, const char *what, int fd)
+int recovery_keep_lib_fd(struct recovery *r, const char *what, int fd)
 {
 	char name[FDSTORE_NAME_MAX + 1];
 	int ret = recovery_fd_name(name, sizeof(name), r->prefix, what);
@@ -165,7 +165,7 @@ static int keep_lib_fd(struct recovery *r, const char *what, int fd)
 	return ret == 0 ? recovery_store(r, name, fd) : ret;
 }
 
-static int take_lib_fd(struct recovery *r, const char *what)
+int recovery_take_lib_fd(struct recovery *r, const char *what)
 {
 	char name[FDSTORE_NAME_MAX + 1];
 
@@ -180,7 +180,7 @@ int recovery_keep_conn(struct recovery *r, int fd)
 
 	if (r == NULL || r->conn_kept)
 		return 0;
-	ret = keep_lib_fd(r, "conn", fd);
+	ret = recovery_keep_lib_fd(r, "conn", fd);
 	r->conn_kept = ret == 0;
 	return ret;
 }
@@ -198,12 +198,12 @@ void recovery_drop_conn(struct recovery *r)
 
 int recovery_keep_listener(struct recovery *r, int fd)
 {
-	return r == NULL ? 0 : keep_lib_fd(r, "listen", fd);
+	return r == NULL ? 0 : recovery_keep_lib_fd(r, "listen", fd);
 }
 
 int recovery_take_conn(struct recovery *r)
 {
-	int fd = take_lib_fd(r, "conn");
+	int fd = recovery_take_lib_fd(r, "conn");
 
 	/* Without the state that goes with it, a connection is no use. */
 	if (fd >= 0 && !r->recovered) {
@@ -219,7 +219,31 @@ int recovery_take_conn(struct recovery *r)
 
 int recovery_take_listener(struct recovery *r)
 {
-	return take_lib_fd(r, "listen");
+	return recovery_take_lib_fd(r, "listen");
+}
+
+void recovery_sweep(struct recovery *r, const char *what)
+{
+	char prefix[FDSTORE_NAME_MAX + 1];
+	size_t len;
+
+	if (recovery_fd_name(prefix, sizeof(prefix), r->prefix, what) < 0)
+		return;
+	len = strlen(prefix);
+	pthread_mutex_lock(&inherit_lock);
+	for (unsigned int i = 0; i < inherited.n; i++) {
+		const char *name = listen_fds_name(&inherited, i);
+
+		/* "<prefix><digits>" only: another context's name may
+		 * begin like ours. */
+		if (inherited.fds[i] < 0 || name == NULL ||
+		    strncmp(name, prefix, len) != 0 || name[len] == '\0' ||
+		    strspn(name + len, "0123456789") != strlen(name + len))
+			continue;
+		close_fd(&inherited.fds[i]);
+		recovery_unstore(r, name);
+	}
+	pthread_mutex_unlock(&inherit_lock);
 }
 
 void recovery_kill_point(struct recovery *r, const char *point)

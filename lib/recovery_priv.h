@@ -18,6 +18,8 @@
 /* Most fds one device keeps by name. */
 #define KEPT_DEV_FDS_MAX 64u
 
+struct kept_client;
+
 struct kept_fd {
 	char name[KEPT_NAME_MAX + 1];
 };
@@ -36,6 +38,9 @@ struct recovery {
 	int sec_block0;         /* block id of section 0 */
 	int engine_block;       /* the engine's state */
 	int msg_block;          /* the last message's journal */
+	int client_block;       /* the client's resources (recovery_client.c) */
+	struct kept_client *kc;
+	bool client_dirty;
 	uint64_t seq;           /* messages journaled so far */
 	bool conn_kept;         /* the connection is in the store */
 	bool *dirty;            /* per section */
@@ -71,6 +76,51 @@ int recovery_store(struct recovery *r, const char *name, int fd);
 
 /** Remove @name from the store (its copies are closed there). */
 void recovery_unstore(struct recovery *r, const char *name);
+
+/** Store the library's own @fd as "<prefix>.<what>". */
+int recovery_keep_lib_fd(struct recovery *r, const char *what, int fd);
+
+/** Take the inherited "<prefix>.<what>" (caller owns it), or -ENOENT. */
+int recovery_take_lib_fd(struct recovery *r, const char *what);
+
+/**
+ * Close every inherited fd named "<prefix>.<what><digits>" nobody took,
+ * and remove its name from the store (spares a crash left there).
+ */
+void recovery_sweep(struct recovery *r, const char *what);
+
+/* recovery_client.c */
+
+/** Size the client's tables (after realize froze irqs and regions). */
+int recovery_client_init(struct recovery *r);
+/** The "client" block's element size, 0 if past the area's bound. */
+uint32_t recovery_client_size(const struct recovery *r);
+void recovery_client_destroy(struct recovery *r);
+/**
+ * Write the client block for the next commit, storing new fds first.
+ * -EMFILE (too many files), -EIO (the store refused an fd), -EFBIG.
+ */
+int recovery_client_save(struct recovery *r);
+/** The commit is made: remove the ids it no longer refers to. */
+void recovery_client_committed(struct recovery *r);
+/**
+ * A continued session, before the device's sections load: re-create the
+ * client's DMA mappings of the committed state from the inherited fds
+ * (the device's dma_map runs for each). 0, or -errno (logged).
+ */
+int recovery_client_restore_dma(struct recovery *r);
+/** After the sections loaded: the client's interrupt eventfds. */
+int recovery_client_restore_irqs(struct recovery *r);
+/**
+ * The session cannot go on after all (device quiesced): its mappings go,
+ * its eventfds close, the device learns it as after a disconnect.
+ */
+void recovery_client_abandon(struct recovery *r);
+/**
+ * Region memory: adopt the dead process's (@adopt) or store ours. 0 or
+ * -errno of the store.
+ */
+int recovery_client_regions(struct recovery *r, bool adopt);
 
 /** Take $VUS_TEST_KILL_AT (recovery_kill_point()). */
 void recovery_kill_init(struct recovery *r);

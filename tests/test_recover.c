@@ -45,35 +45,6 @@ struct server {
 	vus_client *c;
 };
 
-/* The child of @parent (the server under vus-supervise), or 0. */
-static pid_t child_of(pid_t parent)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-
-	assert_non_null(d);
-	while (found == 0 && (e = readdir(d)) != NULL) {
-		char path[300], buf[512], *p;
-		int ppid = 0;
-		FILE *f;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), f) != NULL &&
-		    (p = strrchr(buf, ')')) != NULL &&
-		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == parent)
-			found = atoi(e->d_name);
-		fclose(f);
-	}
-	closedir(d);
-	return found;
-}
-
 static void connect_client(struct server *s)
 {
 	long long end = vtest_deadline(10000);
@@ -137,18 +108,7 @@ static void stop(struct server *s)
 /* SIGKILL the supervised server; returns once a new one runs. */
 static void crash(struct server *s)
 {
-	long long end = vtest_deadline(10000);
-	pid_t old, now;
-
-	while ((old = child_of(s->pid)) == 0 && !vtest_expired(end))
-		usleep(1000);
-	assert_true(old > 0);
-	assert_int_equal(kill(old, SIGKILL), 0);
-	do {
-		usleep(1000);
-		now = child_of(s->pid);
-	} while ((now == 0 || now == old) && !vtest_expired(end));
-	assert_true(now > 0 && now != old);
+	vtest_kill_child(s->pid);
 }
 
 static uint8_t reg(struct server *s, unsigned int r)
@@ -424,7 +384,7 @@ static void *kill_loop(void *arg)
 	pid_t last = 0;
 
 	while (!k->done && k->kills < 40) {
-		pid_t now = child_of(k->sup);
+		pid_t now = vtest_child_of(k->sup);
 
 		if (now == 0 || now == last) {
 			usleep(200);
@@ -719,6 +679,142 @@ static void session_survives_a_take_over(void **state)
 	printf("%u writes read back across the take-over\n", i);
 }
 
+/* DMA_MAP by message, past the client library's own overlap check. */
+static int vtest_raw_dma_map(vus_client *c, uint64_t addr, uint64_t size)
+{
+	uint8_t p[32] = { 0 };
+	struct vus_client_reply r;
+	uint32_t argsz = 32, flags = 1;
+	int fd = memfd_create("dma", MFD_CLOEXEC), ret;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	memcpy(p, &argsz, 4);
+	memcpy(p + 4, &flags, 4);
+	memcpy(p + 16, &addr, 8);
+	memcpy(p + 24, &size, 8);
+	ret = vus_client_request(c, VUS_CMD_DMA_MAP, 0, p, sizeof(p), &fd, 1, &r);
+	close(fd);
+	assert_int_equal(ret, 0);
+	ret = r.error > 0 ? -r.error : r.error;
+	vus_client_reply_free(&r);
+	return ret;
+}
+
+/*
+ * What the client gave the dead process is the restarted one's: its DMA
+ * mapping (the same range again is refused as mapped, and the one mapped
+ * after a restart is kept too) and its INTx eventfd (the card's next
+ * interrupt reaches the eventfd bound before the crash).
+ */
+static void intx_fires(struct server *s, unsigned int inputs)
+{
+	char params[64];
+
+	snprintf(params, sizeof(params), "{\"inputs\":%u}", inputs);
+	/* Answered: a restarted server serves its management socket too. */
+	(void)reg(s, IDIO16_REG_IN0_7);
+	set_inputs(s, params);
+	assert_true(vus_client_irq_wait(s->c, VUS_PCI_IRQ_INTX, 0,
+					vtest_ms(10000)) >= 1);
+	set_reg(s, IDIO16_REG_IRQ_STATUS, 0); /* any write clears it */
+	/* INTx masks itself when it fires, until the guest unmasks it. */
+	assert_int_equal(vus_client_irq_mask(s->c, VUS_PCI_IRQ_INTX, 0, 1, false), 0);
+}
+
+static void client_memory_and_interrupts_survive(void **state)
+{
+	const uint64_t a = 0x100000, b = 0x200000, len = 0x10000;
+	struct server s;
+	void *mem;
+
+	(void)state;
+	supervised_start(&s);
+	program_card(&s);
+	set_reg(&s, IDIO16_REG_IRQ_STATUS, 0);
+	assert_int_equal(vus_client_irq_enable(s.c, VUS_PCI_IRQ_INTX, 1), 0);
+	assert_int_equal(vus_client_dma_map_memfd(s.c, a, len,
+						  VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE,
+						  &mem), 0);
+	intx_fires(&s, 1);
+	crash(&s);
+	intx_fires(&s, 3);
+	/* Still mapped in the new process: the same range is refused. */
+	assert_int_equal(vtest_raw_dma_map(s.c, a, len), -EEXIST);
+	assert_int_equal(vus_client_dma_map_memfd(s.c, b, len,
+						  VUS_CLIENT_DMA_READ, &mem), 0);
+	crash(&s);
+	assert_int_equal(vtest_raw_dma_map(s.c, a, len), -EEXIST);
+	assert_int_equal(vtest_raw_dma_map(s.c, b, len), -EEXIST);
+	intx_fires(&s, 7);
+	/* Unmapped, then killed: gone in the next process too. */
+	assert_int_equal(vus_client_dma_unmap(s.c, b, len), 0);
+	crash(&s);
+	assert_int_equal(vtest_raw_dma_map(s.c, b, len), 0);
+	intx_fires(&s, 15);
+	stop(&s);
+}
+
+static int fds_of(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The supervisor's fds reach @n (it handles the store's messages apart). */
+static void expect_stored(struct server *s, int n)
+{
+	long long end = vtest_deadline(10000);
+
+	while (fds_of(s->pid) != n && !vtest_expired(end))
+		usleep(1000);
+	assert_int_equal(fds_of(s->pid), n);
+}
+
+/*
+ * Killed when a DMA_MAP's file was in the store under its new id but the
+ * commit naming it was not made: the request is answered with an error
+ * (its fd died with the process), the restarted process removes the spare
+ * from the store, and the range maps again (and is kept).
+ */
+static void spare_fds_are_swept(void **state)
+{
+	char env[300], flag[256];
+	struct server s;
+	struct stat st;
+	void *mem;
+	int n0;
+
+	(void)state;
+	snprintf(flag, sizeof(flag), "%s.killed", vtest_sock_path("stored"));
+	snprintf(env, sizeof(env), "stored@2:%s", flag);
+	unlink(flag);
+	supervised_start_env(&s, env);
+	connect_client(&s);
+	(void)reg(&s, IDIO16_REG_OUT0_7);
+	n0 = fds_of(s.pid);
+	assert_int_equal(vus_client_dma_map_memfd(s.c, 0x100000, 0x10000,
+						  VUS_CLIENT_DMA_READ, &mem), -EINTR);
+	assert_int_equal(stat(flag, &st), 0);
+	expect_stored(&s, n0);
+	assert_int_equal(vtest_raw_dma_map(s.c, 0x100000, 0x10000), 0);
+	expect_stored(&s, n0 + 1);
+	crash(&s);
+	assert_int_equal(vtest_raw_dma_map(s.c, 0x100000, 0x10000), -EEXIST);
+	stop(&s);
+	unlink(flag);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -731,6 +827,8 @@ int main(int argc, char **argv)
 		VTEST(one_reply_per_request_killed_sent),
 		VTEST(fd_message_killed_before_taking_its_fds),
 		VTEST(fd_message_killed_after_taking_its_fds),
+		VTEST(client_memory_and_interrupts_survive),
+		VTEST(spare_fds_are_swept),
 		VTEST(random_kills_under_load),
 		VTEST(kept_area_restores_outputs),
 		VTEST(damaged_area_starts_clean),

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* vtest: fd-leak checks and group runner shared by the tests. */
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,54 @@ int vtest_run_group(const char *name, const struct CMUnitTest *tests,
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
 	return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+}
+
+pid_t vtest_child_of(pid_t parent)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	if (d == NULL)
+		return 0;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		char path[300], buf[512], *p;
+		int ppid = 0;
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == parent)
+			found = atoi(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+void vtest_kill_child(pid_t supervisor)
+{
+	long long end = vtest_deadline(10000);
+	pid_t old, now;
+
+	while ((old = vtest_child_of(supervisor)) == 0 && !vtest_expired(end))
+		usleep(1000);
+	if (old <= 0)
+		fail_msg("no child of %d to kill", (int)supervisor);
+	if (kill(old, SIGKILL) != 0)
+		fail_msg("kill %d: %s", (int)old, strerror(errno));
+	do {
+		usleep(1000);
+		now = vtest_child_of(supervisor);
+	} while ((now == 0 || now == old) && !vtest_expired(end));
+	if (now <= 0 || now == old)
+		fail_msg("%d was not restarted", (int)supervisor);
 }
 
 const char *vtest_sock_path(const char *tag)

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -68,6 +69,15 @@ void vtest_time_scale_raise(double factor);
 	(&(const struct vus_client_config){                                  \
 		.struct_size = sizeof(struct vus_client_config),             \
 		.timeout_ms = vtest_ms(5000) })
+
+/** The first child of @parent found in /proc (e.g. a supervised server), or 0. */
+pid_t vtest_child_of(pid_t parent);
+
+/**
+ * SIGKILL the child of @supervisor (waited for, up to vtest_ms(10000));
+ * returns once the supervisor has started another. Fails the test else.
+ */
+void vtest_kill_child(pid_t supervisor);
 
 /** A unique socket path under $TMPDIR (or /tmp) for this process. */
 const char *vtest_sock_path(const char *tag);

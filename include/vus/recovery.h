@@ -77,7 +77,9 @@ int vus_ctx_recovered(vus_ctx *ctx);
  * The device changed the state its migration section @section saves
  * (NULL: every section of the device): it is saved to the state area at
  * the end of the current client message, or of the current loop turn
- * (e.g. a back-end fd handler). Context thread. 0, -ENOENT (no such
+ * (e.g. a back-end fd handler). A save() that returns -EBUSY (the device
+ * cannot describe itself now) keeps the section's previous copy and is
+ * tried again at the next commit. Context thread. 0, -ENOENT (no such
  * section of the device), -EINVAL (recovery not enabled: harmless to
  * ignore).
  */
