@@ -23,6 +23,7 @@
 #include "vus_client_raw.h"
 
 const char *vnet_exe;
+const char *vus_supervise;
 
 /* Common configuration offsets. */
 #define GFSELECT 0x08
@@ -64,12 +65,15 @@ static void wait_for_path(const char *path, pid_t pid)
 
 static void spawn(struct tv *t, const char *const *extra)
 {
-	const char *argv[40] = { vnet_exe, "--socket-path", t->sock, "--bind",
-				 t->bind, "--peer", t->peer, "--log-level",
-				 "warning" };
-	unsigned int n = 9;
+	const char *argv[44] = { vus_supervise, "--burst", "1000", "--" };
+	unsigned int n = vus_supervise != NULL ? 4 : 0;
+	const char *const ours[] = { vnet_exe, "--socket-path", t->sock,
+				     "--bind", t->bind, "--peer", t->peer,
+				     "--log-level", "warning", NULL };
 
-	for (; extra && *extra && n < 39; extra++)
+	for (const char *const *a = ours; *a; a++)
+		argv[n++] = *a;
+	for (; extra && *extra && n < 43; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 	t->pid = fork();
@@ -80,7 +84,7 @@ static void spawn(struct tv *t, const char *const *extra)
 		/* tv_start_pair keeps the server's output (counters). */
 		if (t->log_fd > 2)
 			dup2(t->log_fd, 2);
-		execv(vnet_exe, (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 }

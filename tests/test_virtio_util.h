@@ -24,6 +24,10 @@
 
 /** The server binary, from argv[1]. */
 extern const char *vnet_exe;
+/** When set (crash recovery tests): the server runs under this
+ * vus-supervise, restarted as often as it dies; struct tv's pid is the
+ * supervisor's. */
+extern const char *vus_supervise;
 
 /* Guest RAM: GPA and size; queue q's rings at RAM + q * 0x10000. */
 #define TV_RAM 0x100000ull

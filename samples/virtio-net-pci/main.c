@@ -194,15 +194,32 @@ static void print_stats(const struct vnet *n)
 		(unsigned long long)s.queue_errors);
 }
 
-static int open_backend(const struct opts *o, struct backend **be)
+static int open_backend(const struct opts *o, vus_ctx *ctx,
+			struct backend **be)
 {
+	int fd, ret;
+
 	/* Taking over: the running server's fd comes with its state. */
 	if (sample_taking_over())
 		return backend_prepare(o->tap != NULL, o->net.offloads, o->bind,
 				       o->peer, be);
-	if (o->tap != NULL)
-		return backend_open_tap(o->tap, o->net.offloads, be);
-	return backend_open_dgram(o->bind, o->peer, be);
+	/* After a crash (--recover): the dead process's, with the frames
+	 * waiting in it; it stays in the fd store for the next one. */
+	fd = o->cli.recover ? vus_ctx_take_fd(ctx, "backend") : -ENOENT;
+	if (fd >= 0) {
+		ret = backend_prepare(o->tap != NULL, o->net.offloads, o->bind,
+				      o->peer, be);
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
+		return backend_adopt(*be, fd);
+	}
+	ret = o->tap != NULL ? backend_open_tap(o->tap, o->net.offloads, be)
+			     : backend_open_dgram(o->bind, o->peer, be);
+	if (ret == 0 && o->cli.recover)
+		ret = vus_ctx_keep_fd(ctx, "backend", backend_fd(*be));
+	return ret;
 }
 
 /*
@@ -234,14 +251,18 @@ static int serve(const struct opts *o)
 	vus_ctx *ctx = NULL;
 	int ret;
 
-	ret = open_backend(o, &be);
-	if (ret < 0) {
-		fprintf(stderr, "vus-virtio-net-pci: backend: %s\n", strerror(-ret));
-		return ret;
-	}
 	ret = vus_ctx_create(&cfg, &ctx);
 	if (ret == 0) {
 		vus_ctx_set_log(ctx, o->net.log_level, sample_log_sink, NULL);
+		ret = sample_cli_recovery(ctx, &o->cli);
+	}
+	if (ret == 0) {
+		ret = open_backend(o, ctx, &be);
+		if (ret < 0)
+			fprintf(stderr, "vus-virtio-net-pci: backend: %s\n",
+				strerror(-ret));
+	}
+	if (ret == 0) {
 		dma_stats_attach(ctx, &dst);
 		ret = vnet_create(ctx, be, &o->net, &n);
 	}

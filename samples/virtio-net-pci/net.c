@@ -303,9 +303,20 @@ static void net_client_progress(void *opaque)
 			return;
 	if (!vpci_irqs_bound(n->pci))
 		return;
+	/*
+	 * The rings say how far we got; after a crash (crash recovery),
+	 * only they do: what the dead process took and did not publish is
+	 * taken again (a frame sent twice, a frame received lost), and an
+	 * interrupt it may not have sent is sent (a spare one is harmless).
+	 */
+	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++)
+		(void)vq_resync(&n->vq[i]);
 	n->client_gone = false;
 	vnet_log(n, VUS_LOG_INFO, "client is back: queues carry on");
 	vnet_update_run(n);
+	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++)
+		if (vq_ready(&n->vq[i]))
+			vpci_notify_queue(n->pci, i);
 }
 
 /* Worker hooks (worker thread). */

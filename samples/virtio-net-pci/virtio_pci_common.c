@@ -323,6 +323,8 @@ void vpci_common_write(struct vpci *vp, uint32_t off, const uint8_t *buf,
 		}
 		reg_write(vp, (enum reg)r, v);
 	}
+	/* Crash recovery (when on) keeps what the driver wrote. */
+	(void)vus_ctx_state_changed(vp->ctx, "virtio-pci");
 }
 
 void vpci_common_init(struct vpci *vp)

@@ -166,6 +166,21 @@ void vq_get_state(const struct virtqueue *vq, struct vq_state *s)
 	};
 }
 
+int vq_resync(struct virtqueue *vq)
+{
+	uint16_t used;
+
+	if (!vq->ready || vq->error != VQ_OK)
+		return 0;
+	if (vus_dma_read16(vq->ctx, vq->l.used + 2, &used) < 0)
+		return vq_break(vq, VQ_ERR_RING_ACCESS);
+	used = le16toh(used);
+	vq->last_avail = vq->avail_idx = used;
+	vq->used_idx = vq->published = used;
+	vq->signalled_valid = false;
+	return 0;
+}
+
 int vq_set_state(struct virtqueue *vq, const struct vq_state *s)
 {
 	if (s->error > VQ_ERR_MAX ||

@@ -206,6 +206,15 @@ struct vq_state {
 void vq_get_state(const struct virtqueue *vq, struct vq_state *s);
 
 /**
+ * Carry on from the used index in guest memory, the driver's view: what
+ * was taken and not yet published is taken again, the next interrupt is
+ * not suppressed. For a queue whose user stopped without telling us how
+ * far it got (a crashed process); on a parked queue it changes nothing
+ * else. 0, or -EIO (the used ring is not mapped: the queue breaks).
+ */
+int vq_resync(struct virtqueue *vq);
+
+/**
  * After vq_start(): carry on from @s (a migrated queue) instead of from a
  * freshly enabled one. A broken source queue stays broken. -EINVAL if @s
  * is impossible: an unknown error, or more entries in flight than the
