@@ -19,6 +19,10 @@
 #   vnet.blk=N          TFTP block size (default 8192)
 #   vnet.iommu=1        the device must sit behind an active vIOMMU (DMAR
 #                       on, an IOMMU group, VIRTIO_F_ACCESS_PLATFORM taken)
+#   vnet.pings=N        instead of the traffic test: N pings 20 ms apart
+#                       (PING-START before them: the host kills the
+#                       device's server meanwhile), every reply printed,
+#                       then a failure if the driver logged anything
 #   vus.scale=N         multiply the waits (the suites' deadline multiplier)
 # Before the bulk transfer it prints TRAFFIC-BULK-START (a host may act on
 # it: reset the VM, kill QEMU).
@@ -75,6 +79,21 @@ grep -E "virtio|$IF" /proc/interrupts | sed 's/  */ /g'
 traffic0=$(now)
 ping -c 1 -W $((5 * S)) $HOST >/dev/null || fail "no answer from $HOST"
 ip neigh show dev $IF
+PINGS=$(opt vnet.pings)
+if [ -n "$PINGS" ]; then
+  d0=$(dmesg | wc -l)
+  echo "PING-START"
+  ping -c $PINGS -i 0.02 -W $((5 * S)) $HOST > $T-ping 2>&1
+  echo "PING-END"
+  grep "seq=" $T-ping | sed 's/.*seq=\([0-9]*\).*time=\([0-9.]*\).*/PING seq=\1 ms=\2/'
+  tail -2 $T-ping
+  # A reset, a transmit timeout or a broken queue shows in the log.
+  new=$(dmesg | tail -n +$((d0 + 1)) | grep -i -E "virtio|$IF|reset|timed out|watchdog")
+  [ -z "$new" ] || fail "the driver logged: $new"
+  echo "interface $IF: operstate $(cat $N/operstate) carrier $(cat $N/carrier)"
+  [ "$(cat $N/operstate)" = up ] || fail "operstate $(cat $N/operstate)"
+  exit 0
+fi
 out=$(ping -c 200 -A -q $HOST) || fail "ping: $out"
 echo "$out" | tail -2
 avg=$(echo "$out" | sed -n 's/.*= [0-9.]*\/\([0-9.]*\)\/.*/\1/p')

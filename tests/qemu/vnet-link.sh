@@ -9,11 +9,13 @@
 #                               $work/server$N.log) linked to a responder
 #                               (tests/virtio_responder.c) at NET.1 serving
 #                               a MIB MiB blob (log $work/responder$N.log)
+#                               (under ${vnet_wrap[@]} when that is set,
+#                               e.g. vus-supervise --)
 #   vnet_stop_all               SIGTERM every process started here: each
 #                               must still be alive and exit 0 (sanitizer
 #                               builds report leaks and errors there);
 #                               returns 1 if one did not
-vnet_pids=() vnet_names=()
+vnet_pids=() vnet_names=() vnet_wrap=()
 
 vnet_ready() {
   harness_ready "$1"
@@ -32,6 +34,7 @@ vnet_link() {
   "$responder" --bind "$work/host$n.dgram" --peer "$work/dev$n.dgram" \
     --ip "$net.1" --blob-size $((mib * 1048576)) > "$work/responder$n.log" 2>&1 &
   vnet_pids+=($!) vnet_names+=("responder $n")
+  ${vnet_wrap[@]+"${vnet_wrap[@]}"} \
   "$sample" --socket-path "$work/net$n.sock" --bind "$work/dev$n.dgram" \
     --peer "$work/host$n.dgram" --mac "$mac" --log-level info "$@" \
     > "$work/server$n.log" 2>&1 &
