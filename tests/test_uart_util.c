@@ -20,6 +20,7 @@
 #include "test_uart_util.h"
 
 const char *uart_exe;
+const char *uart_supervise;
 
 long long now_ms(void)
 {
@@ -55,11 +56,17 @@ static void child_stdio(const int stdio[3])
 static void spawn(struct rig *r, const char *backend,
 		  const char *const *extra, const int stdio[3])
 {
-	const char *argv[32] = { uart_exe, "--socket-path", r->sock,
-				 "--backend", backend, "--log-level", "warning" };
-	unsigned int n = 7;
+	const char *argv[40] = { uart_supervise, "--burst", "1000", "--" };
+	unsigned int n = uart_supervise != NULL ? 4 : 0;
+	const char *const ours[] = { uart_exe, "--socket-path", r->sock,
+				     "--backend", backend, "--log-level",
+				     "warning", NULL };
 
-	for (; extra && *extra && n < 31; extra++)
+	for (const char *const *a = ours; *a; a++)
+		argv[n++] = *a;
+	if (uart_supervise != NULL)
+		argv[n++] = "--recover";
+	for (; extra && *extra && n < 39; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 	r->pid = fork();
@@ -68,7 +75,7 @@ static void spawn(struct rig *r, const char *backend,
 		/* Dies with us, should a test fail or time out. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		child_stdio(stdio);
-		execv(uart_exe, (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 }

@@ -20,6 +20,9 @@
 
 /** The server binary, from argv[1]. */
 extern const char *uart_exe;
+/** When set (crash recovery tests): the server runs under this
+ * vus-supervise with --recover; struct rig's pid is the supervisor's. */
+extern const char *uart_supervise;
 
 struct rig {
 	pid_t pid;

@@ -545,14 +545,10 @@ int backend_save_fds(struct backend *b, vus_handover_fds *h)
 	return ret;
 }
 
-int backend_load_fds(struct backend *b, vus_handover_fds *h)
+/* The line, a pty's slave and a listener (taken; -1 or -errno: none). */
+static int adopt(struct backend *b, int line, int slave, int listen_fd)
 {
-	int line = vus_handover_take_fd(h, "line");
-	int listen_fd = vus_handover_take_fd(h, "listen");
-
-	b->pty_slave = vus_handover_take_fd(h, "slave");
-	if (b->pty_slave < 0)
-		b->pty_slave = -1;
+	b->pty_slave = slave < 0 ? -1 : slave;
 	/* A pty has its line, a listener may be waiting for its next peer. */
 	if ((b->kind == BE_PTY && (line < 0 || b->pty_slave < 0)) ||
 	    (b->kind == BE_UNIX && line < 0) ||
@@ -571,6 +567,38 @@ int backend_load_fds(struct backend *b, vus_handover_fds *h)
 		watch_init(&b->listen, listen_fd, TAG_LISTEN);
 	rewatch(b);
 	return 0;
+}
+
+int backend_load_fds(struct backend *b, vus_handover_fds *h)
+{
+	int line = vus_handover_take_fd(h, "line");
+	int listen_fd = vus_handover_take_fd(h, "listen");
+
+	return adopt(b, line, vus_handover_take_fd(h, "slave"), listen_fd);
+}
+
+/* ---- crash recovery ---- */
+
+int backend_keep_fds(struct backend *b)
+{
+	int ret = 0;
+
+	/* A listener's peer comes and goes; the peer connects again. */
+	if ((b->kind == BE_PTY || b->kind == BE_UNIX) && b->in.fd >= 0)
+		ret = vus_ctx_keep_fd(b->ctx, "line", b->in.fd);
+	if (ret == 0 && b->pty_slave >= 0)
+		ret = vus_ctx_keep_fd(b->ctx, "slave", b->pty_slave);
+	if (ret == 0 && b->listen.fd >= 0)
+		ret = vus_ctx_keep_fd(b->ctx, "listen", b->listen.fd);
+	return ret;
+}
+
+int backend_take_kept_fds(struct backend *b)
+{
+	int line = vus_ctx_take_fd(b->ctx, "line");
+
+	return adopt(b, line, vus_ctx_take_fd(b->ctx, "slave"),
+		     vus_ctx_take_fd(b->ctx, "listen"));
 }
 
 void backend_keep_path(struct backend *b)

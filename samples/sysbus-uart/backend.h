@@ -76,6 +76,14 @@ int backend_save_fds(struct backend *b, vus_handover_fds *h);
 /** Take what backend_save_fds() put, into a prepared backend. 0, -errno. */
 int backend_load_fds(struct backend *b, vus_handover_fds *h);
 
+/**
+ * Crash recovery: keep the line (pty, unix), a pty's slave and a
+ * listener in the fd store (vus_ctx_keep_fd()); a backend prepared after
+ * a crash takes them back. 0 or -errno (-ENOENT: nothing was kept).
+ */
+int backend_keep_fds(struct backend *b);
+int backend_take_kept_fds(struct backend *b);
+
 /** Another process uses our fds now: remove nothing at close. */
 void backend_keep_path(struct backend *b);
 

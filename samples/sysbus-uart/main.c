@@ -148,12 +148,26 @@ static int start(const struct opts *o, vus_ctx *ctx, struct port *port,
 	if (ret == 0)
 		ret = port_rpc_setup(port);
 	if (ret == 0)
+		ret = sample_cli_recovery(ctx, &o->cli);
+	if (ret == 0)
 		ret = vus_ctx_realize(ctx);
 	if (ret == 0) {
 		what = "backend";
-		/* Taking over, its fds come with the running server's state. */
-		ret = sample_taking_over() ? backend_prepare(be, ctx, &bc)
-					   : backend_open(be, ctx, &bc);
+		/* Taking over, its fds come with the running server's state;
+		 * after a crash (--recover) they are in the fd store. */
+		if (sample_taking_over() || vus_ctx_recovered(ctx) == 1)
+			ret = backend_prepare(be, ctx, &bc);
+		else
+			ret = backend_open(be, ctx, &bc);
+		if (ret == 0 && vus_ctx_recovered(ctx) == 1 &&
+		    backend_take_kept_fds(*be) < 0) {
+			/* Kept state, but not its line: a new one. */
+			backend_close(*be);
+			*be = NULL;
+			ret = backend_open(be, ctx, &bc);
+		}
+		if (ret == 0 && o->cli.recover && vus_ctx_recovered(ctx) != 1)
+			ret = backend_keep_fds(*be);
 	}
 	if (ret == 0) {
 		port_attach(port, *be);

@@ -96,6 +96,8 @@ void port_sync(void *opaque)
 	}
 	update_timer(p);
 	update_line(p);
+	/* Crash recovery (when on) keeps the registers and FIFOs. */
+	(void)vus_ctx_state_changed(p->ctx, "uart16550");
 }
 
 static void on_timer(vus_ctx *ctx, void *opaque, int fd, uint32_t events)
