@@ -365,7 +365,11 @@ static int load_mig(struct ho_in *in, vus_ctx *ctx)
 
 	if (ret < 0)
 		return fail(in, ret, "the device's state");
+	/* Adopted memory is newer than its saved copy: a client may have
+	 * stored to it since the old process saved it. */
+	region_keep_adopted(ctx_regions(ctx), true);
 	ret = load_sections(ctx, r.p, r.len);
+	region_keep_adopted(ctx_regions(ctx), false);
 	if (ret < 0)
 		snprintf(in->why, sizeof(in->why),
 			 "the device refused its state: %s (see the log)",
@@ -458,6 +462,8 @@ int ho_state_load(vus_ctx *ctx, struct ho_in *in, struct ho_pending *pend)
 		device_client_lost(ctx_device(ctx));
 	ret = ret ? ret : load_dma(in, ctx);
 	ret = ret ? ret : load_regions(in, ctx);
+	if (ret == 0)
+		ho_fault("new.adopted");
 	ret = ret ? ret : load_devfds(in, ctx);
 	ret = ret ? ret : load_mig(in, ctx);
 	ret = ret ? ret : load_irq(in, ctx);

@@ -46,6 +46,7 @@ struct region {
 	struct region_ioev *ioevs;
 	unsigned int nr_ioevs;
 	bool migrates;       /* VUS_BACKING_MEM, not opted out */
+	bool adopted;        /* memory taken over from the old process */
 	uint32_t access_min; /* the callbacks' accesses, resolved */
 	uint32_t access_max;
 	uint32_t access_flags;
@@ -55,6 +56,7 @@ struct region_table {
 	vus_ctx *ctx; /* passed to the callbacks */
 	struct log *log;
 	uint64_t reserved;
+	bool keep_adopted; /* region_keep_adopted() */
 	struct region r[REGION_MAX_INDEX];
 };
 
@@ -486,7 +488,22 @@ int region_adopt_backing(struct region_table *rt, uint32_t index, int fd,
 	}
 	close_fd(&r->fd);
 	r->fd = fd;
+	r->adopted = true;
 	return 0;
+}
+
+void region_keep_adopted(struct region_table *rt, bool keep)
+{
+	rt->keep_adopted = keep;
+	if (!keep)
+		for (unsigned int i = 0; i < REGION_MAX_INDEX; i++)
+			rt->r[i].adopted = false;
+}
+
+bool region_load_skips(const struct region_table *rt, uint32_t index)
+{
+	return rt->keep_adopted && index < REGION_MAX_INDEX &&
+	       rt->r[index].adopted;
 }
 
 static int ioev_check(const struct region *r, const struct vus_ioeventfd *io)

@@ -92,8 +92,9 @@ static int walk(vus_ctx *ctx, struct region_table *rt, vus_mig_in *in,
 		}
 		if (vus_mig_remaining(in) < size)
 			return -EBADMSG;
-		ret = apply ? vus_mig_get(in, region_mem(rt, index), (size_t)size)
-			    : skip(in, size);
+		ret = apply && !region_load_skips(rt, index)
+			? vus_mig_get(in, region_mem(rt, index), (size_t)size)
+			: skip(in, size);
 	}
 	if (ret == 0 && vus_mig_remaining(in) != 0)
 		ret = -EBADMSG;

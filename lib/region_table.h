@@ -124,6 +124,17 @@ int region_backing(const struct region_table *rt, uint32_t index, int *fd,
 int region_adopt_backing(struct region_table *rt, uint32_t index, int fd,
 			 uint64_t offset, uint64_t size);
 
+/**
+ * Hand-over: while @keep, loading the "regions" section leaves memory
+ * adopted with region_adopt_backing() alone: it is the very memory the
+ * old process saved, and the client may have stored to it since. Turning
+ * it off forgets which regions were adopted.
+ */
+void region_keep_adopted(struct region_table *rt, bool keep);
+
+/** Whether loading must leave region @index's memory alone (above). */
+bool region_load_skips(const struct region_table *rt, uint32_t index);
+
 /** Add an ioeventfd (fd dup'd). Errors as vus_region_add_ioeventfd(). */
 int region_ioeventfd_add(struct region_table *rt, uint32_t index,
 			 const struct vus_ioeventfd *io);

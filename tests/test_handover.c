@@ -217,6 +217,46 @@ static void the_client_session_goes_on(void **state)
 	close(ram_fd);
 }
 
+static uint8_t *late_mem;
+
+static void store_late(const char *step)
+{
+	if (strcmp(step, "new.adopted") == 0)
+		memcpy(late_mem + 0x9000, "late", 4);
+}
+
+/*
+ * Memory that migrates (a BAR the library allocated, in "regions") is the
+ * same memory in the new process: a client store into its mapping after
+ * the old process saved it and before the new one loads the sections is
+ * kept, not overwritten by the older saved copy.
+ */
+static void adopted_memory_keeps_a_late_store(void **state)
+{
+	struct tserver_opts oo = old_opts, no = old_opts;
+	struct tserver o, n;
+	uint8_t buf[4];
+
+	(void)state;
+	oo.migrate_mem = no.migrate_mem = true;
+	oo.listen_path = path;
+	tserver_start(&o, &oo);
+	peer_connect(&o, path, true);
+	no.no_serve = true;
+	tserver_start(&n, &no);
+	assert_int_equal(region_rw(&o, 1, 0x9000, "save", 4, true), 0);
+	late_mem = vus_region_mem(o.ctx, 1);
+	assert_non_null(late_mem);
+	ho_fault_hook = store_late;
+	assert_int_equal(hand_over(&o, &n), 0);
+	ho_fault_hook = NULL;
+	move_client(&o, &n);
+	assert_int_equal(region_rw(&n, 1, 0x9000, buf, 4, false), 0);
+	assert_memory_equal(buf, "late", 4);
+	tserver_stop(&o);
+	tserver_stop(&n);
+}
+
 static int get_info(struct tserver *s)
 {
 	struct wire_device_info di = { .argsz = sizeof(di) };
@@ -953,6 +993,8 @@ int main(int argc, char **argv)
 			dma_files_are_kept_once_and_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(input_read_ahead_moves_whole,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			adopted_memory_keeps_a_late_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			the_management_socket_hands_over_and_moves, setup,
 			teardown),

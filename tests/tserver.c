@@ -155,7 +155,8 @@ static void setup_device(struct tserver *s, const struct tserver_opts *o)
 		.struct_size = sizeof(r1), .size = 0x10000,
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE, .ops = &mem_ops,
 		.access_flags = VUS_ACCESS_ANY,
-		.no_migrate = true, /* keeps the streams the tests cut small */
+		/* keeps the streams the tests cut small */
+		.no_migrate = !o->migrate_mem,
 		.backing = VUS_BACKING_MEM, .mmap_areas = areas,
 		.nr_mmap_areas = 2,
 	};

@@ -60,6 +60,7 @@ struct tserver_opts {
 	/* More doorbells on region 0: 4 bytes each from 0x400, one eventfd. */
 	unsigned int extra_doorbells;
 	bool with_migration; /* vus_mig_setup(), one 8-byte section */
+	bool migrate_mem;    /* region 1's memory migrates ("regions") */
 	uint32_t compat;     /* its compatibility version; 0: 1 */
 	/* Realize only: a new process that will take a device over. */
 	bool no_serve;
