@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client_priv.h"
@@ -82,16 +83,17 @@ static void map_drop(vus_client *c, uint32_t i)
 	struct client_map *m = &c->maps[i];
 
 	if (m->map_len > 0)
-		munmap(m->mem, m->map_len);
+		munmap(m->map, m->map_len);
 	memmove(m, m + 1, (c->nr_maps - i - 1) * sizeof(*m));
 	c->nr_maps--;
 }
 
-/* DMA_MAP for @m, with @fd (borrowed) or none. */
-static int send_map(vus_client *c, const struct client_map *m, int fd)
+/* DMA_MAP for @m, with @fd (borrowed) at @offset, or none. */
+static int send_map(vus_client *c, const struct client_map *m, int fd,
+		    uint64_t offset)
 {
 	struct wire_dma_map mp = { .argsz = sizeof(mp), .flags = m->prot,
-				   .addr = m->addr,
+				   .offset = offset, .addr = m->addr,
 				   .size = m->last - m->addr + 1 };
 	struct client_req rq = {
 		.cmd = WIRE_CMD_DMA_MAP, .iovcnt = 1,
@@ -106,21 +108,60 @@ static int send_map(vus_client *c, const struct client_map *m, int fd)
 	return ret;
 }
 
-/* A sealed memfd of @size bytes, mapped here read-write. */
-static int make_memfd(uint64_t size, int *fd, void **mem)
+/*
+ * Map [offset, +size) of @fd here: readable, and writable when the fd is.
+ * -EACCES when @prot grants the device more than the fd allows, -EINVAL
+ * for a range past a regular file's end (touching it would raise SIGBUS).
+ */
+static int map_local(int fd, uint64_t offset, uint64_t size, uint32_t prot,
+		     struct client_map *m)
 {
-	int ret = sealed_memfd("vus-client-dma", size, fd);
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t lead = offset & (uint64_t)(page - 1);
+	int acc = fcntl(fd, F_GETFL), mprot = PROT_READ;
+	struct stat st;
 	void *p;
+
+	if (acc < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	acc &= O_ACCMODE;
+	if (acc == O_WRONLY || (acc == O_RDONLY && (prot & VUS_CLIENT_DMA_WRITE)))
+		return -EACCES;
+	if (acc == O_RDWR)
+		mprot |= PROT_WRITE;
+	if (offset > (uint64_t)INT64_MAX || size > SIZE_MAX - lead ||
+	    (S_ISREG(st.st_mode) && (offset > (uint64_t)st.st_size ||
+				     size > (uint64_t)st.st_size - offset)))
+		return -EINVAL;
+	p = mmap(NULL, (size_t)(lead + size), mprot, MAP_SHARED, fd,
+		 (off_t)(offset - lead));
+	if (p == MAP_FAILED)
+		return -errno;
+	m->map = p;
+	m->map_len = (size_t)(lead + size);
+	m->mem = (uint8_t *)p + lead;
+	return 0;
+}
+
+/* Map @fd here, grant it and keep the mapping; *mem: our view of it. */
+static int map_fd(vus_client *c, uint64_t addr, uint64_t size, uint32_t prot,
+		  int fd, uint64_t offset, void **mem)
+{
+	struct client_map m = { .addr = addr, .prot = prot };
+	int ret = map_local(fd, offset, size, prot, &m);
 
 	if (ret < 0)
 		return ret;
-	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-	if (p == MAP_FAILED) {
-		ret = -errno;
-		close_fd(fd);
+	m.last = span_last(addr, size);
+	ret = send_map(c, &m, fd, offset);
+	if (ret == 0)
+		ret = map_insert(c, &m);
+	if (ret < 0) {
+		munmap(m.map, m.map_len);
 		return ret;
 	}
-	*mem = p;
+	if (mem != NULL)
+		*mem = m.mem;
 	return 0;
 }
 
@@ -128,8 +169,6 @@ VUS_EXPORT int vus_client_dma_map_memfd(vus_client *c, uint64_t addr,
 					uint64_t size, uint32_t prot,
 					void **mem)
 {
-	struct client_map m = { .addr = addr, .prot = prot };
-	void *p = NULL;
 	int ret, fd = -1;
 
 	if (c == NULL || mem == NULL)
@@ -138,22 +177,25 @@ VUS_EXPORT int vus_client_dma_map_memfd(vus_client *c, uint64_t addr,
 	if (ret == 0 && size > (uint64_t)INT64_MAX)
 		ret = -EINVAL;
 	if (ret == 0)
-		ret = make_memfd(size, &fd, &p);
-	if (ret < 0)
-		return ret;
-	m.last = span_last(addr, size);
-	m.mem = p;
-	m.map_len = (size_t)size;
-	ret = send_map(c, &m, fd);
-	close_fd(&fd); /* the server has its own copy; our mapping stays */
+		ret = sealed_memfd("vus-client-dma", size, &fd);
 	if (ret == 0)
-		ret = map_insert(c, &m);
-	if (ret < 0) {
-		munmap(p, (size_t)size);
-		return ret;
-	}
-	*mem = p;
-	return 0;
+		ret = map_fd(c, addr, size, prot, fd, 0, mem);
+	close_fd(&fd); /* the server has its own copy; our mapping stays */
+	return ret;
+}
+
+VUS_EXPORT int vus_client_dma_map_fd(vus_client *c, uint64_t addr,
+				     uint64_t size, uint32_t prot, int fd,
+				     uint64_t offset, void **mem)
+{
+	int ret;
+
+	if (c == NULL)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	ret = map_check(c, addr, size, prot);
+	return ret < 0 ? ret : map_fd(c, addr, size, prot, fd, offset, mem);
 }
 
 VUS_EXPORT int vus_client_dma_map_mem(vus_client *c, uint64_t addr,
@@ -173,7 +215,7 @@ VUS_EXPORT int vus_client_dma_map_mem(vus_client *c, uint64_t addr,
 	ret = map_insert(c, &m);
 	if (ret < 0)
 		return ret;
-	ret = send_map(c, &m, -1);
+	ret = send_map(c, &m, -1, 0);
 	if (ret < 0)
 		map_drop(c, lower_bound(c, addr));
 	return ret;

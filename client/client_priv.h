@@ -38,7 +38,8 @@ struct client_map {
 	uint64_t last;   /* inclusive: a mapping may end at 2^64 */
 	uint32_t prot;   /* VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE */
 	uint8_t *mem;    /* the byte at @addr in our address space */
-	size_t map_len;  /* non-zero: we mmap'd @mem (memfd) and munmap it */
+	void *map;       /* what we mmap'd (memfd, a caller's fd), or NULL */
+	size_t map_len;  /* and its length, munmap'd with the mapping */
 };
 
 /* Eventfds made by vus_client_irq_enable() for one index. */

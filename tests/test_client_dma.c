@@ -7,6 +7,7 @@
  * reach the device's dma_unmap callback.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,6 +82,102 @@ static void memfd_map_keeps_its_protection(void **state)
 						  VUS_CLIENT_DMA_READ, &p), 0);
 	assert_int_equal(tc_run(c, TC_OP_DMA_READ, MEMFD_ADDR, 64), 0);
 	assert_int_equal(tc_run(c, TC_OP_DMA_WRITE, MEMFD_ADDR, 64), -EACCES);
+	tc_teardown(&d, c);
+}
+
+/* A scratch regular file of @size bytes, @flags as open(2); unlinked. */
+static int scratch_file(size_t size, int flags)
+{
+	char path[] = "/tmp/vus-client-dma.XXXXXX";
+	int fd = mkostemp(path, O_CLOEXEC), ro;
+	uint8_t *pat = malloc(size);
+
+	assert_true(fd >= 0 && pat != NULL);
+	fill(pat, size, 5);
+	assert_int_equal(pwrite(fd, pat, size, 0), (ssize_t)size);
+	free(pat);
+	if (flags == O_RDWR) {
+		unlink(path);
+		return fd;
+	}
+	ro = open(path, flags | O_CLOEXEC);
+	unlink(path);
+	close(fd);
+	assert_true(ro >= 0);
+	return ro;
+}
+
+/*
+ * A caller's regular file at an offset that is not page aligned: the
+ * device reads and writes the file itself; the fd stays the caller's.
+ */
+static void file_map_is_device_memory(void **state)
+{
+	struct tc_dev d;
+	vus_client *c = tc_setup(&d);
+	int fd = scratch_file(3 * 4096, O_RDWR);
+	uint8_t want[1000], got[1000];
+	void *p;
+
+	assert_int_equal(vus_client_dma_map_fd(c, MEMFD_ADDR, 2 * 4096,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, fd, 0x123, &p), 0);
+	assert_int_equal(pread(fd, want, sizeof(want), 0x123 + 0x10),
+			 (ssize_t)sizeof(want));
+	assert_memory_equal(want, (uint8_t *)p + 0x10, sizeof(want));
+	assert_int_equal(tc_run(c, TC_OP_DMA_READ, MEMFD_ADDR + 0x10, 1000), 0);
+	assert_memory_equal(d.ctl + TC_CTL_BUF, want, sizeof(want));
+	fill(want, sizeof(want), 3);
+	dev_buf_set(c, want, sizeof(want));
+	assert_int_equal(tc_run(c, TC_OP_DMA_WRITE, MEMFD_ADDR + 0x1000,
+				sizeof(want)), 0);
+	assert_int_equal(pread(fd, got, sizeof(got), 0x123 + 0x1000),
+			 (ssize_t)sizeof(got));
+	assert_memory_equal(got, want, sizeof(want));
+	/* The last byte of the grant is the device's, the next is not. */
+	assert_int_equal(tc_run(c, TC_OP_DMA_READ, MEMFD_ADDR + 2 * 4096 - 8, 8), 0);
+	assert_int_equal(tc_run(c, TC_OP_DMA_READ, MEMFD_ADDR + 2 * 4096 - 8, 9),
+			 -EFAULT);
+	/* Up to the file's end exactly, and one byte past it. */
+	assert_int_equal(vus_client_dma_map_fd(c, 0x800000, 4096 - 0x124,
+		VUS_CLIENT_DMA_READ, fd, 2 * 4096 + 0x124, NULL), 0);
+	assert_int_equal(vus_client_dma_map_fd(c, 0x900000, 4096 - 0x123,
+		VUS_CLIENT_DMA_READ, fd, 2 * 4096 + 0x124, NULL), -EINVAL);
+	assert_int_equal(vus_client_dma_map_fd(c, 0x900000, 1,
+		VUS_CLIENT_DMA_READ, fd, 3 * 4096, NULL), -EINVAL);
+	assert_int_equal(vus_client_dma_unmap(c, MEMFD_ADDR, 2 * 4096), 0);
+	assert_int_equal(fcntl(fd, F_GETFD), FD_CLOEXEC); /* still ours */
+	close(fd);
+	tc_teardown(&d, c);
+}
+
+/* The fd's access mode bounds what may be granted; checked before sending. */
+static void file_map_follows_the_fd_mode(void **state)
+{
+	struct tc_dev d;
+	vus_client *c = tc_setup(&d);
+	int ro = scratch_file(4096, O_RDONLY), wo = scratch_file(4096, O_WRONLY);
+	unsigned int mark = tc_mark(&d);
+	void *p;
+
+	assert_int_equal(vus_client_dma_map_fd(c, MEMFD_ADDR, 4096,
+		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, ro, 0, &p), -EACCES);
+	assert_int_equal(vus_client_dma_map_fd(c, MEMFD_ADDR, 4096,
+		VUS_CLIENT_DMA_READ, wo, 0, &p), -EACCES);
+	assert_int_equal(vus_client_dma_map_fd(c, MEMFD_ADDR, 4096,
+		VUS_CLIENT_DMA_READ, -1, 0, &p), -EBADF);
+	assert_int_equal(vus_client_dma_map_fd(c, MEMFD_ADDR, 4096,
+		VUS_CLIENT_DMA_READ, 1000, 0, &p), -EBADF);
+	assert_int_equal(vus_client_dma_map_fd(c, MEMFD_ADDR, 0,
+		VUS_CLIENT_DMA_READ, ro, 0, &p), -EINVAL);
+	assert_int_equal(tc_mark(&d), mark);
+	/* Read-only for the device: it reads, its writes are refused. */
+	assert_int_equal(vus_client_dma_map_fd(c, MEMFD_ADDR, 4096,
+		VUS_CLIENT_DMA_READ, ro, 0, &p), 0);
+	assert_int_equal(tc_run(c, TC_OP_DMA_READ, MEMFD_ADDR, 64), 0);
+	assert_memory_equal(d.ctl + TC_CTL_BUF, p, 64);
+	assert_int_equal(tc_run(c, TC_OP_DMA_WRITE, MEMFD_ADDR, 64), -EACCES);
+	close(ro);
+	close(wo);
 	tc_teardown(&d, c);
 }
 
@@ -289,6 +386,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		VTEST(memfd_map_is_direct_device_memory),
 		VTEST(memfd_map_keeps_its_protection),
+		VTEST(file_map_is_device_memory),
+		VTEST(file_map_follows_the_fd_mode),
 		VTEST(fdless_map_is_served_while_waiting),
 		VTEST(fdless_map_keeps_its_protection),
 		VTEST(dma_messages_option_ignores_fds),

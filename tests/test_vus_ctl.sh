@@ -162,6 +162,24 @@ run pci 1 dma-map 0x100000 0x1000 , write 0 0x40 8 0x100fe1
 expect err "vus-ctl: REGION_WRITE region 0:"
 run pci 0 dma-map 0x100000 0x1000 , write 0 0x40 8 0x100fe0
 
+# A regular file granted as DMA memory: the device reads its first 16
+# bytes and writes them at 16, into the file itself (MAP_SHARED).
+printf 'file for the DMA' >"$dir/dma.bin"
+head -c 4080 /dev/zero >>"$dir/dma.bin"
+run pci 0 dma-map 0x200000 0x1000 "$dir/dma.bin" , write 0 0x40 8 0x200000 , \
+	dma-dump 0x200010 16
+expect out "00200010  66 69 6c 65 20 66 6f 72  20 74 68 65 20 44 4d 41  |file for the DMA|"
+if [ "$(head -c 32 "$dir/dma.bin")" != "file for the DMAfile for the DMA" ]; then
+	echo "FAIL: the device's copy did not reach the file"
+	failures=$((failures + 1))
+fi
+run pci 1 dma-map 0x200000 0x1001 "$dir/dma.bin"
+expect err "vus-ctl: DMA_MAP 0x200000+0x1001 of $dir/dma.bin (longer than the file?): Invalid argument"
+run pci 1 dma-map 0x200000 0x1000 "$dir/nosuch.bin"
+expect err "vus-ctl: dma-map: $dir/nosuch.bin: No such file or directory"
+run pci 1 dma-map 0x200000 0x1000 "$dir/dma.bin" extra
+expect err "usage: vus-ctl"
+
 # Failures: one line on stderr, exit status 1.
 run pci 1 read 9 0 4
 expect err "vus-ctl: REGION_READ region 9: Invalid argument"

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vus-ctl: memory for a DMA device, as a VMM grants guest RAM. dma-map
- * creates a memfd, maps it here and grants it to the server (DMA_MAP with
- * the fd); dma-fill and dma-dump work on it from our side, so with ','
+ * creates a memfd (or opens a file), maps it here and grants it to the
+ * server (DMA_MAP with the fd); dma-fill and dma-dump work on it from our
+ * side, so with ','
  * chaining a DMA engine can be driven and checked from the shell. The
  * grants end with the connection. GPL-2.0-or-later as the rest of vus-ctl.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vus-ctl.h"
 
@@ -39,24 +42,61 @@ static int range(struct ctl *x, char **argv, struct ctl_dma **d,
 	return 0;
 }
 
+/* FILE for reading and writing, or for reading only: the device may
+ * then only read it (DMA_MAP without WRITE). */
+static int map_file(struct ctl *x, uint64_t iova, uint64_t size,
+		    const char *file, struct ctl_dma *d)
+{
+	uint32_t prot = VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE;
+	void *mem = NULL;
+	int fd, ret;
+
+	fd = open(file, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		prot = VUS_CLIENT_DMA_READ;
+		d->read_only = true;
+	}
+	if (fd < 0)
+		return ctl_fail(-errno, "dma-map: %s", file);
+	ret = vus_client_dma_map_fd(x->c, iova, size, prot, fd, 0, &mem);
+	close(fd); /* the server and our mapping keep what they need */
+	if (ret == -EINVAL)
+		return ctl_fail(ret, "DMA_MAP 0x%" PRIx64 "+0x%" PRIx64 " of %s "
+				"(longer than the file?)", iova, size, file);
+	if (ret < 0)
+		return ctl_fail(ret, "DMA_MAP 0x%" PRIx64 "+0x%" PRIx64 " of %s",
+				iova, size, file);
+	d->mem = mem;
+	return 0;
+}
+
+/* dma-map IOVA SIZE [FILE] */
 int ctl_dma_map(struct ctl *x, char **argv)
 {
-	uint64_t iova, size;
+	struct ctl_dma d = { 0 };
 	void *mem;
 	int ret;
 
-	if (ctl_parse_u64(argv[0], UINT64_MAX, "IOVA", &iova) ||
-	    ctl_parse_u64(argv[1], UINT64_MAX, "size", &size))
+	if (ctl_parse_u64(argv[0], UINT64_MAX, "IOVA", &d.iova) ||
+	    ctl_parse_u64(argv[1], UINT64_MAX, "size", &d.size))
 		return 1;
 	if (x->nr_dma == CTL_MAX_DMA)
 		return ctl_error("dma-map: at most %u mappings", CTL_MAX_DMA);
-	ret = vus_client_dma_map_memfd(x->c, iova, size, VUS_CLIENT_DMA_READ |
-				       VUS_CLIENT_DMA_WRITE, &mem);
-	if (ret < 0)
-		return ctl_fail(ret, "DMA_MAP 0x%" PRIx64 "+0x%" PRIx64, iova,
-				size);
-	x->dma[x->nr_dma++] = (struct ctl_dma){ .iova = iova, .size = size,
-						.mem = mem };
+	if (argv[2] != NULL) {
+		ret = map_file(x, d.iova, d.size, argv[2], &d);
+		if (ret)
+			return ret;
+	} else {
+		ret = vus_client_dma_map_memfd(x->c, d.iova, d.size,
+					       VUS_CLIENT_DMA_READ |
+					       VUS_CLIENT_DMA_WRITE, &mem);
+		if (ret < 0)
+			return ctl_fail(ret, "DMA_MAP 0x%" PRIx64 "+0x%" PRIx64,
+					d.iova, d.size);
+		d.mem = mem;
+	}
+	x->dma[x->nr_dma++] = d;
 	return 0;
 }
 
@@ -68,6 +108,9 @@ int ctl_dma_fill(struct ctl *x, char **argv)
 	if (range(x, argv, &d, &iova, &len) ||
 	    ctl_parse_u64(argv[2], 0xff, "byte", &byte))
 		return 1;
+	if (d->read_only)
+		return ctl_error("dma-fill: 0x%" PRIx64 " is in a file opened "
+				 "read-only", iova);
 	memset(d->mem + (iova - d->iova), (int)byte, (size_t)len);
 	return 0;
 }

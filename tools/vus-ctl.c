@@ -33,7 +33,8 @@ static const char usage_text[] =
 	"  dump REGION OFFSET LENGTH        hexdump of a region range\n"
 	"  irq-wait INDEX VECTOR TIMEOUT_MS enable INDEX, wait for VECTOR\n"
 	"  msi-enable, msix-enable          turn MSI / MSI-X on as a driver does\n"
-	"  dma-map IOVA SIZE                grant SIZE bytes of new memory (memfd)\n"
+	"  dma-map IOVA SIZE [FILE]         grant SIZE bytes of new memory (memfd),\n"
+	"                                   or of FILE (read-only if not writable)\n"
 	"  dma-fill IOVA LENGTH BYTE        fill granted memory\n"
 	"  dma-dump IOVA LENGTH             hexdump of granted memory\n"
 	"  reset                            DEVICE_RESET\n"
@@ -360,22 +361,23 @@ static const struct command {
 	const char *name;
 	int nargs;
 	int (*run)(struct ctl *x, char **argv);
+	int optional; /* more arguments it may take; argv ends with NULL */
 } commands[] = {
-	{ "info", 0, cmd_info },
-	{ "config", 0, cmd_config },
-	{ "read", 3, cmd_read },
-	{ "write", 4, cmd_write },
-	{ "dump", 3, cmd_dump },
-	{ "irq-wait", 3, cmd_irq_wait },
-	{ "msi-enable", 0, cmd_msi_enable },
-	{ "msix-enable", 0, cmd_msix_enable },
-	{ "dma-map", 2, ctl_dma_map },
-	{ "dma-fill", 3, ctl_dma_fill },
-	{ "dma-dump", 2, ctl_dma_dump },
-	{ "reset", 0, cmd_reset },
-	{ "migration", 0, cmd_migration },
-	{ "save", 1, cmd_save },
-	{ "load", 1, cmd_load },
+	{ "info", 0, cmd_info, 0 },
+	{ "config", 0, cmd_config, 0 },
+	{ "read", 3, cmd_read, 0 },
+	{ "write", 4, cmd_write, 0 },
+	{ "dump", 3, cmd_dump, 0 },
+	{ "irq-wait", 3, cmd_irq_wait, 0 },
+	{ "msi-enable", 0, cmd_msi_enable, 0 },
+	{ "msix-enable", 0, cmd_msix_enable, 0 },
+	{ "dma-map", 2, ctl_dma_map, 1 },
+	{ "dma-fill", 3, ctl_dma_fill, 0 },
+	{ "dma-dump", 2, ctl_dma_dump, 0 },
+	{ "reset", 0, cmd_reset, 0 },
+	{ "migration", 0, cmd_migration, 0 },
+	{ "save", 1, cmd_save, 0 },
+	{ "load", 1, cmd_load, 0 },
 };
 
 static int usage(void)
@@ -450,16 +452,18 @@ static int parse_steps(int argc, char **argv, struct ctl *x,
 		for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 			if (strcmp(argv[i], commands[k].name) == 0)
 				steps[n].cmd = &commands[k];
-		if (steps[n].cmd != NULL && nargs == steps[n].cmd->nargs + 1 &&
+		if (steps[n].cmd != NULL && nargs > steps[n].cmd->nargs &&
 		    strcmp(argv[end - 1], "--json") == 0) {
 			x->json = true;
 			nargs--;
 		}
-		if (steps[n].cmd == NULL || nargs != steps[n].cmd->nargs)
+		if (steps[n].cmd == NULL || nargs < steps[n].cmd->nargs ||
+		    nargs > steps[n].cmd->nargs + steps[n].cmd->optional)
 			return bad_usage();
 		steps[n++].args = argv + i + 1;
 		if (end == argc - 1)
 			return bad_usage(); /* a trailing "," */
+		argv[i + 1 + nargs] = NULL; /* the "," or --json: the step's end */
 		i = end + 1;
 	}
 	return n > 0 ? n : bad_usage();

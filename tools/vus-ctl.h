@@ -20,11 +20,12 @@
 
 #define CTL_MAX_DMA 16
 
-/** Memory this run granted with dma-map (a memfd, mapped here too). */
+/** Memory this run granted with dma-map (a memfd or a file, mapped here too). */
 struct ctl_dma {
 	uint64_t iova;
 	uint64_t size;
 	uint8_t *mem;
+	bool read_only; /* a file we could only open for reading */
 };
 
 struct ctl {

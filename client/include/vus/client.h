@@ -330,6 +330,24 @@ int vus_client_dma_map_memfd(vus_client *c, uint64_t addr, uint64_t size,
 			     uint32_t prot, void **mem);
 
 /**
+ * Grant [@offset, @offset + @size) of the caller's @fd (a regular file, a
+ * memfd, hugetlbfs; anything the server can mmap) to the server at DMA
+ * address @addr. The fd stays the caller's: it is sent with DMA_MAP (the
+ * server gets its own copy) and may be closed once this returns. The range
+ * is mapped here too, readable, and writable when @fd was opened O_RDWR;
+ * if @mem is not NULL, *mem is our view of the byte at @offset (valid until
+ * the mapping is withdrawn or the client closed). @offset need not be page
+ * aligned. Writes through either side reach the file (MAP_SHARED).
+ * Errors: -EBADF (@fd < 0, or not open), -EACCES (@prot asks for WRITE on
+ * a read-only fd, or the fd is write-only), -EINVAL (as
+ * vus_client_dma_map_memfd(), or the range passes a regular file's end),
+ * -EEXIST, -ENOSPC; all checked before anything is sent. Or mmap's
+ * errno, or the server's.
+ */
+int vus_client_dma_map_fd(vus_client *c, uint64_t addr, uint64_t size,
+			  uint32_t prot, int fd, uint64_t offset, void **mem);
+
+/**
  * Grant @size bytes at @mem (the caller's, kept valid until unmapped)
  * without an fd: the server reaches it with DMA_READ/DMA_WRITE messages,
  * which this client serves while it waits (for a reply, an interrupt, or
