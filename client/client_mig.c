@@ -150,21 +150,37 @@ VUS_EXPORT int vus_client_mig_write(vus_client *c, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Reads start small and grow while they come back full: a server pads a
+ * short reply to the size asked for (libvfio-user's client needs that),
+ * so a tiny device's stream must not cost a megabyte of zeros.
+ */
+#define FIRST_READ (16u << 10)
+
 VUS_EXPORT int vus_client_mig_save(vus_client *c, int fd, uint64_t *size)
 {
-	uint8_t *buf = malloc(CHUNK);
+	size_t max, ask = FIRST_READ, got = 0;
 	uint64_t total = 0;
-	size_t got = 0;
+	uint8_t *buf;
 	int ret;
 
+	if (c == NULL)
+		return -EINVAL;
+	max = MIN((size_t)CHUNK, (size_t)MIN(c->srv.max_xfer, c->max_xfer));
+	buf = malloc(max);
 	if (buf == NULL)
 		return -ENOMEM;
 	ret = vus_client_mig_set_state(c, 3 /* STOP_COPY */);
-	do {
-		ret = ret ? ret : vus_client_mig_read(c, buf, CHUNK, &got);
+	for (;;) {
+		ask = MIN(ask, max);
+		ret = ret ? ret : vus_client_mig_read(c, buf, ask, &got);
 		ret = ret ? ret : write_all(fd, buf, got);
 		total += got;
-	} while (ret == 0 && got > 0);
+		/* In STOP_COPY a short read is the end of the stream. */
+		if (ret < 0 || got < ask)
+			break;
+		ask *= 4;
+	}
 	if (ret == 0)
 		ret = vus_client_mig_set_state(c, 1 /* STOP */);
 	free(buf);
@@ -192,8 +208,8 @@ VUS_EXPORT int vus_client_mig_load(vus_client *c, int fd)
 			ret = vus_client_mig_write(c, buf, (size_t)n);
 	}
 	free(buf);
-	/* Leaving RESUMING is where the server checks and loads it. */
-	ret = ret ? ret : vus_client_mig_set_state(c, 1 /* STOP */);
+	/* Leaving RESUMING (through STOP, in the same request) is where the
+	 * server checks and loads it. */
 	return ret ? ret : vus_client_mig_set_state(c, 2 /* RUNNING */);
 }
 

@@ -155,6 +155,21 @@ static int memfd(void)
 	return fd;
 }
 
+static int write_all_fd(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
 static void small_device(void)
 {
 	const int n = 2000;
@@ -189,9 +204,9 @@ static void small_device(void)
 	}
 	printf("small device (PCI config + 16 MSI-X vectors + %u-byte section, "
 	       "%llu-byte stream):\n", SMALL, (unsigned long long)size);
-	printf("  save (STOP_COPY, read, STOP)        %8.1f us = %.1f round trips\n",
-	       t_save / n * 1e6, t_save / n / t_rtt);
-	printf("  load (RESUMING, write, STOP, RUNNING) %6.1f us = %.1f round trips\n",
+	printf("  save (STOP_COPY, read, STOP)        %8.1f us = %.1f round trips "
+	       "(target <= 6)\n", t_save / n * 1e6, t_save / n / t_rtt);
+	printf("  load (RESUMING, write, RUNNING)       %6.1f us = %.1f round trips\n",
 	       t_load / n * 1e6, t_load / n / t_rtt);
 	printf("  one round trip (MIG_DEVICE_STATE GET) %6.1f us\n", t_rtt * 1e6);
 	close(fd);
@@ -213,6 +228,10 @@ static void big_state(void)
 	dev_start(&b, BIG_STATE);
 	memset(copy, 1, BIG_STATE);
 	memset(b.state, 0, BIG_STATE);
+	/* The memfd's pages exist before the save, as memcpy's target does:
+	 * what is timed is the library, not the sink's page allocation. */
+	if (write_all_fd(fd, copy, BIG_STATE) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		die("memfd fill", -errno);
 	t0 = now_s();
 	memcpy(copy, a.state, BIG_STATE);
 	__asm__ volatile("" : : "r"(copy) : "memory"); /* the copy is used */
@@ -313,10 +332,16 @@ static void dirty_logging(void)
 	dev_stop(&d);
 }
 
-int main(void)
+/* With an argument, only that part: small, large or dirty. */
+int main(int argc, char **argv)
 {
-	small_device();
-	big_state();
-	dirty_logging();
+	const char *only = argc > 1 ? argv[1] : NULL;
+
+	if (only == NULL || strcmp(only, "small") == 0)
+		small_device();
+	if (only == NULL || strcmp(only, "large") == 0)
+		big_state();
+	if (only == NULL || strcmp(only, "dirty") == 0)
+		dirty_logging();
 	return 0;
 }

@@ -38,6 +38,31 @@ static void crc32c_fast_matches_table(void **state)
 }
 
 /*
+ * Long buffers run three chains and join them (crc32c.c): lengths at and
+ * around a three-block step (24 KiB) and several steps, at odd offsets.
+ */
+static void crc32c_three_chains_match_table(void **state)
+{
+	static const size_t lens[] = { 24575, 24576, 24577, 3 * 24576 + 13 };
+	size_t n = 4 * 24576 + 16;
+	uint8_t *buf = malloc(n);
+	uint64_t x = 0x2545f4914f6cdd1dull;
+
+	(void)state;
+	assert_non_null(buf);
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	for (size_t off = 0; off < 3; off++)
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+			assert_int_equal(mig_crc32c(0xfeedu, buf + off, lens[k]),
+					 mig_crc32c_table(0xfeedu, buf + off,
+							  lens[k]));
+	free(buf);
+}
+
+/*
  * A writer that sends and drops as it goes produces the same stream as
  * one that keeps everything: the end record's CRC covers the dropped part.
  */
@@ -283,6 +308,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		VTEST(crc32c_check_value),
 		VTEST(crc32c_fast_matches_table),
+		VTEST(crc32c_three_chains_match_table),
 		VTEST(dropping_sent_bytes_keeps_the_stream),
 		VTEST(round_trip),
 		VTEST(every_truncation_is_refused),

@@ -56,16 +56,16 @@ int vus_client_mig_write(vus_client *c, const void *buf, size_t len);
 int vus_client_mig_data_size(vus_client *c, uint64_t *bytes);
 
 /**
- * Save the device's state to @fd: STOP_COPY, read the whole stream,
- * STOP. The device is left stopped (resume it with RUNNING, or reset).
+ * Save the device's state to @fd: STOP_COPY, read the whole stream
+ * (reads grow from 16 KiB to 1 MiB; a short one ends it), STOP. The device is left stopped (resume it with RUNNING, or reset).
  * Sets *size to the stream's length. Returns 0 or -errno.
  */
 int vus_client_mig_save(vus_client *c, int fd, uint64_t *size);
 
 /**
  * Load a stream saved by vus_client_mig_save() from @fd into a device:
- * STOP, RESUMING, write, STOP (where the server checks and loads it),
- * RUNNING. On a refused stream the device is in ERROR (reset it) and
+ * RESUMING (through STOP), write, RUNNING (through STOP, where the
+ * server checks and loads it; one request). On a refused stream the device is in ERROR (reset it) and
  * its state untouched. Returns 0 or -errno.
  */
 int vus_client_mig_load(vus_client *c, int fd);
