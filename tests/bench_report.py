@@ -16,7 +16,7 @@ import sys
 import time
 
 # Benchmarks that write their figures as CSV, and the plots drawn of them.
-CSV_BENCHES = ("bench_rtt", "bench_dma_map")
+CSV_BENCHES = ("bench_rtt", "bench_dma_map", "virtio_b2b")
 
 
 def benchmarks(build):
@@ -100,7 +100,31 @@ def plot_dma_map(outdir, csv):
     return ["dma_map.svg"]
 
 
-PLOTS = {"bench_rtt": plot_rtt, "bench_dma_map": plot_dma_map}
+def plot_nic(outdir, csv):
+    r = rows(csv)
+    data(outdir, "nic.dat", ["%s %s %s %s %s" % (x["size"], x["fps"],
+                                                  x["floor_fps"], x["cpu_us"],
+                                                  x["floor_cpu_us"]) for x in r])
+    common = ("set terminal svg size 720,420 dynamic\n"
+              "set logscale x 2\nset xlabel 'Ethernet frame bytes'\n"
+              "set key top right\nset grid\nset yrange [0:*]\n")
+    gnuplot(common +
+            "set output 'nic.svg'\nset ylabel 'frames/s, one way'\n"
+            "set title 'virtio-net back to back vs frame size (floor: the "
+            "datagram link alone)'\n"
+            "plot 'nic.dat' u 1:2 w lp t 'two devices, ioeventfd', "
+            "'' u 1:3 w lp dt 2 t 'link floor (sendmmsg/recvmmsg)', "
+            "1e6 w l dt 3 t '1 Mpps target'\n", outdir)
+    gnuplot(common +
+            "set output 'nic_cpu.svg'\nset ylabel 'CPU us per frame, all processes'\n"
+            "set title 'CPU per frame vs frame size'\n"
+            "plot 'nic.dat' u 1:4 w lp t 'driver + two devices', "
+            "'' u 1:5 w lp dt 2 t 'link floor'\n", outdir)
+    return ["nic.svg", "nic_cpu.svg"]
+
+
+PLOTS = {"bench_rtt": plot_rtt, "bench_dma_map": plot_dma_map,
+         "virtio_b2b": plot_nic}
 
 
 def machine():

@@ -12,14 +12,25 @@
  * sequence and length (not every byte: the tests do that). Figures, no
  * verdict.
  *
- *   bench_virtio_b2b VUS-VIRTIO-NET-PCI [SECONDS-PER-RUN]
+ * Then, with ioeventfd doorbells, 64- to 1500-byte frames one way against
+ * the floor: the link alone, two processes moving the same frames over a
+ * connected AF_UNIX datagram pair with sendmmsg/recvmmsg in the devices'
+ * batch sizes and nothing else (--csv PATH writes these rows for
+ * tests/bench_report.py's plot).
+ *
+ *   bench_virtio_b2b VUS-VIRTIO-NET-PCI [SECONDS-PER-RUN] [--csv PATH]
  *
  * BENCH_B2B_ONLY=ioeventfd|posted|region_write|mmap runs one mode.
  */
 #include <endian.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vtest.h"
 
@@ -47,6 +58,12 @@ static const struct mode modes[] = {
 };
 
 static double run_secs = 1.0;
+static const char *csv_path;
+
+/* The floor's batches: what the device sends and reads with one call
+ * (VNET_TX_BATCH, VNET_RX_BATCH in samples/virtio-net-pci/net_priv.h). */
+#define FLOOR_TX_BATCH 64
+#define FLOOR_RX_BATCH 32
 
 /* One direction: a template frame whose sequence number we patch. */
 struct dir {
@@ -137,20 +154,57 @@ static void wait_or_fail(struct pair *p)
 	}
 }
 
+/* CPU seconds process @pid has used (0: this one). */
+static double cpu_secs(pid_t pid)
+{
+	unsigned long long ut = 0, st = 0;
+	char path[64], buf[1024], *p;
+	struct timespec ts;
+	ssize_t n;
+	int fd;
+
+	if (pid == 0) {
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+		return ts.tv_sec + ts.tv_nsec / 1e9;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	/* After the name: state and 10 fields, then utime and stime. */
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+				"%*u %llu %llu", &ut, &st), 2);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* What a run moved: frames/s, and CPU microseconds per frame of the
+ * driver thread and both devices together. */
+struct rate {
+	double fps, cpu_us;
+};
+
 /* Stream for run_secs, then let what is in flight arrive; print rates. */
-static void stream(const struct mode *m, uint32_t len, bool both)
+static struct rate stream(const struct mode *m, uint32_t len, bool both)
 {
 	struct dir dirs[2];
 	unsigned int nd = both ? 2 : 1;
 	uint64_t kicks, irqs, frames = 0;
 	struct pair p;
+	struct rate r;
 	long long t0, t1;
+	double c0, c1;
 	bool busy = true;
 
 	pair_start(&p, m);
 	dir_init(&dirs[0], &p.da, &p.db, 1, len);
 	dir_init(&dirs[1], &p.db, &p.da, 2, len);
 	t0 = tv_now_ns();
+	c0 = cpu_secs(0) + cpu_secs(p.a.pid) + cpu_secs(p.b.pid);
 	t1 = t0 + (long long)(run_secs * 1e9);
 	while (busy) {
 		bool moved = false;
@@ -167,15 +221,135 @@ static void stream(const struct mode *m, uint32_t len, bool both)
 			wait_or_fail(&p);
 	}
 	t1 = tv_now_ns();
+	c1 = cpu_secs(0) + cpu_secs(p.a.pid) + cpu_secs(p.b.pid);
 	for (unsigned int i = 0; i < nd; i++)
 		frames += dirs[i].expect;
 	kicks = p.da.st.kicks + p.db.st.kicks;
 	irqs = p.da.st.irqs + p.db.st.irqs;
-	printf("%-12s %5u  %-8s %9.0f %7.2f %11.3f %10.3f\n", m->name, len,
-	       both ? "both" : "one way", frames / ((t1 - t0) / 1e9),
+	r.fps = frames / ((t1 - t0) / 1e9);
+	r.cpu_us = (c1 - c0) * 1e6 / frames;
+	printf("%-12s %5u  %-8s %9.0f %7.2f %11.3f %10.3f %9.2f\n", m->name, len,
+	       both ? "both" : "one way", r.fps,
 	       frames * (double)len * 8 / ((t1 - t0) / 1e9) / 1e9,
-	       (double)kicks / frames, (double)irqs / frames);
+	       (double)kicks / frames, (double)irqs / frames, r.cpu_us);
 	pair_stop(&p);
+	return r;
+}
+
+/* The floor's receiver: count frames until the 1-byte end mark; write the
+ * count, the nanoseconds from the first frame to the mark and its CPU
+ * nanoseconds to @out. */
+static void floor_receiver(int fd, int out)
+{
+	static uint8_t bufs[FLOOR_RX_BATCH][2048];
+	struct mmsghdr msgs[FLOOR_RX_BATCH];
+	struct iovec iov[FLOOR_RX_BATCH];
+	long long res[3] = { 0, 0, 0 }, t0 = 0;
+
+	for (;;) {
+		int got;
+
+		for (int i = 0; i < FLOOR_RX_BATCH; i++) {
+			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+			msgs[i] = (struct mmsghdr){ .msg_hdr = {
+				.msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		got = recvmmsg(fd, msgs, FLOOR_RX_BATCH, MSG_WAITFORONE, NULL);
+		if (got <= 0)
+			_exit(1);
+		if (t0 == 0)
+			t0 = tv_now_ns();
+		for (int i = 0; i < got; i++) {
+			if (msgs[i].msg_len == 1) {
+				res[1] = tv_now_ns() - t0;
+				res[2] = (long long)(cpu_secs(0) * 1e9);
+				_exit(write(out, res, sizeof(res)) == sizeof(res) ? 0 : 1);
+			}
+			res[0]++;
+		}
+	}
+}
+
+/*
+ * The floor: frames of @len bytes from one process to another over a
+ * connected AF_UNIX datagram pair (as two devices connected to each
+ * other), sendmmsg of FLOOR_TX_BATCH and recvmmsg of FLOOR_RX_BATCH,
+ * blocking, for run_secs: what the link costs with nothing else to do.
+ */
+static struct rate link_floor(uint32_t len)
+{
+	static uint8_t frame[1514];
+	struct mmsghdr msgs[FLOOR_TX_BATCH];
+	struct iovec iov = { frame, len };
+	long long res[3], end;
+	int sv[2], pfd[2], status;
+	double c0 = cpu_secs(0);
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		floor_receiver(sv[1], pfd[1]);
+	}
+	close(sv[1]);
+	close(pfd[1]);
+	for (int i = 0; i < FLOOR_TX_BATCH; i++)
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov,
+							 .msg_iovlen = 1 } };
+	end = tv_now_ns() + (long long)(run_secs * 1e9);
+	while (tv_now_ns() < end)
+		assert_true(sendmmsg(sv[0], msgs, FLOOR_TX_BATCH, 0) > 0);
+	iov.iov_len = 1;
+	assert_int_equal(sendmmsg(sv[0], msgs, 1, 0), 1);
+	assert_int_equal(read(pfd[0], res, sizeof(res)), sizeof(res));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sv[0]);
+	close(pfd[0]);
+	return (struct rate){ .fps = res[0] / (res[1] / 1e9),
+		.cpu_us = ((cpu_secs(0) - c0) * 1e9 + res[2]) / 1e3 / res[0] };
+}
+
+/*
+ * ioeventfd doorbells, one way, by frame size, against the floor: frames/s
+ * (the machine's other load weighs on both alike), CPU per frame of all
+ * the processes involved, and the frames/s that CPU cost allows on 2
+ * otherwise idle CPUs.
+ */
+static void by_size(void)
+{
+	static const uint32_t sizes[] = { 64, 128, 256, 512, 1024, 1500 };
+	FILE *csv = NULL;
+
+	printf("\none way by frame size (ioeventfd) against the floor: the link "
+	       "alone, sendmmsg %d / recvmmsg %d between two processes\n"
+	       "(cpu = us of CPU per frame, driver and both devices or both "
+	       "floor processes; 2-CPU = 2 s / cpu per frame)\n",
+	       FLOOR_TX_BATCH, FLOOR_RX_BATCH);
+	if (csv_path != NULL) {
+		csv = fopen(csv_path, "w");
+		assert_non_null(csv);
+		fprintf(csv, "size,fps,cpu_us,floor_fps,floor_cpu_us\n");
+	}
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct rate dev = stream(&modes[0], sizes[i], false);
+		struct rate fl = link_floor(sizes[i]);
+
+		/* stream() printed its line; the comparison follows it. */
+		printf("  %5u: %.0f frames/s (%.2f of 1 Mpps), floor %.0f (ratio %.2f); "
+		       "cpu %.2f us, floor %.2f us (ratio %.2f); 2-CPU %.0f, floor %.0f\n",
+		       sizes[i], dev.fps, dev.fps / 1e6, fl.fps, dev.fps / fl.fps,
+		       dev.cpu_us, fl.cpu_us, dev.cpu_us / fl.cpu_us,
+		       2e6 / dev.cpu_us, 2e6 / fl.cpu_us);
+		if (csv != NULL)
+			fprintf(csv, "%u,%.0f,%.3f,%.0f,%.3f\n", sizes[i], dev.fps,
+				dev.cpu_us, fl.fps, fl.cpu_us);
+	}
+	if (csv != NULL)
+		fclose(csv);
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -250,8 +424,9 @@ static void benchmark(void **state)
 	       "them, one driver thread for both; %.1f s per run\n"
 	       "(frame = Ethernet frame without FCS; Gbit/s of frame bytes; "
 	       "'both' counts both directions)\n\n", run_secs);
-	printf("%-12s %5s  %-8s %9s %7s %11s %10s\n", "doorbell", "frame",
-	       "traffic", "frames/s", "Gbit/s", "kicks/frame", "irqs/frame");
+	printf("%-12s %5s  %-8s %9s %7s %11s %10s %9s\n", "doorbell", "frame",
+	       "traffic", "frames/s", "Gbit/s", "kicks/frame", "irqs/frame",
+	       "cpu us");
 	for (size_t i = 0; i < nm; i++)
 		for (size_t s = 0; s < 2 && selected(&modes[i]); s++) {
 			stream(&modes[i], sizes[s], false);
@@ -263,6 +438,8 @@ static void benchmark(void **state)
 	for (size_t i = 0; i < nm; i++)
 		if (selected(&modes[i]))
 			round_trip(&modes[i]);
+	if (selected(&modes[0]))
+		by_size();
 }
 
 int main(int argc, char **argv)
@@ -270,12 +447,17 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = { VTEST(benchmark) };
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s VUS-VIRTIO-NET-PCI [SECONDS]\n", argv[0]);
+		fprintf(stderr, "usage: %s VUS-VIRTIO-NET-PCI [SECONDS] "
+			"[--csv PATH]\n", argv[0]);
 		return 2;
 	}
 	vnet_exe = argv[1];
-	if (argc > 2)
-		run_secs = strtod(argv[2], NULL);
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
+			csv_path = argv[++i];
+		else
+			run_secs = strtod(argv[i], NULL);
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return vtest_run("bench_virtio_b2b", tests, 1, argv);
 }

@@ -281,7 +281,13 @@ static void receive_waits_for_buffers(void **state)
 	/*
 	 * No buffers yet: the device stops reading, frames wait in its
 	 * socket until that is full and the peer is pushed back (EAGAIN).
+	 * Once the device has read a frame it connects back to the peer,
+	 * and the kernel bounds what waits by the peer's send buffer (not
+	 * by net.unix.max_dgram_qlen): a small one, so that it fits the ring
+	 * twice.
 	 */
+	assert_int_equal(setsockopt(t.peer_fd, SOL_SOCKET, SO_SNDBUF,
+				    &(int){ 8192 }, sizeof(int)), 0);
 	while (sent < 200) {
 		make_frame(frame, sizeof(frame), (uint8_t)sent);
 		if (!tv_peer_try_send(&t, frame, sizeof(frame)))
@@ -303,6 +309,71 @@ static void receive_waits_for_buffers(void **state)
 		assert_memory_equal(tv_gp(&t, TV_RXBUF(i)) + 12, frame, sizeof(frame));
 	}
 	tv_stop(&t);
+}
+
+/*
+ * A batch each way with bad frames among good ones: each bad one is
+ * dropped alone and the good ones around it go through, in order.
+ * Transmit: five chains offered with one kick (one batch), the middle one
+ * too short for a header and an Ethernet header (the driver's error).
+ * Receive: five datagrams waiting, one too short for an Ethernet header
+ * and one longer than any frame (65,553 bytes); buffers come after them,
+ * so they are read in one or two batches.
+ */
+static void bad_frames_in_a_batch_are_dropped_alone(void **state)
+{
+	static uint8_t big[70000];
+	uint8_t frame[100], got[2048];
+	struct tv_dev_stats st;
+	struct tv t;
+	uint32_t id, len;
+
+	tv_start_logged(&t, NULL);
+	assert_int_equal(tv_init(&t, BASE_FEATURES | EVENT_IDX, 64), 0x0f);
+	for (uint16_t i = 0; i < 5; i++) {
+		make_frame(frame, sizeof(frame), (uint8_t)i);
+		memset(tv_gp(&t, TV_TXBUF(i)), 0, 12);
+		memcpy(tv_gp(&t, TV_TXBUF(i)) + 12, frame, sizeof(frame));
+		tv_desc(&t, 1, i, TV_TXBUF(i), 12 + (i == 2 ? 13 : sizeof(frame)),
+			0, 0);
+		tv_offer(&t, 1, i);
+	}
+	tv_kick(&t, 1);
+	for (uint8_t i = 0; i < 5; i++) {
+		if (i == 2)
+			continue;
+		make_frame(frame, sizeof(frame), i);
+		assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000),
+				 sizeof(frame));
+		assert_memory_equal(got, frame, sizeof(frame));
+	}
+	assert_true(tv_wait_used(&t, 1, 5, 5000));
+
+	make_frame(frame, sizeof(frame), 10);
+	tv_peer_send(&t, frame, sizeof(frame));
+	tv_peer_send(&t, frame, 13);
+	tv_peer_send(&t, big, sizeof(big));
+	for (uint8_t i = 11; i < 13; i++) {
+		make_frame(frame, sizeof(frame), i);
+		tv_peer_send(&t, frame, sizeof(frame));
+	}
+	tv_post_rx(&t, 0, 8);
+	assert_true(tv_wait_used(&t, 0, 3, 5000));
+	for (uint16_t k = 0; k < 3; k++) {
+		tv_used_elem(&t, 0, k, &id, &len);
+		assert_int_equal(id, k);
+		assert_int_equal(len, 12 + sizeof(frame));
+		make_frame(frame, sizeof(frame), (uint8_t)(10 + k));
+		assert_memory_equal(tv_gp(&t, TV_RXBUF(k)) + 12, frame,
+				    sizeof(frame));
+	}
+	/* No frame went out twice (one given back by mistake, say). */
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 0), -1);
+	tv_stop_stats(&t, &st);
+	assert_int_equal(st.tx_packets, 4);
+	assert_int_equal(st.tx_dropped, 1);
+	assert_int_equal(st.rx_packets, 3);
+	assert_int_equal(st.rx_dropped, 2);
 }
 
 static void hostile_chain_stops_only_its_queue(void **state)
@@ -684,6 +755,7 @@ int main(int argc, char **argv)
 		VTEST(frames_both_ways),
 		VTEST(big_frame_spans_mergeable_buffers),
 		VTEST(receive_waits_for_buffers),
+		VTEST(bad_frames_in_a_batch_are_dropped_alone),
 		VTEST(hostile_chain_stops_only_its_queue),
 		VTEST(queue_changed_after_driver_ok_needs_reset),
 		VTEST(quiesce_and_reset_while_running),

@@ -7,9 +7,11 @@
  * the peer's receive queue, which gives the transmit path real
  * backpressure. If the peer is missing (or went away and came back), the
  * next send reconnects; frames sent while there is no peer are dropped,
- * as on a cable nobody listens to. Frames go out with writev() on the
- * connected socket, never with an address of their own, so that the
- * sandbox can keep the socket to its peer (backend_sandbox).
+ * as on a cable nobody listens to. Frames go out in batches with
+ * sendmmsg() on the connected socket, never with an address of their
+ * own; confined, where the sandbox cannot see inside sendmmsg's messages
+ * to keep the socket to its peer, one writev() each (backend_sandbox).
+ * Frames come in with recvmmsg().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +57,7 @@ struct backend {
 	const struct peer_addrs *addrs;
 	size_t addrs_len;
 	bool connected;
+	bool no_mmsg;  /* confined: sendmmsg is refused, writev is not */
 	char *bound_path;
 };
 
@@ -298,33 +301,110 @@ static int dgram_send(struct backend *b, const struct iovec *iov, int iovcnt)
 	return ret;
 }
 
-int backend_send(struct backend *b, const struct iovec *iov, int iovcnt)
+/* One frame with writev: 0 sent, -EAGAIN (full), another -errno (dropped). */
+static int send_one(struct backend *b, const struct iovec *iov, int iovcnt)
 {
-	ssize_t n;
-
 	if (b->kind == KIND_DGRAM)
 		return dgram_send(b, iov, iovcnt);
-	n = writev(b->fd, iov, iovcnt);
-	if (n < 0)
+	if (writev(b->fd, iov, iovcnt) < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return 0;
 }
 
-ssize_t backend_recv(struct backend *b, void *buf, size_t len)
+/* Frames one writev at a time: a TAP, or a link that may not sendmmsg. */
+static unsigned int send_each(struct backend *b, struct mmsghdr *msgs,
+			      unsigned int n)
 {
-	ssize_t n;
+	for (unsigned int i = 0; i < n; i++) {
+		int ret = send_one(b, msgs[i].msg_hdr.msg_iov,
+				   (int)msgs[i].msg_hdr.msg_iovlen);
 
-	if (b->kind == KIND_TAP) {
-		n = read(b->fd, buf, len);
-		if (n < 0)
-			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-		return n;
+		if (ret == -EAGAIN)
+			return i;
+		msgs[i].msg_len = ret == 0;
 	}
-	/* MSG_TRUNC: the datagram's real length, to notice oversized ones. */
-	n = recv(b->fd, buf, len, MSG_TRUNC);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return (size_t)n > len ? -EMSGSIZE : n;
+	return n;
+}
+
+/*
+ * The datagram link: sendmmsg() on the connected socket. The kernel stops
+ * at the first frame it cannot take and sends the ones before it; asked
+ * again, it says why that frame failed: dropped, unless the peer's queue
+ * is full (EAGAIN: the rest waits).
+ */
+static unsigned int dgram_send_batch(struct backend *b, struct mmsghdr *msgs,
+				     unsigned int n)
+{
+	unsigned int i = 0;
+
+	while (i < n && !b->no_mmsg) {
+		int ret = 0, sent;
+
+		if (!b->connected)
+			ret = dgram_connect(b);
+		sent = ret < 0 ? -1 : sendmmsg(b->fd, msgs + i, n - i, 0);
+		if (sent > 0) {
+			i += (unsigned int)sent;
+			continue;
+		}
+		ret = ret < 0 ? ret : errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if (ret == -EAGAIN)
+			return i;
+		/* Confined (backend_sandbox): one writev per frame from now. */
+		if (ret == -EPERM && b->connected) {
+			b->no_mmsg = true;
+			break;
+		}
+		if (peer_gone(-ret) && b->connected) {
+			/* Gone; it may be back (at a new inode) later. */
+			(void)connect(b->fd, &b->addrs->unspec,
+				      sizeof(b->addrs->unspec));
+			b->connected = false;
+		}
+		msgs[i++].msg_len = 0; /* dropped */
+	}
+	return i + send_each(b, msgs + i, n - i);
+}
+
+unsigned int backend_send_batch(struct backend *b, struct mmsghdr *msgs,
+				unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		msgs[i].msg_len = 0;
+	if (b->kind == KIND_DGRAM)
+		return dgram_send_batch(b, msgs, n);
+	return send_each(b, msgs, n);
+}
+
+int backend_recv_batch(struct backend *b, struct mmsghdr *msgs, unsigned int n)
+{
+	int got;
+
+	if (b->kind == KIND_DGRAM) {
+		/* MSG_TRUNC: each datagram's real length, to notice oversized
+		 * ones. */
+		got = recvmmsg(b->fd, msgs, n, MSG_TRUNC | MSG_DONTWAIT, NULL);
+		if (got < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		/* Frames came, so the peer is likely there: two ends connected
+		 * to each other are spared the kernel's limit of
+		 * net.unix.max_dgram_qlen (10) datagrams queued, which would
+		 * cut a one-way stream into batches of ten. */
+		if (!b->connected)
+			(void)dgram_connect(b);
+		return got;
+	}
+	for (got = 0; (unsigned int)got < n; got++) {
+		ssize_t len = readv(b->fd, msgs[got].msg_hdr.msg_iov,
+				    (int)msgs[got].msg_hdr.msg_iovlen);
+
+		if (len < 0 && got == 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if (len < 0)
+			break; /* what went wrong shows on the next call */
+		msgs[got].msg_len = (unsigned int)len;
+	}
+	return got;
 }
 
 /* The rules of backend_sandbox() for the datagram socket on fd @fd. */
@@ -346,8 +426,11 @@ static int dgram_sandbox(const struct backend *b, vus_sandbox *sb)
 	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_getsockopt, so_error, 3);
 	/* recv() is recvfrom(); receiving reaches nobody. */
 	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_recvfrom, &on_fd, 1);
+	ret = ret ? ret : vus_sandbox_allow_args(sb, SYS_recvmmsg, &on_fd, 1);
 	/* libvus allows sendmsg (its own socket): not here, where msg_name
-	 * could name any socket. sendto is not allowed at all. */
+	 * could name any socket; nor sendmmsg, for the same reason (the
+	 * link falls back to writev on EPERM). sendto is not allowed at all. */
+	ret = ret ? ret : vus_sandbox_deny_args(sb, SYS_sendmmsg, &on_fd, 1, EPERM);
 	return ret ? ret : vus_sandbox_deny_args(sb, SYS_sendmsg, &on_fd, 1, EPERM);
 }
 

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -91,19 +92,27 @@ size_t backend_hdr_len(const struct backend *b);
 int backend_set_offloads(struct backend *b, unsigned int offloads);
 
 /**
- * Send one frame gathered from @iov (with the header first for a
- * vnet-header backend). 0 when sent, -EAGAIN when the backend cannot take
- * it now (wait for EPOLLOUT and retry), another -errno when it was
- * dropped (no peer, too large, refused).
+ * Send frames @msgs[0, n) in order, each gathered from its msg_hdr.msg_iov
+ * (msg_name, msg_control and msg_flags zero), with as few system calls as
+ * the backend allows: one sendmmsg() for a datagram socket (a confined
+ * one, which may not sendmmsg, and a TAP: one writev per frame). Returns
+ * how many were dealt with, in order, before the backend filled up (the
+ * rest: wait for EPOLLOUT and send them again); of those, msgs[i].msg_len
+ * is non-zero for a frame sent and 0 for one dropped (no peer, too large,
+ * refused).
  */
-int backend_send(struct backend *b, const struct iovec *iov, int iovcnt);
+unsigned int backend_send_batch(struct backend *b, struct mmsghdr *msgs,
+				unsigned int n);
 
 /**
- * Receive one frame (with header for a vnet-header backend) into @buf.
- * Returns its length, -EAGAIN when there is none, -EMSGSIZE for one that
- * did not fit (dropped), another -errno on error.
+ * Receive up to @n frames (with header for a vnet-header backend), frame
+ * i into msgs[i].msg_hdr's msg_iov (msg_iovlen 1; msg_name and
+ * msg_control NULL): one recvmmsg() for a datagram socket, one read per
+ * frame for a TAP. Returns how many arrived (1..n), -EAGAIN when none,
+ * another -errno on error. msgs[i].msg_len is the frame's real length:
+ * one longer than its buffer was cut short and must be dropped.
  */
-ssize_t backend_recv(struct backend *b, void *buf, size_t len);
+int backend_recv_batch(struct backend *b, struct mmsghdr *msgs, unsigned int n);
 
 /**
  * Add to @sb what this backend needs once confined, and no more: a TAP
@@ -111,7 +120,9 @@ ssize_t backend_recv(struct backend *b, void *buf, size_t len);
  * its peer (or AF_UNSPEC) and nothing else, getsockopt(SO_ERROR) and
  * recv on its fd, and sendmsg() refused on it (frames leave with
  * writev() on the connected socket). Read/readv/writev are the caller's
- * to allow. 0 or the errno of vus_sandbox_*().
+ * to allow; recvmmsg on its fd; sendmmsg refused on it like sendmsg (a
+ * confined datagram link sends one writev per frame). 0 or the errno of
+ * vus_sandbox_*().
  */
 int backend_sandbox(const struct backend *b, vus_sandbox *sb);
 

@@ -2,17 +2,20 @@
 /*
  * datapath: frames between the virtqueues and the backend, on the worker.
  *
- * Transmit: pop a chain, copy the 12-byte virtio-net header out (it may be
- * split across descriptors), and hand the rest to the backend with one
- * writev/sendmsg straight from guest memory (zero copy). If the backend
- * is full the chain goes back to the ring and we wait for EPOLLOUT.
+ * Transmit: pop a batch of chains, copy each one's 12-byte virtio-net
+ * header out (it may be split across descriptors) when the backend takes
+ * it, and hand the frames to the backend with one call (sendmmsg on a
+ * datagram link) straight from guest memory (zero copy). If the backend
+ * fills up, the chains it did not take go back to the ring and we wait
+ * for EPOLLOUT.
  *
- * Receive: one frame at a time is read into a local buffer, then copied
+ * Receive: a batch of frames is read with one call (recvmmsg) into local
+ * slots -- at most as many as the ring has chains -- then each is copied
  * into as many receive buffers as it needs (mergeable buffers) or into
- * one. The backend is read only while the ring has room: when a frame does
- * not fit, we keep it, stop watching the backend and ask the driver to
- * kick when it adds buffers -- the kernel's socket queue holds the rest,
- * so our memory stays bounded at one frame.
+ * one. The backend is read only while the ring has room: when a frame
+ * does not fit, we keep it and the rest of its batch, stop watching the
+ * backend and ask the driver to kick when it adds buffers -- the kernel's
+ * socket queue holds the rest, so our memory stays bounded at one batch.
  *
  * Batches are bounded (budgets); used entries are published and the
  * driver interrupted once per batch, as its suppression allows. The
@@ -88,66 +91,116 @@ void datapath_update_events(struct vnet *n)
 		n->be_events = ev;
 }
 
-/* Send one chain. 0 (sent or dropped), or -EAGAIN (backend full). */
-static int tx_one(struct vnet *n, struct vq_elem *e)
+/*
+ * Message @m for chain @e: its frame, after the virtio-net header, which
+ * only a vnet-header back-end takes (a copy into @hdr: the guest may
+ * change it under us). Pieces go to @iov (room: 1 + e->out_num). Returns
+ * the frame's length, or 0 for a chain without header and frame: the
+ * driver's error, dropped.
+ */
+static uint32_t tx_msg(struct vnet *n, const struct vq_elem *e,
+		       struct mmsghdr *m, struct iovec *iov,
+		       struct virtio_net_hdr_v1 *hdr)
 {
-	struct virtio_net_hdr_v1 hdr;
 	uint64_t frame = e->out_len - (e->out_len >= VNET_HDR_LEN ? VNET_HDR_LEN : 0);
 	unsigned int cnt = 0;
-	int ret;
 
-	/* A chain without header and frame is the driver's error: drop it. */
-	if (e->out_len < VNET_HDR_LEN + VNET_ETH_HLEN || frame > VNET_MAX_FRAME) {
-		n->st.tx_dropped++;
+	if (e->out_len < VNET_HDR_LEN + VNET_ETH_HLEN || frame > VNET_MAX_FRAME)
 		return 0;
-	}
-	/* Only a vnet-header back-end takes the header (a copy: the guest
-	 * may change it under us). */
 	if (backend_hdr_len(n->be) != 0) {
-		vq_elem_read(&n->vq[VNET_TXQ], e, 0, &hdr, VNET_HDR_LEN);
-		hdr.num_buffers = 0;
-		n->tx_iov[cnt].iov_base = &hdr;
-		n->tx_iov[cnt++].iov_len = VNET_HDR_LEN;
+		vq_elem_read(&n->vq[VNET_TXQ], e, 0, hdr, VNET_HDR_LEN);
+		hdr->num_buffers = 0;
+		iov[cnt].iov_base = hdr;
+		iov[cnt++].iov_len = VNET_HDR_LEN;
 	}
-	cnt += iov_skip(e->iov, e->out_num, VNET_HDR_LEN, n->tx_iov + cnt,
-			n->tx_iov_max - cnt);
-	ret = backend_send(n->be, n->tx_iov, (int)cnt);
-	if (ret == -EAGAIN)
-		return -EAGAIN;
-	if (ret < 0) {
+	cnt += iov_skip(e->iov, e->out_num, VNET_HDR_LEN, iov + cnt, e->out_num);
+	*m = (struct mmsghdr){ .msg_hdr = { .msg_iov = iov, .msg_iovlen = cnt } };
+	return (uint32_t)frame;
+}
+
+/*
+ * Pop up to VNET_TX_BATCH chains into tx_elem, their pieces into the
+ * shared pool: a chain is popped only while the pool has room for the
+ * longest one, so a batch never breaks a queue a single chain would not.
+ */
+static unsigned int tx_fill(struct vnet *n)
+{
+	struct virtqueue *vq = &n->vq[VNET_TXQ];
+	unsigned int k = 0, used = 0;
+
+	while (k < VNET_TX_BATCH && used + n->tx_chain_max <= n->tx_pool_max) {
+		struct vq_elem *e = &n->tx_elem[k];
+
+		/* Asked to park: stop here; the run after it goes on. */
+		if (worker_park_requested(n->w))
+			break;
+		e->iov = n->tx_pool + used;
+		e->sg = n->tx_sg + used;
+		e->max_iov = n->tx_chain_max;
+		if (vq_pop(vq, e) <= 0)
+			break;
+		used += e->out_num + e->in_num;
+		k++;
+	}
+	return k;
+}
+
+/* Count chain @i of the batch: sent (@sent) or dropped. */
+static void tx_count(struct vnet *n, unsigned int i, bool sent)
+{
+	if (!sent) {
 		n->st.tx_dropped++;
-		vnet_log(n, VUS_LOG_DEBUG, "frame dropped by the backend: %s",
-			 strerror(-ret));
-		return 0;
+		if (n->tx_len[i] != 0)
+			vnet_log(n, VUS_LOG_DEBUG, "frame dropped by the backend");
+		return;
 	}
 	n->st.tx_packets++;
-	n->st.tx_bytes += frame;
-	return 0;
+	n->st.tx_bytes += n->tx_len[i];
+}
+
+/*
+ * Send the @k chains popped with one backend call; push those sent or
+ * dropped, give the others back (the backend is full: wait for
+ * EPOLLOUT). false if the backend filled up or the queue broke.
+ */
+static bool tx_send(struct vnet *n, unsigned int k)
+{
+	struct virtqueue *vq = &n->vq[VNET_TXQ];
+	unsigned int m = 0, iovs = 0, taken, i;
+
+	for (i = 0; i < k; i++) {
+		n->tx_len[i] = tx_msg(n, &n->tx_elem[i], &n->tx_msgs[m],
+				      n->tx_iov + iovs, &n->tx_hdr[m]);
+		if (n->tx_len[i] != 0)
+			iovs += (unsigned int)n->tx_msgs[m++].msg_hdr.msg_iovlen;
+	}
+	taken = backend_send_batch(n->be, n->tx_msgs, m);
+	for (i = 0, m = 0; i < k; i++) {
+		if (n->tx_len[i] != 0 && m == taken)
+			break; /* the first frame the backend did not take */
+		tx_count(n, i, n->tx_len[i] != 0 && n->tx_msgs[m++].msg_len != 0);
+		if (vq_push(vq, n->tx_elem[i].head, 0) < 0)
+			return false;
+	}
+	if (i == k)
+		return true;
+	vq_unpop(vq, (uint16_t)(k - i));
+	n->tx_blocked = true;
+	return false;
 }
 
 /* One budget of transmit chains; false when the queue is drained. */
 static bool tx_batch(struct vnet *n)
 {
-	struct virtqueue *vq = &n->vq[VNET_TXQ];
-	struct vq_elem *e = &n->tx_elem;
+	for (unsigned int done = 0; done < TX_BUDGET;) {
+		unsigned int k = tx_fill(n);
 
-	for (unsigned int done = 0; done < TX_BUDGET; done++) {
-		int r;
-
-		/* Asked to park: stop here; the run after it goes on. */
-		if (worker_park_requested(n->w))
-			return false;
-		r = vq_pop(vq, e);
-		if (r <= 0)
+		if (k == 0)
 			return false;
 		n->busy = true;
-		if (tx_one(n, e) == -EAGAIN) {
-			vq_unpop(vq, 1);
-			n->tx_blocked = true;
+		if (!tx_send(n, k))
 			return false;
-		}
-		if (vq_push(vq, e->head, 0) < 0)
-			return false;
+		done += k;
 	}
 	return true;
 }
@@ -178,8 +231,9 @@ void datapath_tx(struct vnet *n)
 	datapath_update_events(n);
 }
 
-/* Deliver into a single buffer (no mergeable buffers). 0, -EAGAIN, -EIO. */
-static int rx_one(struct vnet *n)
+/* Deliver @buf (@len bytes, header included) into a single buffer (no
+ * mergeable buffers). 1 delivered, 0 dropped, -EAGAIN, -EIO. */
+static int rx_one(struct vnet *n, uint8_t *buf, size_t len)
 {
 	struct virtqueue *vq = &n->vq[VNET_RXQ];
 	struct vq_elem *e = &n->rx_elem[0];
@@ -188,16 +242,16 @@ static int rx_one(struct vnet *n)
 
 	if (r <= 0)
 		return r == 0 ? -EAGAIN : -EIO;
-	if (e->in_len < n->rx_len) {
+	if (e->in_len < len) {
 		/* This buffer can never hold the frame: drop the frame. */
 		vq_unpop(vq, 1);
 		n->st.rx_dropped++;
 		return 0;
 	}
-	memcpy(n->rx_buf + offsetof(struct virtio_net_hdr_v1, num_buffers),
-	       &one, sizeof(one));
-	vq_elem_write(vq, e, 0, n->rx_buf, n->rx_len);
-	return vq_push(vq, e->head, (uint32_t)n->rx_len) < 0 ? -EIO : 1;
+	memcpy(buf + offsetof(struct virtio_net_hdr_v1, num_buffers), &one,
+	       sizeof(one));
+	vq_elem_write(vq, e, 0, buf, len);
+	return vq_push(vq, e->head, (uint32_t)len) < 0 ? -EIO : 1;
 }
 
 /*
@@ -208,9 +262,9 @@ static int rx_one(struct vnet *n)
  * frame cost queue size x queue size reads (2^30 at 32768); past this it
  * loses the frame instead.
  */
-static uint64_t rx_desc_max(const struct vnet *n)
+static uint64_t rx_desc_max(const struct vnet *n, size_t len)
 {
-	return 2 * (uint64_t)n->rx_len + n->vq[VNET_RXQ].l.size + 1;
+	return 2 * (uint64_t)len + n->vq[VNET_RXQ].l.size + 1;
 }
 
 /* Give back the @nbufs buffers a frame took (and one more just popped). */
@@ -220,9 +274,10 @@ static void rx_give_back(struct virtqueue *vq, uint16_t nbufs, bool popped)
 	vq_unpop(vq, (uint16_t)(nbufs + popped));
 }
 
-/* Deliver across as many buffers as needed. 1 delivered, 0 dropped,
- * -EAGAIN (no room yet), -EINTR (asked to park: try again later), -EIO. */
-static int rx_merged(struct vnet *n)
+/* Deliver @buf (@len bytes) across as many buffers as needed. 1
+ * delivered, 0 dropped, -EAGAIN (no room yet), -EINTR (asked to park: try
+ * again later), -EIO. */
+static int rx_merged(struct vnet *n, const uint8_t *buf, size_t len)
 {
 	struct virtqueue *vq = &n->vq[VNET_RXQ];
 	struct vq_elem *e = &n->rx_elem[0];
@@ -230,7 +285,7 @@ static int rx_merged(struct vnet *n)
 	uint64_t cost = 0;
 	size_t off = 0;
 
-	while (off < n->rx_len) {
+	while (off < len) {
 		int r = 0;
 		size_t chunk;
 
@@ -240,11 +295,11 @@ static int rx_merged(struct vnet *n)
 		}
 		if (nbufs < vq->l.size && (r = vq_pop(vq, e)) > 0)
 			cost += e->ndesc;
-		if (r > 0 && cost > rx_desc_max(n)) {
+		if (r > 0 && cost > rx_desc_max(n, len)) {
 			rx_give_back(vq, nbufs, true);
 			vnet_log_limited(n, VUS_LOG_WARNING, "receive buffers cost "
 					 "over %llu descriptor reads: frame dropped",
-					 (unsigned long long)rx_desc_max(n));
+					 (unsigned long long)rx_desc_max(n, len));
 			n->st.rx_dropped++;
 			return 0;
 		}
@@ -260,9 +315,8 @@ static int rx_merged(struct vnet *n)
 			}
 			return -EAGAIN;
 		}
-		chunk = e->in_len < n->rx_len - off ? (size_t)e->in_len
-						     : n->rx_len - off;
-		vq_elem_write(vq, e, 0, n->rx_buf + off, chunk);
+		chunk = e->in_len < len - off ? (size_t)e->in_len : len - off;
+		vq_elem_write(vq, e, 0, buf + off, chunk);
 		if (vq_push(vq, e->head, (uint32_t)chunk) < 0)
 			return -EIO;
 		off += chunk;
@@ -276,41 +330,87 @@ static int rx_merged(struct vnet *n)
 	return 1;
 }
 
-/* Read the next frame from the backend into rx_buf. 1, 0 (none), -errno. */
-static int rx_read(struct vnet *n)
+/* Slot @i of the receive batch. */
+static uint8_t *rx_slot(const struct vnet *n, unsigned int i)
 {
-	size_t hl = backend_hdr_len(n->be);
-	uint8_t *dst = n->rx_buf + (hl ? 0 : VNET_HDR_LEN);
-	ssize_t len = backend_recv(n->be, dst, n->rx_buf_size - VNET_HDR_LEN + hl);
+	return n->rx_buf + (size_t)i * n->rx_buf_size;
+}
 
-	if (len == -EAGAIN)
-		return 0;
-	if (len < 0 || (size_t)len < hl + VNET_ETH_HLEN) {
+/* Frames worth reading now: as many as the ring has chains for (each
+ * frame takes at least one), at least one, at most @budget. */
+static unsigned int rx_want(struct vnet *n, unsigned int budget)
+{
+	int avail = vq_avail(&n->vq[VNET_RXQ]);
+	unsigned int want = avail > 1 ? (unsigned int)avail : 1;
+
+	want = want < VNET_RX_BATCH ? want : VNET_RX_BATCH;
+	return want < budget ? want : budget;
+}
+
+/* Check received frame @i and give it our header. Its length, or 0 if
+ * it is dropped (cut short: too long for the slot; too short). */
+static uint32_t rx_check(struct vnet *n, unsigned int i, size_t hl, size_t room)
+{
+	uint8_t *slot = rx_slot(n, i);
+	size_t len = n->rx_msgs[i].msg_len;
+
+	if (len > room || len < hl + VNET_ETH_HLEN) {
 		n->st.rx_dropped++;
-		return len < 0 ? (int)len : -EINVAL;
+		return 0;
 	}
 	/* A header of our own (zeros: nothing offloaded), or the TAP's. */
 	if (hl == 0)
-		memset(n->rx_buf, 0, VNET_HDR_LEN);
-	memset(n->rx_buf + offsetof(struct virtio_net_hdr_v1, num_buffers), 0, 2);
-	n->rx_len = (size_t)len + (hl ? 0 : VNET_HDR_LEN);
-	n->rx_pending = true;
-	return 1;
+		memset(slot, 0, VNET_HDR_LEN);
+	memset(slot + offsetof(struct virtio_net_hdr_v1, num_buffers), 0, 2);
+	return (uint32_t)(len + (hl ? 0 : VNET_HDR_LEN));
 }
 
-/* Deliver the pending frame. 0 done (delivered or dropped), -EAGAIN,
- * -EINTR (asked to park; still pending), -EIO. */
+/* Read up to @want frames from the backend into the slots, with one call.
+ * How many came (dropped ones included), 0 (none), -errno. */
+static int rx_read(struct vnet *n, unsigned int want)
+{
+	size_t hl = backend_hdr_len(n->be);
+	size_t room = n->rx_buf_size - VNET_HDR_LEN + hl;
+	int got;
+
+	for (unsigned int i = 0; i < want; i++) {
+		n->rx_iov[i].iov_base = rx_slot(n, i) + (hl ? 0 : VNET_HDR_LEN);
+		n->rx_iov[i].iov_len = room;
+		n->rx_msgs[i] = (struct mmsghdr){ .msg_hdr = {
+			.msg_iov = &n->rx_iov[i], .msg_iovlen = 1 } };
+	}
+	got = backend_recv_batch(n->be, n->rx_msgs, want);
+	if (got == -EAGAIN)
+		return 0;
+	if (got < 0) {
+		n->st.rx_dropped++;
+		return got;
+	}
+	for (int i = 0; i < got; i++)
+		n->rx_len[i] = rx_check(n, (unsigned int)i, hl, room);
+	n->rx_head = 0;
+	n->rx_count = (unsigned int)got;
+	return got;
+}
+
+/* Deliver the next frame held. 0 done (delivered or dropped), -EAGAIN,
+ * -EINTR (asked to park; still held), -EIO. */
 static int rx_deliver(struct vnet *n)
 {
-	int r = n->mrg_rxbuf ? rx_merged(n) : rx_one(n);
+	uint8_t *buf = rx_slot(n, n->rx_head);
+	size_t len = n->rx_len[n->rx_head];
+	int r = 0;
 
+	if (len != 0)
+		r = n->mrg_rxbuf ? rx_merged(n, buf, len) : rx_one(n, buf, len);
 	if (r < 0)
 		return r;
-	n->rx_pending = false;
+	n->rx_head++;
+	n->rx_count--;
 	n->busy = true;
 	if (r == 1) {
 		n->st.rx_packets++;
-		n->st.rx_bytes += n->rx_len - VNET_HDR_LEN;
+		n->st.rx_bytes += len - VNET_HDR_LEN;
 	}
 	return 0;
 }
@@ -333,8 +433,8 @@ void datapath_rx(struct vnet *n)
 
 		if (worker_park_requested(n->w))
 			break; /* the run after the park reads on */
-		if (!n->rx_pending) {
-			r = rx_read(n);
+		if (n->rx_count == 0) {
+			r = rx_read(n, rx_want(n, budget));
 			if (r == 0)
 				break; /* backend empty: keep watching it */
 			if (r < 0)
@@ -388,13 +488,18 @@ int datapath_init(struct vnet *n)
 {
 	unsigned int qs = n->cfg.queue_size;
 
+	/* Room for the longest chain (each descriptor may span two
+	 * mappings), and then some for the rest of a batch of short ones. */
+	n->tx_chain_max = 2 * qs;
+	n->tx_pool_max = n->tx_chain_max + 4 * VNET_TX_BATCH;
+	n->tx_pool = calloc(n->tx_pool_max, sizeof(*n->tx_pool));
+	n->tx_sg = calloc(n->tx_pool_max, sizeof(*n->tx_sg));
+	n->tx_iov = calloc(n->tx_pool_max + VNET_TX_BATCH, sizeof(*n->tx_iov));
+	/* Untouched slots cost address space only. */
 	n->rx_buf_size = VNET_HDR_LEN + VNET_MAX_FRAME;
-	n->rx_buf = malloc(n->rx_buf_size);
-	n->tx_iov_max = 2 * qs + 1;
-	n->tx_iov = calloc(n->tx_iov_max, sizeof(*n->tx_iov));
-	if (n->rx_buf == NULL || n->tx_iov == NULL ||
-	    vq_elem_init(&n->tx_elem, qs) < 0 ||
-	    vq_elem_init(&n->rx_elem[0], qs) < 0 ||
+	n->rx_buf = malloc(VNET_RX_BATCH * n->rx_buf_size);
+	if (n->rx_buf == NULL || n->tx_pool == NULL || n->tx_sg == NULL ||
+	    n->tx_iov == NULL || vq_elem_init(&n->rx_elem[0], qs) < 0 ||
 	    vq_elem_init(&n->rx_elem[1], qs) < 0)
 		return -ENOMEM;
 	return 0;
@@ -402,9 +507,10 @@ int datapath_init(struct vnet *n)
 
 void datapath_free(struct vnet *n)
 {
-	vq_elem_free(&n->tx_elem);
 	vq_elem_free(&n->rx_elem[0]);
 	vq_elem_free(&n->rx_elem[1]);
+	free(n->tx_pool);
+	free(n->tx_sg);
 	free(n->tx_iov);
 	free(n->rx_buf);
 }

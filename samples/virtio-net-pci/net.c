@@ -232,7 +232,7 @@ static void net_reset(void *opaque)
 	n->features = 0;
 	n->mrg_rxbuf = false;
 	n->client_gone = false; /* nothing left to wait for */
-	n->rx_pending = false;
+	n->rx_count = 0;
 	n->rx_watch = false;
 	n->tx_blocked = false;
 	n->tx_more = false;

@@ -5,13 +5,17 @@
  * keeps: the data path reports every receive-buffer write); the transport
  * carries the driver's registers ("virtio-pci"); this section carries the
  * rest of what the guest can observe: the MAC it was shown, how far each
- * queue had got, and a received frame still waiting for ring space.
+ * queue had got, and the received frames still waiting for ring space.
  *
  * Section "virtio-net" version 1, little-endian:
  *   u8 mac[6] | u16 mtu | u8 nr_queues (2) |
  *   nr_queues x (u16 last_avail | u16 used_idx | u16 signalled |
  *                u8 signalled_valid | u8 error) |
- *   u8 rx_pending [| u32 len | len bytes: virtio-net header + frame]
+ *   u8 nr_frames (0..VNET_RX_BATCH) | nr_frames x u32 len |
+ *   the frames' bytes, one after the other (each: virtio-net header +
+ *   frame, len bytes)
+ * With one frame or none this is what a reader that knew only one held
+ * frame ("u8 rx_pending [| u32 len | bytes]") took; it refuses more.
  *
  * The worker is parked whenever the migration state is not a running one
  * (STOP, STOP_COPY, RESUMING, ERROR): libvus quiesces the device for every
@@ -29,9 +33,46 @@ struct image {
 	uint8_t mac[6];
 	uint16_t mtu;
 	struct vq_state q[VNET_NR_QUEUES];
-	uint8_t rx_pending;
-	uint32_t rx_len;
+	uint8_t nr_frames;
+	uint32_t len[VNET_RX_BATCH];
 };
+
+/* The frames held: the slots from rx_head, less the ones dropped. */
+static int save_frames(const struct vnet *n, vus_mig_out *out)
+{
+	unsigned int nr = 0;
+	int ret;
+
+	for (unsigned int i = n->rx_head; i < n->rx_head + n->rx_count; i++)
+		nr += n->rx_len[i] != 0;
+	ret = vus_mig_put_u8(out, (uint8_t)nr);
+	for (unsigned int i = n->rx_head; ret == 0 && i < n->rx_head + n->rx_count; i++)
+		if (n->rx_len[i] != 0)
+			ret = vus_mig_put_u32(out, n->rx_len[i]);
+	for (unsigned int i = n->rx_head; ret == 0 && i < n->rx_head + n->rx_count; i++)
+		if (n->rx_len[i] != 0)
+			ret = vus_mig_put(out, n->rx_buf + (size_t)i * n->rx_buf_size,
+					  n->rx_len[i]);
+	return ret;
+}
+
+/* The held frames' count and lengths; their bytes must be all that is
+ * left, each frame at least a header and an Ethernet header long. */
+static int parse_frames(const struct vnet *n, vus_mig_in *in, struct image *m)
+{
+	uint64_t total = 0;
+
+	if (vus_mig_get_u8(in, &m->nr_frames) < 0 || m->nr_frames > VNET_RX_BATCH)
+		return -EBADMSG;
+	for (unsigned int i = 0; i < m->nr_frames; i++) {
+		if (vus_mig_get_u32(in, &m->len[i]) < 0 ||
+		    m->len[i] < VNET_HDR_LEN + VNET_ETH_HLEN ||
+		    m->len[i] > n->rx_buf_size)
+			return -EBADMSG;
+		total += m->len[i];
+	}
+	return vus_mig_remaining(in) == total ? 0 : -EBADMSG;
+}
 
 static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
@@ -54,12 +95,7 @@ static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 		ret = ret ? ret : vus_mig_put_u8(out, s.signalled_valid);
 		ret = ret ? ret : vus_mig_put_u8(out, s.error);
 	}
-	ret = ret ? ret : vus_mig_put_u8(out, n->rx_pending);
-	if (ret == 0 && n->rx_pending) {
-		ret = vus_mig_put_u32(out, (uint32_t)n->rx_len);
-		ret = ret ? ret : vus_mig_put(out, n->rx_buf, n->rx_len);
-	}
-	return ret;
+	return ret ? ret : save_frames(n, out);
 }
 
 /* Parse everything but the frame bytes, which are left in @in. */
@@ -85,18 +121,11 @@ static int parse(const struct vnet *n, vus_mig_in *in, struct image *m)
 			return -EBADMSG;
 		s->signalled_valid = valid;
 	}
-	ret = ret ? ret : vus_mig_get_u8(in, &m->rx_pending);
+	ret = ret ? ret : parse_frames(n, in, m);
 	if (ret < 0)
 		return ret;
-	m->rx_len = 0;
-	if (m->rx_pending == 1 && vus_mig_get_u32(in, &m->rx_len) < 0)
-		return -EBADMSG;
 	/* A station address is unicast (as --mac requires). */
-	if (m->rx_pending > 1 || (m->mac[0] & 1) ||
-	    vus_mig_remaining(in) != m->rx_len)
-		return -EBADMSG;
-	if (m->rx_pending &&
-	    (m->rx_len < VNET_HDR_LEN + VNET_ETH_HLEN || m->rx_len > n->rx_buf_size))
+	if (m->mac[0] & 1)
 		return -EBADMSG;
 	/* The MTU was shown to the guest: this device must show the same. */
 	return m->mtu == n->cfg.mtu ? 0 : -ENODEV;
@@ -142,10 +171,13 @@ static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 			vpci_needs_reset(n->pci);
 		}
 	}
-	n->rx_pending = m.rx_pending;
-	n->rx_len = m.rx_len;
-	if (m.rx_pending)
-		(void)vus_mig_get(in, n->rx_buf, m.rx_len);
+	n->rx_head = 0;
+	n->rx_count = m.nr_frames;
+	for (unsigned int i = 0; i < m.nr_frames; i++) {
+		n->rx_len[i] = m.len[i];
+		(void)vus_mig_get(in, n->rx_buf + (size_t)i * n->rx_buf_size,
+				  m.len[i]);
+	}
 	return 0;
 }
 

@@ -8,11 +8,20 @@
 #define NET_PRIV_H
 
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "net.h"
 #include "virtqueue.h"
 #include "worker.h"
+
+/*
+ * Frames taken from the transmit ring and sent with one call, and read
+ * from the backend with one call: each batch costs one system call on a
+ * datagram link. A received batch is held until the ring takes it.
+ */
+#define VNET_TX_BATCH 64u
+#define VNET_RX_BATCH 32u
 
 struct vnet {
 	vus_ctx *ctx;
@@ -39,14 +48,25 @@ struct vnet {
 	bool mrg_rxbuf;
 	struct virtqueue vq[VNET_NR_QUEUES];
 	bool reported[VNET_NR_QUEUES]; /* a broken queue was reported */
-	struct vq_elem tx_elem;
-	struct vq_elem rx_elem[2];     /* first buffer of a frame, the others */
+	/* A batch of transmit chains: their pieces share one pool. */
+	struct vq_elem tx_elem[VNET_TX_BATCH];
+	struct iovec *tx_pool;
+	struct vus_sg *tx_sg;
+	unsigned int tx_pool_max;      /* entries in tx_pool and tx_sg */
+	unsigned int tx_chain_max;     /* pieces one chain may take */
 	struct iovec *tx_iov;          /* header + frame pieces for the backend */
-	unsigned int tx_iov_max;
-	uint8_t *rx_buf;               /* one frame from the backend */
+	struct mmsghdr tx_msgs[VNET_TX_BATCH];
+	struct virtio_net_hdr_v1 tx_hdr[VNET_TX_BATCH];
+	uint32_t tx_len[VNET_TX_BATCH]; /* frame bytes; 0: the driver's error */
+	struct vq_elem rx_elem[2];     /* first buffer of a frame, the others */
+	/* Frames from the backend, each in a slot of rx_buf_size bytes. */
+	uint8_t *rx_buf;
 	size_t rx_buf_size;
-	size_t rx_len;                 /* its length, header included */
-	bool rx_pending;               /* holding a frame the ring had no room for */
+	uint32_t rx_len[VNET_RX_BATCH]; /* header included; 0: dropped */
+	unsigned int rx_head;          /* next slot to deliver */
+	unsigned int rx_count;         /* slots from rx_head still to deliver */
+	struct mmsghdr rx_msgs[VNET_RX_BATCH];
+	struct iovec rx_iov[VNET_RX_BATCH];
 	bool rx_watch;                 /* reading the backend */
 	bool tx_blocked;               /* backend full: waiting for EPOLLOUT */
 	bool tx_more;                  /* budget ran out: continue on the next poll */
