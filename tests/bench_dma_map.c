@@ -62,36 +62,7 @@ static void serve_floor(int fd, void *arg)
 
 static int map(int fd, uint64_t iova, uint64_t off, uint64_t size)
 {
-	struct wire_dma_map m = { .argsz = sizeof(m),
-		.flags = WIRE_DMA_READ | WIRE_DMA_WRITE, .offset = off,
-		.addr = iova, .size = size };
-
-	return bench_call(fd, WIRE_CMD_DMA_MAP, &m, sizeof(m), memfd);
-}
-
-static int unmap(int fd, uint64_t iova, uint64_t size)
-{
-	struct wire_dma_unmap u = { .argsz = sizeof(u), .addr = iova,
-				    .size = size };
-
-	return bench_call(fd, WIRE_CMD_DMA_UNMAP, &u, sizeof(u), -1);
-}
-
-/* Lines of /proc/@pid/maps that map our memfd. */
-static int memfd_vmas(pid_t pid)
-{
-	char path[64], line[512];
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, "memfd:bench-dma-map") != NULL;
-	fclose(f);
-	return n;
+	return bench_map(fd, memfd, iova, off, size);
 }
 
 struct figure { double setup_us, pair_us, cpu_us; int vmas; };
@@ -113,11 +84,11 @@ static struct figure run(void (*serve)(int, void *), unsigned int live,
 			(uint64_t)i * SMALL % FILE_SIZE, SMALL) < 0)
 			exit(1);
 	f.setup_us = live ? (bench_now() - t0) / live * 1e6 : 0;
-	f.vmas = memfd_vmas(pid);
+	f.vmas = bench_memfd_vmas(pid, "bench-dma-map");
 	t0 = bench_now();
 	for (unsigned int i = 0; i < pairs; i++)
 		if (map(fd, IOVA_PAIR, PAIR_SIZE, PAIR_SIZE) < 0 ||
-		    unmap(fd, IOVA_PAIR, PAIR_SIZE) < 0)
+		    bench_unmap(fd, IOVA_PAIR, PAIR_SIZE) < 0)
 			exit(1);
 	f.pair_us = (bench_now() - t0) / pairs * 1e6;
 	f.cpu_us = bench_join_server(fd, pid, cpu_fd) / (live + 2.0 * pairs) * 1e6;

@@ -144,6 +144,40 @@ int bench_call(int fd, uint16_t cmd, const void *body, size_t len,
 	return recv_reply(fd, reply, sizeof(reply), &got);
 }
 
+int bench_map(int fd, int memfd, uint64_t iova, uint64_t off, uint64_t size)
+{
+	struct wire_dma_map m = { .argsz = sizeof(m),
+		.flags = WIRE_DMA_READ | WIRE_DMA_WRITE, .offset = off,
+		.addr = iova, .size = size };
+
+	return bench_call(fd, WIRE_CMD_DMA_MAP, &m, sizeof(m), memfd);
+}
+
+int bench_unmap(int fd, uint64_t iova, uint64_t size)
+{
+	struct wire_dma_unmap u = { .argsz = sizeof(u), .addr = iova,
+				    .size = size };
+
+	return bench_call(fd, WIRE_CMD_DMA_UNMAP, &u, sizeof(u), -1);
+}
+
+int bench_memfd_vmas(pid_t pid, const char *name)
+{
+	char path[64], line[512], want[80];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	snprintf(want, sizeof(want), "memfd:%s", name);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, want) != NULL;
+	fclose(f);
+	return n;
+}
+
 int bench_posted_writes(int fd, uint32_t idx, uint64_t off, unsigned int n)
 {
 	struct {

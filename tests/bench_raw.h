@@ -58,6 +58,14 @@ int bench_read(int fd, uint32_t idx, uint64_t off, void *data,
 int bench_call(int fd, uint16_t cmd, const void *body, size_t len,
 	       int pass_fd);
 
+/* DMA_MAP of @size bytes at @off of @memfd (passed along) to @iova, read
+ * and write; DMA_UNMAP of it. 0, or -1 on a broken stream or refusal. */
+int bench_map(int fd, int memfd, uint64_t iova, uint64_t off, uint64_t size);
+int bench_unmap(int fd, uint64_t iova, uint64_t size);
+
+/* Lines of /proc/@pid/maps that map the memfd named @name, or -1. */
+int bench_memfd_vmas(pid_t pid, const char *name);
+
 /* @n posted (NO_REPLY) 4-byte REGION_WRITEs at @off of region @idx. */
 int bench_posted_writes(int fd, uint32_t idx, uint64_t off, unsigned int n);
 

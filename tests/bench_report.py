@@ -141,6 +141,21 @@ def machine():
                                       os.uname().release)
 
 
+def vs_libvfio_user(build):
+    """tests/bench_vs.sh: libvus against libvfio-user when LIBVFIO_USER
+    names a built libvfio-user; otherwise its one line saying it skipped."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "bench_vs.sh")
+    t0 = time.monotonic()
+    p = subprocess.run(["sh", script, build], capture_output=True, text=True,
+                       timeout=3600)
+    return {"name": "libvus vs libvfio-user", "rc": p.returncode,
+            "cmd": "LIBVFIO_USER=%s sh tests/bench_vs.sh %s" %
+                   (os.environ.get("LIBVFIO_USER", ""), build),
+            "text": p.stdout + (p.stderr if p.returncode != 0 else ""),
+            "secs": time.monotonic() - t0, "csv": None}
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -157,12 +172,15 @@ def main():
             continue
         print("running %s ..." % b["name"], file=sys.stderr, flush=True)
         results.append(run(b, outdir, pin))
+    if not only:
+        print("running tests/bench_vs.sh ...", file=sys.stderr, flush=True)
+        results.append(vs_libvfio_user(build))
     out = ["# libvus benchmark report", "",
            "Made by `make bench` (tests/bench_report.py) on %s, %s. "
            "Each benchmark ran once%s; every figure below is what it printed. "
            "Ratios are against a floor measured in the same run on the same "
            "machine (doc/performance.md says what each floor is). "
-           "libvfio-user was not measured here." %
+           "The ratios to libvfio-user need LIBVFIO_USER set (last section)." %
            (time.strftime("%Y-%m-%d %H:%M"), machine(),
             ", pinned to CPU 1 (taskset -c 1)" if pin else ""), ""]
     failed = 0

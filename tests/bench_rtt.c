@@ -16,7 +16,8 @@
  *
  *   bench_rtt [--repeat N] [--quick] [--csv FILE]
  *   bench_rtt --serve PATH      one libvus server on PATH, one client;
- *                               for `strace -c -f` (doc/performance.md)
+ *                               for `strace -c -f` and tests/bench_vs.sh
+ *                               (doc/performance.md)
  *   bench_rtt --client PATH N   N 4-byte register reads against PATH
  *   bench_rtt --posted PATH N   N posted 4-byte writes, then one read
  */
@@ -56,7 +57,9 @@ static vus_ctx *make_ctx(void)
 		.struct_size = sizeof(ops), .read = rd, .write = wr };
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg),
 				      .bus = VUS_BUS_SYSBUS,
-				      .max_data_xfer_size = XFER };
+				      .max_data_xfer_size = XFER,
+				      /* --serve takes bench_vs's 10,000 grants */
+				      .max_dma_maps = 65535 };
 	struct vus_region_desc r0 = { .struct_size = sizeof(r0), .size = 4096,
 		.flags = VUS_REGION_READ | VUS_REGION_WRITE, .ops = &ops };
 	struct vus_region_desc r1 = { .struct_size = sizeof(r1),
