@@ -317,6 +317,7 @@ VUS_EXPORT int vus_ctx_take_over(vus_ctx *ctx, vus_takeover *tk)
 {
 	struct ho_pending pend = { .listen_fd = -1, .rpc_fd = -1 };
 	struct ho_in in;
+	int64_t t0 = now_ms();
 	int ret;
 
 	if (tk == NULL)
@@ -342,7 +343,8 @@ VUS_EXPORT int vus_ctx_take_over(vus_ctx *ctx, vus_takeover *tk)
 	ret = ret ? ret : ho_state_activate(ctx, &pend);
 	if (ret == 0)
 		log_msg(ctx_log(ctx), VUS_LOG_NOTICE, "took the device over "
-			"(%zu bytes of state, %u fds)", in.len, in.nfds);
+			"(%zu bytes of state, %u fds, %lld ms from START)",
+			in.len, in.nfds, (long long)(now_ms() - t0));
 	ho_pending_free(&pend);
 	ho_in_free(&in);
 	takeover_free(tk);

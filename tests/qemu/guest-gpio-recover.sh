@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# Guest side of the gpio-pci crash-recovery test (run-gpio-recover.sh).
-# Linux's gpio-pci-idio-16 driver sets two output lines and says so; the
-# host then kills the server with SIGKILL, lets vus-supervise restart it
-# and raises input line 4 once the new server runs. Seeing the input
-# change proves the kill happened; the outputs must read back as they were
+# Guest side of the gpio-pci crash-recovery and live-upgrade tests
+# (run-gpio-recover.sh, run-gpio-takeover.sh). Linux's gpio-pci-idio-16
+# driver sets two output lines and says so; the host then replaces the
+# server (SIGKILL and a restart by vus-supervise, or --take-over) and
+# raises input line 4 once the new server runs. Seeing the input change
+# proves the replacement happened; the outputs must read back as they were
 # written, and the device must go on working. vus.scale=N on the kernel
 # command line multiplies the waits.
 fail() { echo "FAIL: $*"; exit 1; }
@@ -39,13 +40,13 @@ echo "GPIO-WRITTEN"
 i=0
 while [ "$(cat $I4/value)" != 1 ]; do
   i=$((i + 1))
-  [ $i -le $((600 * S)) ] || fail "input 4 never went high (no restart?)"
+  [ $i -le $((600 * S)) ] || fail "input 4 never went high (no new server?)"
   sleep 0.1
 done
-echo "input 4 is high: a restarted server answers"
+echo "input 4 is high: the new server answers"
 [ "$(cat $O0/value)$(cat $O9/value)" = 11 ] || fail "outputs read $(cat $O0/value)$(cat $O9/value), wrote 11"
 # The session goes on: the new server takes writes too.
 echo 0 > $O0/value || fail "clear output 0"
 [ "$(cat $O0/value)$(cat $O9/value)" = 01 ] || fail "outputs read $(cat $O0/value)$(cat $O9/value) after a write, expected 01"
-echo "outputs kept across the crash; PASS"
+echo "outputs kept across the replacement; PASS"
 exit 0

@@ -38,6 +38,8 @@ for _ in $(seq "$(tries 180 0.1)"); do
   kill -0 "$guest" 2>/dev/null || break
   sleep 0.1
 done
+# When each event came, in ms after the pings started (ping-pauses.awk).
+t0=$(date +%s%3N) at=()
 rc=0
 if ! grep -q PING-START "$work/vm/serial.log" 2>/dev/null; then
   echo "FAIL: the guest did not start pinging"; rc=1
@@ -48,6 +50,7 @@ for k in $(seq "$kills"); do
   sleep 5
   old=$(pgrep -P "$sup" | head -1)
   [ -n "$old" ] || { echo "FAIL: no server under vus-supervise"; rc=1; break; }
+  at+=($(( $(date +%s%3N) - t0 )))
   kill -KILL "$old"
   new=""
   for _ in $(seq "$(tries 10 0.01)"); do
@@ -68,32 +71,8 @@ grep -v "^PING seq=" "$work/guest.log"
 vnet_stop_all || rc=1
 echo "----- server (last lines) -----"; tail -15 "$work/server0.log"
 
-# Replies by sequence number: the lost ones, and per kill the slowest
-# reply (a ping sent while no server ran waits in the ring for the next).
-grep "^PING seq=" "$work/guest.log" | awk -v n="$pings" -v kills="$done_kills" '
-  { split($2, a, "="); split($3, b, "="); got[a[2]] = b[2]; cnt++ }
-  END {
-    for (i = 0; i < n; i++) if (!(i in got)) lost++
-    # The kills came 5 s (~250 pings) apart: per kill the slowest reply
-    # at least 100 pings away from those of the kills found before.
-    for (k = 1; k <= kills; k++) {
-      m = 0; at = -1
-      for (i in got) {
-        far = 1
-        for (j = 1; j < k; j++) if (i - s[j] < 100 && s[j] - i < 100) far = 0
-        if (far && got[i] + 0 > m) { m = got[i] + 0; at = i }
-      }
-      p[k] = m; s[k] = at
-    }
-    # Sort the pauses for the median.
-    for (i = 1; i <= kills; i++) for (j = i + 1; j <= kills; j++)
-      if (p[j] < p[i]) { t = p[i]; p[i] = p[j]; p[j] = t }
-    med = kills ? (kills % 2 ? p[(kills + 1) / 2] : (p[kills / 2] + p[kills / 2 + 1]) / 2) : 0
-    printf "pings %d, replies %d, lost %d (%.2f%%); pause per kill (ms):", n, cnt, lost + 0, 100 * lost / n
-    for (k = 1; k <= kills; k++) printf " %s", p[k]
-    printf "\nFIGURE pings=%d lost=%d lost_pct=%.2f kills=%d pause_median_ms=%.1f pause_max_ms=%.1f\n",
-      n, lost + 0, 100 * lost / n, kills, med, p[kills]
-    exit (lost * 100 > 2 * n) ? 1 : 0
-  }' || { echo "FAIL: more than 2% of the pings were lost"; rc=1; }
+awk -v n="$pings" -v at="$(IFS=,; echo "${at[*]}")" -v max_lost_pct=2 -v what=kill \
+  -f "$here/ping-pauses.awk" "$work/guest.log" ||
+  { echo "FAIL: more than 2% of the pings were lost"; rc=1; }
 [ "$done_kills" -eq "$kills" ] || rc=1
 exit $rc
