@@ -93,7 +93,12 @@ int doorbell_adopt(struct doorbell **list, struct loop *loop, uint32_t region,
 		return -EEXIST;
 	}
 	ret = add(list, loop, region, index, dev_fd, fd);
-	return ret < 0 ? ret : 0;
+	if (ret < 0)
+		return ret;
+	/* The other process drained the client's count into its own
+	 * device, which may have died or stopped before serving it. */
+	(void)efd_signal(dev_fd);
+	return 0;
 }
 
 int doorbell_get(const struct doorbell *list, unsigned int i,

@@ -35,10 +35,12 @@ int doorbell_get(const struct doorbell *list, unsigned int i,
 		 uint32_t *region, unsigned int *index, int *fd);
 
 /**
- * Crash recovery: make @fd (taken, also on error), the client's eventfd a
- * dead process handed out, the client's end of doorbell @index of
- * @region again. -EEXIST (that doorbell has one), -ENOMEM, loop_add's
- * errno. Context thread.
+ * Crash recovery and hand-over: make @fd (taken, also on error), the
+ * client's eventfd another process handed out, the client's end of
+ * doorbell @index of @region again, and signal @dev_fd once: a ring the
+ * other process passed on to its device but never served is looked at
+ * again (a device takes spurious kicks). -EEXIST (that doorbell has one),
+ * -ENOMEM, loop_add's errno. Context thread.
  */
 int doorbell_adopt(struct doorbell **list, struct loop *loop, uint32_t region,
 		   unsigned int index, int dev_fd, int fd);

@@ -12,7 +12,6 @@
 #include "common.h"
 #include "ctx_internal.h"
 #include "doorbell.h"
-#include "efd.h"
 #include "engine_priv.h"
 #include "log.h"
 #include "loop.h"
@@ -129,18 +128,14 @@ int engine_doorbell_adopt(struct engine *e, uint32_t region,
 	const struct region_ioev *ev = NULL;
 	unsigned int n = region < engine_num_regions(e)
 			 ? region_ioeventfds(ctx_regions(e->ctx), region, &ev) : 0;
-	int ret;
 
 	if (index >= n) {
 		close_fd(&fd);
 		return -EBADMSG;
 	}
-	ret = doorbell_adopt(&e->doorbells, ctx_loop(e->ctx), region, index,
-			     ev[index].fd, fd);
-	/* A ring the old device took in but never served: look again. */
-	if (ret == 0)
-		(void)efd_signal(ev[index].fd);
-	return ret;
+	/* Kicks the new device once (see doorbell_adopt). */
+	return doorbell_adopt(&e->doorbells, ctx_loop(e->ctx), region, index,
+			      ev[index].fd, fd);
 }
 
 void engine_forget(struct engine *e)

@@ -257,6 +257,94 @@ static void adopted_memory_keeps_a_late_store(void **state)
 	tserver_stop(&n);
 }
 
+/* The client's end of the device's doorbell (region 0, 0x100). */
+static int doorbell_fd(struct tserver *s)
+{
+	struct wire_io_fds_req q = { .argsz = 16 + 40, .index = 0 };
+	int fd;
+
+	assert_int_equal(peer_call(s, WIRE_CMD_DEVICE_GET_REGION_IO_FDS, &q,
+				   sizeof(q), NULL, 0, m), 0);
+	assert_int_equal(m->nfds, 1);
+	fd = m->fds[0];
+	m->nfds = 0;
+	return fd;
+}
+
+static bool readable(int fd, int ms)
+{
+	return poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1,
+		    ms) == 1;
+}
+
+/* Kicks @s's device takes in until it has @want (or the deadline). */
+static uint64_t device_kicks(struct tserver *s, uint64_t want)
+{
+	long long end = vtest_deadline(5000);
+	uint64_t got = 0;
+
+	while (got < want && !vtest_expired(end))
+		if (readable(s->dev.ioev_fd, 10))
+			got += events(s->dev.ioev_fd);
+	return got;
+}
+
+/*
+ * The client rang, the old process passed it on to its device, and the
+ * device stopped for the hand-over before serving it: the new process
+ * kicks its device once per adopted doorbell, or that ring waits forever.
+ */
+static void a_kick_the_old_device_never_served_is_given_again(void **state)
+{
+	struct tserver o, n;
+	int db;
+
+	(void)state;
+	start_pair(&o, &n, NULL);
+	db = doorbell_fd(&o);
+	assert_int_equal(eventfd_write(db, 1), 0);
+	assert_true(readable(o.dev.ioev_fd, vtest_ms(5000)));
+	assert_int_equal(hand_over(&o, &n), 0);
+	move_client(&o, &n);
+	assert_int_equal(device_kicks(&n, 1), 1);
+	assert_false(readable(n.dev.ioev_fd, 50));
+	tserver_stop(&o);
+	tserver_stop(&n);
+	close(db);
+}
+
+static int late_db = -1;
+
+static void ring_late(const char *step)
+{
+	if (strcmp(step, "old.saved") == 0)
+		assert_int_equal(eventfd_write(late_db, 1), 0);
+}
+
+/*
+ * A doorbell written after the old process stopped reading (its state
+ * saved) and before the new one polls: the count waits in the client's
+ * eventfd, which moves; the new process passes it on (after its own kick).
+ */
+static void a_doorbell_rung_during_the_hand_over_is_passed_on(void **state)
+{
+	struct tserver o, n;
+
+	(void)state;
+	start_pair(&o, &n, NULL);
+	late_db = doorbell_fd(&o);
+	ho_fault_hook = ring_late;
+	assert_int_equal(hand_over(&o, &n), 0);
+	ho_fault_hook = NULL;
+	assert_int_equal(events(o.dev.ioev_fd), 0); /* the old one never saw it */
+	move_client(&o, &n);
+	assert_int_equal(device_kicks(&n, 2), 2);
+	assert_false(readable(late_db, 0)); /* the new process drained it */
+	tserver_stop(&o);
+	tserver_stop(&n);
+	close(late_db);
+}
+
 static int get_info(struct tserver *s)
 {
 	struct wire_device_info di = { .argsz = sizeof(di) };
@@ -998,6 +1086,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(
 			the_management_socket_hands_over_and_moves, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_kick_the_old_device_never_served_is_given_again,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_doorbell_rung_during_the_hand_over_is_passed_on,
+			setup, teardown),
 	};
 
 	return vtest_run("handover", tests, argc, argv);
