@@ -320,6 +320,15 @@ struct json_object *trpc_call(int fd, const char *line)
 	return o;
 }
 
+bool trpc_has(struct json_object *arr, const char *s)
+{
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(arr, i)),
+			   s) == 0)
+			return true;
+	return false;
+}
+
 struct json_object *trpc_get(struct json_object *o, const char *path)
 {
 	char key[64];

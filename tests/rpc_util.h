@@ -76,6 +76,9 @@ int64_t trpc_int(struct json_object *o, const char *path);
 /** trpc_get() as a string ("" when absent). */
 const char *trpc_str(struct json_object *o, const char *path);
 
+/** Whether the array @arr (may be NULL) holds the string @s. */
+bool trpc_has(struct json_object *arr, const char *s);
+
 #define TRPC_HAMMER_MAX 64
 
 /**

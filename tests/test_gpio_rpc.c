@@ -211,6 +211,11 @@ static void capabilities_match_the_running_device(void **state)
 	assert_true(has(trpc_get(caps, "options"), "socket-path"));
 	assert_true(has(trpc_get(caps, "options"), "inputs"));
 	assert_true(has(trpc_get(caps, "features"), "migration"));
+	/* What a VMM checks before it upgrades or supervises the program. */
+	assert_true(has(trpc_get(caps, "features"), "take-over"));
+	assert_true(has(trpc_get(caps, "features"), "recovery"));
+	assert_true(has(trpc_get(caps, "options"), "take-over"));
+	assert_true(has(trpc_get(caps, "options"), "recover"));
 	/* Every gpio.* method the running device lists, and no other. */
 	card_start(&k, "0");
 	d = call(&k, "rpc.discover", "{}");

@@ -124,10 +124,37 @@ static void registers_fifo_and_line_move(void **state)
 	assert_int_equal(access(rpc, F_OK), -1);
 }
 
+/* --print-capabilities says so, as a VMM reads it before a take-over. */
+static void capabilities_say_take_over(void **state)
+{
+	char cmd[1024], buf[8192];
+	struct json_object *caps, *features, *options;
+	size_t got;
+	FILE *p;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "'%s' --print-capabilities", uart_exe);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	got = fread(buf, 1, sizeof(buf) - 1, p);
+	assert_int_equal(pclose(p), 0);
+	buf[got] = '\0';
+	caps = json_tokener_parse(buf);
+	assert_non_null(caps);
+	features = trpc_get(caps, "features");
+	options = trpc_get(caps, "options");
+	assert_true(trpc_has(features, "take-over"));
+	assert_true(trpc_has(features, "recovery"));
+	assert_true(trpc_has(options, "take-over"));
+	assert_true(trpc_has(options, "recover"));
+	json_object_put(caps);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		VTEST(registers_fifo_and_line_move),
+		VTEST(capabilities_say_take_over),
 	};
 
 	if (argc < 2) {

@@ -33,8 +33,10 @@ void sample_caps_print(FILE *f, const struct sample_caps *c,
 	for (n = 0; c->features != NULL && c->features[n] != NULL; n++)
 		;
 	list(f, "features", c->features, n);
-	for (n = 0; lo[n].name != NULL && n < 64; n++)
+	for (n = 0; lo[n].name != NULL && n < 63; n++)
 		names[n] = lo[n].name;
+	/* sample_takeover_prepare() takes it out before getopt sees it. */
+	names[n++] = "take-over";
 	list(f, "options", names, n);
 	for (n = 0; n < c->n_methods && n < 64; n++)
 		names[n] = c->methods[n].name;

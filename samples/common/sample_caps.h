@@ -7,8 +7,8 @@
  *
  *   {"type": "gpio-pci", "protocol": "vfio-user", "bus": "pci",
  *    "pci": {"vendor-id": 18767, "device-id": 3528, "class-code": 16711680},
- *    "features": ["migration", "rpc", ...],
- *    "options": ["socket-path", "fd", "rpc-path", ...],
+ *    "features": ["migration", "recovery", "take-over", "rpc", ...],
+ *    "options": ["socket-path", "fd", "rpc-path", ..., "take-over"],
  *    "rpc-methods": ["gpio.get", ...]}
  *
  * "options" comes from the program's own getopt table and "rpc-methods"

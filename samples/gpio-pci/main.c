@@ -39,8 +39,9 @@ static void usage(FILE *f)
 	sample_cli_usage(f, 23);
 }
 
-static const char *const features[] = { "migration", "recovery", "rpc",
-					"sandbox", "intx", NULL };
+static const char *const features[] = { "migration", "recovery",
+					"take-over", "rpc", "sandbox", "intx",
+					NULL };
 static const struct sample_caps caps = {
 	.type = "gpio-pci", .bus = VUS_BUS_PCI, .vendor_id = IDIO16_VENDOR,
 	.device_id = IDIO16_DEVICE, .class_code = 0xff0000,

@@ -82,8 +82,9 @@ static bool set_opt(struct opts *o, int c, const char *arg)
 	}
 }
 
-static const char *const features[] = { "migration", "rpc", "sandbox",
-					"pty", NULL };
+static const char *const features[] = { "migration", "recovery",
+					"take-over", "rpc", "sandbox", "pty",
+					NULL };
 static const struct sample_caps caps = {
 	.type = "sysbus-uart", .bus = VUS_BUS_SYSBUS, .compatible = "ns16550a",
 	.features = features, .methods = port_rpc_methods,

@@ -118,8 +118,9 @@ static int parse_one(struct opts *o, int c, const char *arg)
 	return err;
 }
 
-static const char *const features[] = { "migration", "rpc", "sandbox",
-					"msix", "intx", "tap", "dgram", NULL };
+static const char *const features[] = { "migration", "recovery",
+					"take-over", "rpc", "sandbox", "msix",
+					"intx", "tap", "dgram", NULL };
 static const struct sample_caps caps = {
 	.type = "virtio-net-pci", .bus = VUS_BUS_PCI, .vendor_id = 0x1af4,
 	.device_id = 0x1041, .class_code = 0x020000, .features = features,

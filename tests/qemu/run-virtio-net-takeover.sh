@@ -25,6 +25,11 @@ mac=02:00:00:00:0a:02
 # 5 s apart, and as long again after the last one.
 pings=$(( (takeovers + 1) * 250 ))
 vnet_ready "$harness"
+# What a VMM reads before it upgrades a device program.
+caps=$("$sample" --print-capabilities)
+for w in '"features":\[[^]]*"take-over"' '"options":\[[^]]*"take-over"'; do
+  echo "$caps" | grep -q "$w" || { echo "FAIL: --print-capabilities lacks $w: $caps"; exit 1; }
+done
 rpc=$work/rpc0.sock
 vnet_link 0 "$sample" "$responder" 1 $mac 10.0.2 --rpc-path "$rpc"
 srv=$((${#vnet_pids[@]} - 1))
