@@ -19,9 +19,9 @@ END {
   events = at == "" ? 0 : split(at, ev, ",")
   for (i = 0; i < n; i++) if (!(i in got) && ++lost <= 30) missing = missing " " i
   for (k = 1; k <= events; k++) {
-    c = int(ev[k] / 20); m = 0
-    for (i = c - 100; i <= c + 100; i++) if ((i in got) && got[i] > m) m = got[i]
-    p[k] = m
+    c = int(ev[k] / 20); m = 0; mi = c
+    for (i = c - 100; i <= c + 100; i++) if ((i in got) && got[i] > m) { m = got[i]; mi = i }
+    p[k] = m; where = where sprintf(" %+d", mi - c)
   }
   first = events ? int(ev[1] / 20) - 100 : n
   for (i = 0; i < first; i++) if (i in got) base[++nb] = got[i]
@@ -32,6 +32,7 @@ END {
   printf "pings %d, replies %d, lost %d (%.2f%%)%s; pause per %s (ms, sorted):",
     n, cnt, lost + 0, 100 * lost / n, lost ? " seq" missing : "", what
   for (k = 1; k <= events; k++) printf " %s", p[k]
+  if (events) printf "\n(each the slowest reply within 100 pings of the one sent when the host acted; where, in pings from it:%s)", where
   printf "\nFIGURE pings=%d lost=%d lost_pct=%.2f %ss=%d pause_median_ms=%.1f pause_max_ms=%.1f\n",
     n, lost + 0, 100 * lost / n, what, events, med, p[events]
   exit (lost * 100 > max_lost_pct * n) ? 1 : 0
