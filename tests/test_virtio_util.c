@@ -68,10 +68,16 @@ static void spawn(struct tv *t, const char *const *extra)
 	const char *argv[44] = { vus_supervise, "--burst", "1000", "--" };
 	unsigned int n = vus_supervise != NULL ? 4 : 0;
 	const char *const ours[] = { vnet_exe, "--socket-path", t->sock,
-				     "--bind", t->bind, "--peer", t->peer,
 				     "--log-level", "warning", NULL };
+	const char *const link[] = { "--bind", t->bind, "--peer", t->peer, NULL };
+	bool tap = false;
 
+	/* A TAP back-end instead of the datagram link: no --bind/--peer. */
+	for (const char *const *a = extra; a && *a; a++)
+		tap |= strcmp(*a, "--tap") == 0;
 	for (const char *const *a = ours; *a; a++)
+		argv[n++] = *a;
+	for (const char *const *a = link; !tap && *a; a++)
 		argv[n++] = *a;
 	for (; extra && *extra && n < 43; extra++)
 		argv[n++] = *extra;

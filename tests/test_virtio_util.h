@@ -68,7 +68,8 @@ struct tv {
 	int log_fd;      /* the server's stderr (tv_start_pair), or 0 */
 };
 
-/** Start the server with @extra arguments (NULL-terminated, may be NULL). */
+/** Start the server with @extra arguments (NULL-terminated, may be NULL).
+ * With "--tap" among them the server gets no datagram link. */
 void tv_start(struct tv *t, const char *const *extra);
 /** tv_start, keeping the server's output for tv_stop_stats(). */
 void tv_start_logged(struct tv *t, const char *const *extra);
