@@ -327,7 +327,7 @@ static int add_bus_section(vus_ctx *ctx)
 	if (ctx->mig == NULL || s == NULL)
 		return 0;
 	return mig_add_lib_section(ctx->mig, s->name, s->version, s->ops,
-				   ctx->bus);
+				   ctx->bus, 0);
 }
 
 /* Region memory the guest wrote through its mapping is state too. */
@@ -341,7 +341,8 @@ static int add_region_section(vus_ctx *ctx)
 		if (region_migrates(ctx->regions, i, &size))
 			return mig_add_lib_section(ctx->mig, REGION_MIG_SECTION,
 						   REGION_MIG_VERSION,
-						   &region_mig_ops, ctx->regions);
+						   &region_mig_ops, ctx->regions,
+						   region_mig_bytes(ctx->regions));
 	return 0;
 }
 

@@ -27,6 +27,16 @@ static uint32_t mig_count(const struct region_table *rt)
 	return n;
 }
 
+uint64_t region_mig_bytes(const struct region_table *rt)
+{
+	uint64_t n = 4, size;
+
+	for (uint32_t i = 0; i < REGION_MAX_INDEX; i++)
+		if (region_migrates(rt, i, &size))
+			n += 4 + 8 + size;
+	return n;
+}
+
 static int region_mig_save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
 	struct region_table *rt = opaque;

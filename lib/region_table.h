@@ -104,6 +104,8 @@ bool region_migrates(const struct region_table *rt, uint32_t index,
 #define REGION_MIG_SECTION "regions"
 #define REGION_MIG_VERSION 1u
 extern const struct vus_mig_section_ops region_mig_ops;
+/** The "regions" section's exact size: the bound a destination stages. */
+uint64_t region_mig_bytes(const struct region_table *rt);
 
 /**
  * Hand-over: the file behind region @index's memory (borrowed), where the

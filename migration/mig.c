@@ -7,10 +7,11 @@
  * reference on the device, so it stays quiet across many commands; the
  * running ones drop it. A save session begins in PRE_COPY (live parts of
  * sections, on demand) or STOP_COPY and ends when the saving group is left.
- * A resume session collects the whole stream; leaving RESUMING checks it
- * (format, CRC, identity, compatibility version, every section known and
- * accepted by its check callback) before any section is loaded, so a bad
- * stream never half-applies.
+ * A resume session parses the stream as it comes and stages each
+ * section's bytes (mig_load.c); leaving RESUMING checks it (format, CRC,
+ * identity, compatibility version, every section known and accepted by
+ * its check callback) before any section is loaded, so a bad stream never
+ * half-applies.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -109,19 +110,14 @@ static int do_arc(struct migration *m, uint32_t next)
 		ret = begin_save(m);
 	if (ret == 0 && next == VUS_MIG_STOP_COPY)
 		ret = save_final(m);
-	if (ret == 0 && next == VUS_MIG_RESUMING) {
-		mig_buf_free(&m->in);
-		mig_buf_init(&m->in, m->cfg.max_stream_size);
-		m->in_overflow = false;
-	}
+	if (ret == 0 && next == VUS_MIG_RESUMING)
+		ret = mig_load_begin(m);
 	if (ret == 0 && cur == VUS_MIG_RESUMING)
-		ret = mig_load_stream(m);
+		ret = mig_load_finish(m);
 	if (ret < 0)
 		return ret;
 	if (mig_fsm_saving(cur) && !mig_fsm_saving(next))
 		end_save(m);
-	if (cur == VUS_MIG_RESUMING)
-		mig_buf_free(&m->in);
 	hold_for(m, next);
 	m->state = next;
 	if (m->state_fn != NULL)
@@ -149,7 +145,7 @@ int mig_set_state(struct migration *m, uint32_t target)
 				strerror(-ret));
 			/* A stream that did not load, or a save that failed. */
 			end_save(m);
-			mig_buf_free(&m->in);
+			mig_load_end(m);
 			hold_for(m, VUS_MIG_ERROR);
 			m->state = VUS_MIG_ERROR;
 			return ret;
@@ -212,15 +208,9 @@ int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
 
 int mig_data_write(struct migration *m, const void *buf, size_t len)
 {
-	int ret;
-
 	if (m->state != VUS_MIG_RESUMING)
 		return -EINVAL;
-	ret = mig_buf_put(&m->in, buf, len);
-	/* A stream cut at the limit must not load as if it ended there. */
-	if (ret == -EFBIG)
-		m->in_overflow = true;
-	return ret;
+	return mig_load_write(m, buf, len);
 }
 
 uint64_t mig_data_size(struct migration *m)
@@ -241,7 +231,7 @@ void mig_reset(struct migration *m)
 	/* A new client starts without logging. */
 	dma_log_stop(ctx_dma(m->ctx));
 	end_save(m);
-	mig_buf_free(&m->in);
+	mig_load_end(m);
 	hold_for(m, VUS_MIG_RUNNING);
 	was = m->state;
 	m->state = VUS_MIG_RUNNING;
@@ -256,7 +246,7 @@ void mig_destroy(struct migration *m)
 	if (m == NULL)
 		return;
 	end_save(m);
-	mig_buf_free(&m->in);
+	mig_load_end(m);
 	free(m->sec);
 	free(m);
 }

@@ -57,11 +57,13 @@ uint64_t mig_data_size(struct migration *m);
 
 /**
  * A section of library-owned state (a bus adapter's emulation), saved and
- * loaded before the device's own sections. As vus_mig_add_section().
+ * loaded before the device's own sections. As vus_mig_add_section();
+ * @bound: the most bytes a stream may carry for it (what the destination
+ * stages), 0 for the config's max_stream_size.
  */
 int mig_add_lib_section(struct migration *m, const char *name,
 			uint32_t version, const struct vus_mig_section_ops *ops,
-			void *opaque);
+			void *opaque, uint64_t bound);
 
 /*
  * The sections one at a time (mig_each.c), for the crash-recovery state

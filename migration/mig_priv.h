@@ -19,6 +19,7 @@ struct mig_section {
 	struct vus_mig_section_ops ops;
 	void *opaque;
 	bool live_done;  /* save_live said: nothing more until the stop */
+	uint64_t bound;  /* most bytes a stream may carry; 0: the config's */
 };
 
 struct migration {
@@ -37,9 +38,8 @@ struct migration {
 	bool save_open;
 	bool final_done;
 	uint64_t last_final_size;
-	/* Resume session. */
-	struct mig_buf in;
-	bool in_overflow; /* a write went past max_stream_size: refuse it all */
+	/* Resume session (mig_load.c). */
+	struct mig_load *load;
 };
 
 
@@ -49,7 +49,16 @@ struct migration {
  */
 int mig_save_section(struct migration *m, struct mig_section *s, bool live);
 
-/** Check the collected stream whole, then load every section. */
-int mig_load_stream(struct migration *m);
+/*
+ * The resume session (mig_load.c): begin on entering RESUMING, write as
+ * MIG_DATA_WRITE brings bytes (0, or -EFBIG once a section passed its
+ * bound; other faults are reported by finish), finish on leaving it
+ * (check every staged section, then load them all; 0 or why the stream
+ * was refused, with the device untouched). end frees what is staged.
+ */
+int mig_load_begin(struct migration *m);
+int mig_load_write(struct migration *m, const void *buf, size_t len);
+int mig_load_finish(struct migration *m);
+void mig_load_end(struct migration *m);
 
 #endif /* VUS_MIG_PRIV_H */

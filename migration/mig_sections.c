@@ -2,11 +2,8 @@
 /*
  * mig_sections: the sections of a device's state. Library sections (the
  * bus adapter's emulated state) come first, the device's in the order they
- * were added. Saving appends one record per call; loading checks the
- * collected stream whole — format, integrity, identity, compatibility
- * version, every record belonging to a known section of an acceptable
- * version, every section present, every section's check callback — and
- * only then loads the sections.
+ * were added. Saving appends one record per call; loading is
+ * mig_load.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,9 +37,10 @@ static struct mig_section *find(struct migration *m, const char *name,
 /* Insert a section at @at (library sections go before the device's). */
 static int insert(struct migration *m, unsigned int at, const char *name,
 		  uint32_t version, const struct vus_mig_section_ops *ops,
-		  void *opaque)
+		  void *opaque, uint64_t bound)
 {
-	struct mig_section s = { .version = version, .opaque = opaque };
+	struct mig_section s = { .version = version, .opaque = opaque,
+				 .bound = bound };
 	struct mig_section *n;
 
 	if (!token_name_ok(name, MIG_NAME_MAX) || version == 0 ||
@@ -64,9 +62,9 @@ static int insert(struct migration *m, unsigned int at, const char *name,
 
 int mig_add_lib_section(struct migration *m, const char *name,
 			uint32_t version, const struct vus_mig_section_ops *ops,
-			void *opaque)
+			void *opaque, uint64_t bound)
 {
-	int ret = insert(m, m->nr_lib_sec, name, version, ops, opaque);
+	int ret = insert(m, m->nr_lib_sec, name, version, ops, opaque, bound);
 
 	if (ret == 0)
 		m->nr_lib_sec++;
@@ -85,7 +83,7 @@ VUS_EXPORT int vus_mig_add_section(vus_ctx *ctx, const char *name,
 	if (ctx_realized(ctx))
 		return -EBUSY;
 	return insert(m, m->nr_sec, name, version, ops,
-		      opaque ? opaque : vus_ctx_opaque(ctx));
+		      opaque ? opaque : vus_ctx_opaque(ctx), 0);
 }
 
 int mig_save_section(struct migration *m, struct mig_section *s, bool live)
@@ -114,147 +112,4 @@ int mig_save_section(struct migration *m, struct mig_section *s, bool live)
 	if (!live)
 		m->last_final_size += m->out.len - at;
 	return mig_stream_record_end(&m->out, at);
-}
-
-/* The data of section @s: its records concatenated (or one in place). */
-struct gathered {
-	const uint8_t *p;
-	size_t len;
-	uint8_t *owned;
-	uint32_t version;
-	bool present;
-};
-
-static int gather(const struct mig_parsed *pp, const struct mig_section *s,
-		  struct gathered *g)
-{
-	size_t n = strlen(s->name), total = 0, pos = 0;
-	unsigned int count = 0;
-
-	memset(g, 0, sizeof(*g));
-	for (unsigned int i = 0; i < pp->nr_rec; i++) {
-		const struct mig_record *r = &pp->rec[i];
-
-		if (r->name_len != n || memcmp(r->name, s->name, n) != 0)
-			continue;
-		/* One version per section, and none newer than ours. */
-		if ((count && r->version != g->version) || r->version > s->version ||
-		    r->version == 0)
-			return -EPROTONOSUPPORT;
-		g->version = r->version;
-		g->p = r->data;
-		total += r->len;
-		count++;
-	}
-	g->present = count > 0;
-	g->len = total;
-	if (count <= 1)
-		return 0;
-	g->owned = malloc(total ? total : 1);
-	if (g->owned == NULL)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < pp->nr_rec; i++) {
-		const struct mig_record *r = &pp->rec[i];
-
-		if (r->name_len == n && memcmp(r->name, s->name, n) == 0) {
-			memcpy(g->owned + pos, r->data, r->len);
-			pos += r->len;
-		}
-	}
-	g->p = g->owned;
-	return 0;
-}
-
-/* Every record must belong to one of our sections. */
-static bool all_known(struct migration *m, const struct mig_parsed *pp)
-{
-	for (unsigned int i = 0; i < pp->nr_rec; i++)
-		if (find(m, pp->rec[i].name, pp->rec[i].name_len) == NULL)
-			return false;
-	return true;
-}
-
-static int header_check(struct migration *m, const struct mig_parsed *pp)
-{
-	struct log *log = ctx_log(m->ctx);
-	char id[MIG_IDENTITY_MAX + 1];
-
-	mig_identity(m, id, sizeof(id));
-	if (strcmp(pp->identity, id) != 0) {
-		/* The stream's identity is the client's text: not logged. */
-		log_msg(log, VUS_LOG_WARNING,
-			"migration: stream is from another kind of device, this is \"%s\"",
-			id);
-		return -ENODEV;
-	}
-	if (pp->compat != m->cfg.compat_version) {
-		log_msg(log, VUS_LOG_WARNING,
-			"migration: stream has compatibility version %u, this device %u",
-			pp->compat, m->cfg.compat_version);
-		return -EPROTONOSUPPORT;
-	}
-	if (!all_known(m, pp)) {
-		log_msg(log, VUS_LOG_WARNING, "migration: stream has an unknown section");
-		return -EBADMSG;
-	}
-	return 0;
-}
-
-/* Phase 1 (check) or phase 2 (load) over every section. */
-static int each_section(struct migration *m, struct gathered *g, bool load)
-{
-	for (unsigned int i = 0; i < m->nr_sec; i++) {
-		struct mig_section *s = &m->sec[i];
-		struct vus_mig_in in = { .p = g[i].p, .len = g[i].len };
-		int ret = 0;
-
-		if (load)
-			ret = s->ops.load(m->ctx, s->opaque, &in, g[i].version);
-		else if (s->ops.check != NULL)
-			ret = s->ops.check(m->ctx, s->opaque, &in, g[i].version);
-		if (ret < 0) {
-			log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
-				"migration: section \"%s\" %s failed: %s", s->name,
-				load ? "load" : "check", strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-int mig_load_stream(struct migration *m)
-{
-	struct gathered *g = calloc(m->nr_sec ? m->nr_sec : 1, sizeof(*g));
-	struct mig_parsed pp;
-	int ret;
-
-	if (g == NULL)
-		return -ENOMEM;
-	if (m->in_overflow) {
-		log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
-			"migration: refusing a stream longer than %llu bytes",
-			(unsigned long long)m->cfg.max_stream_size);
-		free(g);
-		return -EFBIG;
-	}
-	ret = mig_stream_parse(m->in.p, m->in.len, &pp);
-	if (ret < 0)
-		log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
-			"migration: refusing a malformed stream (%zu bytes): %s",
-			m->in.len, strerror(-ret));
-	ret = ret ? ret : header_check(m, &pp);
-	for (unsigned int i = 0; ret == 0 && i < m->nr_sec; i++) {
-		ret = gather(&pp, &m->sec[i], &g[i]);
-		if (ret == 0 && !g[i].present)
-			ret = -EBADMSG; /* the device's state would be incomplete */
-	}
-	if (ret == 0)
-		ret = each_section(m, g, false);
-	if (ret == 0)
-		ret = each_section(m, g, true);
-	for (unsigned int i = 0; i < m->nr_sec; i++)
-		free(g[i].owned);
-	free(g);
-	mig_parsed_free(&pp);
-	return ret;
 }

@@ -19,7 +19,7 @@ void mig_buf_init(struct mig_buf *b, size_t limit)
 
 void mig_buf_free(struct mig_buf *b)
 {
-	free(b->p);
+	mig_mem_free(b->p, b->cap);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -45,7 +45,7 @@ int mig_buf_put(struct mig_buf *b, const void *data, size_t len)
 		return -EFBIG;
 	if (b->len + len > b->cap) {
 		size_t cap = MAX(b->cap * 2, MAX(b->len + len, (size_t)4096));
-		uint8_t *n = realloc(b->p, MIN(cap, b->limit));
+		uint8_t *n = mig_mem_resize(b->p, b->cap, MIN(cap, b->limit));
 
 		if (n == NULL)
 			return -ENOMEM;

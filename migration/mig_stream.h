@@ -43,6 +43,14 @@ struct mig_buf {
 	uint64_t dropped; /* bytes dropped so far */
 };
 
+/*
+ * Memory for buffers and staged sections (mig_mem.c): resize a block of
+ * @old bytes (NULL/0: a new one) to @len, keeping its bytes; NULL if out
+ * of memory (the old block stays). Free with the size it has.
+ */
+void *mig_mem_resize(void *p, size_t old, size_t len);
+void mig_mem_free(void *p, size_t len);
+
 void mig_buf_init(struct mig_buf *b, size_t limit);
 void mig_buf_free(struct mig_buf *b);
 /** Append; -EFBIG past the limit, -ENOMEM. */

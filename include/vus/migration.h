@@ -104,7 +104,12 @@ struct vus_mig_config {
 	bool pre_copy;
 	/** Offer the P2P states (the device initiates no peer-to-peer DMA). */
 	bool p2p;
-	/** Largest stream accepted while RESUMING. 0: 64 MiB. */
+	/**
+	 * Largest section accepted while RESUMING (its records together):
+	 * the destination stages each section, not the stream, so a stream
+	 * may be longer. The library's region section is bounded by the
+	 * memory it migrates instead. 0: 64 MiB.
+	 */
 	uint64_t max_stream_size;
 };
 

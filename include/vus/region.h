@@ -110,9 +110,8 @@ struct vus_region_desc {
 	 * the device migrates (vus_mig_setup()), its contents travel in the
 	 * library section "regions", copied once the device has stopped, and
 	 * are in place before the device's own sections load. Set this for
-	 * memory that is not state (a doorbell page, a scratch buffer) or too
-	 * large for the stream (max_stream_size). Memory from VUS_BACKING_FD
-	 * is the device's to migrate.
+	 * memory that is not state (a doorbell page, a scratch buffer). Memory
+	 * from VUS_BACKING_FD is the device's to migrate.
 	 */
 	bool no_migrate;
 };

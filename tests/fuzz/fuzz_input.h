@@ -71,7 +71,7 @@
 #define FZ_MIG_SAVE_FAIL 0x01u  /* save() fails */
 #define FZ_MIG_LIVE_FAIL 0x02u  /* save_live() fails */
 #define FZ_MIG_STATE_DMA 0x04u  /* the state callback reads HOOK_ADDR */
-#define FZ_MIG_MAX_STREAM 12288u /* the devices' max_stream_size */
+#define FZ_MIG_MAX_STREAM 12288u /* the devices' max_stream_size (a section's bound) */
 #define FZ_REG_DOORBELL 0x100u  /* ioeventfd, 4 bytes */
 #define FZ_REG_DOORBELL_DM 0x108u /* ioeventfd, 8 bytes, datamatch */
 #define FZ_DOORBELL_DATA 0x1234u

@@ -184,7 +184,7 @@ static int save_stream(struct target *t, uint8_t *buf, size_t cap,
 
 /*
  * RESUMING, the stream in pieces, then RUNNING: 0 or why it was refused.
- * A piece past the device's max_stream_size is refused (EFBIG) and the
+ * A section past the device's max_stream_size is refused (EFBIG) and the
  * stream goes on, as a client that ignores the error would do.
  */
 static int load_stream(struct target *t, const uint8_t *p, size_t len)
