@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * recovery_priv: state shared by recovery.c (the state area: layout,
- * saving, restoring) and recovery_fds.c (fds in the service manager's
- * store: the inherited ones and the ones this process keeps) only.
+ * saving, restoring), recovery_fds.c (fds in the service manager's
+ * store: the inherited ones and the ones this process keeps) and
+ * recovery_client*.c (what the client gave) only.
  */
 #ifndef VUS_RECOVERY_PRIV_H
 #define VUS_RECOVERY_PRIV_H
@@ -89,20 +90,22 @@ int recovery_take_lib_fd(struct recovery *r, const char *what);
  */
 void recovery_sweep(struct recovery *r, const char *what);
 
-/* recovery_client.c */
+/* recovery_client.c: the client's kept fds and their ids */
 
 /** Size the client's tables (after realize froze irqs and regions). */
 int recovery_client_init(struct recovery *r);
 /** The "client" block's element size, 0 if past the area's bound. */
 uint32_t recovery_client_size(const struct recovery *r);
 void recovery_client_destroy(struct recovery *r);
+/** The commit is made: remove the ids it no longer refers to. */
+void recovery_client_committed(struct recovery *r);
+/* recovery_client_save.c */
 /**
  * Write the client block for the next commit, storing new fds first.
  * -EMFILE (too many files), -EIO (the store refused an fd), -EFBIG.
  */
 int recovery_client_save(struct recovery *r);
-/** The commit is made: remove the ids it no longer refers to. */
-void recovery_client_committed(struct recovery *r);
+/* recovery_client_restore.c */
 /**
  * A continued session, before the device's sections load: re-create the
  * client's DMA mappings of the committed state from the inherited fds
@@ -111,6 +114,7 @@ void recovery_client_committed(struct recovery *r);
 int recovery_client_restore_dma(struct recovery *r);
 /** After the sections loaded: the client's interrupt eventfds. */
 int recovery_client_restore_irqs(struct recovery *r);
+/* recovery_client.c */
 /**
  * The session cannot go on after all (device quiesced): its mappings go,
  * its eventfds close, the device learns it as after a disconnect.
