@@ -216,3 +216,20 @@ int client_fds_handed_over(pid_t sup)
 	}
 	return n;
 }
+
+int raw_dma_unmap(vus_client *c, uint64_t addr, uint64_t size)
+{
+	uint8_t p[24] = { 0 };
+	struct vus_client_reply r;
+	uint32_t argsz = 24;
+	int ret;
+
+	memcpy(p, &argsz, 4);
+	memcpy(p + 8, &addr, 8);
+	memcpy(p + 16, &size, 8);
+	ret = vus_client_request(c, VUS_CMD_DMA_UNMAP, 0, p, sizeof(p), NULL, 0, &r);
+	assert_int_equal(ret, 0);
+	ret = r.error > 0 ? -r.error : r.error;
+	vus_client_reply_free(&r);
+	return ret;
+}

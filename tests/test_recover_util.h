@@ -69,6 +69,9 @@ int raw_dma_map_file(vus_client *c, uint64_t addr, uint64_t size,
 		     struct stat *file);
 int raw_dma_map(vus_client *c, uint64_t addr, uint64_t size);
 
+/** DMA_UNMAP of [@addr, @addr + @size), by message: 0 or the reply's -errno. */
+int raw_dma_unmap(vus_client *c, uint64_t addr, uint64_t size);
+
 /** How many of process @pid's fds are open on @file. */
 int fds_on(pid_t pid, const struct stat *file);
 
