@@ -10,12 +10,16 @@
 
 #include "sample_cli.h"
 
+/* Set while vus_ctx_run() serves, NULL once it returned: a second
+ * SIGTERM (a process group's and a supervisor's both arrive) during the
+ * teardown must not reach the destroyed context. */
 static vus_ctx *the_ctx;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	vus_ctx_stop(the_ctx); /* async-signal-safe */
+	/* async-signal-safe; NULL is a no-op */
+	vus_ctx_stop(__atomic_load_n(&the_ctx, __ATOMIC_ACQUIRE));
 }
 
 int sample_cli_recovery(vus_ctx *ctx, const struct sample_cli *c)
@@ -99,7 +103,7 @@ int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
 {
 	int ret;
 
-	the_ctx = ctx;
+	__atomic_store_n(&the_ctx, ctx, __ATOMIC_RELEASE);
 	/* Before the sandbox: rt_sigaction is not on its list. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -107,9 +111,10 @@ int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
 	 * sandbox: it opens a socket. */
 	(void)vus_notify("READY=1");
 	ret = apply_sandbox(ctx, c, add, opaque);
-	if (ret < 0) {
+	if (ret < 0)
 		fprintf(stderr, "sandbox: %s\n", strerror(-ret));
-		return ret;
-	}
-	return vus_ctx_run(ctx);
+	else
+		ret = vus_ctx_run(ctx);
+	__atomic_store_n(&the_ctx, NULL, __ATOMIC_RELEASE);
+	return ret;
 }
