@@ -135,28 +135,26 @@ int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 }
 
 /*
- * Point @m at [offset, offset + size) of @fd: into the mmap of its whole
- * file, or an mmap of that range alone. Ranges past the end are refused.
+ * Point @m at [offset, offset + size) of @fd (whose fstat is @st): into
+ * the mmap of its whole file, or an mmap of that range alone. Ranges past
+ * the end are refused.
  */
-static int map_fd(struct dma_table *dt, int fd, uint64_t offset,
-		  uint64_t size, uint32_t prot, struct dma_map *m)
+static int map_fd(struct dma_table *dt, int fd, const struct stat *st,
+		  uint64_t offset, uint64_t size, uint32_t prot, struct dma_map *m)
 {
 	uint64_t align = PAGE_4K, lead, len;
-	struct stat st;
 	void *p;
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISREG(st.st_mode)) {
+	if (S_ISREG(st->st_mode)) {
 		/* Touching a mapping beyond the file's end raises SIGBUS. */
-		if (!range_ok(offset, size, (uint64_t)st.st_size))
+		if (!range_ok(offset, size, (uint64_t)st->st_size))
 			return -EINVAL;
 		/* hugetlbfs reports its page size here and needs it. */
-		if (is_pow2_u64((uint64_t)st.st_blksize) && st.st_blksize > PAGE_4K)
-			align = (uint64_t)st.st_blksize;
+		if (is_pow2_u64((uint64_t)st->st_blksize) && st->st_blksize > PAGE_4K)
+			align = (uint64_t)st->st_blksize;
 	}
-	if (S_ISREG(st.st_mode)) {
-		m->share = dma_share_get(dt, fd, &st, align, prot, offset + size);
+	if (S_ISREG(st->st_mode)) {
+		m->share = dma_share_get(dt, fd, st, align, prot, offset + size);
 		if (m->share >= 0) {
 			m->map = dt->shares[m->share].map;
 			m->map_len = dt->shares[m->share].len;
@@ -168,6 +166,7 @@ static int map_fd(struct dma_table *dt, int fd, uint64_t offset,
 	if (size > UINT64_MAX - lead - align || lead + size > SIZE_MAX - align)
 		return -EINVAL;
 	len = (lead + size + align - 1) & ~(align - 1);
+	dma_fault_arm();
 	p = mmap(NULL, (size_t)len,
 		 ((prot & VUS_DMA_READ) ? PROT_READ : 0) |
 		 ((prot & VUS_DMA_WRITE) ? PROT_WRITE : 0),
@@ -204,11 +203,13 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	struct dma_map m = { .addr = addr, .prot = prot, .share = -1,
 			     .offset = offset, .file = -1 };
 	int ret = dma_map_check(dt, addr, size, prot);
+	struct stat st;
 
-	if (ret == 0 && fd >= 0 && !dt->messages_only) {
-		dma_fault_arm();
-		ret = map_fd(dt, fd, offset, size, prot, &m);
-	}
+	/* One fstat serves the mapping and the kept fd. */
+	if (ret == 0 && fd >= 0 && fstat(fd, &st) < 0)
+		ret = -errno;
+	if (ret == 0 && fd >= 0 && !dt->messages_only)
+		ret = map_fd(dt, fd, &st, offset, size, prot, &m);
 	if (ret < 0) {
 		close_fd(&fd);
 		return ret;
@@ -222,7 +223,7 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 		return ret;
 	}
 	if (fd >= 0) {
-		m.file = dma_file_keep(dt, fd);
+		m.file = dma_file_keep(dt, fd, &st);
 		dt->unkept += m.file < 0;
 	}
 	/* Only the context thread adds, so the check still holds. */

@@ -25,16 +25,37 @@ void dma_files_close(struct dma_table *dt)
 		close_fd(&dt->files[i].fd);
 }
 
-int32_t dma_file_keep(struct dma_table *dt, int fd)
+/* A kept fd of @st's file open for reading and writing: it can map any
+ * grant of that file, so the grant's own fd need not be asked its mode. */
+static int32_t kept_rdwr(const struct dma_table *dt, const struct stat *st)
 {
-	struct stat st;
-	int fl = fcntl(fd, F_GETFL), free_slot = -1;
+	for (uint32_t i = 0; i < DMA_MAX_FILES; i++) {
+		const struct dma_file *f = &dt->files[i];
 
-	if (fl < 0 || fstat(fd, &st) < 0) {
+		if (f->fd >= 0 && f->dev == (uint64_t)st->st_dev &&
+		    f->ino == (uint64_t)st->st_ino && f->accmode == O_RDWR)
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+int32_t dma_file_keep(struct dma_table *dt, int fd, const struct stat *st)
+{
+	int32_t i = kept_rdwr(dt, st), free_slot = -1;
+	int fl;
+
+	/* The common case, QEMU's guest RAM: no system call but the close. */
+	if (i >= 0) {
+		close_fd(&fd);
+		dt->files[i].refs++;
+		return i;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0) {
 		close_fd(&fd);
 		return -1;
 	}
-	for (int i = 0; i < (int)DMA_MAX_FILES; i++) {
+	for (i = 0; i < (int32_t)DMA_MAX_FILES; i++) {
 		struct dma_file *f = &dt->files[i];
 
 		if (f->fd < 0) {
@@ -42,7 +63,7 @@ int32_t dma_file_keep(struct dma_table *dt, int fd)
 				free_slot = i;
 			continue;
 		}
-		if (f->dev == (uint64_t)st.st_dev && f->ino == (uint64_t)st.st_ino &&
+		if (f->dev == (uint64_t)st->st_dev && f->ino == (uint64_t)st->st_ino &&
 		    f->accmode == (fl & O_ACCMODE)) {
 			close_fd(&fd);
 			f->refs++;
@@ -51,7 +72,7 @@ int32_t dma_file_keep(struct dma_table *dt, int fd)
 	}
 	if (free_slot >= 0)
 		dt->files[free_slot] = (struct dma_file){
-			.dev = (uint64_t)st.st_dev, .ino = (uint64_t)st.st_ino,
+			.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino,
 			.accmode = fl & O_ACCMODE, .fd = fd, .refs = 1,
 		};
 	else

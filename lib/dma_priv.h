@@ -153,28 +153,29 @@ bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out);
 /** Let the SIGBUS handler find @dt's mappings (and install it). */
 void dma_fault_register(struct dma_table *dt);
 /**
- * Make sure our SIGBUS handler is the installed one (before each fd
- * mapping: a program may have installed its own since); the one it
- * replaces gets every SIGBUS that is not in a client mapping.
+ * Make sure our SIGBUS handler is the installed one (before each mmap of
+ * a client's file, not each grant: a program may have installed its own
+ * since); the one it replaces gets every SIGBUS outside client mappings.
  */
 void dma_fault_arm(void);
 /** Forget @dt (before it is freed; its device threads have stopped). */
 void dma_fault_unregister(struct dma_table *dt);
 /* dma_files.c */
+struct stat;
 
 void dma_files_init(struct dma_table *dt);
 void dma_files_close(struct dma_table *dt);
 /**
- * Keep @fd (taken) as the fd of its file unless one is kept already: the
- * slot's index, or -1 when none is free (@fd is closed then).
+ * Keep @fd (taken), whose fstat is @st, as the fd of its file unless one
+ * is kept already (with the same access mode, or read-write, which serves
+ * any grant): the slot's index, or -1 when none is free (@fd is closed then).
  */
-int32_t dma_file_keep(struct dma_table *dt, int fd);
+int32_t dma_file_keep(struct dma_table *dt, int fd, const struct stat *st);
 /** A mapping goes: its file's count drops (the fd is closed at 0). */
 void dma_file_drop(struct dma_table *dt, const struct dma_map *m);
 
 /* dma_share.c */
 
-struct stat;
 
 /**
  * A reference to an mmap of all of regular file @fd (borrowed; @st its

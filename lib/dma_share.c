@@ -63,6 +63,9 @@ int32_t dma_share_get(struct dma_table *dt, int fd, const struct stat *st,
 	i = free_slot(dt);
 	if (i < 0 || len > DMA_SHARE_MAX_VA - dt->share_va || len > SIZE_MAX)
 		return -1;
+	/* A new mmap of client memory: our SIGBUS handler must be in front
+	 * (grants into this one need not ask again). */
+	dma_fault_arm();
 	p = mmap(NULL, (size_t)len,
 		 ((prot & VUS_DMA_READ) ? PROT_READ : 0) |
 		 ((prot & VUS_DMA_WRITE) ? PROT_WRITE : 0),

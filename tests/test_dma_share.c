@@ -242,6 +242,62 @@ static void other_files_are_mapped_by_range(void **state)
 	close(fd);
 }
 
+/* An fd of @fd's file opened anew with @mode (another open file). */
+static int reopen(int fd, int mode)
+{
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = open(path, mode | O_CLOEXEC);
+	assert_true(r >= 0);
+	return r;
+}
+
+/*
+ * One fd is kept per file and access mode, for a hand-over; a read-write
+ * one serves every later grant of its file (without asking the grant's fd
+ * its mode, a system call per grant), a read-only one only read-only fds
+ * until a read-write one is kept.
+ */
+static void a_kept_read_write_fd_serves_every_grant_of_its_file(void **state)
+{
+	vus_ctx *ctx = new_ctx(0);
+	int fd = filled_memfd("keep-rw", 4 * PG), ro = reopen(fd, O_RDONLY);
+	int other = filled_memfd("keep-ro", 4 * PG), other_ro = reopen(other, O_RDONLY);
+	struct dma_saved a, b;
+
+	(void)state;
+	add(ctx, IOVA(0), PG, RW, fd, 0);
+	add(ctx, IOVA(1), PG, VUS_DMA_READ, ro, PG);
+	assert_int_equal(dma_kept_files(ctx_dma(ctx)), 1);
+	assert_int_equal(dma_save(ctx_dma(ctx), 0, &a), 0);
+	assert_int_equal(dma_save(ctx_dma(ctx), 1, &b), 0);
+	assert_int_equal(b.fd, a.fd);
+	assert_int_equal(b.file_accmode, O_RDWR);
+	/* Read-only kept first: the read-write fd is kept beside it. */
+	add(ctx, IOVA(2), PG, VUS_DMA_READ, other_ro, 0);
+	add(ctx, IOVA(3), PG, RW, other, PG);
+	add(ctx, IOVA(4), PG, VUS_DMA_READ, other_ro, 2 * PG);
+	assert_int_equal(dma_kept_files(ctx_dma(ctx)), 3);
+	assert_int_equal(dma_save(ctx_dma(ctx), 2, &a), 0);
+	assert_int_equal(dma_save(ctx_dma(ctx), 3, &b), 0);
+	assert_int_equal(a.file_accmode, O_RDONLY);
+	assert_int_equal(b.file_accmode, O_RDWR);
+	assert_true(a.fd != b.fd);
+	/* ... and from then on serves the read-only grants too. */
+	assert_int_equal(dma_save(ctx_dma(ctx), 4, &a), 0);
+	assert_int_equal(a.fd, b.fd);
+	/* The last grant of a kept fd closes it. */
+	assert_int_equal(dma_remove(ctx_dma(ctx), IOVA(2), PG, NULL, NULL), 1);
+	assert_int_equal(dma_kept_files(ctx_dma(ctx)), 2);
+	vus_ctx_destroy(ctx);
+	close(fd);
+	close(ro);
+	close(other);
+	close(other_ro);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +307,7 @@ int main(int argc, char **argv)
 		VTEST(a_full_share_table_maps_the_next_file_by_range),
 		VTEST(the_address_space_budget_is_kept),
 		VTEST(other_files_are_mapped_by_range),
+		VTEST(a_kept_read_write_fd_serves_every_grant_of_its_file),
 	};
 
 	return vtest_run("dma_share", tests, argc, argv);
