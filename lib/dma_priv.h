@@ -49,7 +49,8 @@ struct dma_share {
  * A file the client's mappings come from, kept open once however many
  * mappings use it (QEMU maps guest RAM from a few memfds; a vIOMMU guest
  * maps thousands of small ranges of the same one). Identified by device,
- * inode and access mode (a read-only fd cannot back a writable mapping).
+ * inode and access mode (a read-only fd cannot back a writable mapping;
+ * a read-write one backs any, so it serves the file's later grants).
  */
 struct dma_file {
 	uint64_t dev;
