@@ -90,35 +90,48 @@ VUS_EXPORT int vus_client_mig_data_size(vus_client *c, uint64_t *bytes)
 		     : -EINVAL;
 }
 
-VUS_EXPORT int vus_client_mig_read(vus_client *c, void *buf, size_t len,
-				   size_t *got)
+/*
+ * One MIG_DATA_READ of at most @len bytes (already within both sides'
+ * limits): the reply in *m (release it), its data at m->payload + 8, *got
+ * bytes of it.
+ */
+static int read_reply(vus_client *c, size_t len, struct msg *m, size_t *got)
 {
-	struct wire_mig_data q;
+	struct wire_mig_data q = { .argsz = (uint32_t)(sizeof(q) + len),
+				   .size = (uint32_t)len };
 	struct client_req rq = {
 		.cmd = WIRE_CMD_MIG_DATA_READ, .iovcnt = 1,
 		.iov = { { .iov_base = &q, .iov_len = sizeof(q) } },
 	};
+	/* The server pads the data to the size asked for. */
+	int ret = client_call_checked(c, &rq, sizeof(q),
+				      (uint32_t)(sizeof(q) + len), 0, m);
+
+	if (ret < 0)
+		return ret;
+	memcpy(&q, m->payload, sizeof(q));
+	if (q.size > len || q.argsz != sizeof(q) + q.size ||
+	    m->len < sizeof(q) + q.size) {
+		msg_release(m);
+		return -EPROTO;
+	}
+	*got = q.size;
+	return 0;
+}
+
+VUS_EXPORT int vus_client_mig_read(vus_client *c, void *buf, size_t len,
+				   size_t *got)
+{
 	struct msg m;
 	int ret;
 
 	if (c == NULL || buf == NULL || got == NULL)
 		return -EINVAL;
 	len = MIN(len, (size_t)MIN(c->srv.max_xfer, c->max_xfer));
-	q = (struct wire_mig_data){ .argsz = (uint32_t)(sizeof(q) + len),
-				    .size = (uint32_t)len };
-	/* The server pads the data to the size asked for. */
-	ret = client_call_checked(c, &rq, sizeof(q),
-				  (uint32_t)(sizeof(q) + len), 0, &m);
+	ret = read_reply(c, len, &m, got);
 	if (ret < 0)
 		return ret;
-	memcpy(&q, m.payload, sizeof(q));
-	if (q.size > len || q.argsz != sizeof(q) + q.size ||
-	    m.len < sizeof(q) + q.size) {
-		msg_release(&m);
-		return -EPROTO;
-	}
-	memcpy(buf, m.payload + sizeof(q), q.size);
-	*got = q.size;
+	memcpy(buf, m.payload + sizeof(struct wire_mig_data), *got);
 	msg_release(&m);
 	return 0;
 }
@@ -161,29 +174,30 @@ VUS_EXPORT int vus_client_mig_save(vus_client *c, int fd, uint64_t *size)
 {
 	size_t max, ask = FIRST_READ, got = 0;
 	uint64_t total = 0;
-	uint8_t *buf;
 	int ret;
 
 	if (c == NULL)
 		return -EINVAL;
 	max = MIN((size_t)CHUNK, (size_t)MIN(c->srv.max_xfer, c->max_xfer));
-	buf = malloc(max);
-	if (buf == NULL)
-		return -ENOMEM;
 	ret = vus_client_mig_set_state(c, 3 /* STOP_COPY */);
-	for (;;) {
+	while (ret == 0) {
+		struct msg m;
+
 		ask = MIN(ask, max);
-		ret = ret ? ret : vus_client_mig_read(c, buf, ask, &got);
-		ret = ret ? ret : write_all(fd, buf, got);
+		ret = read_reply(c, ask, &m, &got);
+		if (ret < 0)
+			break;
+		/* Written from the reply as it came in: no copy of ours. */
+		ret = write_all(fd, m.payload + sizeof(struct wire_mig_data), got);
+		msg_release(&m);
 		total += got;
 		/* In STOP_COPY a short read is the end of the stream. */
-		if (ret < 0 || got < ask)
+		if (got < ask)
 			break;
 		ask *= 4;
 	}
 	if (ret == 0)
 		ret = vus_client_mig_set_state(c, 1 /* STOP */);
-	free(buf);
 	if (ret == 0 && size != NULL)
 		*size = total;
 	return ret;

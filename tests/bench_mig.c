@@ -4,8 +4,8 @@
  *   - the stop-copy and resume time of a small device (the PCI state plus
  *     a 256-byte section), i.e. the device's share of a migration's
  *     downtime, also in client/server round trips;
- *   - stream throughput for a large state (256 MiB section) on save and on
- *     load, against memcpy of the same bytes;
+ *   - stream throughput for a large state (256 MiB section; 1 to 256 MiB
+ *     with --csv) on save and on load, against memcpy of the same bytes;
  *   - what dirty logging costs the datapath: a 64-byte vus_dma_write with
  *     logging off and on;
  *   - DMA_LOGGING_REPORT of 64 GiB of guest memory with 1% of its pages
@@ -121,7 +121,7 @@ static void dev_start(struct dev *d, size_t size)
 		.nr_vectors = 16, .table_bar = 0,
 		.table_offset = 0x2000, .pba_bar = 0, .pba_offset = 0x3000 };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc), .compat_version = 1,
-				     .max_stream_size = 2 * BIG_STATE };
+				     .max_stream_size = BIG_STATE };
 	int sv[2], ret;
 
 	memset(d, 0, sizeof(*d));
@@ -232,10 +232,10 @@ static void small_device(void)
 	dev_stop(&b);
 }
 
-static void big_state(void)
+static void big_state(size_t big, FILE *csv)
 {
 	struct dev a, b;
-	uint8_t *copy = malloc(BIG_STATE);
+	uint8_t *copy = malloc(big);
 	double t_save, t_load, t_copy, t0, c_save, c_load, c_copy, c0;
 	long f_save, f_load, f0;
 	uint64_t size;
@@ -243,17 +243,17 @@ static void big_state(void)
 
 	if (copy == NULL)
 		die("malloc", -ENOMEM);
-	dev_start(&a, BIG_STATE);
-	dev_start(&b, BIG_STATE);
-	memset(copy, 1, BIG_STATE);
-	memset(b.state, 0, BIG_STATE);
+	dev_start(&a, big);
+	dev_start(&b, big);
+	memset(copy, 1, big);
+	memset(b.state, 0, big);
 	/* The memfd's pages exist before the save, as memcpy's target does:
 	 * what is timed is the library, not the sink's page allocation. */
-	if (write_all_fd(fd, copy, BIG_STATE) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+	if (write_all_fd(fd, copy, big) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		die("memfd fill", -errno);
 	t0 = now_s();
 	c0 = cpu_s();
-	memcpy(copy, a.state, BIG_STATE);
+	memcpy(copy, a.state, big);
 	__asm__ volatile("" : : "r"(copy) : "memory"); /* the copy is used */
 	c_copy = cpu_s() - c0;
 	t_copy = now_s() - t0;
@@ -275,13 +275,13 @@ static void big_state(void)
 	t_load = now_s() - t0;
 	c_load = cpu_s() - c0;
 	f_load = faults() - f0;
-	if (ret < 0 || memcmp(a.state, b.state, BIG_STATE) != 0)
+	if (ret < 0 || memcmp(a.state, b.state, big) != 0)
 		die("load", ret < 0 ? ret : -EIO);
 	printf("large state (%llu MiB section), stream into a memfd and back:\n",
-	       (unsigned long long)(BIG_STATE >> 20));
+	       (unsigned long long)(big >> 20));
 	printf("  save %7.2f GB/s   load %7.2f GB/s   memcpy %7.2f GB/s\n",
-	       BIG_STATE / t_save / 1e9, BIG_STATE / t_load / 1e9,
-	       BIG_STATE / t_copy / 1e9);
+	       big / t_save / 1e9, big / t_load / 1e9,
+	       big / t_copy / 1e9);
 	printf("  ratio to memcpy: save %.1fx, load %.1fx the time "
 	       "(target <= 6.7x)\n", t_save / t_copy, t_load / t_copy);
 	/* CPU time (both ends, this process) holds up better than wall time
@@ -289,7 +289,10 @@ static void big_state(void)
 	printf("  CPU time: save %.0f ms, load %.0f ms, memcpy %.0f ms; "
 	       "page faults: save %ld, load %ld (%llu pages of state)\n",
 	       c_save * 1e3, c_load * 1e3, c_copy * 1e3, f_save, f_load,
-	       (unsigned long long)(BIG_STATE / PAGE));
+	       (unsigned long long)(big / PAGE));
+	if (csv != NULL)
+		fprintf(csv, "%zu,%.3f,%.3f,%.3f\n", big >> 20, big / t_save / 1e9,
+			big / t_load / 1e9, big / t_copy / 1e9);
 	close(fd);
 	free(copy);
 	dev_stop(&a);
@@ -367,15 +370,37 @@ static void dirty_logging(void)
 	dev_stop(&d);
 }
 
-/* With an argument, only that part: small, large or dirty. */
+/*
+ * Arguments: a part to run alone (small, large or dirty); --csv PATH runs
+ * the large state at 1 to 256 MiB and writes its rates there.
+ */
 int main(int argc, char **argv)
 {
-	const char *only = argc > 1 ? argv[1] : NULL;
+	const char *only = NULL, *csv_path = NULL;
+	FILE *csv = NULL;
 
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
+			csv_path = argv[++i];
+		else
+			only = argv[i];
+	}
+	if (csv_path != NULL) {
+		csv = fopen(csv_path, "w");
+		if (csv == NULL)
+			die("--csv", -errno);
+		fprintf(csv, "size_mib,save_gbps,load_gbps,memcpy_gbps\n");
+	}
 	if (only == NULL || strcmp(only, "small") == 0)
 		small_device();
-	if (only == NULL || strcmp(only, "large") == 0)
-		big_state();
+	for (size_t mib = csv ? 1 : 256; only == NULL || strcmp(only, "large") == 0;
+	     mib *= 4) {
+		big_state(mib << 20, csv);
+		if (mib >= 256)
+			break;
+	}
+	if (csv != NULL)
+		fclose(csv);
 	if (only == NULL || strcmp(only, "dirty") == 0)
 		dirty_logging();
 	return 0;

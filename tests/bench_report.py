@@ -16,7 +16,7 @@ import sys
 import time
 
 # Benchmarks that write their figures as CSV, and the plots drawn of them.
-CSV_BENCHES = ("bench_rtt", "bench_dma_map", "virtio_b2b")
+CSV_BENCHES = ("bench_rtt", "bench_dma_map", "virtio_b2b", "bench_mig")
 
 
 def benchmarks(build):
@@ -123,8 +123,25 @@ def plot_nic(outdir, csv):
     return ["nic.svg", "nic_cpu.svg"]
 
 
+def plot_mig(outdir, csv):
+    r = rows(csv)
+    # The target is 0.15x memcpy each way.
+    data(outdir, "mig.dat", ["%s %s %s %s %.3f" % (x["size_mib"], x["save_gbps"],
+                                                   x["load_gbps"], x["memcpy_gbps"],
+                                                   0.15 * float(x["memcpy_gbps"]))
+                             for x in r])
+    gnuplot("set terminal svg size 720,420 dynamic\nset output 'mig.svg'\n"
+            "set logscale xy\nset xlabel 'state (one section), MiB'\n"
+            "set ylabel 'GB/s'\nset grid\nset key bottom right\n"
+            "set title 'Migration save/load into a memfd vs memcpy of the same bytes'\n"
+            "plot 'mig.dat' u 1:2 w lp t 'save', '' u 1:3 w lp t 'load', "
+            "'' u 1:4 w lp dt 2 t 'memcpy', '' u 1:5 w l dt 3 t '0.15x memcpy (target)'\n",
+            outdir)
+    return ["mig.svg"]
+
+
 PLOTS = {"bench_rtt": plot_rtt, "bench_dma_map": plot_dma_map,
-         "virtio_b2b": plot_nic}
+         "virtio_b2b": plot_nic, "bench_mig": plot_mig}
 
 
 def machine():
