@@ -43,6 +43,9 @@
 /* A driver that sleeps this long without an interrupt has lost one. */
 #define STALL_MS 5000
 #define DEADLINE_MS 60000
+/* Frames the sample reads from its link with one call and holds until
+ * its ring takes them (VNET_RX_BATCH in samples/virtio-net-pci). */
+#define RX_BATCH 32u
 
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
 static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x0b };
@@ -502,11 +505,13 @@ static void reconnect_mid_traffic(const struct side *s)
 	/*
 	 * A's frames in flight may or may not have left; the new driver
 	 * goes on after them. B->A loses what A's device put into the old
-	 * client's memory that we had not read, and the frame it held.
+	 * client's memory that we had not read, and the batch it had read
+	 * from the link for the old ring's free chains but not yet placed
+	 * when it parked (the reset drops it).
 	 */
 	first = tvd_min_inflight_tag(&r.da);
 	r.ab.max_loss = first == UINT32_MAX ? 0 : r.ab.next - first;
-	r.ba.max_loss = r.da.cfg.qsize + 1;
+	r.ba.max_loss = r.da.cfg.qsize + RX_BATCH;
 	tvd_detach(&r.da);
 	tv_reconnect(&r.a);
 	check_power_on_state(&r.a);
@@ -519,11 +524,12 @@ static void reconnect_mid_traffic(const struct side *s)
 	assert_int_equal(r.ab.received + r.ab.lost, r.ab.total);
 	assert_int_equal(b.tx_packets, r.ba.total);
 	assert_true(a.rx_packets >= r.ba.received && a.rx_packets <= r.ba.total);
-	assert_true(r.ba.total - a.rx_packets <= 1);
+	assert_true(r.ba.total - a.rx_packets <= RX_BATCH);
 	assert_int_equal(r.ba.received + r.ba.lost, r.ba.total);
 	check_signals(&b, &r.db);
-	printf("reconnect of A: A->B lost %u (of %u in flight), B->A lost %u\n",
-	       r.ab.lost, r.ab.max_loss, r.ba.lost);
+	printf("reconnect of A: A->B lost %u (of %u in flight), B->A lost %u "
+	       "(%llu dropped at the reset)\n", r.ab.lost, r.ab.max_loss,
+	       r.ba.lost, (unsigned long long)(r.ba.total - a.rx_packets));
 }
 
 /*
