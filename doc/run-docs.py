@@ -100,7 +100,10 @@ class Private:
             sh('mount', '-t', 'tmpfs', '-o', 'mode=1777', 'doc-test', d)
         for k, fd in self.fds.items():
             os.makedirs(k, exist_ok=True)
-            sh('mount', '--bind', f'/proc/{os.getpid()}/fd/{fd}', k)
+            # Not canonicalized: mount would resolve the magic link to
+            # its name, now under the fresh tmpfs (an empty directory).
+            sh('mount', '--no-canonicalize', '--bind',
+               f'/proc/{os.getpid()}/fd/{fd}', k)
         return self
 
     def __exit__(self, *exc):
