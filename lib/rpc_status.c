@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "irq_table.h"
 #include "log.h"
+#include "mig.h"
 #include "pci_priv.h"
 #include "rpc_priv.h"
 #include "sysbus_priv.h"
@@ -113,6 +114,24 @@ static void client_status(vus_ctx *ctx, vus_rpc_out *res)
 	vus_rpc_out_end(res);
 }
 
+/* Why the last stream was refused (the vfio-user reply had the errno). */
+static void load_error(vus_ctx *ctx, vus_rpc_out *res)
+{
+	const struct mig_refusal *r = ctx_mig(ctx) ? mig_last_refusal(ctx_mig(ctx))
+						   : NULL;
+	char buf[32];
+
+	if (r == NULL || r->err == 0)
+		return;
+	vus_rpc_out_begin_object(res, "last-load-error");
+	vus_rpc_out_str(res, "phase", r->phase);
+	if (r->section[0] != '\0')
+		vus_rpc_out_str(res, "section", r->section);
+	vus_rpc_out_str(res, "errno", rpc_errno_name(-r->err, buf, sizeof(buf)));
+	vus_rpc_out_str(res, "reason", r->reason);
+	vus_rpc_out_end(res);
+}
+
 int rpc_query_status(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
 		     vus_rpc_out *res)
 {
@@ -124,6 +143,7 @@ int rpc_query_status(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
 	vus_rpc_out_bool(res, "supported", ctx_mig(ctx) != NULL);
 	vus_rpc_out_str(res, "state", (unsigned int)st < ARRAY_SIZE(mig_names)
 				      ? mig_names[st] : "unknown");
+	load_error(ctx, res);
 	vus_rpc_out_end(res);
 	vus_rpc_out_begin_object(res, "management");
 	vus_rpc_out_uint(res, "clients", req->rpc->nconns);

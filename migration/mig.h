@@ -18,6 +18,17 @@
 
 struct migration;
 
+/* Why the device refused the last stream it was asked to load. */
+struct mig_refusal {
+	int err;               /* negative errno; 0: none */
+	const char *phase;     /* "stream", "header", "check" or "load" */
+	char section[MIG_NAME_MAX + 1]; /* "" when no one section's */
+	char reason[160];
+};
+
+/** The last load's refusal (err 0 if it loaded, or none was tried). */
+const struct mig_refusal *mig_last_refusal(const struct migration *m);
+
 /** The context's migration, or NULL if the device is not migratable. */
 struct migration *mig_of(vus_ctx *ctx);
 

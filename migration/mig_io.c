@@ -4,6 +4,8 @@
  * little-endian integers, bounds-checked on the reading side.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -73,4 +75,18 @@ GET_UINT(vus_mig_get_u64, uint64_t, 8)
 VUS_EXPORT size_t vus_mig_remaining(const vus_mig_in *in)
 {
 	return in ? in->len - in->pos : 0;
+}
+
+VUS_EXPORT int vus_mig_refuse(vus_mig_in *in, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err >= 0)
+		err = -EINVAL;
+	if (in != NULL && in->why != NULL && in->why_len > 0 && fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(in->why, in->why_len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
 }

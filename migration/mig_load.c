@@ -19,6 +19,7 @@
  * (identity, version, sections) is judged only once it proved intact.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +56,45 @@ struct mig_load {
 	int err;              /* the stream is malformed or too large */
 	int claim;            /* an intact stream would still be refused */
 	char why[128];        /* what the claim error is about */
+	char why_section[MIG_NAME_MAX + 1]; /* the section it is about, or "" */
 	unsigned int nr;
 	struct stage st[];
 };
+
+const struct mig_refusal *mig_last_refusal(const struct migration *m)
+{
+	return &m->refused;
+}
+
+/*
+ * Refuse the stream: log why and keep it for the management socket
+ * (the client's reply carries only @err). Returns @err.
+ */
+static int refuse(struct migration *m, const char *phase, const char *section,
+		  int err, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int refuse(struct migration *m, const char *phase, const char *section,
+		  int err, const char *fmt, ...)
+{
+	struct mig_refusal *r = &m->refused;
+	va_list ap;
+
+	r->err = err;
+	r->phase = phase;
+	snprintf(r->section, sizeof(r->section), "%s", section);
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+	if (r->section[0] != '\0')
+		log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
+			"migration: section \"%s\" %s failed: %s", r->section,
+			phase, r->reason);
+	else
+		log_msg(ctx_log(m->ctx), VUS_LOG_WARNING, "migration: %s",
+			r->reason);
+	return err;
+}
 
 static void stage_free_all(struct mig_load *l)
 {
@@ -79,6 +116,7 @@ void mig_load_end(struct migration *m)
 int mig_load_begin(struct migration *m)
 {
 	mig_load_end(m);
+	m->refused = (struct mig_refusal){ 0 };
 	m->load = calloc(1, sizeof(*m->load) +
 			    (m->nr_sec ? m->nr_sec : 1) * sizeof(struct stage));
 	if (m->load == NULL)
@@ -97,11 +135,13 @@ static void fail(struct mig_load *l, int err)
 }
 
 /* What the stream claims cannot be taken; go on to learn if it is intact. */
-static void refuse_claim(struct mig_load *l, int err, const char *why)
+static void refuse_claim(struct mig_load *l, int err, const char *section,
+			 const char *why)
 {
 	if (l->claim == 0) {
 		l->claim = err;
 		snprintf(l->why, sizeof(l->why), "%s", why);
+		snprintf(l->why_section, sizeof(l->why_section), "%s", section);
 	}
 	stage_free_all(l);
 	l->cur = NULL;
@@ -145,9 +185,9 @@ static void header_step(struct migration *m, struct mig_load *l)
 	mig_identity(m, id, sizeof(id));
 	/* The stream's identity is the client's text: not logged. */
 	if (strlen(id) != n || memcmp(id, l->head + HDR_FIXED, n) != 0)
-		refuse_claim(l, -ENODEV, "stream is from another kind of device");
+		refuse_claim(l, -ENODEV, "", "stream is from another kind of device");
 	else if (le32_at(l->head + 12) != m->cfg.compat_version)
-		refuse_claim(l, -EPROTONOSUPPORT,
+		refuse_claim(l, -EPROTONOSUPPORT, "",
 			     "stream has another compatibility version");
 	l->phase = LD_KIND;
 	l->head_len = 0;
@@ -167,12 +207,9 @@ static int stage_room(struct migration *m, unsigned int i, uint32_t add)
 	size_t need, cap;
 	void *p;
 
-	if (add > bound || st->len > bound - add) {
-		log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
-			"migration: section \"%s\" is longer than %llu bytes",
-			m->sec[i].name, (unsigned long long)bound);
-		return -EFBIG;
-	}
+	if (add > bound || st->len > bound - add)
+		return refuse(m, "stream", m->sec[i].name, -EFBIG, "longer than "
+			      "%llu bytes", (unsigned long long)bound);
 	need = st->len + add;
 	if (need <= st->cap)
 		return 0;
@@ -217,14 +254,14 @@ static void record_step(struct migration *m, struct mig_load *l)
 		return;
 	i = mig_section_find(m, name);
 	if (i < 0) {
-		refuse_claim(l, -EBADMSG, "stream has an unknown section");
+		refuse_claim(l, -EBADMSG, name, "no such section in this device");
 		return;
 	}
 	/* One version per section, and none newer than ours. */
 	if ((l->st[i].present && version != l->st[i].version) ||
 	    version > m->sec[i].version || version == 0) {
-		refuse_claim(l, -EPROTONOSUPPORT,
-			     "stream has a section version this device lacks");
+		refuse_claim(l, -EPROTONOSUPPORT, name,
+			     "a record of another version than this device reads");
 		return;
 	}
 	ret = stage_room(m, (unsigned int)i, len);
@@ -317,19 +354,18 @@ static int each_section(struct migration *m, bool load)
 	for (unsigned int i = 0; i < m->nr_sec; i++) {
 		struct mig_section *s = &m->sec[i];
 		struct stage *st = &m->load->st[i];
-		struct vus_mig_in in = { .p = st->p, .len = st->len };
+		char why[sizeof(m->refused.reason)] = "";
+		struct vus_mig_in in = { .p = st->p, .len = st->len,
+					 .why = why, .why_len = sizeof(why) };
 		int ret = 0;
 
 		if (load)
 			ret = s->ops.load(m->ctx, s->opaque, &in, st->version);
 		else if (s->ops.check != NULL)
 			ret = s->ops.check(m->ctx, s->opaque, &in, st->version);
-		if (ret < 0) {
-			log_msg(ctx_log(m->ctx), VUS_LOG_WARNING,
-				"migration: section \"%s\" %s failed: %s", s->name,
-				load ? "load" : "check", strerror(-ret));
-			return ret;
-		}
+		if (ret < 0)
+			return refuse(m, load ? "load" : "check", s->name, ret,
+				      "%s", why[0] ? why : strerror(-ret));
 	}
 	return 0;
 }
@@ -338,30 +374,23 @@ static int each_section(struct migration *m, bool load)
 static int judge(struct migration *m)
 {
 	struct mig_load *l = m->load;
-	struct log *log = ctx_log(m->ctx);
 
 	if (l->err == 0 && l->phase != LD_DONE)
 		l->err = -EBADMSG; /* truncated */
 	if (l->err == -EFBIG)
-		return l->err; /* logged where it was found */
-	if (l->err < 0) {
-		log_msg(log, VUS_LOG_WARNING,
-			"migration: refusing a malformed stream (%llu bytes): %s",
-			(unsigned long long)l->seen, strerror(-l->err));
-		return l->err;
-	}
-	if (l->claim < 0) {
-		log_msg(log, VUS_LOG_WARNING, "migration: %s", l->why);
-		return l->claim;
-	}
+		return l->err; /* kept where it was found */
+	if (l->err < 0)
+		return refuse(m, "stream", "", l->err, "refusing a malformed "
+			      "stream (%llu bytes): %s",
+			      (unsigned long long)l->seen, strerror(-l->err));
+	/* Record names were checked printable: they may be shown. */
+	if (l->claim < 0)
+		return refuse(m, "header", l->why_section, l->claim, "%s", l->why);
+	/* The device's state would be incomplete. */
 	for (unsigned int i = 0; i < m->nr_sec; i++)
-		if (!l->st[i].present) {
-			/* The device's state would be incomplete. */
-			log_msg(log, VUS_LOG_WARNING,
-				"migration: stream lacks section \"%s\"",
-				m->sec[i].name);
-			return -EBADMSG;
-		}
+		if (!l->st[i].present)
+			return refuse(m, "stream", m->sec[i].name, -EBADMSG,
+				      "missing from the stream");
 	return 0;
 }
 

@@ -40,6 +40,7 @@ struct migration {
 	uint64_t last_final_size;
 	/* Resume session (mig_load.c). */
 	struct mig_load *load;
+	struct mig_refusal refused; /* why the last load failed */
 };
 
 

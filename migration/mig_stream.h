@@ -1,14 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * mig_stream: the migration stream format. All integers little-endian.
- *
- *   header  : magic "VUSMIG\0\1" (8) | format u32 (1) | compat u32 |
- *             identity length u16 | identity (printable ASCII, 1..255)
- *   records : kind u8 (1 = section data) | name length u8 | name |
- *             section version u32 | data length u32 | data
- *   end     : kind u8 (2) | CRC32C u32 of every byte before it
- *
- * A section may have several records (pre-copy parts, then the final
+ * mig_stream: writing and parsing the migration stream (its format is
+ * in core/mig_format.h, shared with the client). A section may have several records (pre-copy parts, then the final
  * part); a reader concatenates them in order. The writer appends to a
  * growable buffer with a size limit; the parser checks everything before
  * anything is used.
@@ -20,12 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MIG_STREAM_MAGIC "VUSMIG\0\1"
-#define MIG_STREAM_FORMAT 1u
-#define MIG_REC_SECTION 1u
-#define MIG_REC_END 2u
-#define MIG_NAME_MAX 63u
-#define MIG_IDENTITY_MAX 255u
+#include "mig_format.h"
 
 /*
  * A growable byte buffer with a hard limit. A writer may drop the bytes
@@ -58,13 +46,6 @@ int mig_buf_put(struct mig_buf *b, const void *data, size_t len);
 /** Forget every byte in the buffer (they were sent); keeps the memory. */
 void mig_buf_drop(struct mig_buf *b);
 
-/**
- * CRC32C (Castagnoli) of @len bytes, continuing from @crc (0 to start).
- * Uses the CPU's CRC32 instruction where there is one (crc32c.c).
- */
-uint32_t mig_crc32c(uint32_t crc, const void *data, size_t len);
-/** The same, always with the portable table (for tests). */
-uint32_t mig_crc32c_table(uint32_t crc, const void *data, size_t len);
 
 /*
  * Where section callbacks write (vus_mig_put_*) and read (vus_mig_get_*):
@@ -79,6 +60,8 @@ struct vus_mig_in {
 	const uint8_t *p;
 	size_t len;
 	size_t pos;
+	char *why;      /* vus_mig_refuse() writes here, if not NULL */
+	size_t why_len;
 };
 
 /** Write the header. */

@@ -112,9 +112,81 @@ expect out '"bytes": '
 
 run v2 1 load "$dir/state.bin"
 expect err "another compatibility version"
-head -c 60 "$dir/state.bin" >"$dir/short.bin"
+
+# Damaged streams: vus-ctl checks the framing and the checksum before it
+# sends, and names the section and byte. mutate MODE IN OUT edits the
+# "idio16" record of a saved stream (the format: doc/migration.md): cut
+# it 2 bytes into its data, give it a data length past the end, flip a
+# data byte (the checksum then disagrees), or set its interrupt status
+# byte to 0x80 and fix the checksum (well formed; the card's check
+# refuses it).
+mutate() {
+	python3 - "$@" <<'PY'
+import struct, sys
+mode, src, dst = sys.argv[1:4]
+b = bytearray(open(src, 'rb').read())
+rec = b.find(b'\x01\x06idio16')
+data = rec + 8 + 8
+def crc32c(buf):
+    c = 0xffffffff
+    for x in buf:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82f63b78 & -(c & 1))
+    return c ^ 0xffffffff
+if mode == 'cut':
+    b = b[:data + 2]
+elif mode == 'length':
+    b[data - 4:data] = struct.pack('<I', 0x10000)
+elif mode == 'flip':
+    b[data] ^= 0x01
+elif mode == 'status':
+    b[data + 5] = 0x80
+    b[-4:] = struct.pack('<I', crc32c(b[:-4]))
+open(dst, 'wb').write(b)
+PY
+}
+rec=$(python3 -c "import sys; print(hex(open(sys.argv[1], 'rb').read().find(b'idio16') - 2))" "$dir/state.bin")
+mutate cut "$dir/state.bin" "$dir/cut.bin"
+run b 1 load "$dir/cut.bin"
+expect err "load $dir/cut.bin: section \"idio16\" (record 2, byte $(printf '0x%x' $((rec + 16)))): truncated: 6 data bytes announced, 2 left in the stream"
+mutate length "$dir/state.bin" "$dir/length.bin"
+run b 1 load "$dir/length.bin"
+expect err "section \"idio16\" (record 2, byte $(printf '0x%x' $((rec + 16)))): truncated: 65536 data bytes announced"
+mutate flip "$dir/state.bin" "$dir/flip.bin"
+run b 1 load "$dir/flip.bin"
+expect err "load $dir/flip.bin: record 3 (byte "
+expect err "checksum mismatch: bytes changed after the stream was saved"
+{ cat "$dir/state.bin"; printf x; } >"$dir/long.bin"
+run b 1 load "$dir/long.bin"
+expect err "load $dir/long.bin: record 3 (byte $(printf '0x%x' "$(stat -c %s "$dir/state.bin")")): 1 bytes after the end record"
+head -c 17 "$dir/state.bin" >"$dir/short.bin"
 run b 1 load "$dir/short.bin"
-expect err "truncated or corrupted stream"
+expect err "load $dir/short.bin: header (byte 0x0): truncated: 17 bytes, shorter than a stream header"
+head -c 10 "$dir/state.bin" >"$dir/short.bin"
+run b 1 load "$dir/short.bin"
+expect err "load $dir/short.bin: header (byte 0x0): truncated: 10 bytes, shorter than a stream header"
+# A well-formed stream the card's check refuses: the vfio-user reply has
+# only the errno; with its management socket vus-ctl says which section
+# refused and why (query-status: migration.last-load-error).
+mutate status "$dir/state.bin" "$dir/status.bin"
+run b 1 load "$dir/status.bin"
+expect err "the device refused a section (its check, or one it does not have; --rpc with its management socket says which)"
+run b 1 --rpc "$dir/b.rpc" load "$dir/status.bin"
+expect err "load $dir/status.bin: refused by the device: section \"idio16\" check: interrupt status 0x80: unknown bits (EBADMSG): Bad message"
+"$ctl" --rpc "$dir/b.rpc" query-status >"$dir/out" 2>&1
+expect out "last-load-error:"
+expect out "section: idio16"
+expect out "reason: interrupt status 0x80: unknown bits"
+run v2 1 --rpc "$dir/v2.rpc" load "$dir/state.bin"
+expect err "refused by the device: header: stream has compatibility version 1, this device 2 (EPROTONOSUPPORT)"
+# A load that works clears it.
+run b 0 --rpc "$dir/b.rpc" load "$dir/state.bin"
+"$ctl" --rpc "$dir/b.rpc" query-status >"$dir/out" 2>&1
+if grep -q "last-load-error" "$dir/out"; then
+	echo "FAIL: last-load-error left after a good load"
+	failures=$((failures + 1))
+fi
 run b 1 load "$dir/missing.bin"
 expect err "missing.bin: No such file or directory"
 

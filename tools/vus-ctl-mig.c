@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,8 +90,38 @@ int ctl_mig_save(struct ctl *x, const char *file)
 	return report(x, "saved", file, size, now_ms() - t0);
 }
 
+/*
+ * The stream's framing, checked here before it is sent: 0, or 1 after
+ * naming the section and byte where it is truncated or damaged.
+ */
+static int precheck(int fd, off_t size, const char *file)
+{
+	struct vus_client_mig_stream_problem pr = { .struct_size = sizeof(pr) };
+	void *p = size > 0 ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE,
+				  fd, 0) : NULL;
+	int ret;
+
+	if (p == MAP_FAILED)
+		return ctl_fail(-errno, "%s", file);
+	ret = vus_client_mig_stream_check(p, (size_t)size, &pr);
+	if (p != NULL)
+		munmap(p, (size_t)size);
+	if (ret == 0)
+		return 0;
+	if (pr.section[0] != '\0')
+		return ctl_error("load %s: section \"%s\" (record %u, byte 0x%"
+				 PRIx64 "): %s", file, pr.section, pr.record,
+				 pr.offset, pr.what);
+	if (pr.record == 0)
+		return ctl_error("load %s: header (byte 0x%" PRIx64 "): %s", file,
+				 pr.offset, pr.what);
+	return ctl_error("load %s: record %u (byte 0x%" PRIx64 "): %s", file,
+			 pr.record, pr.offset, pr.what);
+}
+
 int ctl_mig_load(struct ctl *x, const char *file)
 {
+	char why[320];
 	double t0;
 	off_t size;
 	int fd, ret;
@@ -104,19 +135,30 @@ int ctl_mig_load(struct ctl *x, const char *file)
 		close(fd);
 		return ctl_fail(ret, "%s", file);
 	}
+	if (precheck(fd, size, file)) {
+		close(fd);
+		return 1;
+	}
 	t0 = now_ms();
 	ret = vus_client_mig_load(x->c, fd);
 	close(fd);
-	switch (ret) {
-	case 0:
+	if (ret == 0)
 		return report(x, "loaded", file, (uint64_t)size, now_ms() - t0);
+	/* The reply had the errno; the management socket has the why. */
+	if (x->rpc != NULL && ctl_rpc_load_error(x, x->timeout_ms, why,
+						 sizeof(why)) == 0)
+		return ctl_fail(ret, "load %s: refused by the device: %s", file,
+				why);
+	switch (ret) {
 	case -ENODEV:
 		return ctl_fail(ret, "load %s: saved from another kind of device, "
 				"or one configured differently", file);
 	case -EPROTONOSUPPORT:
 		return ctl_fail(ret, "load %s: another compatibility version", file);
-	case -EBADMSG:
-		return ctl_fail(ret, "load %s: truncated or corrupted stream", file);
+	case -EBADMSG: /* the framing and checksum were checked here */
+		return ctl_fail(ret, "load %s: the device refused a section "
+				"(its check, or one it does not have; --rpc "
+				"with its management socket says which)", file);
 	default:
 		return ctl_fail(ret, "load %s", file);
 	}

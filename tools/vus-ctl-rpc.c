@@ -269,6 +269,56 @@ static int report(const char *method, struct json_object *r, const char *line)
 	return 0;
 }
 
+/* Send request @text on @fd (closed here); its reply line. */
+static int call(int fd, int timeout_ms, const char *text, char **line)
+{
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = send_all(fd, text, strlen(text));
+	ret = ret ? ret : send_all(fd, "\n", 1);
+	ret = ret ? ret : recv_line(fd, timeout_ms, line);
+	close(fd);
+	return ret;
+}
+
+static const char *member_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v)
+						      : NULL;
+}
+
+int ctl_rpc_load_error(const struct ctl *x, int timeout_ms, char *buf,
+		       size_t len)
+{
+	static const char req[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query-status\"}";
+	struct json_object *r, *res, *mig, *e;
+	const char *sec;
+	char *line = NULL;
+	int ret = call(rpc_connect(x->rpc), timeout_ms, req, &line);
+
+	if (ret < 0)
+		return ret;
+	r = json_tokener_parse(line);
+	free(line);
+	ret = -ENOENT;
+	if (json_object_object_get_ex(r, "result", &res) &&
+	    json_object_object_get_ex(res, "migration", &mig) &&
+	    json_object_object_get_ex(mig, "last-load-error", &e)) {
+		sec = member_str(e, "section");
+		snprintf(buf, len, "%s%s%s%s: %s (%s)", sec ? "section \"" : "",
+			 sec ? sec : "", sec ? "\" " : "", member_str(e, "phase"),
+			 member_str(e, "reason"), member_str(e, "errno"));
+		ret = 0;
+	}
+	json_object_put(r);
+	return ret;
+}
+
 int ctl_rpc(const struct ctl *x, int timeout_ms, int argc, char **argv)
 {
 	struct json_object *req, *params = NULL, *r;
@@ -294,11 +344,8 @@ int ctl_rpc(const struct ctl *x, int timeout_ms, int argc, char **argv)
 		json_object_put(req);
 		return ctl_fail(fd, "%s", x->rpc);
 	}
-	ret = send_all(fd, text, strlen(text));
-	ret = ret ? ret : send_all(fd, "\n", 1);
+	ret = call(fd, timeout_ms, text, &line);
 	json_object_put(req);
-	ret = ret ? ret : recv_line(fd, timeout_ms, &line);
-	close(fd);
 	if (ret < 0)
 		return ctl_fail(ret, "%s: %s", x->rpc, argv[0]);
 	if (x->json) {

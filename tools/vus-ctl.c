@@ -25,6 +25,8 @@
 static const char usage_text[] =
 	"usage: vus-ctl --socket PATH [--json] [--timeout MS] COMMAND [ARGS]\n"
 	"       vus-ctl --rpc PATH [--json] [--timeout MS] METHOD [PARAMS]\n"
+	"       (--socket with --rpc: load asks the management socket why a\n"
+	"       stream was refused)\n"
 	"commands:\n"
 	"  info                             capabilities, device, regions, IRQs\n"
 	"  config                           decode PCI config space (region 7)\n"
@@ -414,8 +416,9 @@ static int parse_options(int argc, char **argv, struct ctl *x,
 		}
 	}
 	*next = i;
-	/* One of the two sockets: a device's vfio-user one or its manager's. */
-	return (x->socket == NULL) == (x->rpc == NULL) ? usage() : 0;
+	/* A device's vfio-user socket, its management socket, or both (load
+	 * then asks the second why a stream was refused). */
+	return x->socket == NULL && x->rpc == NULL ? usage() : 0;
 }
 
 /* Print the usage; -1 for parse_steps(). */
@@ -478,9 +481,9 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &x, &cfg, &i))
 		return 1;
-	if (x.rpc != NULL)
-		return ctl_rpc(&x, cfg.timeout_ms ? cfg.timeout_ms : 5000,
-			       argc - i, argv + i);
+	x.timeout_ms = cfg.timeout_ms ? cfg.timeout_ms : 5000;
+	if (x.socket == NULL)
+		return ctl_rpc(&x, x.timeout_ms, argc - i, argv + i);
 	n = parse_steps(argc - i, argv + i, &x, steps, MAX_STEPS);
 	if (n < 0)
 		return 1;

@@ -30,8 +30,10 @@ struct ctl_dma {
 
 struct ctl {
 	const char *socket;
-	const char *rpc; /* --rpc: the management socket instead */
+	const char *rpc; /* --rpc: the management socket (alone, or to
+			    ask it why a load failed) */
 	bool json;
+	int timeout_ms;
 	vus_client *c;
 	unsigned int nr_dma;
 	struct ctl_dma dma[CTL_MAX_DMA];
@@ -91,5 +93,13 @@ int ctl_irq_check(struct ctl *x, uint32_t index);
  * management socket x->rpc, waiting at most @timeout_ms for the reply.
  */
 int ctl_rpc(const struct ctl *x, int timeout_ms, int argc, char **argv);
+
+/**
+ * Why the device refused the last stream, from query-status's
+ * migration.last-load-error on x->rpc, as one line into @buf: 0, -ENOENT
+ * (the server names none), or the socket's errno.
+ */
+int ctl_rpc_load_error(const struct ctl *x, int timeout_ms, char *buf,
+		       size_t len);
 
 #endif /* VUS_CTL_H */

@@ -58,6 +58,18 @@ int vus_mig_get_u64(vus_mig_in *in, uint64_t *v);
 /** Bytes of the section not taken yet. */
 size_t vus_mig_remaining(const vus_mig_in *in);
 
+/**
+ * From a check or load callback: refuse the stream and say why, e.g.
+ * `return vus_mig_refuse(in, -EINVAL, "outputs 0x%x: no such lines", v);`.
+ * Returns @err (a negative errno; else -EINVAL). The text (one line, at
+ * most 159 bytes kept) is logged with the section's name and kept, with
+ * the section and errno, as the management socket's last load error
+ * (query-status, doc/management.md), so the VMM's side can show it: the
+ * vfio-user reply carries only the errno.
+ */
+int vus_mig_refuse(vus_mig_in *in, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /** Callbacks of one state section. Run on the context thread. */
 struct vus_mig_section_ops {
 	size_t struct_size; /**< sizeof(struct vus_mig_section_ops) */

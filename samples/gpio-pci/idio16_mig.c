@@ -37,19 +37,26 @@ struct image {
 	uint8_t flags, status;
 };
 
+/* Refusals say why: the management socket shows it to the VMM's side. */
 static int parse(vus_mig_in *in, struct image *m)
 {
+	size_t len = vus_mig_remaining(in);
 	int ret;
 
 	ret = vus_mig_get_u16(in, &m->outputs);
 	ret = ret ? ret : vus_mig_get_u16(in, &m->inputs);
 	ret = ret ? ret : vus_mig_get_u8(in, &m->flags);
 	ret = ret ? ret : vus_mig_get_u8(in, &m->status);
-	if (ret == 0 && (vus_mig_remaining(in) != 0 ||
-			 (m->flags & ~(FLAG_IRQ_ENABLED | FLAG_FILTERS)) ||
-			 (m->status & ~STATUS_BITS)))
-		ret = -EBADMSG;
-	return ret;
+	if (ret < 0 || vus_mig_remaining(in) != 0)
+		return vus_mig_refuse(in, -EBADMSG, "%zu bytes, the card's "
+				      "state is 6", len);
+	if (m->flags & ~(FLAG_IRQ_ENABLED | FLAG_FILTERS))
+		return vus_mig_refuse(in, -EBADMSG, "flags 0x%02x: unknown "
+				      "bits", m->flags);
+	if (m->status & ~STATUS_BITS)
+		return vus_mig_refuse(in, -EBADMSG, "interrupt status 0x%02x: "
+				      "unknown bits", m->status);
+	return 0;
 }
 
 static int check(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)

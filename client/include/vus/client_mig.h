@@ -70,6 +70,32 @@ int vus_client_mig_save(vus_client *c, int fd, uint64_t *size);
  */
 int vus_client_mig_load(vus_client *c, int fd);
 
+/** Where a stream is not well formed (vus_client_mig_stream_check()). */
+struct vus_client_mig_stream_problem {
+	size_t struct_size;  /**< sizeof(struct vus_client_mig_stream_problem) */
+	uint64_t offset;     /**< the stream byte where the problem shows */
+	unsigned int record; /**< 1-based record number; 0: the header */
+	char section[64];    /**< the record's section name; "" for the
+				  header or the end record */
+	char what[160];      /**< what is wrong, one line, no newline */
+};
+
+/**
+ * Check the framing of a saved stream (@len bytes at @stream) before it is
+ * sent: the header, every record's bounds and the end record's checksum
+ * (CRC32C of everything before it). 0 when it is well formed; else
+ * -EBADMSG (truncated, a malformed record, bytes after the end, a checksum
+ * mismatch) or -EPROTONOSUPPORT (another format version), with *@problem
+ * (may be NULL) saying where: a truncation or a malformed record names
+ * its section; a checksum mismatch covers the whole stream, so it names
+ * no section. -EINVAL for bad arguments (struct_size). Whether the device
+ * accepts the sections' contents is for the device to say (a refused
+ * load: vus_client_mig_load(); the server's management socket names the
+ * section, doc/management.md). Pure: no connection, any thread.
+ */
+int vus_client_mig_stream_check(const void *stream, size_t len,
+				struct vus_client_mig_stream_problem *problem);
+
 /** A range for dirty logging. */
 struct vus_client_range {
 	uint64_t iova;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * crc32c: the migration stream's integrity check. Every byte of every
+ * crc32c: the migration stream's integrity check (in the core: the
+ * client checks a stream before it sends it). Every byte of every
  * stream passes through it twice (source and destination), so it must
  * keep up with memcpy: x86-64 CPUs with SSE4.2 have an instruction for
  * exactly this polynomial (8 bytes per step); elsewhere a table does it
@@ -13,9 +14,10 @@
  * crc(A|B|C) = crc(A)*x^(16 BLK) ^ crc(B)*x^(8 BLK) ^ crc(C).
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
-#include "mig_stream.h"
+#include "mig_format.h"
 
 /* CRC32C with the reflected Castagnoli polynomial. */
 #define POLY 0x82f63b78u
