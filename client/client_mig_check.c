@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client_priv.h"
 #include "common.h"
 #include "mig_format.h"
+#include "vus/client_mig.h"
 
 struct walk {
 	const uint8_t *p;

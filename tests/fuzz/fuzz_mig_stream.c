@@ -60,6 +60,7 @@
 #include "pci_priv.h"
 #include "port.h"
 #include "fuzz_util.h"
+#include "vus/client_mig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -407,6 +408,27 @@ static void run(struct target *t, const uint8_t *in, size_t n, int mode)
 	mig_buf_free(&before);
 }
 
+/*
+ * The client's check before sending (client/client_mig_check.c) never
+ * refuses a stream the destination's parser takes: same format, two
+ * readers.
+ */
+static void agree(const uint8_t *p, size_t len)
+{
+	struct vus_client_mig_stream_problem pr = { .struct_size = sizeof(pr) };
+	struct mig_parsed pp;
+
+	if (mig_stream_parse(p, len, &pp) < 0)
+		return;
+	mig_parsed_free(&pp);
+	if (vus_client_mig_stream_check(p, len, &pr) != 0) {
+		fprintf(stderr, "fuzz_mig_stream: the client refuses a stream the "
+			"server takes: %s at %llu\n", pr.what,
+			(unsigned long long)pr.offset);
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct target t;
@@ -414,6 +436,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	agree(data + 1, size - 1);
 	if (create(&t, data[0] & 3) < 0)
 		fail("cannot create the device");
 	run(&t, data + 1, size - 1, (data[0] >> 2) & 3);
