@@ -47,7 +47,8 @@ static int v_check(vus_ctx *ctx, void *o, vus_mig_in *in, uint32_t v)
 
 	d->checked = v;
 	if (v < d->oldest)
-		return -EPROTONOSUPPORT;
+		return vus_mig_refuse(in, -EPROTONOSUPPORT, "layout %u, the "
+				      "oldest read here is %u", v, d->oldest);
 	if (n != 8ull * v || n >= sizeof(buf))
 		return -EBADMSG;
 	/* The reader ends at the section's last byte: one more is refused
@@ -154,12 +155,29 @@ static void untouched(struct vdev *b)
 	assert_int_equal(mig_state(mig_of(b->ctx)), VUS_MIG_ERROR);
 }
 
+/* What the management socket will show for the refused load. */
+static void refused_as(struct vdev *b, int err, const char *phase,
+		       const char *section, const char *reason)
+{
+	const struct mig_refusal *r = mig_last_refusal(mig_of(b->ctx));
+
+	assert_int_equal(r->err, err);
+	assert_string_equal(r->phase, phase);
+	assert_string_equal(r->section, section);
+	assert_string_equal(r->reason, reason);
+}
+
 static void same_version_loads(void **state)
 {
 	struct vdev a, b;
 
 	(void)state;
 	assert_int_equal(migrate(&a, &b, 2, 2, 2), 0);
+	assert_int_equal(mig_last_refusal(mig_of(b.ctx))->err, 0);
+	/* A refusal is always an errno. */
+	assert_int_equal(vus_mig_refuse(NULL, 5, "x"), -EINVAL);
+	assert_int_equal(vus_mig_refuse(NULL, 0, "x"), -EINVAL);
+	assert_int_equal(vus_mig_refuse(NULL, -EIO, "x"), -EIO);
 	assert_int_equal(b.checked, 2);
 	assert_int_equal(b.loaded, 2);
 	assert_int_equal(b.counter, a.counter);
@@ -174,6 +192,8 @@ static void one_version_newer_is_refused(void **state)
 	assert_int_equal(migrate(&a, &b, 3, 2, 1), -EPROTONOSUPPORT);
 	assert_int_equal(b.checked, 0); /* refused before any check */
 	untouched(&b);
+	refused_as(&b, -EPROTONOSUPPORT, "header", "counter",
+		   "a record of another version than this device reads");
 	vdev_fini(&a, &b);
 }
 
@@ -197,6 +217,8 @@ static void one_version_older_is_the_sections_to_refuse(void **state)
 	assert_int_equal(migrate(&a, &b, 1, 2, 2), -EPROTONOSUPPORT);
 	assert_int_equal(b.checked, 1);
 	untouched(&b);
+	refused_as(&b, -EPROTONOSUPPORT, "check", "counter",
+		   "layout 1, the oldest read here is 2");
 	vdev_fini(&a, &b);
 }
 
