@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mig_stream: writing and parsing the migration stream (its format is
- * in core/mig_format.h, shared with the client). A section may have several records (pre-copy parts, then the final
- * part); a reader concatenates them in order. The writer appends to a
- * growable buffer with a size limit; the parser checks everything before
- * anything is used.
+ * in core/mig_format.h, shared with the client). A section may have
+ * several records (pre-copy parts, then the final part); a reader
+ * concatenates them in order. The writer appends to a growable buffer
+ * with a size limit; the parser checks everything before anything is
+ * used.
  */
 #ifndef VUS_MIG_STREAM_H
 #define VUS_MIG_STREAM_H
