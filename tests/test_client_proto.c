@@ -697,6 +697,105 @@ static void dma_requests_at_the_edges(void **state)
 	fake_stop(&f);
 }
 
+/* The config space (region 7) the next cfg_script serves. */
+static uint8_t cfg_img[4096];
+
+struct rw_req {
+	uint64_t offset;
+	uint32_t region, count;
+} __attribute__((packed));
+
+/* A PCI Express function's config space, served from cfg_img. */
+static void cfg_script(struct fake *f)
+{
+	fk_version(f);
+	while (fk_recv(f)) {
+		struct rw_req q;
+		struct ri_buf ri = ri_make(32, 0x3, 0);
+		uint8_t out[sizeof(q) + 64];
+
+		memcpy(&q, f->buf, sizeof(q));
+		if (f->h.cmd == 5) {
+			ri.index = 7;
+			ri.size = sizeof(cfg_img);
+			fk_reply(f, &ri, 32);
+			continue;
+		}
+		FK_CHECK(f, f->h.cmd == 9 && q.region == 7 && q.count <= 64 &&
+			 q.offset + q.count <= sizeof(cfg_img));
+		memcpy(out, &q, sizeof(q));
+		memcpy(out + sizeof(q), cfg_img + q.offset, q.count);
+		fk_reply(f, out, sizeof(q) + q.count);
+	}
+}
+
+/* Conventional capability @id at @at, linked to @next. */
+static void conv_cap(uint32_t at, uint8_t id, uint8_t next)
+{
+	cfg_img[at] = id;
+	cfg_img[at + 1] = next;
+}
+
+/* Extended capability header at @at: @id, version 1, next @next. */
+static void ext_cap(uint32_t at, uint16_t id, uint32_t next)
+{
+	uint32_t h = id | 1u << 16 | next << 20;
+
+	memcpy(cfg_img + at, &h, 4);
+}
+
+static int find_in_img(uint16_t id, bool ext)
+{
+	struct fake f;
+	vus_client *c = NULL;
+	int ret;
+
+	assert_int_equal(vus_client_attach_fd(fake_start(&f, NULL, 0, cfg_script),
+					      VTEST_CLIENT_CFG, &c), 0);
+	ret = vus_client_pci_find_cap(c, id, ext, 0);
+	vus_client_close(c);
+	fake_stop(&f);
+	return ret;
+}
+
+/*
+ * A server whose capability lists loop or point where no capability may
+ * be: the walk ends with -ELOOP. The longest lists that fit (48
+ * conventional, 960 extended capabilities) are walked to their end.
+ */
+static void cap_lists_that_loop_are_refused(void **state)
+{
+	memset(cfg_img, 0, sizeof(cfg_img));
+	cfg_img[0x06] = 0x10; /* Status: capability list */
+	cfg_img[0x34] = 0x40;
+	conv_cap(0x40, 0x01, 0x50);
+	conv_cap(0x50, 0x05, 0x40);
+	assert_int_equal(find_in_img(0x05, false), 0x50);
+	assert_int_equal(find_in_img(0x11, false), -ELOOP);
+	conv_cap(0x50, 0x05, 0x3c); /* into the header */
+	assert_int_equal(find_in_img(0x11, false), -ELOOP);
+	for (uint32_t at = 0x40; at < 0x100; at += 4)
+		conv_cap(at, 0x09, at == 0xfc ? 0 : (uint8_t)(at + 4));
+	conv_cap(0xfc, 0x11, 0);
+	assert_int_equal(find_in_img(0x11, false), 0xfc);
+	assert_int_equal(find_in_img(0x10, false), -ENOENT);
+	conv_cap(0xfc, 0x11, 0x40);
+	assert_int_equal(find_in_img(0x10, false), -ELOOP);
+
+	ext_cap(0x100, 0x0001, 0x100);
+	assert_int_equal(find_in_img(0x0001, true), 0x100);
+	assert_int_equal(find_in_img(0x0003, true), -ELOOP);
+	ext_cap(0x100, 0x0001, 0x40); /* into conventional space */
+	assert_int_equal(find_in_img(0x0003, true), -ELOOP);
+	for (uint32_t at = 0x100; at < 0x1000; at += 4)
+		ext_cap(at, 0x000b, at == 0xffc ? 0 : at + 4);
+	ext_cap(0xffc, 0x0003, 0);
+	assert_int_equal(find_in_img(0x0003, true), 0xffc);
+	assert_int_equal(find_in_img(0x0001, true), -ENOENT);
+	ext_cap(0xffc, 0x0003, 0x100);
+	assert_int_equal(find_in_img(0x0001, true), -ELOOP);
+}
+
 static void raw_script(struct fake *f)
 {
 	fk_version(f);
@@ -773,6 +872,7 @@ int main(int argc, char **argv)
 		VTEST(dma_requests_are_checked),
 		VTEST(dma_requests_at_the_edges),
 		VTEST(raw_access_is_byte_exact),
+		VTEST(cap_lists_that_loop_are_refused),
 	};
 
 	return vtest_run("client_proto", tests, argc, argv);

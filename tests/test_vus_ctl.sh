@@ -217,6 +217,19 @@ expect err "MSI-X: the device has no MSI-X capability"
 # MSI-X: enabled, vectors unmasked, bound; nothing raises vector 0 here.
 run pci 1 msix-enable , irq-wait 2 0 50
 expect err "vus-ctl: irq-wait index 2 vector 0: Connection timed out"
+# msix-enable unmasks: vector 3's mask bit (table 0x800, entry 3, vector
+# control at +12) and the function mask, set here first, are cleared, and
+# the vector the device raises (BAR0 0x48) then arrives.
+run pci 0 config
+msix=$(sed -n 's/.*Capabilities: \[\([0-9a-f]*\)\] MSI-X:.*/\1/p' "$dir/out")
+run pci 0 reset , read 0 0x83c 4 , write 7 $((0x$msix + 2)) 2 0x4007 , \
+	msix-enable , read 0 0x83c 4 , read 7 $((0x$msix + 2)) 2 , \
+	write 0 0x48 4 3 , irq-wait 2 3 "$(scaled 2000)"
+if [ "$(tr '\n' ' ' <"$dir/out")" != "0x00000001 0x00000000 0x8007 1 " ]; then
+	echo "FAIL: msix-enable (mask bit, mask bit, control, signals):"
+	cat "$dir/out"
+	failures=$((failures + 1))
+fi
 run pci 0 config
 expect out "MSI-X: Enable+ Count=8 Masked-"
 run pci 0 reset

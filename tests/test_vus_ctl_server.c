@@ -8,10 +8,12 @@
  * register BAR holding the MSI-X table and PBA, an I/O BAR, a 64-bit
  * prefetchable BAR of backing memory with two mmap areas, a 2 KiB ROM,
  * PM, MSI, MSI-X, Express, vendor-specific and DSN capabilities, INTx.
+ * BAR0 0x40 runs a DMA copy, BAR0 0x48 raises an MSI-X vector.
  * "sysbus": one memory window and one level-triggered line that is held
  * raised, so every client that binds it gets an interrupt at once.
  * Prints "ready" once listening; serves until SIGTERM or SIGINT.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +50,22 @@ static int dma_copy(vus_ctx *ctx, const uint8_t *reg)
 	return ret < 0 ? ret : vus_dma_write(ctx, iova + DMA_LEN, b, sizeof(b));
 }
 
+/* BAR0's doorbell: a vector number written at MSIX_REG raises it (MSI-X;
+ * a masked vector is left pending, as on hardware). */
+#define MSIX_REG 0x48u
+
 static int regs_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
 		      size_t len)
 {
+	uint32_t v;
+
 	memcpy((uint8_t *)opaque + off, buf, len);
 	if (opaque == regs && off == DMA_REG && len == 8)
 		return dma_copy(ctx, regs + DMA_REG);
+	if (opaque == regs && off == MSIX_REG && len == 4) {
+		memcpy(&v, buf, 4);
+		return vus_pci_msix(ctx, v) < 0 ? -EINVAL : 0;
+	}
 	return 0;
 }
 
