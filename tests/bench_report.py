@@ -16,7 +16,10 @@ import sys
 import time
 
 # Benchmarks that write their figures as CSV, and the plots drawn of them.
-CSV_BENCHES = ("bench_rtt", "bench_dma_map", "virtio_b2b", "bench_mig")
+CSV_BENCHES = ("bench_rtt", "bench_dma_map", "virtio_b2b", "bench_mig",
+               "bench_devices")
+# Benchmarks that measure threads and must have every CPU: never pinned.
+UNPINNED = ("bench_devices",)
 
 
 def benchmarks(build):
@@ -31,7 +34,7 @@ def run(bench, outdir, pin):
     if bench["name"] in CSV_BENCHES:
         csv = os.path.join(outdir, bench["name"] + ".csv")
         cmd += ["--csv", csv]
-    if pin:
+    if pin and bench["name"] not in UNPINNED:
         cmd = ["taskset", "-c", "1"] + cmd
     env = dict(os.environ)
     env.update(bench.get("env") or {})
@@ -140,8 +143,29 @@ def plot_mig(outdir, csv):
     return ["mig.svg"]
 
 
+def plot_devices(outdir, csv):
+    r = rows(csv)
+    one = {x["devices"]: float(x["rate"]) for x in r if x["threads"] == "1"}
+    data(outdir, "devices.dat",
+         ["%s %s %s %s" % (d, one[d],
+                           [x["rate"] for x in r if x["threads"] == "2" and
+                            x["devices"] == d][0],
+                           one[d] * min(2, int(d))) for d in one])
+    gnuplot("set terminal svg size 720,420 dynamic noenhanced\nset output 'devices.svg'\n"
+            "set logscale x 2\nset xlabel 'devices (contexts, one client each)'\n"
+            "set ylabel 'aggregate 4-byte REGION_READs/s'\nset grid\n"
+            "set title 'Requests/s vs devices and server threads (ideal: "
+            "one thread times min(2, devices))'\n"
+            "set key top left\nset yrange [0:*]\n"
+            "plot 'devices.dat' u 1:2 w lp t '1 thread', '' u 1:3 w lp t "
+            "'2 threads', '' u 1:4 w l dt 2 t 'ideal for 2 threads'\n",
+            outdir)
+    return ["devices.svg"]
+
+
 PLOTS = {"bench_rtt": plot_rtt, "bench_dma_map": plot_dma_map,
-         "virtio_b2b": plot_nic, "bench_mig": plot_mig}
+         "virtio_b2b": plot_nic, "bench_mig": plot_mig,
+         "bench_devices": plot_devices}
 
 
 def machine():
@@ -199,7 +223,8 @@ def main():
            "machine (doc/performance.md says what each floor is). "
            "The ratios to libvfio-user need LIBVFIO_USER set (last section)." %
            (time.strftime("%Y-%m-%d %H:%M"), machine(),
-            ", pinned to CPU 1 (taskset -c 1)" if pin else ""), ""]
+            ", pinned to CPU 1 (taskset -c 1) but for %s, which measures "
+            "threads" % ", ".join(UNPINNED) if pin else ""), ""]
     failed = 0
     for r in results:
         plots = []
