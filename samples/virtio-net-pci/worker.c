@@ -10,10 +10,11 @@
  * granted at once, without waking it and waiting for its answer (behind a
  * vIOMMU every DMA_UNMAP quiesces, and that hand-off was most of what an
  * unmap cost). `idle` says so: the worker sets IDLE before it sleeps and
- * takes it back (BUSY) with an atomic exchange when it wakes, before it
- * touches anything; worker_park() turns IDLE into IDLE_PARKED with a
- * compare-exchange. Exactly one of the two wins: either the park was
- * granted and the waking worker goes to park touching nothing, or the
+ * takes it back (IDLE to BUSY) with a compare-exchange when it wakes,
+ * before it touches anything; worker_park() turns IDLE into IDLE_PARKED
+ * with a compare-exchange. Exactly one of the two wins: either the park
+ * was granted and the waking worker goes to park touching nothing (the
+ * state stays IDLE_PARKED until it is parked under the lock), or the
  * worker was awake and the park is answered -EBUSY as before.
  */
 #include <errno.h>
@@ -103,6 +104,9 @@ static enum want park_and_wait(struct worker *w)
 	set_timer(w, 0);
 	pthread_mutex_lock(&w->lock);
 	w->parked = true;
+	/* From here `parked` says it; an IDLE_PARKED left by idle_wait()
+	 * must not grant a later park while we run. */
+	atomic_store(&w->idle, BUSY);
 	notify = w->notify;
 	w->notify = false;
 	pthread_mutex_unlock(&w->lock);
@@ -133,13 +137,18 @@ static void dispatch(struct worker *w, const struct epoll_event *ev)
 /* Sleep until an event (or the poll timer). false if parked meanwhile. */
 static bool idle_wait(struct worker *w, struct epoll_event *ev, int *n)
 {
+	int idle = IDLE;
+
 	atomic_store(&w->idle, IDLE);
 	/* A park asked for before we said so finds us busy: see it here. */
 	if (atomic_load(&w->want) != WANT_RUN)
 		*n = 0;
 	else
 		*n = epoll_wait(w->epfd, ev, 16, -1);
-	return atomic_exchange(&w->idle, BUSY) != IDLE_PARKED;
+	/* Parked while asleep: stay IDLE_PARKED, so worker_parked() holds
+	 * until park_and_wait() has recorded the park under the lock (a save
+	 * in between was refused -EBUSY, and a hand-over gave up). */
+	return atomic_compare_exchange_strong(&w->idle, &idle, BUSY);
 }
 
 static void run_loop(struct worker *w)
