@@ -14,6 +14,7 @@
 #define SAMPLE_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -143,6 +144,16 @@ typedef int sample_sandbox_fn(vus_sandbox *sb, void *opaque);
  */
 int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
 		   sample_sandbox_fn *add, void *opaque);
+
+/**
+ * The signals sample_cli_run()'s handler takes to stop the context. A
+ * sample's own threads must block them from their first instruction (in
+ * the creating thread around pthread_create(), the new thread inherits
+ * its mask): delivered to another thread, the handler could still be
+ * running when the loop's thread destroys the context. sample_cli_run()
+ * unblocks them on its thread.
+ */
+void sample_stop_signals(sigset_t *set);
 
 /** Allow each of @nrs[0..n): a helper for sample_sandbox_fn. */
 int sample_allow_all(vus_sandbox *sb, const long *nrs, size_t n);

@@ -4,6 +4,7 @@
  * seccomp sandbox around vus_ctx_run() (sample_cli.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -14,6 +15,18 @@
  * SIGTERM (a process group's and a supervisor's both arrive) during the
  * teardown must not reach the destroyed context. */
 static vus_ctx *the_ctx;
+
+/* What on_signal() takes, on the loop's thread alone: a handler running
+ * on another thread (virtio-net's worker) could be inside vus_ctx_stop()
+ * while the loop's thread destroys the context. */
+static const int stop_signals[] = { SIGINT, SIGTERM };
+
+void sample_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(set, stop_signals[i]);
+}
 
 static void on_signal(int sig)
 {
@@ -101,12 +114,16 @@ static int apply_sandbox(vus_ctx *ctx, const struct sample_cli *c,
 int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
 		   sample_sandbox_fn *add, void *opaque)
 {
+	sigset_t stop;
 	int ret;
 
 	__atomic_store_n(&the_ctx, ctx, __ATOMIC_RELEASE);
 	/* Before the sandbox: rt_sigaction is not on its list. */
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		signal(stop_signals[i], on_signal);
+	/* This thread takes them (the sample's own threads block them). */
+	sample_stop_signals(&stop);
+	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 	/* Listening: a service manager waiting for us may go on. Before the
 	 * sandbox: it opens a socket. */
 	(void)vus_notify("READY=1");

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sample_cli.h"
 #include "worker.h"
 
 enum want { WANT_PARK, WANT_RUN, WANT_EXIT };
@@ -330,6 +332,21 @@ static void close_fds(struct worker *w)
 		close(w->timer_fd);
 }
 
+/* Born with the stop signals blocked: they belong to the loop's thread
+ * (sample_stop_signals()). */
+static int start_thread(struct worker *w)
+{
+	sigset_t stop, old;
+	int ret;
+
+	sample_stop_signals(&stop);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	ret = -pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	w->started = ret == 0;
+	return ret;
+}
+
 int worker_create(const struct worker_ops *ops, void *opaque,
 		  struct worker **out)
 {
@@ -348,10 +365,8 @@ int worker_create(const struct worker_ops *ops, void *opaque,
 	atomic_init(&w->idle, BUSY);
 	w->parked = true; /* it does nothing until worker_run() */
 	ret = open_fds(w);
-	if (ret == 0) {
-		ret = -pthread_create(&w->thread, NULL, worker_main, w);
-		w->started = ret == 0;
-	}
+	if (ret == 0)
+		ret = start_thread(w);
 	if (ret < 0) {
 		worker_destroy(w);
 		return ret;
