@@ -19,6 +19,7 @@
  *
  *   test_virtio_mig VUS-VIRTIO-NET-PCI [TEST]
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "rpc_util.h"
 #include "vtest.h"
 
 #include "test_virtio_util.h"
@@ -258,6 +260,24 @@ static void save_running(struct tv *a, struct tvd *d, int fd)
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 }
 
+/* The stream of a running driver's device from a fresh source, in @s
+ * (room: @cap bytes; the stream must be shorter). Its length. */
+static size_t saved_stream(uint8_t *s, size_t cap)
+{
+	struct tv a;
+	struct tvd d;
+	ssize_t len;
+	int fd = memfd();
+
+	save_running(&a, &d, fd);
+	tvd_fini(&d);
+	tv_stop(&a);
+	len = read(fd, s, cap);
+	assert_true(len > 0 && len < (ssize_t)cap);
+	close(fd);
+	return (size_t)len;
+}
+
 /* A refused load leaves the destination as it was: usable from scratch. */
 static void load_refused(const char *const *dst_args, int fd, int want)
 {
@@ -437,6 +457,10 @@ static size_t section_at(const uint8_t *s, size_t len, const char *name,
 	return 0;
 }
 
+/* The virtio-net section without held frames (version 2): 25 bytes of
+ * MAC, MTU and queues, the link byte, the frame count. */
+#define NET_FIXED 27u
+
 /* Rewrite the trailer's CRC so that only the sections' checks can object. */
 static void fix_crc(uint8_t *s, size_t len)
 {
@@ -473,29 +497,25 @@ static void hostile_sections_are_refused(void **state)
 		{ "virtio-net", 8, 3, -ENODEV },       /* queues */
 		{ "virtio-net", 15, 2, -EBADMSG },     /* signalled_valid */
 		{ "virtio-net", 16, 99, -EBADMSG },    /* queue error */
-		{ "virtio-net", 25, 2, -EBADMSG },     /* rx_pending */
-		{ "virtio-net", 25, 1, -EBADMSG },     /* a frame that is not there */
+		{ "virtio-net", 25, 2, -EBADMSG },     /* link neither up nor down */
+		{ "virtio-net", 26, 33, -EBADMSG },    /* frames: one past the batch */
+		{ "virtio-net", 26, 1, -EBADMSG },     /* a frame that is not there */
 	};
 	const struct tvd_config cfg = { .features = FEATURES, .qsize = 32,
 					.kick = TV_KICK_IOEVENTFD };
 	uint8_t stream[4096], copy[4096];
-	struct tv a, b;
+	struct tv b;
 	struct tvd d;
 	uint32_t next = 0, dl;
-	ssize_t len;
-	int fd = memfd(), bfd;
+	size_t len = saved_stream(stream, sizeof(stream));
+	int bfd;
 
 	(void)state;
-	save_running(&a, &d, fd);
-	tvd_fini(&d);
-	tv_stop(&a);
-	len = read(fd, stream, sizeof(stream));
-	assert_true(len > 0 && len < (ssize_t)sizeof(stream));
 	/* The offsets above assume these layouts. */
 	section_at(stream, (size_t)len, "virtio-pci", &dl);
 	assert_int_equal(dl, 26 + 2 * 29);
 	section_at(stream, (size_t)len, "virtio-net", &dl);
-	assert_int_equal(dl, 26);
+	assert_int_equal(dl, NET_FIXED);
 	tv_start(&b, NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t at = section_at(stream, (size_t)len, bad[i].sec, &dl);
@@ -526,7 +546,6 @@ static void hostile_sections_are_refused(void **state)
 	rx_expect(&d, RX_STREAM, &next, 1);
 	tvd_fini(&d);
 	tv_stop(&b);
-	close(fd);
 }
 
 /*
@@ -569,14 +588,133 @@ static void held_frames_survive_migration(void **state)
 	len = pread(fd, stream, sizeof(stream), 0);
 	assert_true(len > 0 && len < (ssize_t)sizeof(stream));
 	at = section_at(stream, (size_t)len, "virtio-net", &dl);
-	assert_int_equal(stream[at + 25], 5);
-	assert_int_equal(dl, 26 + 5 * (4 + 12 + FRAME_LEN));
+	assert_int_equal(stream[at + NET_FIXED - 1], 5);
+	assert_int_equal(dl, NET_FIXED + 5 * (4 + 12 + FRAME_LEN));
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
 	tvd_move(&d, &b, bmem);
 	rx_expect(&d, RX_STREAM, &next, 10);
 	assert_int_equal(tvd_rx(&d, (uint8_t[TVD_MAX_FRAME]){ 0 }, TVD_MAX_FRAME), -1);
 	tvd_fini(&d);
+	tv_stop(&b);
+	close(fd);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * @s (@len bytes, its virtio-net section holding no frames) rebuilt into
+ * @out with @nr held frames of 72 bytes (header and frame) in that
+ * section, the section's length and the CRC made right. The new length.
+ */
+static size_t with_frames(const uint8_t *s, size_t len, uint8_t *out,
+			  unsigned int nr)
+{
+	uint32_t dl;
+	size_t at = section_at(s, len, "virtio-net", &dl), o = at + NET_FIXED;
+
+	assert_int_equal(dl, NET_FIXED);
+	memcpy(out, s, o);
+	out[o - 1] = (uint8_t)nr;
+	for (unsigned int i = 0; i < nr; i++, o += 4)
+		put_le32(out + o, 72);
+	for (unsigned int i = 0; i < nr; i++, o += 72) {
+		memset(out + o, 0, 12);
+		tv_frame_make(out + o + 12, 60, dev_mac, peer_mac, RX_STREAM, i);
+	}
+	memcpy(out + o, s + at + dl, len - at - dl);
+	o += len - at - dl;
+	put_le32(out + at - 4, NET_FIXED + nr * (4 + 72));
+	fix_crc(out, o);
+	return o;
+}
+
+/* Load @len bytes of @s into @b: the load's result; @b reset after. */
+static int load_bytes(struct tv *b, const uint8_t *s, size_t len)
+{
+	int fd = memfd(), ret;
+
+	assert_int_equal(write(fd, s, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	ret = vus_client_mig_load(b->c, fd);
+	close(fd);
+	assert_int_equal(vus_client_reset(b->c), 0);
+	return ret;
+}
+
+/* The device holds at most one read batch (32 frames): a section with 32
+ * loads, one with 33 is refused. */
+static void held_frames_at_the_batch_bound(void **state)
+{
+	static uint8_t stream[4096], big[4096 + 33 * (4 + 72)];
+	size_t len = saved_stream(stream, sizeof(stream));
+	struct tv b;
+
+	(void)state;
+	tv_start(&b, NULL);
+	assert_int_equal(load_bytes(&b, big, with_frames(stream, (size_t)len, big, 32)), 0);
+	assert_int_equal(load_bytes(&b, big, with_frames(stream, (size_t)len, big, 33)),
+			 -EBADMSG);
+	tv_stop(&b);
+}
+
+/*
+ * The link status the operator set (net.set-link) is guest-visible state:
+ * it travels. A version 1 section, which had no link byte, still loads
+ * and leaves the destination's own status.
+ */
+static void link_status_travels(void **state)
+{
+	char rpc[256];
+	const char *const args[] = { "--mac", "02:00:00:12:34:56", "--rpc-path",
+				     rpc, NULL };
+	static uint8_t stream[4096], v1[4096];
+	struct json_object *r;
+	uint16_t link = 0xffff;
+	struct tv a, b;
+	uint64_t size;
+	uint32_t dl;
+	ssize_t len;
+	size_t at;
+	int fd = memfd(), m;
+
+	(void)state;
+	snprintf(rpc, sizeof(rpc), "%s", vtest_sock_path("migrpc"));
+	tv_start(&a, args);
+	m = trpc_connect(rpc);
+	assert_true(m >= 0);
+	r = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"net.set-link\","
+			 "\"params\":{\"up\":false}}");
+	assert_true(json_object_get_boolean(trpc_get(r, "result.changed")));
+	json_object_put(r);
+	close(m);
+	assert_int_equal(vus_client_mig_save(a.c, fd, &size), 0);
+	tv_stop(&a);
+	len = pread(fd, stream, sizeof(stream), 0);
+	assert_true(len > 0 && len < (ssize_t)sizeof(stream));
+	at = section_at(stream, (size_t)len, "virtio-net", &dl);
+	assert_int_equal(stream[at + 25], 1);
+	tv_start(&b, NULL);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	assert_int_equal(vus_client_region_read(b.c, TV_BAR, TV_DEVCFG + 6, &link, 2), 0);
+	assert_int_equal(le16toh(link), 0);
+	assert_int_equal(vus_client_reset(b.c), 0);
+	/* The same stream as version 1 would have written it. */
+	memcpy(v1, stream, at + 25);
+	memcpy(v1 + at + 25, stream + at + 26, (size_t)len - at - 26);
+	put_le32(v1 + at - 8, 1);
+	put_le32(v1 + at - 4, dl - 1);
+	fix_crc(v1, (size_t)len - 1);
+	tv_stop(&b);
+	tv_start(&b, NULL);
+	assert_int_equal(load_bytes(&b, v1, (size_t)len - 1), 0);
+	assert_int_equal(vus_client_region_read(b.c, TV_BAR, TV_DEVCFG + 6, &link, 2), 0);
+	assert_int_equal(le16toh(link), 1);
 	tv_stop(&b);
 	close(fd);
 }
@@ -591,6 +729,8 @@ int main(int argc, char **argv)
 		VTEST(pending_intx_survives_migration),
 		VTEST(hostile_sections_are_refused),
 		VTEST(held_frames_survive_migration),
+		VTEST(held_frames_at_the_batch_bound),
+		VTEST(link_status_travels),
 	};
 
 	if (argc < 2) {

@@ -745,6 +745,77 @@ static void link_and_stats_over_the_management_plane(void **state)
 	assert_int_equal(access(rpc, F_OK), -1);
 }
 
+static void set_link(int m, bool up)
+{
+	char line[128];
+	struct json_object *r;
+
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+		 "\"net.set-link\",\"params\":{\"up\":%s}}", up ? "true" : "false");
+	r = trpc_call(m, line);
+	assert_true(json_object_get_boolean(trpc_get(r, "result.changed")));
+	json_object_put(r);
+}
+
+/* net.query-stats' @path (e.g. "result.queues.0.dropped"). */
+static int64_t stat_of(int m, const char *path)
+{
+	struct json_object *r = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":2,"
+					     "\"method\":\"net.query-stats\"}");
+	int64_t v = trpc_int(r, path);
+
+	json_object_put(r);
+	return v;
+}
+
+/*
+ * With the link down nothing flows, as on a pulled cable: what the driver
+ * sends is given back unsent and counted dropped; what the peer sends is
+ * read and dropped, so it does not arrive once the link is back.
+ */
+static void a_pulled_cable_carries_nothing(void **state)
+{
+	char rpc[256];
+	const char *const extra[] = { "--rpc-path", rpc, NULL };
+	uint8_t lost[60], late[60], got[128];
+	long long end;
+	struct tv t;
+	int m;
+
+	(void)state;
+	snprintf(rpc, sizeof(rpc), "%s", vtest_sock_path("netrpc"));
+	tv_start(&t, extra);
+	m = trpc_connect(rpc);
+	assert_true(m >= 0);
+	assert_int_equal(tv_init(&t, BASE_FEATURES, 64), 0x0f);
+	tv_post_rx(&t, 0, 8);
+	set_link(m, false);
+	make_frame(lost, sizeof(lost), 5);
+	make_frame(late, sizeof(late), 6);
+	tv_send(&t, 0, lost, sizeof(lost));
+	assert_true(tv_wait_used(&t, 1, 1, 5000)); /* given back */
+	tv_peer_send(&t, lost, sizeof(lost));
+	end = vtest_deadline(5000);
+	while (stat_of(m, "result.queues.0.dropped") < 1 && !vtest_expired(end))
+		usleep(1000);
+	assert_int_equal(stat_of(m, "result.queues.0.dropped"), 1);
+	assert_int_equal(tv_used_idx(&t, 0), 0);
+	set_link(m, true);
+	/* The first frame each way after the link came back is the new one. */
+	tv_send(&t, 1, late, sizeof(late));
+	assert_int_equal(tv_peer_recv(&t, got, sizeof(got), 5000), sizeof(late));
+	assert_memory_equal(got, late, sizeof(late));
+	tv_peer_send(&t, late, sizeof(late));
+	assert_true(tv_wait_used(&t, 0, 1, 5000));
+	assert_memory_equal(tv_gp(&t, TV_RXBUF(0)) + 12, late, sizeof(late));
+	assert_int_equal(stat_of(m, "result.queues.1.dropped"), 1);
+	assert_int_equal(stat_of(m, "result.queues.1.frames"), 1);
+	assert_int_equal(stat_of(m, "result.queues.0.frames"), 1);
+	assert_int_equal(stat_of(m, "result.queues.0.dropped"), 1);
+	close(m);
+	tv_stop(&t);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -766,6 +837,7 @@ int main(int argc, char **argv)
 		VTEST(long_receive_chains_do_not_stall_quiesce),
 		VTEST(link_reset_and_peer_restart_are_survived),
 		VTEST(link_and_stats_over_the_management_plane),
+		VTEST(a_pulled_cable_carries_nothing),
 	};
 
 	if (argc < 2) {

@@ -174,7 +174,14 @@ static bool tx_send(struct vnet *n, unsigned int k)
 		if (n->tx_len[i] != 0)
 			iovs += (unsigned int)n->tx_msgs[m++].msg_hdr.msg_iovlen;
 	}
-	taken = backend_send_batch(n->be, n->tx_msgs, m);
+	if (atomic_load(&n->link_down)) {
+		/* A pulled cable: what the driver sends goes nowhere. */
+		for (i = 0; i < m; i++)
+			n->tx_msgs[i].msg_len = 0;
+		taken = m;
+	} else {
+		taken = backend_send_batch(n->be, n->tx_msgs, m);
+	}
 	for (i = 0, m = 0; i < k; i++) {
 		if (n->tx_len[i] != 0 && m == taken)
 			break; /* the first frame the backend did not take */
@@ -348,13 +355,14 @@ static unsigned int rx_want(struct vnet *n, unsigned int budget)
 }
 
 /* Check received frame @i and give it our header. Its length, or 0 if
- * it is dropped (cut short: too long for the slot; too short). */
+ * it is dropped (cut short: too long for the slot; too short; or the
+ * link is down: a pulled cable hears nothing). */
 static uint32_t rx_check(struct vnet *n, unsigned int i, size_t hl, size_t room)
 {
 	uint8_t *slot = rx_slot(n, i);
 	size_t len = n->rx_msgs[i].msg_len;
 
-	if (len > room || len < hl + VNET_ETH_HLEN) {
+	if (len > room || len < hl + VNET_ETH_HLEN || atomic_load(&n->link_down)) {
 		n->st.rx_dropped++;
 		return 0;
 	}

@@ -5,17 +5,21 @@
  * keeps: the data path reports every receive-buffer write); the transport
  * carries the driver's registers ("virtio-pci"); this section carries the
  * rest of what the guest can observe: the MAC it was shown, how far each
- * queue had got, and the received frames still waiting for ring space.
+ * queue had got, its link status, and the received frames still waiting
+ * for ring space.
  *
- * Section "virtio-net" version 1, little-endian:
+ * Section "virtio-net" version 2, little-endian:
  *   u8 mac[6] | u16 mtu | u8 nr_queues (2) |
  *   nr_queues x (u16 last_avail | u16 used_idx | u16 signalled |
  *                u8 signalled_valid | u8 error) |
+ *   u8 link (0 up, 1 down) |
  *   u8 nr_frames (0..VNET_RX_BATCH) | nr_frames x u32 len |
  *   the frames' bytes, one after the other (each: virtio-net header +
  *   frame, len bytes)
- * With one frame or none this is what a reader that knew only one held
- * frame ("u8 rx_pending [| u32 len | bytes]") took; it refuses more.
+ * Version 1 (still loaded) has no link byte and was read by a version
+ * that held at most one frame; a stream of version 2 is refused by a
+ * version 1 destination, which could not have taken its link status or
+ * more than one held frame.
  *
  * The worker is parked whenever the migration state is not a running one
  * (STOP, STOP_COPY, RESUMING, ERROR): libvus quiesces the device for every
@@ -27,12 +31,13 @@
 
 #include "net_priv.h"
 
-#define SECTION_VERSION 1u
+#define SECTION_VERSION 2u
 
 struct image {
 	uint8_t mac[6];
 	uint16_t mtu;
 	struct vq_state q[VNET_NR_QUEUES];
+	uint8_t link_down; /* 0 or 1; version 1: the destination's own */
 	uint8_t nr_frames;
 	uint32_t len[VNET_RX_BATCH];
 };
@@ -95,11 +100,13 @@ static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 		ret = ret ? ret : vus_mig_put_u8(out, s.signalled_valid);
 		ret = ret ? ret : vus_mig_put_u8(out, s.error);
 	}
+	ret = ret ? ret : vus_mig_put_u8(out, atomic_load(&n->link_down));
 	return ret ? ret : save_frames(n, out);
 }
 
 /* Parse everything but the frame bytes, which are left in @in. */
-static int parse(const struct vnet *n, vus_mig_in *in, struct image *m)
+static int parse(const struct vnet *n, vus_mig_in *in, uint32_t version,
+		 struct image *m)
 {
 	uint8_t nr = 0, valid = 0;
 	int ret;
@@ -121,6 +128,12 @@ static int parse(const struct vnet *n, vus_mig_in *in, struct image *m)
 			return -EBADMSG;
 		s->signalled_valid = valid;
 	}
+	m->link_down = atomic_load(&n->link_down);
+	if (ret == 0 && version >= 2) {
+		ret = vus_mig_get_u8(in, &m->link_down);
+		if (ret == 0 && m->link_down > 1)
+			return -EBADMSG;
+	}
 	ret = ret ? ret : parse_frames(n, in, m);
 	if (ret < 0)
 		return ret;
@@ -135,17 +148,15 @@ static int check(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct image m;
 
-	(void)version; /* only version 1 exists */
-	return parse(opaque, in, &m);
+	return parse(opaque, in, version, &m);
 }
 
 static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct vnet *n = opaque;
 	struct image m;
-	int ret = parse(n, in, &m);
+	int ret = parse(n, in, version, &m);
 
-	(void)version;
 	if (ret < 0)
 		return ret;
 	if (memcmp(m.mac, n->cfg.mac, 6) != 0)
@@ -153,6 +164,9 @@ static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 			 "taking the migrated MAC %02x:%02x:%02x:%02x:%02x:%02x",
 			 m.mac[0], m.mac[1], m.mac[2], m.mac[3], m.mac[4], m.mac[5]);
 	memcpy(n->cfg.mac, m.mac, 6);
+	/* The guest saw this status on the source (and its change interrupt
+	 * there): no interrupt here. */
+	atomic_store(&n->link_down, m.link_down != 0);
 	/*
 	 * The transport's section, loaded before this one, restarted the
 	 * queues a running driver had (worker parked): carry on where the
