@@ -9,6 +9,7 @@
  * $LISTEN_PID is its own pid) and what MODE found; then MODE decides what
  * it stores through $NOTIFY_SOCKET and how it ends (see the modes below).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -186,6 +187,40 @@ static int mode_hup(int gen)
 	return 0;
 }
 
+/* Its fds above stderr, "open=3,4": what it inherited. */
+static void list_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t len = (size_t)snprintf(extra, sizeof(extra), "open=");
+	const char *sep = "";
+	struct dirent *e;
+
+	if (d == NULL)
+		exit(95);
+	while ((e = readdir(d)) != NULL && len < sizeof(extra)) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd <= 2 || fd == dirfd(d))
+			continue;
+		len += (size_t)snprintf(extra + len, sizeof(extra) - len, "%s%d",
+					sep, fd);
+		sep = ",";
+	}
+	closedir(d);
+}
+
+/* Each start reports its fds; gen 0 stores one and dies, gen 1 exits 0. */
+static int mode_fds(int gen)
+{
+	list_fds();
+	report(gen);
+	if (gen > 0)
+		return 0;
+	put("e", eventfd(0, EFD_CLOEXEC), true);
+	die();
+	return 0;
+}
+
 static void on_term(int sig)
 {
 	(void)sig;
@@ -224,6 +259,8 @@ int main(int argc, char **argv)
 		report(gen);
 		return 1;
 	}
+	if (strcmp(argv[1], "fds") == 0)
+		return mode_fds(gen);
 	if (strcmp(argv[1], "listen") == 0) {
 		int v = 0;
 		socklen_t len = sizeof(v);

@@ -5,7 +5,8 @@
  * $LISTEN_FDS with their names and $LISTEN_PID set to the child's own
  * pid; FDSTOREREMOVE closes them; the store's bound; names systemd
  * forbids; notifications from another process; hang-ups; --listen;
- * SIGTERM passed on; the restart limit; bad options.
+ * no other fd inherited; SIGTERM passed on; the restart limit; bad
+ * options.
  *
  *   test_supervise VUS_SUPERVISE SUPERVISE_HELPER
  */
@@ -194,6 +195,44 @@ static void listen_socket_comes_first(void **state)
 	done(&r);
 }
 
+/* dup2 @fd to @at if @at is free (not inherited with FD_CLOEXEC). */
+static int leak_at(int fd, int at)
+{
+	return fcntl(at, F_GETFD) < 0 ? dup2(fd, at) : -1;
+}
+
+static void only_stdio_and_passed_fds_are_inherited(void **state)
+{
+	char path[256], opt[300];
+	const char *opts[] = { "--listen", opt, NULL };
+	int nul, leaked[3];
+	struct run r;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", vtest_sock_path("fds"));
+	snprintf(opt, sizeof(opt), "%s:vfio-user", path);
+	/* Ours without FD_CLOEXEC: right past what each start is passed
+	 * (4, then 5), and far off. */
+	nul = open("/dev/null", O_RDONLY);
+	assert_true(nul >= 0);
+	leaked[0] = leak_at(nul, 4);
+	leaked[1] = leak_at(nul, 5);
+	leaked[2] = fcntl(nul, F_DUPFD, 100);
+	assert_true(leaked[2] >= 100);
+	start(&r, "fds", opts);
+	close(nul);
+	for (unsigned int i = 0; i < 3; i++)
+		if (leaked[i] >= 0)
+			close(leaked[i]);
+	assert_int_equal(finish(&r), 0);
+	assert_string_equal(line(&r, 0),
+		"gen=0 fds=1 names=vfio-user pid_ok=1 open=3");
+	assert_string_equal(line(&r, 1),
+		"gen=1 fds=2 names=vfio-user:e pid_ok=1 open=3,4");
+	assert_int_equal(lines(&r), 2);
+	done(&r);
+}
+
 static void sigterm_is_passed_on_and_status_returned(void **state)
 {
 	struct run r;
@@ -280,6 +319,7 @@ int main(int argc, char **argv)
 		VTEST(only_the_child_itself_may_store),
 		VTEST(hung_up_socket_is_dropped),
 		VTEST(listen_socket_comes_first),
+		VTEST(only_stdio_and_passed_fds_are_inherited),
 		VTEST(sigterm_is_passed_on_and_status_returned),
 		VTEST(restarts_are_limited),
 		VTEST(restart_no_returns_the_signal),

@@ -57,9 +57,11 @@ void supervise_init(struct sup *s);
 int supervise_options(struct sup *s, int argc, char **argv);
 
 /**
- * In the forked child: put the stored fds at 3.., set $LISTEN_FDS,
- * $LISTEN_FDNAMES (@names, may be NULL), $LISTEN_PID and $NOTIFY_SOCKET,
- * restore signals and exec the command. Never returns (127 on failure).
+ * In the forked child: put the stored fds at 3.., close every fd above
+ * them (the command gets 0-2 and its $LISTEN_FDS, nothing else we
+ * inherited), set $LISTEN_FDS, $LISTEN_FDNAMES (@names, may be NULL),
+ * $LISTEN_PID and $NOTIFY_SOCKET, restore signals and exec the command.
+ * Never returns (127 on failure).
  */
 void supervise_exec_child(struct sup *s, const char *names)
 	__attribute__((noreturn));

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,7 +37,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vus-supervise [options] [--] COMMAND [ARG...]\n"
 		"Run COMMAND, keep the fds it stores (sd_notify FDSTORE=1) and restart it\n"
-		"with them ($LISTEN_FDS) when it dies.\n"
+		"with them ($LISTEN_FDS) when it dies. COMMAND gets fds 0-2 and those, no\n"
+		"other fd vus-supervise inherited.\n"
 		"  --notify-socket PATH   notification socket (default: abstract, private)\n"
 		"  --listen PATH[:NAME]   listen at PATH and pass the socket first, named\n"
 		"                         NAME (default vfio-user), like a socket unit\n"
@@ -161,6 +164,25 @@ static int place_fds(const struct store *st)
 	return 0;
 }
 
+/* Nothing past the passed fds: what we inherited without FD_CLOEXEC is
+ * not the command's (systemd passes 0-2 and $LISTEN_FDS alone). */
+static int close_others(const struct store *st)
+{
+	unsigned int first = LISTEN_FDS_START + st->n;
+	struct rlimit rl;
+
+	if (close_range(first, ~0u, 0) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EPERM)
+		return -errno;
+	/* Before Linux 5.9 (or filtered): one by one, up to the limit. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	for (rlim_t fd = first; fd < rl.rlim_cur && fd < INT_MAX; fd++)
+		(void)close((int)fd);
+	return 0;
+}
+
 static int child_env(const struct sup *s, const char *names)
 {
 	char num[32];
@@ -193,6 +215,8 @@ void supervise_exec_child(struct sup *s, const char *names)
 		(void)signal(sig, SIG_DFL);
 	(void)sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
 	ret = place_fds(&s->store);
+	if (ret == 0)
+		ret = close_others(&s->store);
 	if (ret == 0)
 		ret = child_env(s, names);
 	if (ret == 0) {

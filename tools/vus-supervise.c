@@ -7,8 +7,9 @@
  * $NOTIFY_SOCKET, keeps what the child stores (FDSTORE=1, FDNAME=,
  * FDSTOREREMOVE=1) and starts the next child with those fds from 3 and
  * $LISTEN_FDS, $LISTEN_FDNAMES and $LISTEN_PID (the child's own pid, set
- * after the fork). SIGTERM, SIGINT and SIGHUP go to the child, and
- * vus-supervise then exits with its status. Restarts are rate-limited.
+ * after the fork), and no other fd (what we inherited stays ours).
+ * SIGTERM, SIGINT and SIGHUP go to the child, and vus-supervise then
+ * exits with its status. Restarts are rate-limited.
  *
  *   vus-supervise [options] [--] COMMAND [ARG...]
  *
