@@ -59,6 +59,9 @@ static const struct mode modes[] = {
 
 static double run_secs = 1.0;
 static const char *csv_path;
+/* The link between the devices: false the datagram link, true the
+ * shared-memory rings (--shm-listen on A, --shm-connect on B). */
+static bool link_shm;
 
 /* The floor's batches: what the device sends and reads with one call
  * (VNET_TX_BATCH, VNET_RX_BATCH in samples/virtio-net-pci/net_priv.h). */
@@ -84,13 +87,25 @@ static uint8_t rxbuf[TVD_MAX_FRAME];
 
 static void pair_start(struct pair *p, const struct mode *m)
 {
+	char shm[256];
 	const char *args[] = { "--notify", m->notify, "--log-level", "error",
-			       NULL };
+			       NULL, NULL, NULL };
+	const char *args_b[] = { "--notify", m->notify, "--log-level", "error",
+				 NULL, NULL, NULL };
 	const struct tvd_config cfg = { FEATURES, QSIZE, m->kick, 0 };
 
-	tv_start_pair(&p->a, &p->b, args, args);
+	snprintf(shm, sizeof(shm), "%s", vtest_sock_path("shm-link"));
+	if (link_shm) {
+		args[4] = "--shm-listen";
+		args_b[4] = "--shm-connect";
+		args[5] = args_b[5] = shm;
+	}
+	tv_start_pair(&p->a, &p->b, args, args_b);
 	tvd_init(&p->da, &p->a, &cfg);
 	tvd_init(&p->db, &p->b, &cfg);
+	/* A shm link comes up once both devices run and have met. */
+	tv_wait_link(&p->a, true);
+	tv_wait_link(&p->b, true);
 }
 
 static void pair_stop(struct pair *p)
@@ -228,7 +243,8 @@ static struct rate stream(const struct mode *m, uint32_t len, bool both)
 	irqs = p.da.st.irqs + p.db.st.irqs;
 	r.fps = frames / ((t1 - t0) / 1e9);
 	r.cpu_us = (c1 - c0) * 1e6 / frames;
-	printf("%-12s %5u  %-8s %9.0f %7.2f %11.3f %10.3f %9.2f\n", m->name, len,
+	printf("%-12s %-5s %5u  %-8s %9.0f %7.2f %11.3f %10.3f %9.2f\n", m->name,
+	       link_shm ? "shm" : "dgram", len,
 	       both ? "both" : "one way", r.fps,
 	       frames * (double)len * 8 / ((t1 - t0) / 1e9) / 1e9,
 	       (double)kicks / frames, (double)irqs / frames, r.cpu_us);
@@ -424,7 +440,8 @@ static void benchmark(void **state)
 	       "them, one driver thread for both; %.1f s per run\n"
 	       "(frame = Ethernet frame without FCS; Gbit/s of frame bytes; "
 	       "'both' counts both directions)\n\n", run_secs);
-	printf("%-12s %5s  %-8s %9s %7s %11s %10s %9s\n", "doorbell", "frame",
+	printf("%-12s %-5s %5s  %-8s %9s %7s %11s %10s %9s\n", "doorbell",
+	       "link", "frame",
 	       "traffic", "frames/s", "Gbit/s", "kicks/frame", "irqs/frame",
 	       "cpu us");
 	for (size_t i = 0; i < nm; i++)
@@ -458,6 +475,7 @@ int main(int argc, char **argv)
 		else
 			run_secs = strtod(argv[i], NULL);
 	}
+	link_shm = getenv("BENCH_B2B_LINK") && strcmp(getenv("BENCH_B2B_LINK"), "shm") == 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return vtest_run("bench_virtio_b2b", tests, 1, argv);
 }

@@ -72,9 +72,10 @@ static void spawn(struct tv *t, const char *const *extra)
 	const char *const link[] = { "--bind", t->bind, "--peer", t->peer, NULL };
 	bool tap = false;
 
-	/* A TAP back-end instead of the datagram link: no --bind/--peer. */
+	/* A TAP back-end or a shm link instead of the datagram link: no
+	 * --bind/--peer. */
 	for (const char *const *a = extra; a && *a; a++)
-		tap |= strcmp(*a, "--tap") == 0;
+		tap |= strcmp(*a, "--tap") == 0 || strncmp(*a, "--shm-", 6) == 0;
 	for (const char *const *a = ours; *a; a++)
 		argv[n++] = *a;
 	for (const char *const *a = link; !tap && *a; a++)
@@ -244,6 +245,26 @@ uint32_t tv_rd(struct tv *t, uint32_t off, unsigned int size)
 	assert_int_equal(vus_client_region_read(t->c, TV_BAR, TV_COMMON + off,
 						&v, size), 0);
 	return le32toh(v);
+}
+
+bool tv_link_up(struct tv *t)
+{
+	uint16_t v = 0;
+
+	assert_int_equal(vus_client_region_read(t->c, TV_BAR, TV_DEVCFG + 6,
+						&v, 2), 0);
+	return le16toh(v) & 1;
+}
+
+void tv_wait_link(struct tv *t, bool up)
+{
+	long long end = tv_now_ns() + vtest_ms(10000) * 1000000ll;
+
+	while (tv_link_up(t) != up) {
+		if (tv_now_ns() > end)
+			fail_msg("link still %s", up ? "down" : "up");
+		usleep(1000);
+	}
 }
 
 void tv_read_mac(struct tv *t, uint8_t mac[6])

@@ -69,7 +69,8 @@ struct tv {
 };
 
 /** Start the server with @extra arguments (NULL-terminated, may be NULL).
- * With "--tap" among them the server gets no datagram link. */
+ * With "--tap" or "--shm-listen/--shm-connect" among them the server gets
+ * no datagram link. */
 void tv_start(struct tv *t, const char *const *extra);
 /** tv_start, keeping the server's output for tv_stop_stats(). */
 void tv_start_logged(struct tv *t, const char *const *extra);
@@ -82,6 +83,10 @@ void tv_wr(struct tv *t, uint32_t off, unsigned int size, uint32_t val);
 uint8_t tv_status(struct tv *t);
 /** The MAC address in device configuration, a byte at a time (as Linux). */
 void tv_read_mac(struct tv *t, uint8_t mac[6]);
+/** The device configuration's status says LINK_UP (VIRTIO_NET_F_STATUS). */
+bool tv_link_up(struct tv *t);
+/** Wait until tv_link_up() says @up (up to vtest_ms(10000), else fail). */
+void tv_wait_link(struct tv *t, bool up);
 /** Write @status; for 0 wait until the reset has completed. */
 void tv_set_status(struct tv *t, uint8_t status);
 uint64_t tv_device_features(struct tv *t);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * backend: TAP and AF_UNIX datagram frame backends (see backend.h).
+ * backend: TAP and AF_UNIX datagram frame backends (see backend.h); the
+ * shared-memory link is backend_shm.c's, reached from here.
  *
  * The datagram socket is connect()ed to its peer whenever the peer exists:
  * only a connected AF_UNIX datagram socket reports EPOLLOUT according to
@@ -19,6 +20,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -28,13 +30,14 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend_shm.h"
 #include "sample_sock.h"
 
 #ifndef SYS_mseal
 #define SYS_mseal 462 /* Linux 6.10; the same number on x86_64 and aarch64 */
 #endif
 
-enum kind { KIND_TAP, KIND_DGRAM };
+enum kind { KIND_TAP, KIND_DGRAM, KIND_SHM };
 
 /*
  * Where the datagram socket may connect: its peer, and AF_UNSPEC to drop
@@ -59,6 +62,7 @@ struct backend {
 	bool connected;
 	bool no_mmsg;  /* confined: sendmmsg is refused, writev is not */
 	char *bound_path;
+	struct shm_link *shm;
 };
 
 int backend_open_tap(const char *name, bool vnet_hdr, struct backend **out)
@@ -160,6 +164,24 @@ int backend_open_dgram(const char *bind_at, const char *peer_path,
 	return 0;
 }
 
+int backend_open_shm(const char *path, bool listen, struct backend **out)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (b == NULL)
+		return -ENOMEM;
+	*b = (struct backend){ .kind = KIND_SHM, .fd = -1 };
+	ret = shm_link_open(path, listen, &b->shm);
+	if (ret < 0) {
+		free(b);
+		return ret;
+	}
+	b->fd = shm_link_fd(b->shm);
+	*out = b;
+	return 0;
+}
+
 int backend_prepare(bool tap, bool vnet_hdr, const char *bind_path,
 		    const char *peer_path, struct backend **out)
 {
@@ -215,7 +237,9 @@ void backend_close(struct backend *b)
 {
 	if (b == NULL)
 		return;
-	if (b->fd >= 0)
+	if (b->shm != NULL)
+		shm_link_close(b->shm); /* b->fd is its epoll set */
+	else if (b->fd >= 0)
 		close(b->fd);
 	if (b->bound_path != NULL) {
 		unlink(b->bound_path);
@@ -237,11 +261,41 @@ bool backend_is_tap(const struct backend *b)
 	return b->kind == KIND_TAP;
 }
 
+bool backend_is_shm(const struct backend *b)
+{
+	return b->kind == KIND_SHM;
+}
+
+bool backend_carrier(const struct backend *b)
+{
+	return b->kind != KIND_SHM || shm_link_up(b->shm);
+}
+
+uint32_t backend_poll_events(const struct backend *b, uint32_t want)
+{
+	/* The link's epoll set reads EPOLLIN for everything, and its peer's
+	 * arrival must be seen even while no frames are wanted. */
+	return b->kind == KIND_SHM ? EPOLLIN : want;
+}
+
+uint32_t backend_ready(struct backend *b, uint32_t events)
+{
+	return b->kind == KIND_SHM ? shm_link_ready(b->shm) : events;
+}
+
+void backend_arm(struct backend *b, uint32_t want)
+{
+	if (b->kind == KIND_SHM)
+		shm_link_arm(b->shm, want);
+}
+
 int backend_take_error(struct backend *b)
 {
 	socklen_t len = sizeof(int);
 	int err = 0;
 
+	if (b->kind == KIND_SHM)
+		return 0; /* its epoll set reports no errors */
 	/* A detached TAP queue reports EPOLLERR for as long as it lives. */
 	if (b->kind == KIND_TAP)
 		return -EIO;
@@ -371,6 +425,8 @@ unsigned int backend_send_batch(struct backend *b, struct mmsghdr *msgs,
 {
 	for (unsigned int i = 0; i < n; i++)
 		msgs[i].msg_len = 0;
+	if (b->kind == KIND_SHM)
+		return shm_link_send(b->shm, msgs, n);
 	if (b->kind == KIND_DGRAM)
 		return dgram_send_batch(b, msgs, n);
 	return send_each(b, msgs, n);
@@ -380,6 +436,8 @@ int backend_recv_batch(struct backend *b, struct mmsghdr *msgs, unsigned int n)
 {
 	int got;
 
+	if (b->kind == KIND_SHM)
+		return shm_link_recv(b->shm, msgs, n);
 	if (b->kind == KIND_DGRAM) {
 		/* MSG_TRUNC: each datagram's real length, to notice oversized
 		 * ones. */
@@ -439,6 +497,8 @@ int backend_sandbox(const struct backend *b, vus_sandbox *sb)
 	const struct vus_sandbox_arg offload[] = { VUS_SANDBOX_ARG_INT(0, b->fd),
 		VUS_SANDBOX_ARG_INT(1, TUNSETOFFLOAD) };
 
+	if (b->kind == KIND_SHM)
+		return shm_link_sandbox(b->shm, sb);
 	if (b->kind == KIND_DGRAM)
 		return dgram_sandbox(b, sb);
 	/* The TAP: frames with read/readv/writev; the guest's offloads. */

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * backend: where frames go to and come from. Two kinds:
+ * backend: where frames go to and come from. Three kinds:
  *
  *  - tap: a Linux TAP interface (/dev/net/tun, IFF_TAP | IFF_NO_PI), with
  *    IFF_VNET_HDR when offloads are wanted: every frame then carries the
  *    12-byte virtio-net header (checksum and segmentation offload);
  *  - dgram: an AF_UNIX SOCK_DGRAM socket bound to a path and sending to a
  *    peer path, one Ethernet frame per datagram, no header. Two instances
- *    with swapped --bind/--peer form a link without privileges.
+ *    with swapped --bind/--peer form a link without privileges;
+ *  - shm: two frame rings in shared memory with one peer, which connects
+ *    to or listens at a UNIX socket path (backend_shm.h).
  *
  * All fds are non-blocking. Used by the worker thread only (after setup).
  */
@@ -43,7 +45,15 @@ int backend_open_dgram(const char *bind_path, const char *peer_path,
 		       struct backend **out);
 
 /**
- * A backend as the two above describe it, without its fd: for a process
+ * Open a shared-memory link listening at @path (@listen; a stale socket
+ * file is replaced) or connecting to it (retried until the listener is
+ * there). Frames sent while no peer is there are dropped. Not for a
+ * hand-over (backend_prepare). 0 or -errno.
+ */
+int backend_open_shm(const char *path, bool listen, struct backend **out);
+
+/**
+ * A backend as the first two above describe it, without its fd: for a process
  * that takes the device over and gets the fd from the old one (then
  * backend_adopt()). The dgram backend's @bind_path is the old process's:
  * it is removed at close like one bound here. 0 or -errno.
@@ -65,8 +75,36 @@ void backend_close(struct backend *b);
 
 int backend_fd(const struct backend *b);
 
-/** Whether it is a TAP (else a datagram socket). */
+/** Whether it is a TAP (else a datagram socket or a shm link). */
 bool backend_is_tap(const struct backend *b);
+
+/** Whether it is a shared-memory link (its fd cannot be handed over). */
+bool backend_is_shm(const struct backend *b);
+
+/** Whether frames can reach a peer: a shm link's peer is there (the
+ * others: always, as far as we can tell). */
+bool backend_carrier(const struct backend *b);
+
+/**
+ * The events to ask epoll for on backend_fd() when the data path waits
+ * for @want (EPOLLIN: frames, EPOLLOUT: room). The same for a socket or
+ * TAP; always EPOLLIN for a shm link.
+ */
+uint32_t backend_poll_events(const struct backend *b, uint32_t want);
+
+/**
+ * backend_fd() reported @events: what the backend is ready for
+ * (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP as for a socket). A shm link
+ * deals with its peer's arrival, departure and kicks here.
+ */
+uint32_t backend_ready(struct backend *b, uint32_t events);
+
+/**
+ * The data path goes to sleep waiting for @want: a shm link asks its
+ * peer to kick (and wakes its fd at once if that came meanwhile).
+ * Nothing for the others, whose readiness the kernel tracks.
+ */
+void backend_arm(struct backend *b, uint32_t want);
 
 /**
  * After EPOLLERR/EPOLLHUP: 0 if the error was a passing one (a socket's

@@ -81,13 +81,31 @@ static void publish(struct vnet *n, unsigned int q)
 	check_queue(n, q);
 }
 
+/* The link's peer came or went: the status's LINK_UP follows. */
+static void check_carrier(struct vnet *n)
+{
+	bool down = !backend_carrier(n->be);
+
+	if (down == atomic_load(&n->carrier_down))
+		return;
+	atomic_store(&n->carrier_down, down);
+	vnet_log_limited(n, VUS_LOG_INFO, "link %s (peer)", down ? "down" : "up");
+	vpci_config_changed(n->pci);
+}
+
 void datapath_update_events(struct vnet *n)
 {
 	uint32_t ev = (n->rx_watch ? EPOLLIN : 0u) | (n->tx_blocked ? EPOLLOUT : 0u);
 
-	if (ev == n->be_events || n->be_failed)
+	if (n->be_failed)
 		return;
-	if (worker_set_events(n->w, backend_fd(n->be), ev) == 0)
+	check_carrier(n);
+	/* A shm link's peer kicks only one that said it sleeps. */
+	backend_arm(n->be, ev);
+	if (ev == n->be_events)
+		return;
+	if (worker_set_events(n->w, backend_fd(n->be),
+			      backend_poll_events(n->be, ev)) == 0)
 		n->be_events = ev;
 }
 
@@ -475,6 +493,9 @@ static void backend_failed(struct vnet *n, int err)
 
 void datapath_backend_event(struct vnet *n, uint32_t events)
 {
+	/* Only what we wait for: a shm link says what it is ready for. */
+	events = backend_ready(n->be, events) &
+		 (n->be_events | EPOLLERR | EPOLLHUP);
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		int err = backend_take_error(n->be);
 

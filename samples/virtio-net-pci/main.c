@@ -4,6 +4,8 @@
  *
  *   vus-virtio-net-pci --socket-path /tmp/net.sock --tap vnet0
  *   vus-virtio-net-pci --socket-path /tmp/a.sock --bind /tmp/a.dgram --peer /tmp/b.dgram
+ *   vus-virtio-net-pci --socket-path /tmp/a.sock --shm-listen /tmp/link.shm
+ *   vus-virtio-net-pci --socket-path /tmp/b.sock --shm-connect /tmp/link.shm
  *   vus-virtio-net-pci --fd 3 ...         (an inherited listening socket)
  *   ... --sandbox[=kill|eperm|log]        (seccomp once it listens)
  *
@@ -30,6 +32,8 @@ struct opts {
 	const char *tap;
 	const char *peer;
 	const char *bind;
+	const char *shm;   /* --shm-listen / --shm-connect PATH */
+	bool shm_listen;
 	struct vnet_config net;
 };
 
@@ -77,6 +81,8 @@ static void usage(FILE *f)
 		"  --tap NAME            a TAP interface (created if missing)\n"
 		"  --peer PATH           AF_UNIX datagrams to PATH, one frame each,\n"
 		"  [--bind PATH]           received at PATH (a peer sends from there)\n"
+		"  --shm-listen PATH     frame rings in shared memory with one peer,\n"
+		"  --shm-connect PATH      which connects to PATH (or listens there)\n"
 		"options:\n"
 		"  --mac XX:XX:XX:XX:XX:XX  (default: random, locally administered)\n"
 		"  --queue-size N        queue size, a power of two (default 256)\n"
@@ -97,6 +103,13 @@ static int parse_one(struct opts *o, int c, const char *arg)
 	case 't': o->tap = arg; break;
 	case 'p': o->peer = arg; break;
 	case 'b': o->bind = arg; break;
+	case 'L':
+	case 'C':
+		if (o->shm != NULL)
+			err = -EINVAL;
+		o->shm = arg;
+		o->shm_listen = c == 'L';
+		break;
 	case 'm': err = parse_mac(arg, o->net.mac); break;
 	case 'q': o->net.queue_size = (uint16_t)parse_num(arg, 32768, &err); break;
 	case 'u': o->net.poll_spin_us = (uint32_t)parse_num(arg, 1000000, &err); break;
@@ -120,7 +133,7 @@ static int parse_one(struct opts *o, int c, const char *arg)
 
 static const char *const features[] = { "migration", "recovery",
 					"take-over", "rpc", "sandbox", "msix",
-					"intx", "tap", "dgram", NULL };
+					"intx", "tap", "dgram", "shm", NULL };
 static const struct sample_caps caps = {
 	.type = "virtio-net-pci", .bus = VUS_BUS_PCI, .vendor_id = 0x1af4,
 	.device_id = 0x1041, .class_code = 0x020000, .features = features,
@@ -134,6 +147,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "tap", required_argument, NULL, 't' },
 		{ "peer", required_argument, NULL, 'p' },
 		{ "bind", required_argument, NULL, 'b' },
+		{ "shm-listen", required_argument, NULL, 'L' },
+		{ "shm-connect", required_argument, NULL, 'C' },
 		{ "mac", required_argument, NULL, 'm' },
 		{ "queue-size", required_argument, NULL, 'q' },
 		{ "notify", required_argument, NULL, 'n' },
@@ -170,7 +185,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->net.compat_version = o->cli.compat_version;
 	o->net.log_level = o->cli.log_level;
 	/* Exactly one backend; --bind only with --peer. */
-	if ((o->tap == NULL) == (o->peer == NULL) || (o->bind && !o->peer))
+	if ((o->tap != NULL) + (o->peer != NULL) + (o->shm != NULL) != 1 ||
+	    (o->bind && !o->peer))
 		return -EINVAL;
 	if (o->net.queue_size < 2 || (o->net.queue_size & (o->net.queue_size - 1)))
 		return -EINVAL;
@@ -200,6 +216,15 @@ static int open_backend(const struct opts *o, vus_ctx *ctx,
 {
 	int fd, ret;
 
+	/* A shm link is set up afresh: with --recover the new process meets
+	 * its peer again (backend_shm.h); a hand-over cannot carry it. */
+	if (o->shm != NULL && sample_taking_over()) {
+		fprintf(stderr, "vus-virtio-net-pci: a shm link cannot be taken "
+			"over; restart the device instead (--recover)\n");
+		return -EOPNOTSUPP;
+	}
+	if (o->shm != NULL)
+		return backend_open_shm(o->shm, o->shm_listen, be);
 	/* Taking over: the running server's fd comes with its state. */
 	if (sample_taking_over())
 		return backend_prepare(o->tap != NULL, o->net.offloads, o->bind,

@@ -135,7 +135,8 @@ static void config_read(void *opaque, uint32_t off, void *buf, uint32_t len)
 	uint16_t v;
 
 	memcpy(img + VNET_CFG_MAC, n->cfg.mac, 6);
-	v = htole16(atomic_load(&n->link_down) ? 0 : VIRTIO_NET_S_LINK_UP);
+	v = htole16(atomic_load(&n->link_down) || atomic_load(&n->carrier_down)
+		    ? 0 : VIRTIO_NET_S_LINK_UP);
 	memcpy(img + VNET_CFG_STATUS, &v, 2);
 	v = htole16(1);
 	memcpy(img + VNET_CFG_MAX_PAIRS, &v, 2);
@@ -417,7 +418,8 @@ static void backend_event(void *opaque, uint32_t events)
 
 int vnet_watch_backend(struct vnet *n)
 {
-	return worker_watch(n->w, backend_fd(n->be), 0, backend_event, n);
+	return worker_watch(n->w, backend_fd(n->be),
+			    backend_poll_events(n->be, 0), backend_event, n);
 }
 
 /* Setup. */
@@ -466,6 +468,7 @@ int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
 		return -ENOMEM;
 	n->ctx = ctx;
 	n->be = be;
+	atomic_init(&n->carrier_down, !backend_carrier(be));
 	n->cfg = *cfg;
 	n->offered = features_offered(cfg, be);
 	const struct vpci_desc desc = {

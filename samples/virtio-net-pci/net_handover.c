@@ -17,6 +17,11 @@ static int save_fds(void *opaque, vus_handover_fds *h)
 {
 	struct vnet *n = opaque;
 
+	/* A shm link is a map, a socket and its peer's state: not one fd. */
+	if (backend_is_shm(n->be)) {
+		vnet_log(n, VUS_LOG_ERR, "a shm link cannot be handed over");
+		return -EOPNOTSUPP;
+	}
 	return vus_handover_put_fd(h, "backend", backend_fd(n->be),
 				   backend_is_tap(n->be) ? VUS_FD_CHAR
 							 : VUS_FD_SOCKET);

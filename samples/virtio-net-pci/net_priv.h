@@ -39,6 +39,8 @@ struct vnet {
 
 	/* Any thread: net.set-link (context thread), config reads. */
 	atomic_bool link_down;
+	/* Worker: the backend has no peer (a shm link); also in the status. */
+	atomic_bool carrier_down;
 
 	/*
 	 * Worker thread while running; the context thread may touch them
