@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The benchmark report: run every benchmark meson knows (meson test
 --benchmark's list, from `meson introspect`), each once, pinned to one CPU
-when there are two or more, and write BUILD/bench/report.md with what each
+when there are two or more (but those in UNPINNED), and write BUILD/bench/report.md with what each
 printed, plus the figures of those that write CSV drawn with gnuplot (SVG,
 each with its floor) when gnuplot is installed. `make bench` runs it.
 
@@ -18,8 +18,11 @@ import time
 # Benchmarks that write their figures as CSV, and the plots drawn of them.
 CSV_BENCHES = ("bench_rtt", "bench_dma_map", "virtio_b2b", "bench_mig",
                "bench_devices")
-# Benchmarks that measure threads and must have every CPU: never pinned.
-UNPINNED = ("bench_devices",)
+# Benchmarks that measure threads or several processes and must have every
+# CPU: never pinned. virtio_b2b runs a driver and two device processes (and
+# a two-process floor): on one CPU they would take turns, and its frames/s
+# would measure the scheduler, not the data path.
+UNPINNED = ("bench_devices", "virtio_b2b")
 
 
 def benchmarks(build):
@@ -105,9 +108,9 @@ def plot_dma_map(outdir, csv):
 
 def plot_nic(outdir, csv):
     r = rows(csv)
-    data(outdir, "nic.dat", ["%s %s %s %s %s" % (x["size"], x["fps"],
-                                                  x["floor_fps"], x["cpu_us"],
-                                                  x["floor_cpu_us"]) for x in r])
+    data(outdir, "nic.dat", ["%s %s %s %s %s %s %s" % (
+        x["size"], x["fps"], x["floor_fps"], x["cpu_us"], x["floor_cpu_us"],
+        x.get("shm_fps", "NaN"), x.get("shm_cpu_us", "NaN")) for x in r])
     common = ("set terminal svg size 720,420 dynamic\n"
               "set logscale x 2\nset xlabel 'Ethernet frame bytes'\n"
               "set key top right\nset grid\nset yrange [0:*]\n")
@@ -115,14 +118,16 @@ def plot_nic(outdir, csv):
             "set output 'nic.svg'\nset ylabel 'frames/s, one way'\n"
             "set title 'virtio-net back to back vs frame size (floor: the "
             "datagram link alone)'\n"
-            "plot 'nic.dat' u 1:2 w lp t 'two devices, ioeventfd', "
-            "'' u 1:3 w lp dt 2 t 'link floor (sendmmsg/recvmmsg)', "
+            "plot 'nic.dat' u 1:2 w lp t 'two devices, datagram link', "
+            "'' u 1:6 w lp t 'two devices, shm link', "
+            "'' u 1:3 w lp dt 2 t 'datagram link floor (sendmmsg/recvmmsg)', "
             "1e6 w l dt 3 t '1 Mpps target'\n", outdir)
     gnuplot(common +
             "set output 'nic_cpu.svg'\nset ylabel 'CPU us per frame, all processes'\n"
             "set title 'CPU per frame vs frame size'\n"
-            "plot 'nic.dat' u 1:4 w lp t 'driver + two devices', "
-            "'' u 1:5 w lp dt 2 t 'link floor'\n", outdir)
+            "plot 'nic.dat' u 1:4 w lp t 'driver + two devices, datagram link', "
+            "'' u 1:7 w lp t 'driver + two devices, shm link', "
+            "'' u 1:5 w lp dt 2 t 'datagram link floor'\n", outdir)
     return ["nic.svg", "nic_cpu.svg"]
 
 
@@ -223,8 +228,9 @@ def main():
            "machine (doc/performance.md says what each floor is). "
            "The ratios to libvfio-user need LIBVFIO_USER set (last section)." %
            (time.strftime("%Y-%m-%d %H:%M"), machine(),
-            ", pinned to CPU 1 (taskset -c 1) but for %s, which measures "
-            "threads" % ", ".join(UNPINNED) if pin else ""), ""]
+            ", pinned to CPU 1 (taskset -c 1) but for %s, which measure "
+            "threads or several processes" % ", ".join(UNPINNED)
+            if pin else ""), ""]
     failed = 0
     for r in results:
         plots = []

@@ -12,15 +12,21 @@
  * sequence and length (not every byte: the tests do that). Figures, no
  * verdict.
  *
+ * The same with the shared-memory link between the devices
+ * (--shm-listen/--shm-connect), ioeventfd doorbells: frames/s one way and
+ * both ways, CPU per frame, the ratio to 1 Mpps and to the datagram link.
+ *
  * Then, with ioeventfd doorbells, 64- to 1500-byte frames one way against
  * the floor: the link alone, two processes moving the same frames over a
  * connected AF_UNIX datagram pair with sendmmsg/recvmmsg in the devices'
- * batch sizes and nothing else (--csv PATH writes these rows for
- * tests/bench_report.py's plot).
+ * batch sizes and nothing else; and the shm link at each size (--csv PATH
+ * writes these rows for tests/bench_report.py's plot).
  *
  *   bench_virtio_b2b VUS-VIRTIO-NET-PCI [SECONDS-PER-RUN] [--csv PATH]
  *
- * BENCH_B2B_ONLY=ioeventfd|posted|region_write|mmap runs one mode.
+ * BENCH_B2B_ONLY=ioeventfd|posted|region_write|mmap runs one mode;
+ * BENCH_B2B_LINK=dgram|shm one link. Three processes (driver, two
+ * devices): run it on every CPU, not pinned to one.
  */
 #include <endian.h>
 #include <fcntl.h>
@@ -62,6 +68,14 @@ static const char *csv_path;
 /* The link between the devices: false the datagram link, true the
  * shared-memory rings (--shm-listen on A, --shm-connect on B). */
 static bool link_shm;
+
+/* Whether the link @name ("dgram", "shm") is to be measured. */
+static bool link_selected(const char *name)
+{
+	const char *only = getenv("BENCH_B2B_LINK");
+
+	return only == NULL || strcmp(only, name) == 0;
+}
 
 /* The floor's batches: what the device sends and reads with one call
  * (VNET_TX_BATCH, VNET_RX_BATCH in samples/virtio-net-pci/net_priv.h). */
@@ -348,21 +362,33 @@ static void by_size(void)
 	if (csv_path != NULL) {
 		csv = fopen(csv_path, "w");
 		assert_non_null(csv);
-		fprintf(csv, "size,fps,cpu_us,floor_fps,floor_cpu_us\n");
+		fprintf(csv, "size,fps,cpu_us,floor_fps,floor_cpu_us,shm_fps,"
+			"shm_cpu_us\n");
 	}
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		struct rate dev = stream(&modes[0], sizes[i], false);
+		struct rate dev = stream(&modes[0], sizes[i], false), shm = { 0, 0 };
 		struct rate fl = link_floor(sizes[i]);
 
+		if (link_selected("shm")) {
+			link_shm = true;
+			shm = stream(&modes[0], sizes[i], false);
+			link_shm = false;
+		}
 		/* stream() printed its line; the comparison follows it. */
 		printf("  %5u: %.0f frames/s (%.2f of 1 Mpps), floor %.0f (ratio %.2f); "
 		       "cpu %.2f us, floor %.2f us (ratio %.2f); 2-CPU %.0f, floor %.0f\n",
 		       sizes[i], dev.fps, dev.fps / 1e6, fl.fps, dev.fps / fl.fps,
 		       dev.cpu_us, fl.cpu_us, dev.cpu_us / fl.cpu_us,
 		       2e6 / dev.cpu_us, 2e6 / fl.cpu_us);
+		if (shm.fps > 0)
+			printf("         shm link: %.0f frames/s (%.2f of 1 Mpps, %.2f of "
+			       "the floor), cpu %.2f us (%.2f of the floor's)\n",
+			       shm.fps, shm.fps / 1e6, shm.fps / fl.fps, shm.cpu_us,
+			       shm.cpu_us / fl.cpu_us);
 		if (csv != NULL)
-			fprintf(csv, "%u,%.0f,%.3f,%.0f,%.3f\n", sizes[i], dev.fps,
-				dev.cpu_us, fl.fps, fl.cpu_us);
+			fprintf(csv, "%u,%.0f,%.3f,%.0f,%.3f,%.0f,%.3f\n", sizes[i],
+				dev.fps, dev.cpu_us, fl.fps, fl.cpu_us, shm.fps,
+				shm.cpu_us);
 	}
 	if (csv != NULL)
 		fclose(csv);
@@ -419,7 +445,8 @@ static void round_trip(const struct mode *m)
 		rtt[i] = tv_now_ns() - t0;
 	}
 	qsort(rtt, RTT_ROUNDS, sizeof(rtt[0]), cmp_ll);
-	printf("%-12s %10.1f %10.1f %10.1f\n", m->name, rtt[RTT_ROUNDS / 2] / 1e3,
+	printf("%-12s %-5s %10.1f %10.1f %10.1f\n", m->name,
+	       link_shm ? "shm" : "dgram", rtt[RTT_ROUNDS / 2] / 1e3,
 	       rtt[RTT_ROUNDS * 9 / 10] / 1e3, rtt[RTT_ROUNDS * 99 / 100] / 1e3);
 	pair_stop(&p);
 }
@@ -431,31 +458,67 @@ static bool selected(const struct mode *m)
 	return only == NULL || strcmp(only, m->name) == 0;
 }
 
+/*
+ * The shm link against the datagram link, ioeventfd doorbells, the same
+ * run: 64 and 1500 bytes, one way and both ways.
+ */
+static void shm_vs_dgram(void)
+{
+	static const uint32_t sizes[] = { 64, 1500 };
+
+	printf("\nshared-memory link (--shm-listen/--shm-connect) against the "
+	       "datagram link, ioeventfd doorbells\n");
+	for (size_t s = 0; s < 2; s++)
+		for (int both = 0; both < 2; both++) {
+			struct rate d, m;
+
+			link_shm = false;
+			d = stream(&modes[0], sizes[s], both);
+			link_shm = true;
+			m = stream(&modes[0], sizes[s], both);
+			link_shm = false;
+			printf("  %4u %-8s shm %.0f frames/s (%.2f of 1 Mpps), "
+			       "cpu %.2f us/frame; dgram %.0f (%.2f), cpu %.2f; "
+			       "shm/dgram %.2f fps, %.2f cpu\n", sizes[s],
+			       both ? "both" : "one way", m.fps, m.fps / 1e6,
+			       m.cpu_us, d.fps, d.fps / 1e6, d.cpu_us,
+			       m.fps / d.fps, m.cpu_us / d.cpu_us);
+		}
+}
+
 static void benchmark(void **state)
 {
 	static const uint32_t sizes[] = { 64, 1500 };
 	const size_t nm = sizeof(modes) / sizeof(modes[0]);
 
-	printf("virtio-net back to back: two devices, a datagram link between "
-	       "them, one driver thread for both; %.1f s per run\n"
+	printf("virtio-net back to back: two devices, a datagram link (or the "
+	       "shm link) between them, one driver thread for both; %.1f s per run\n"
 	       "(frame = Ethernet frame without FCS; Gbit/s of frame bytes; "
 	       "'both' counts both directions)\n\n", run_secs);
 	printf("%-12s %-5s %5s  %-8s %9s %7s %11s %10s %9s\n", "doorbell",
 	       "link", "frame",
 	       "traffic", "frames/s", "Gbit/s", "kicks/frame", "irqs/frame",
 	       "cpu us");
-	for (size_t i = 0; i < nm; i++)
+	for (size_t i = 0; i < nm && link_selected("dgram"); i++)
 		for (size_t s = 0; s < 2 && selected(&modes[i]); s++) {
 			stream(&modes[i], sizes[s], false);
 			stream(&modes[i], sizes[s], true);
 		}
+	if (selected(&modes[0]) && link_selected("shm") && link_selected("dgram"))
+		shm_vs_dgram();
 	printf("\nround trip of a 64-byte frame A -> B -> A (us), sleeping on "
 	       "interrupts, %d rounds\n", RTT_ROUNDS);
-	printf("%-12s %10s %10s %10s\n", "doorbell", "median", "p90", "p99");
+	printf("%-12s %-5s %10s %10s %10s\n", "doorbell", "link", "median", "p90",
+	       "p99");
 	for (size_t i = 0; i < nm; i++)
-		if (selected(&modes[i]))
+		if (selected(&modes[i]) && link_selected("dgram"))
 			round_trip(&modes[i]);
-	if (selected(&modes[0]))
+	if (selected(&modes[0]) && link_selected("shm")) {
+		link_shm = true;
+		round_trip(&modes[0]);
+		link_shm = false;
+	}
+	if (selected(&modes[0]) && link_selected("dgram"))
 		by_size();
 }
 
@@ -475,7 +538,6 @@ int main(int argc, char **argv)
 		else
 			run_secs = strtod(argv[i], NULL);
 	}
-	link_shm = getenv("BENCH_B2B_LINK") && strcmp(getenv("BENCH_B2B_LINK"), "shm") == 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return vtest_run("bench_virtio_b2b", tests, 1, argv);
 }
