@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -70,6 +71,7 @@ void dma_table_destroy(struct dma_table *dt)
 		unmap_one(dt, &dt->m[i]);
 		free(dt->m[i].dirty);
 	}
+	dma_share_drop_idle(dt);
 	dma_files_close(dt);
 	munmap(dt->m, dt->m_bytes);
 	free(dt);
@@ -134,38 +136,32 @@ int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 	return 0;
 }
 
-/*
- * Point @m at [offset, offset + size) of @fd (whose fstat is @st): into
- * the mmap of its whole file, or an mmap of that range alone. Ranges past
- * the end are refused.
- */
-static int map_fd(struct dma_table *dt, int fd, const struct stat *st,
-		  uint64_t offset, uint64_t size, uint32_t prot, struct dma_map *m)
+/* /dev/zero: every shared mmap of it is new zeroed memory of its own. */
+static bool is_dev_zero(const struct stat *st)
 {
-	uint64_t align = PAGE_4K, lead, len;
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 1 &&
+	       minor(st->st_rdev) == 5;
+}
+
+/*
+ * Point @m at an mmap of [offset, offset + size) of @fd alone, @align
+ * aligned. *@rdwr: as for map_fd.
+ */
+static int map_range(int fd, const struct stat *st, uint64_t offset,
+		     uint64_t size, uint32_t prot, uint64_t align,
+		     struct dma_map *m, bool *rdwr)
+{
+	uint64_t lead = offset & (align - 1), len;
 	void *p;
 
-	if (S_ISREG(st->st_mode)) {
-		/* Touching a mapping beyond the file's end raises SIGBUS. */
-		if (!range_ok(offset, size, (uint64_t)st->st_size))
-			return -EINVAL;
-		/* hugetlbfs reports its page size here and needs it. */
-		if (is_pow2_u64((uint64_t)st->st_blksize) && st->st_blksize > PAGE_4K)
-			align = (uint64_t)st->st_blksize;
-	}
-	if (S_ISREG(st->st_mode)) {
-		m->share = dma_share_get(dt, fd, st, align, prot, offset + size);
-		if (m->share >= 0) {
-			m->map = dt->shares[m->share].map;
-			m->map_len = dt->shares[m->share].len;
-			m->vaddr = (uint8_t *)m->map + offset;
-			return 0;
-		}
-	}
-	lead = offset & (align - 1);
 	if (size > UINT64_MAX - lead - align || lead + size > SIZE_MAX - align)
 		return -EINVAL;
 	len = (lead + size + align - 1) & ~(align - 1);
+	/* That memory is sized to the mapping and starts at its offset 0:
+	 * mapped at a later offset, the first touch would raise SIGBUS. Its
+	 * content is zeros at any offset, so the grant's is mapped at 0. */
+	if (is_dev_zero(st))
+		offset = lead = 0;
 	dma_fault_arm();
 	p = mmap(NULL, (size_t)len,
 		 ((prot & VUS_DMA_READ) ? PROT_READ : 0) |
@@ -178,7 +174,41 @@ static int map_fd(struct dma_table *dt, int fd, const struct stat *st,
 	m->map = p;
 	m->map_len = (size_t)len;
 	m->vaddr = (uint8_t *)p + lead;
+	*rdwr = prot & VUS_DMA_WRITE;
 	return 0;
+}
+
+/*
+ * Point @m at [offset, offset + size) of @fd (whose fstat is @st): into
+ * the mmap of its whole file, or an mmap of that range alone. Ranges past
+ * the end are refused. *@rdwr: a shared writable mmap of @fd was made,
+ * which the kernel allows only for an fd open read-write.
+ */
+static int map_fd(struct dma_table *dt, int fd, const struct stat *st,
+		  uint64_t offset, uint64_t size, uint32_t prot,
+		  struct dma_map *m, bool *rdwr)
+{
+	uint64_t align = PAGE_4K;
+	bool mapped = false;
+
+	if (S_ISREG(st->st_mode)) {
+		/* Touching a mapping beyond the file's end raises SIGBUS. */
+		if (!range_ok(offset, size, (uint64_t)st->st_size))
+			return -EINVAL;
+		/* hugetlbfs reports its page size here and needs it. */
+		if (is_pow2_u64((uint64_t)st->st_blksize) && st->st_blksize > PAGE_4K)
+			align = (uint64_t)st->st_blksize;
+		m->share = dma_share_get(dt, fd, st, align, prot, offset + size,
+					 &mapped);
+		*rdwr = mapped && (prot & VUS_DMA_WRITE);
+		if (m->share >= 0) {
+			m->map = dt->shares[m->share].map;
+			m->map_len = dt->shares[m->share].len;
+			m->vaddr = (uint8_t *)m->map + offset;
+			return 0;
+		}
+	}
+	return map_range(fd, st, offset, size, prot, align, m, rdwr);
 }
 
 static void insert(struct dma_table *dt, const struct dma_map *m)
@@ -203,13 +233,14 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	struct dma_map m = { .addr = addr, .prot = prot, .share = -1,
 			     .offset = offset, .file = -1 };
 	int ret = dma_map_check(dt, addr, size, prot);
+	bool rdwr = false;
 	struct stat st;
 
 	/* One fstat serves the mapping and the kept fd. */
 	if (ret == 0 && fd >= 0 && fstat(fd, &st) < 0)
 		ret = -errno;
 	if (ret == 0 && fd >= 0 && !dt->messages_only)
-		ret = map_fd(dt, fd, &st, offset, size, prot, &m);
+		ret = map_fd(dt, fd, &st, offset, size, prot, &m, &rdwr);
 	if (ret < 0) {
 		close_fd(&fd);
 		return ret;
@@ -223,7 +254,7 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 		return ret;
 	}
 	if (fd >= 0) {
-		m.file = dma_file_keep(dt, fd, &st);
+		m.file = dma_file_keep(dt, fd, &st, rdwr);
 		dt->unkept += m.file < 0;
 	}
 	/* Only the context thread adds, so the check still holds. */
@@ -309,6 +340,8 @@ void dma_remove_all(struct dma_table *dt, dma_region_fn *fn, void *opaque)
 {
 	while (dt->n > 0)
 		remove_at(dt, dt->n - 1, fn, opaque);
+	/* The client withdrew everything (or is gone): keep none idle. */
+	dma_share_drop_idle(dt);
 }
 
 void dma_get_stats(const struct dma_table *dt, struct dma_stats *out)

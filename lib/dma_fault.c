@@ -178,6 +178,7 @@ void dma_fault_report(struct dma_table *dt)
 
 	if (n == 0)
 		return;
+	dt->fault_seen = true;
 	log_client(dt->log, VUS_LOG_WARNING,
 		   "client memory at DMA address 0x%" PRIx64 " vanished under "
 		   "an access (file shrunk, or a hole that cannot be filled): "

@@ -39,7 +39,8 @@ static int32_t kept_rdwr(const struct dma_table *dt, const struct stat *st)
 	return -1;
 }
 
-int32_t dma_file_keep(struct dma_table *dt, int fd, const struct stat *st)
+int32_t dma_file_keep(struct dma_table *dt, int fd, const struct stat *st,
+		      bool rdwr)
 {
 	int32_t i = kept_rdwr(dt, st), free_slot = -1;
 	int fl;
@@ -50,7 +51,8 @@ int32_t dma_file_keep(struct dma_table *dt, int fd, const struct stat *st)
 		dt->files[i].refs++;
 		return i;
 	}
-	fl = fcntl(fd, F_GETFL);
+	/* A file's first grant, read-write as QEMU's are: its mmap told. */
+	fl = rdwr ? O_RDWR : fcntl(fd, F_GETFL);
 	if (fl < 0) {
 		close_fd(&fd);
 		return -1;

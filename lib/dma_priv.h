@@ -42,7 +42,7 @@ struct dma_share {
 	uint32_t prot;   /* VUS_DMA_*: a read-only grant maps read-only */
 	void *map;
 	size_t len;
-	uint32_t refs;   /* mappings using it; 0: a free slot */
+	uint32_t refs;   /* mappings using it; 0: idle (@map set) or free */
 };
 
 /*
@@ -82,6 +82,7 @@ struct dma_table {
 	atomic_uint faults;
 	_Atomic uint64_t fault_addr;
 	atomic_int fault_wake_fd;
+	bool fault_seen;   /* a repair was reported (context thread) */
 	struct dma_share shares[DMA_MAX_SHARES]; /* context thread */
 	uint64_t share_va; /* bytes of the shares' mmaps */
 	struct dma_file files[DMA_MAX_FILES]; /* context thread */
@@ -170,8 +171,11 @@ void dma_files_close(struct dma_table *dt);
  * Keep @fd (taken), whose fstat is @st, as the fd of its file unless one
  * is kept already (with the same access mode, or read-write, which serves
  * any grant): the slot's index, or -1 when none is free (@fd is closed then).
+ * @rdwr: @fd is known to be open read-write (a shared writable mmap of it
+ * succeeded), so its mode need not be asked.
  */
-int32_t dma_file_keep(struct dma_table *dt, int fd, const struct stat *st);
+int32_t dma_file_keep(struct dma_table *dt, int fd, const struct stat *st,
+		      bool rdwr);
 /** A mapping goes: its file's count drops (the fd is closed at 0). */
 void dma_file_drop(struct dma_table *dt, const struct dma_map *m);
 
@@ -181,15 +185,23 @@ void dma_file_drop(struct dma_table *dt, const struct dma_map *m);
 /**
  * A reference to an mmap of all of regular file @fd (borrowed; @st its
  * fstat) with @prot, whose length, the file's size rounded up to @align,
- * reaches @end: an existing one of the same file, or a new one. The
- * slot's index, or -1 when it cannot be shared (map the range alone).
+ * reaches @end: an existing one of the same file, or a new one (then
+ * *@mapped is set true). The slot's index, or -1 when it cannot be shared
+ * (map the range alone).
  */
 int32_t dma_share_get(struct dma_table *dt, int fd, const struct stat *st,
-		      uint64_t align, uint32_t prot, uint64_t end);
-/** Drop a reference; the last one unmaps the file. */
+		      uint64_t align, uint32_t prot, uint64_t end, bool *mapped);
+/**
+ * Drop a reference; at the last one the file stays mapped, idle, for its
+ * next grant (one idle file at most), or is unmapped (see dma_share.c).
+ */
 void dma_share_put(struct dma_table *dt, int32_t i);
-/** Files mapped whole now (tests, benchmarks). */
+/** Unmap the idle file, if any (no grant left to want it again). */
+void dma_share_drop_idle(struct dma_table *dt);
+/** Files mapped whole now for grants (tests, benchmarks). */
 uint32_t dma_share_count(const struct dma_table *dt);
+/** Files mapped whole and idle (0 or 1; tests). */
+uint32_t dma_share_idle(const struct dma_table *dt);
 
 /* dma_log.c */
 

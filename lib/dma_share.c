@@ -17,6 +17,18 @@
  * mmap that fails for a whole file fall back to mapping just the range.
  * A SIGBUS repair (dma_fault.c) replaces a shared mmap whole: every grant
  * of a file that shrank loses its memory together, as they share it.
+ *
+ * The last grant's withdrawal leaves its file mapped, idle, for the next
+ * grant of it: a guest whose IOMMU maps and unmaps one buffer at a time
+ * (nothing else granted) would otherwise pay an mmap, a munmap and their
+ * companions per grant, and a munmap of a large mapping the device has
+ * touched is not cheap. Bounded: one idle file at most (the next one to
+ * go idle replaces it), dropped when a slot is needed, when a larger
+ * mapping of its file exists, at DMA_UNMAP_ALL, reset, disconnection and
+ * hand-over, and never kept once a SIGBUS was repaired on the table (the
+ * mapping might be anonymous memory by then). Nothing points into an idle
+ * mapping, so nothing can fault in it; a grant that reuses it has its
+ * range checked against the file's size now, as any grant.
  * Context thread only: readers never look at this table.
  */
 #include <errno.h>
@@ -26,34 +38,55 @@
 #include "common.h"
 #include "dma_priv.h"
 
-/* The slot mapping @st with @prot and covering [0, @end), or -1. */
-static int32_t find(const struct dma_table *dt, const struct stat *st,
-		    uint32_t prot, uint64_t end)
+/* The slot (live or idle) mapping @dev/@ino with @prot and covering
+ * [0, @end), or -1; not @skip. */
+static int32_t find(const struct dma_table *dt, uint64_t dev, uint64_t ino,
+		    uint32_t prot, uint64_t end, int32_t skip)
 {
 	for (uint32_t i = 0; i < DMA_MAX_SHARES; i++) {
 		const struct dma_share *s = &dt->shares[i];
 
-		if (s->refs > 0 && s->dev == (uint64_t)st->st_dev &&
-		    s->ino == (uint64_t)st->st_ino && s->prot == prot &&
-		    end <= s->len)
+		if (s->map != NULL && s->dev == dev && s->ino == ino &&
+		    s->prot == prot && end <= s->len && (int32_t)i != skip)
 			return (int32_t)i;
 	}
 	return -1;
 }
 
-static int32_t free_slot(const struct dma_table *dt)
+static void unmap_slot(struct dma_table *dt, struct dma_share *s)
+{
+	munmap(s->map, s->len);
+	dt->share_va -= s->len;
+	*s = (struct dma_share){ 0 };
+}
+
+void dma_share_drop_idle(struct dma_table *dt)
 {
 	for (uint32_t i = 0; i < DMA_MAX_SHARES; i++)
-		if (dt->shares[i].refs == 0)
+		if (dt->shares[i].map != NULL && dt->shares[i].refs == 0)
+			unmap_slot(dt, &dt->shares[i]);
+}
+
+/* A free slot; the idle mapping's if there is no other. */
+static int32_t free_slot(struct dma_table *dt)
+{
+	for (uint32_t i = 0; i < DMA_MAX_SHARES; i++)
+		if (dt->shares[i].map == NULL)
 			return (int32_t)i;
+	for (uint32_t i = 0; i < DMA_MAX_SHARES; i++)
+		if (dt->shares[i].refs == 0) {
+			unmap_slot(dt, &dt->shares[i]);
+			return (int32_t)i;
+		}
 	return -1;
 }
 
 int32_t dma_share_get(struct dma_table *dt, int fd, const struct stat *st,
-		      uint64_t align, uint32_t prot, uint64_t end)
+		      uint64_t align, uint32_t prot, uint64_t end, bool *mapped)
 {
 	uint64_t len = ((uint64_t)st->st_size + align - 1) & ~(align - 1);
-	int32_t i = find(dt, st, prot, end);
+	int32_t i = find(dt, (uint64_t)st->st_dev, (uint64_t)st->st_ino, prot,
+			 end, -1);
 	void *p;
 
 	if (i >= 0) {
@@ -79,6 +112,15 @@ int32_t dma_share_get(struct dma_table *dt, int fd, const struct stat *st,
 		.prot = prot, .map = p, .len = (size_t)len, .refs = 1,
 	};
 	dt->share_va += len;
+	*mapped = true;
+	/* The file grew: an idle smaller mapping of it will not serve. */
+	for (uint32_t j = 0; j < DMA_MAX_SHARES; j++) {
+		struct dma_share *o = &dt->shares[j];
+
+		if (o->map != NULL && o->refs == 0 && o->dev == (uint64_t)st->st_dev &&
+		    o->ino == (uint64_t)st->st_ino && o->prot == prot)
+			unmap_slot(dt, o);
+	}
 	return i;
 }
 
@@ -88,9 +130,18 @@ void dma_share_put(struct dma_table *dt, int32_t i)
 
 	if (--s->refs > 0)
 		return;
-	munmap(s->map, s->len);
-	dt->share_va -= s->len;
-	*s = (struct dma_share){ 0 };
+	/* After a repair it may be anonymous memory; a larger mapping of
+	 * the file serves its grants instead. */
+	if (dt->fault_seen || atomic_load(&dt->faults) > 0 ||
+	    find(dt, s->dev, s->ino, s->prot, s->len, i) >= 0) {
+		unmap_slot(dt, s);
+		return;
+	}
+	/* One idle file at most: it replaces the one before. */
+	for (uint32_t j = 0; j < DMA_MAX_SHARES; j++)
+		if ((int32_t)j != i && dt->shares[j].map != NULL &&
+		    dt->shares[j].refs == 0)
+			unmap_slot(dt, &dt->shares[j]);
 }
 
 uint32_t dma_share_count(const struct dma_table *dt)
@@ -99,5 +150,14 @@ uint32_t dma_share_count(const struct dma_table *dt)
 
 	for (uint32_t i = 0; i < DMA_MAX_SHARES; i++)
 		n += dt->shares[i].refs > 0;
+	return n;
+}
+
+uint32_t dma_share_idle(const struct dma_table *dt)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < DMA_MAX_SHARES; i++)
+		n += dt->shares[i].map != NULL && dt->shares[i].refs == 0;
 	return n;
 }

@@ -112,10 +112,13 @@ static void grants_of_one_file_share_one_mmap(void **state)
 		assert_int_equal(dma_remove(ctx_dma(ctx), IOVA(i), PG, NULL, NULL), 1);
 	assert_int_equal(vmas("share-many", NULL), 1);
 	reads_file_byte(ctx, IOVA(MANY - 1), (uint64_t)(MANY - 1) * PG % MANY_FILE);
+	/* The last one's withdrawal leaves it idle, for the next grant. */
 	assert_int_equal(dma_remove(ctx_dma(ctx), IOVA(MANY - 1), PG, NULL, NULL), 1);
-	assert_int_equal(vmas("share-many", NULL), 0);
 	assert_int_equal(dma_share_count(ctx_dma(ctx)), 0);
+	assert_int_equal(dma_share_idle(ctx_dma(ctx)), 1);
+	assert_int_equal(vmas("share-many", NULL), 1);
 	vus_ctx_destroy(ctx);
+	assert_int_equal(vmas("share-many", NULL), 0);
 	close(fd);
 }
 
@@ -158,6 +161,111 @@ static void a_grown_file_is_mapped_again_to_its_new_end(void **state)
 	assert_int_equal(vmas("share-grow", NULL), 1);
 	vus_ctx_destroy(ctx);
 	assert_int_equal(vmas("share-grow", NULL), 0);
+	close(fd);
+}
+
+/*
+ * The last grant's withdrawal leaves its file mapped, idle: the next grant
+ * of it points into that mapping (no new one beside it). One file is kept
+ * idle at most: the next to go idle replaces it, and withdrawing all
+ * grants (DMA_UNMAP_ALL, a reset, a disconnection) keeps none.
+ */
+static void one_idle_file_serves_its_next_grant(void **state)
+{
+	vus_ctx *ctx = new_ctx(0);
+	struct dma_table *dt = ctx_dma(ctx);
+	int a = filled_memfd("idle-a", 8 * PG), b = filled_memfd("idle-b", 8 * PG);
+
+	struct vus_dma_region r1, r2;
+
+	(void)state;
+	assert_int_equal(dma_add(dt, IOVA(0), PG, RW, dup(a), PG, &r1), 0);
+	assert_int_equal(dma_remove(dt, IOVA(0), PG, NULL, NULL), 1);
+	assert_int_equal(dma_share_count(dt), 0);
+	assert_int_equal(dma_share_idle(dt), 1);
+	assert_int_equal(vmas("idle-a", NULL), 1);
+	/* The same mapping: its address, two pages further into the file. */
+	assert_int_equal(dma_add(dt, IOVA(1), PG, RW, dup(a), 3 * PG, &r2), 0);
+	assert_ptr_equal((uint8_t *)r2.vaddr, (uint8_t *)r1.vaddr + 2 * PG);
+	assert_int_equal(dma_share_count(dt), 1);
+	assert_int_equal(dma_share_idle(dt), 0);
+	assert_int_equal(vmas("idle-a", NULL), 1);
+	reads_file_byte(ctx, IOVA(1) + 6, 3 * PG + 6);
+	assert_int_equal(dma_remove(dt, IOVA(1), PG, NULL, NULL), 1);
+	/* A second file going idle replaces the first. */
+	add(ctx, IOVA(2), PG, RW, b, 0);
+	assert_int_equal(vmas("idle-a", NULL), 1);
+	assert_int_equal(dma_remove(dt, IOVA(2), PG, NULL, NULL), 1);
+	assert_int_equal(dma_share_idle(dt), 1);
+	assert_int_equal(vmas("idle-a", NULL), 0);
+	assert_int_equal(vmas("idle-b", NULL), 1);
+	dma_remove_all(dt, NULL, NULL);
+	assert_int_equal(dma_share_idle(dt), 0);
+	assert_int_equal(vmas("idle-b", NULL), 0);
+	vus_ctx_destroy(ctx);
+	close(a);
+	close(b);
+}
+
+/*
+ * A file that changed size while idle: its next grant is checked against
+ * the size now (past a shrunk end: refused; inside: served by the idle
+ * mapping), and one past the idle mapping's end maps the grown file anew,
+ * the idle mapping going.
+ */
+static void an_idle_file_resized_is_checked_again(void **state)
+{
+	vus_ctx *ctx = new_ctx(0);
+	struct dma_table *dt = ctx_dma(ctx);
+	int fd = filled_memfd("idle-size", 4 * PG);
+	struct vus_dma_region r;
+	uint8_t v = 0, w = 0x3c;
+
+	(void)state;
+	add(ctx, IOVA(0), PG, RW, fd, 0);
+	assert_int_equal(dma_remove(dt, IOVA(0), PG, NULL, NULL), 1);
+	assert_int_equal(ftruncate(fd, 2 * PG), 0);
+	assert_int_equal(dma_add(dt, IOVA(1), PG, RW, dup(fd), 2 * PG, &r), -EINVAL);
+	assert_int_equal(dma_add(dt, IOVA(1), PG, RW, dup(fd), PG, &r), 0);
+	assert_int_equal(dma_share_idle(dt), 0);
+	reads_file_byte(ctx, IOVA(1) + 3, PG + 3);
+	assert_int_equal(dma_remove(dt, IOVA(1), PG, NULL, NULL), 1);
+	assert_int_equal(ftruncate(fd, 8 * PG), 0);
+	assert_int_equal(pwrite(fd, &w, 1, 7 * PG + 1), 1);
+	add(ctx, IOVA(2), PG, RW, fd, 7 * PG);
+	assert_int_equal(dma_share_idle(dt), 0);
+	assert_int_equal(vmas("idle-size", NULL), 1);
+	assert_int_equal(vus_dma_read(ctx, IOVA(2) + 1, &v, 1), 0);
+	assert_int_equal(v, w);
+	vus_ctx_destroy(ctx);
+	close(fd);
+}
+
+/*
+ * After a SIGBUS repair the table keeps no file idle: the repaired mapping
+ * is anonymous memory, and the file's next grant must see the file.
+ */
+static void no_file_is_kept_idle_after_a_repair(void **state)
+{
+	vus_ctx *ctx = new_ctx(0);
+	struct dma_table *dt = ctx_dma(ctx);
+	int fd = filled_memfd("idle-fault", 2 * PG);
+	uint8_t v = 1, w = 0x77;
+
+	(void)state;
+	add(ctx, IOVA(0), PG, RW, fd, PG);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(vus_dma_read(ctx, IOVA(0), &v, 1), 0); /* repaired */
+	assert_int_equal(v, 0);
+	dma_fault_report(dt);
+	assert_int_equal(dma_remove(dt, IOVA(0), PG, NULL, NULL), 1);
+	assert_int_equal(dma_share_idle(dt), 0);
+	assert_int_equal(ftruncate(fd, 2 * PG), 0);
+	assert_int_equal(pwrite(fd, &w, 1, PG + 2), 1);
+	add(ctx, IOVA(1), PG, RW, fd, PG);
+	assert_int_equal(vus_dma_read(ctx, IOVA(1) + 2, &v, 1), 0);
+	assert_int_equal(v, w);
+	vus_ctx_destroy(ctx);
 	close(fd);
 }
 
@@ -215,7 +323,10 @@ static void the_address_space_budget_is_kept(void **state)
 	assert_int_equal(dma_share_count(dt), 1);
 	assert_int_equal(vmas("share-va-b", NULL), 2);
 	reads_file_byte(ctx, IOVA(1) + 8, 3 * PG + 8);
+	/* Idle, the mapping still counts; unmapped, it is given back. */
 	assert_int_equal(dma_remove(dt, IOVA(0), PG, NULL, NULL), 1);
+	assert_int_equal(dt->share_va, DMA_SHARE_MAX_VA);
+	dma_share_drop_idle(dt);
 	assert_int_equal(dt->share_va, DMA_SHARE_MAX_VA - 2 * PG);
 	dt->share_va = 0;
 	vus_ctx_destroy(ctx);
@@ -223,8 +334,7 @@ static void the_address_space_budget_is_kept(void **state)
 	close(b);
 }
 
-/* A character device has no size to map whole: each grant maps its range.
- * (At offset 0: a shared mmap of /dev/zero at a later offset faults.) */
+/* A character device has no size to map whole: each grant maps its range. */
 static void other_files_are_mapped_by_range(void **state)
 {
 	vus_ctx *ctx = new_ctx(0);
@@ -238,6 +348,37 @@ static void other_files_are_mapped_by_range(void **state)
 	assert_int_equal(dma_share_count(ctx_dma(ctx)), 0);
 	assert_int_equal(vus_dma_read(ctx, IOVA(1), &v, sizeof(v)), 0);
 	assert_int_equal(v, 0);
+	vus_ctx_destroy(ctx);
+	close(fd);
+}
+
+/*
+ * /dev/zero at any offset: its shared mmap is new memory sized to the
+ * mapping, which a mapping at a later offset would lie past (SIGBUS at the
+ * first touch, repaired by dma_fault.c into anonymous memory with a
+ * warning). Mapped at 0 instead, the memory works and nothing faults: at
+ * offset 0, one page on, and far on.
+ */
+static void dev_zero_is_mapped_at_any_offset_without_a_fault(void **state)
+{
+	static const uint64_t offs[] = { 0, PG, 1ull << 40 };
+	vus_ctx *ctx = new_ctx(0);
+	struct dma_table *dt = ctx_dma(ctx);
+	int fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	for (uint32_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		uint64_t v = 1, w = 0x1122334455667788ull;
+
+		add(ctx, IOVA(2 * i), 2 * PG, RW, fd, offs[i]);
+		assert_int_equal(vus_dma_read(ctx, IOVA(2 * i) + PG, &v, sizeof(v)), 0);
+		assert_int_equal(v, 0);
+		assert_int_equal(vus_dma_write(ctx, IOVA(2 * i) + 8, &w, sizeof(w)), 0);
+		assert_int_equal(vus_dma_read(ctx, IOVA(2 * i) + 8, &v, sizeof(v)), 0);
+		assert_int_equal(v, w);
+		assert_int_equal(atomic_load(&dt->faults), 0);
+	}
 	vus_ctx_destroy(ctx);
 	close(fd);
 }
@@ -258,7 +399,9 @@ static int reopen(int fd, int mode)
  * One fd is kept per file and access mode, for a hand-over; a read-write
  * one serves every later grant of its file (without asking the grant's fd
  * its mode, a system call per grant), a read-only one only read-only fds
- * until a read-write one is kept.
+ * until a read-write one is kept. A file's first grant, when read-write,
+ * is not asked either (its shared writable mmap proves the fd's mode);
+ * a read-only one is (its fd may be read-only or read-write).
  */
 static void a_kept_read_write_fd_serves_every_grant_of_its_file(void **state)
 {
@@ -304,9 +447,13 @@ int main(int argc, char **argv)
 		VTEST(grants_of_one_file_share_one_mmap),
 		VTEST(read_only_grants_never_share_a_writable_mmap),
 		VTEST(a_grown_file_is_mapped_again_to_its_new_end),
+		VTEST(one_idle_file_serves_its_next_grant),
+		VTEST(an_idle_file_resized_is_checked_again),
+		VTEST(no_file_is_kept_idle_after_a_repair),
 		VTEST(a_full_share_table_maps_the_next_file_by_range),
 		VTEST(the_address_space_budget_is_kept),
 		VTEST(other_files_are_mapped_by_range),
+		VTEST(dev_zero_is_mapped_at_any_offset_without_a_fault),
 		VTEST(a_kept_read_write_fd_serves_every_grant_of_its_file),
 	};
 
