@@ -15,6 +15,16 @@
  *       server's memory areas of that memfd, one grant withdrawn again and
  *       PAIRS / 10 pairs with the rest live. Prints one line of key=value
  *       figures (times in microseconds).
+ *   bench_vs PATH PID N PAIRS LIVE LIVE_PAIRS
+ *       the same with LIVE_PAIRS pairs beside the live grants instead of
+ *       PAIRS / 10 (profiling one kind of pair: PAIRS 10, LIVE_PAIRS many).
+ *   bench_vs --floor PAIRS
+ *       the least server CPU a pair can cost on this machine: a forked
+ *       server that does only what a pair cannot go without (one blocking
+ *       receive per message, header and body at once, an fstat and a
+ *       close of the map's fd, one send per reply; no mapping, no table,
+ *       no dispatch), PAIRS plain round trips then PAIRS pairs. Prints
+ *       cpu_rtt= and cpu_pair= (server CPU, microseconds).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,10 +32,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_raw.h"
+#include "wire.h"
 
 #define XFER (1u << 20)
 #define FILE_SIZE (64u << 20)
@@ -138,7 +151,7 @@ static unsigned int grant(int fd, int memfd, unsigned int live)
 }
 
 static int client(const char *path, int pid, unsigned int n,
-		  unsigned int npairs, unsigned int live)
+		  unsigned int npairs, unsigned int live, unsigned int nlive)
 {
 	int memfd = memfd_create("bench-vs", MFD_CLOEXEC);
 	int fd = connect_to(path);
@@ -148,7 +161,7 @@ static int client(const char *path, int pid, unsigned int n,
 	int vmas;
 
 	if (memfd < 0 || ftruncate(memfd, FILE_SIZE) < 0 || n == 0 ||
-	    npairs < 10)
+	    npairs < 10 || nlive == 0)
 		return 2;
 	r = reads(fd, pid, n, &cpu_req);
 	p = pairs(fd, memfd, pid, npairs, &cpu_pair);
@@ -158,7 +171,7 @@ static int client(const char *path, int pid, unsigned int n,
 	if (got > 0 && bench_unmap(fd, IOVA_SMALL + (uint64_t)(got - 1) * 2 * SMALL,
 			     SMALL) < 0)
 		return 1;
-	pl = pairs(fd, memfd, pid, npairs / 10, &cpu_pair_live);
+	pl = pairs(fd, memfd, pid, nlive, &cpu_pair_live);
 	printf("rtt_med=%.2f rtt_p99=%.2f rtt_mean=%.2f cpu_req=%.3f "
 	       "pair_med=%.2f pair_mean=%.2f cpu_pair=%.2f live_ok=%u "
 	       "vmas=%d pair_live_med=%.2f cpu_pair_live=%.2f\n",
@@ -169,13 +182,101 @@ static int client(const char *path, int pid, unsigned int n,
 	return 0;
 }
 
+/* One request (with its fd, if any) in one receive; its header. */
+static int floor_recv(int fd, struct wire_hdr *h, int *pass_fd)
+{
+	uint8_t buf[256];
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cb;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cb.b, .msg_controllen = sizeof(cb.b) };
+	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	*pass_fd = -1;
+	if (c != NULL && c->cmsg_type == SCM_RIGHTS)
+		memcpy(pass_fd, CMSG_DATA(c), sizeof(int));
+	if (n < (ssize_t)sizeof(*h))
+		return -1;
+	memcpy(h, buf, sizeof(*h));
+	/* The client sends one small request at a time: it came whole. */
+	return h->msg_size == (uint32_t)n ? 0 : -1;
+}
+
+static void floor_serve(int fd)
+{
+	struct wire_hdr h;
+	int pass_fd;
+
+	while (floor_recv(fd, &h, &pass_fd) == 0) {
+		if (pass_fd >= 0) {
+			struct stat st;
+
+			if (fstat(pass_fd, &st) < 0)
+				break;
+			close(pass_fd);
+		}
+		h.flags = WIRE_F_TYPE_REPLY;
+		h.msg_size = sizeof(h);
+		if (send(fd, &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h))
+			break;
+	}
+	_exit(0);
+}
+
+static int floor_run(unsigned int n)
+{
+	int sv[2], memfd = memfd_create("bench-vs-floor", MFD_CLOEXEC);
+	double c0, c1, c2;
+	pid_t pid;
+
+	if (n == 0 || memfd < 0 || ftruncate(memfd, FILE_SIZE) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		floor_serve(sv[1]);
+	}
+	close(sv[1]);
+	for (unsigned int i = 0; i < WARMUP; i++)
+		if (bench_unmap(sv[0], IOVA_PAIR, PAIR_SIZE) < 0)
+			return 1;
+	c0 = server_cpu_ns(pid);
+	for (unsigned int i = 0; i < n; i++)
+		if (bench_unmap(sv[0], IOVA_PAIR, PAIR_SIZE) < 0)
+			return 1;
+	c1 = server_cpu_ns(pid);
+	for (unsigned int i = 0; i < n; i++)
+		if (bench_map(sv[0], memfd, IOVA_PAIR, PAIR_SIZE, PAIR_SIZE) < 0 ||
+		    bench_unmap(sv[0], IOVA_PAIR, PAIR_SIZE) < 0)
+			return 1;
+	c2 = server_cpu_ns(pid);
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	close(memfd);
+	printf("cpu_rtt=%.2f cpu_pair=%.2f\n", (c1 - c0) / n / 1e3,
+	       (c2 - c1) / n / 1e3);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc == 6)
+	if (argc == 3 && strcmp(argv[1], "--floor") == 0)
+		return floor_run((unsigned int)strtoul(argv[2], NULL, 0));
+	if (argc == 6 || argc == 7) {
+		unsigned int npairs = (unsigned int)strtoul(argv[4], NULL, 0);
+
 		return client(argv[1], atoi(argv[2]),
-			      (unsigned int)strtoul(argv[3], NULL, 0),
-			      (unsigned int)strtoul(argv[4], NULL, 0),
-			      (unsigned int)strtoul(argv[5], NULL, 0));
-	fprintf(stderr, "usage: %s PATH SERVER_PID N PAIRS LIVE\n", argv[0]);
+			      (unsigned int)strtoul(argv[3], NULL, 0), npairs,
+			      (unsigned int)strtoul(argv[5], NULL, 0),
+			      argc == 7 ? (unsigned int)strtoul(argv[6], NULL, 0)
+					: npairs / 10);
+	}
+	fprintf(stderr, "usage: %s PATH SERVER_PID N PAIRS LIVE [LIVE_PAIRS]\n"
+			"       %s --floor PAIRS\n", argv[0], argv[0]);
 	return 2;
 }

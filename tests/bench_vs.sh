@@ -22,7 +22,10 @@
 # every round and the ratio libvus / libvfio-user of each figure (the
 # pair_live ones only when both servers took the same number of grants:
 # libvfio-user takes 16 at most, so LIVE=10000 shows that and the memory
-# areas each server holds rather than a ratio).
+# areas each server holds rather than a ratio). Each pinned round also runs
+# `bench_vs --floor`: the least server CPU a pair can cost here (two
+# blocking round trips, the fd's fstat and close, nothing else), and
+# prints it over libvfio-user's pair: no server's ratio can go below that.
 set -eu
 
 BUILD=${1:-build}
@@ -98,6 +101,15 @@ for r in $(seq 1 "$RUNS"); do
 		echo "round $r pinned=$pin load=$(cut -d' ' -f1 /proc/loadavg)"
 		echo "  libvus       $a"
 		echo "  libvfio-user $b"
+		if [ "$pin" = yes ]; then
+			f=$(taskset -c "$PIN_CPU" "$client" --floor "$PAIRS")
+			echo "  floor        $f"
+			echo "$f" "$b" | awk '{
+				for (i = 1; i <= NF; i++) { split($i, kv, "=");
+					if (i <= 2) f[kv[1]] = kv[2]; else w[kv[1]] = kv[2] }
+				printf "  ratio floor/libvfio-user cpu_pair_live=%.2f\n",
+					(w["cpu_pair_live"] > 0 ? f["cpu_pair"] / w["cpu_pair_live"] : 0) }'
+		fi
 		echo "$a" "$b" | awk '{
 			for (i = 1; i <= NF; i++) { split($i, kv, "=");
 				if (i <= NF / 2) v[kv[1]] = kv[2]; else w[kv[1]] = kv[2] }
