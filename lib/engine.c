@@ -335,13 +335,20 @@ static void answer(struct engine *e, uint32_t changes, struct msg *m,
 {
 	bool reply = !(m->hdr.flags & WIRE_F_NO_REPLY) && e->t != NULL;
 	struct wire_hdr h;
-	struct iovec iov[2] = {
+	struct iovec iov[1 + REPLY_IOV_MAX] = {
 		{ .iov_base = r->buf, .iov_len = r->len },
 		{ .iov_base = (void *)r->tail, .iov_len = r->tail_len },
 	};
-	int n = err < 0 ? 0 : (r->tail_len ? 2 : 1), ret;
+	int n = r->tail_len ? 2 : 1, ret;
+	size_t total = r->len + r->tail_len;
 
-	wire_reply_hdr(&h, &m->hdr, err < 0 ? 0 : r->len + r->tail_len, err);
+	for (unsigned int i = 0; i < r->iovcnt && !r->tail_len; i++) {
+		iov[n++] = r->iov[i];
+		total += r->iov[i].iov_len;
+	}
+	if (err < 0)
+		n = 0;
+	wire_reply_hdr(&h, &m->hdr, err < 0 ? 0 : (uint32_t)total, err);
 	if (e->t != NULL &&
 	    engine_kept_finish(e, changes, m, reply ? &h : NULL, iov, n,
 			       err < 0 ? 0 : r->nfds) < 0) {
@@ -384,6 +391,7 @@ static void execute(struct engine *e, const struct cmd_desc *d, struct msg *m,
 	r->tail = NULL;
 	r->tail_len = 0;
 	r->tail_own = NULL;
+	r->iovcnt = 0;
 	r->nfds = 0;
 	r->close_after = false;
 	e->cur = m;

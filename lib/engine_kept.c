@@ -105,7 +105,7 @@ int engine_kept_finish(struct engine *e, uint32_t changes, struct msg *m,
 		       int iovcnt, unsigned int nfds)
 {
 	struct kept_journal j = { .req = m->hdr };
-	struct iovec all[4];
+	struct iovec all[2 + REPLY_IOV_MAX]; /* header, buffer, the rest */
 	int n = 0, ret;
 
 	if (!e->kept) {
@@ -121,7 +121,7 @@ int engine_kept_finish(struct engine *e, uint32_t changes, struct msg *m,
 		j.flags |= KEPT_J_NO_REPLY;
 	} else {
 		all[n++] = (struct iovec){ (void *)rh, WIRE_HDR_SIZE };
-		for (int i = 0; i < iovcnt && n < 4; i++)
+		for (int i = 0; i < iovcnt && n < (int)ARRAY_SIZE(all); i++)
 			all[n++] = iov[i];
 		e->kept_total = rh->msg_size;
 		/* fds cannot be journaled: such a reply is not either. */

@@ -255,12 +255,33 @@ int handle_device_feature(struct engine *e, struct msg *m, struct reply *r)
 	}
 }
 
+/*
+ * The rest of a read whose pieces did not fit the reply (many referenced
+ * blocks in one read): copied into @buf after the head, then, for a short
+ * piece, zeros up to the size asked for (libvfio-user's client requires
+ * that; argsz and size say how much is data). Sent as the last piece.
+ */
+static int read_rest(struct migration *mg, struct reply *r, uint8_t *buf,
+		     size_t want, size_t *got)
+{
+	size_t more = 0;
+	int ret = 0;
+
+	if (r->iovcnt == REPLY_IOV_MAX - 1)
+		ret = mig_data_read(mg, buf, want, &more);
+	if (ret < 0)
+		return ret;
+	memset(buf + more, 0, want - more);
+	r->iov[r->iovcnt++] = (struct iovec){ buf, want };
+	*got += more;
+	return 0;
+}
+
 int handle_mig_data_read(struct engine *e, struct msg *m, struct reply *r)
 {
 	struct migration *mg = ctx_mig(e->ctx);
 	const uint32_t head = sizeof(struct wire_mig_data);
 	struct wire_mig_data q;
-	const uint8_t *data;
 	uint32_t asked;
 	size_t got;
 	int ret;
@@ -272,26 +293,19 @@ int handle_mig_data_read(struct engine *e, struct msg *m, struct reply *r)
 	if (q.size > e->peer_xfer || q.argsz < head || q.argsz - head < q.size)
 		return -EINVAL;
 	asked = q.size;
-	ret = mig_data_view(mg, asked, &data, &got);
+	/* Sent from where the stream's bytes are: nothing changes them
+	 * before this reply is out, and what the socket does not take is
+	 * copied to the output queue. */
+	ret = mig_data_gather(mg, asked, r->iov, REPLY_IOV_MAX - 1,
+			      &r->iovcnt, &got);
+	if (ret == 0 && got < asked)
+		ret = read_rest(mg, r, r->buf + head, asked - got, &got);
 	if (ret < 0)
 		return ret;
 	q = (struct wire_mig_data){ .argsz = (uint32_t)(head + got),
 				    .size = (uint32_t)got };
 	memcpy(r->buf, &q, sizeof(q));
 	r->len = head;
-	if (got == asked && got > 0) {
-		/* Sent from the stream buffer (nothing writes to it before
-		 * this reply is out; what the socket does not take is
-		 * copied to the output queue). */
-		r->tail = data;
-		r->tail_len = (uint32_t)got;
-		return 0;
-	}
-	/* A short piece is padded to the size asked for (libvfio-user's
-	 * client requires it); argsz and size say how much is data. */
-	memcpy(r->buf + head, data, got);
-	memset(r->buf + head + got, 0, asked - got);
-	r->len = head + asked;
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "caps.h"
 #include "engine.h"
@@ -43,6 +44,10 @@ enum engine_dma_layout {
 #define ENGINE_BUDGET 64u              /* messages per wakeup */
 
 /* What a handler fills in. */
+/* Pieces a reply may have after its buffer: the transport sends at most
+ * 7 parts after the header. */
+#define REPLY_IOV_MAX 6u
+
 struct reply {
 	uint8_t *buf;   /* payload buffer */
 	uint32_t cap;   /* its size */
@@ -50,6 +55,10 @@ struct reply {
 	const void *tail;  /* more payload sent from here (no copy), or NULL */
 	uint32_t tail_len;
 	void *tail_own;    /* @tail when the reply owns it (engine_reply_tail) */
+	/* More payload after @buf, in pieces sent from where they are (a
+	 * migration stream's blocks); not with @tail. */
+	struct iovec iov[REPLY_IOV_MAX];
+	unsigned int iovcnt;
 	int fds[WIRE_MAX_FDS_LIMIT]; /* borrowed; attached to the reply */
 	unsigned int nfds;
 	bool close_after; /* hang up once the reply is out */

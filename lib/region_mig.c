@@ -3,7 +3,9 @@
  * region_mig: the "regions" migration section, the contents of the memory
  * the library allocated for regions (VUS_BACKING_MEM, unless opted out).
  * The guest writes that memory through its own mapping, unseen by us, so
- * it is copied whole once the device has stopped. Layout (version 1):
+ * it is sent whole once the device has stopped, from where it is (it
+ * lives as long as the context, and the stopped guest leaves it alone).
+ * Layout (version 1):
  * u32 count, then per region u32 index, u64 size and its bytes, in index
  * order. A destination takes only the same regions with the same sizes.
  */
@@ -50,7 +52,8 @@ static int region_mig_save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 		if (ret == 0)
 			ret = vus_mig_put_u64(out, size);
 		if (ret == 0)
-			ret = vus_mig_put(out, region_mem(rt, i), (size_t)size);
+			ret = vus_mig_put_ref(out, region_mem(rt, i),
+					      (size_t)size);
 	}
 	return ret;
 }

@@ -50,6 +50,7 @@ uint32_t mig_state(const struct migration *m)
 static void end_save(struct migration *m)
 {
 	mig_buf_free(&m->out);
+	mig_refs_free(&m->refs);
 	m->out_pos = 0;
 	m->save_open = false;
 	m->final_done = false;
@@ -78,8 +79,10 @@ static int save_final(struct migration *m)
 	m->last_final_size = 0;
 	for (unsigned int i = 0; ret == 0 && i < m->nr_sec; i++)
 		ret = mig_save_section(m, &m->sec[i], false);
-	if (ret == 0)
+	if (ret == 0) {
+		mig_refs_crc(&m->refs, &m->out);
 		ret = mig_stream_end(&m->out);
+	}
 	if (ret == 0)
 		m->final_done = true;
 	return ret;
@@ -172,25 +175,68 @@ static int produce_live(struct migration *m)
 	return 0;
 }
 
-int mig_data_view(struct migration *m, size_t len, const uint8_t **data,
-		  size_t *got)
+/* Everything produced so far has been read. */
+static bool all_sent(const struct migration *m)
 {
+	return m->out_pos == m->out.len && m->refs.next == m->refs.nr;
+}
+
+/*
+ * The next piece from the read position, at most @len bytes: a
+ * referenced block, or buffered bytes up to the next block. 0 at the end
+ * of what was produced. Nothing is produced here.
+ */
+static size_t next_piece(struct migration *m, size_t len, const uint8_t **data)
+{
+	struct mig_refs *r = &m->refs;
+	size_t n, upto;
+
+	if (r->next < r->nr && m->out_pos == r->v[r->next].at) {
+		const struct mig_ref *f = &r->v[r->next];
+
+		n = MIN(len, f->len - r->off);
+		*data = f->p + r->off;
+		r->off += n;
+		r->sent += n;
+		if (r->off == f->len) {
+			r->next++;
+			r->off = 0;
+		}
+		return n;
+	}
+	upto = r->next < r->nr ? r->v[r->next].at : m->out.len;
+	n = MIN(len, upto - m->out_pos);
+	*data = m->out.p + m->out_pos;
+	m->out_pos += n;
+	return n;
+}
+
+int mig_data_gather(struct migration *m, size_t len, struct iovec *iov,
+		    unsigned int max, unsigned int *n, size_t *got)
+{
+	const uint8_t *data;
+	size_t k;
 	int ret = 0;
 
+	*n = 0;
 	*got = 0;
-	*data = NULL;
 	if (!mig_fsm_saving(m->state) || !m->save_open)
 		return -EINVAL;
-	if (m->out_pos == m->out.len && m->state != VUS_MIG_STOP_COPY)
+	if (all_sent(m) && m->state != VUS_MIG_STOP_COPY)
 		ret = produce_live(m);
 	if (ret < 0)
 		return ret;
-	*got = MIN(len, m->out.len - m->out_pos);
-	*data = m->out.p + m->out_pos;
-	m->out_pos += *got;
-	/* All sent: reuse the buffer rather than let pre-copy pile up. */
-	if (m->out_pos == m->out.len) {
+	while (*n < max && *got < len &&
+	       (k = next_piece(m, len - *got, &data)) > 0) {
+		iov[(*n)++] = (struct iovec){ (void *)data, k };
+		*got += k;
+	}
+	/* All sent: reuse the buffer rather than let pre-copy pile up (its
+	 * bytes stay where they are until the next production, which only
+	 * a later call makes). */
+	if (all_sent(m)) {
 		mig_buf_drop(&m->out);
+		mig_refs_clear(&m->refs);
 		m->out_pos = 0;
 	}
 	return 0;
@@ -198,11 +244,20 @@ int mig_data_view(struct migration *m, size_t len, const uint8_t **data,
 
 int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got)
 {
-	const uint8_t *data;
-	int ret = mig_data_view(m, len, &data, got);
+	struct iovec iov[8];
+	unsigned int n;
+	size_t k;
+	int ret;
 
-	if (ret == 0 && *got > 0)
-		memcpy(buf, data, *got);
+	*got = 0;
+	do {
+		ret = mig_data_gather(m, len - *got, iov, ARRAY_SIZE(iov), &n, &k);
+		for (unsigned int i = 0; ret == 0 && i < n; i++) {
+			memcpy((uint8_t *)buf + *got, iov[i].iov_base,
+			       iov[i].iov_len);
+			*got += iov[i].iov_len;
+		}
+	} while (ret == 0 && k > 0 && *got < len);
 	return ret;
 }
 
@@ -215,7 +270,8 @@ int mig_data_write(struct migration *m, const void *buf, size_t len)
 
 uint64_t mig_data_size(struct migration *m)
 {
-	uint64_t unread = m->save_open ? m->out.len - m->out_pos : 0;
+	uint64_t unread = m->save_open ? m->out.len - m->out_pos +
+				  m->refs.bytes - m->refs.sent : 0;
 
 	if (m->state == VUS_MIG_STOP_COPY)
 		return unread;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "mig_stream.h"
 #include "vus/migration.h"
@@ -49,15 +50,17 @@ int mig_set_state(struct migration *m, uint32_t target);
 
 /**
  * Next bytes of the outgoing stream (PRE_COPY, STOP_COPY): at most @len of
- * them, at *data, which stays valid until the stream is written to again
- * (the next call), so a reply can be sent from there without a copy; sets
- * *got (0: nothing more for now, or the end). -EINVAL in other states, or
- * a section's save error.
+ * them, as up to @max pieces in @iov (*n of them, *got bytes), so a reply
+ * can be sent from where they are without a copy. They stay valid and
+ * unchanged until the next call or the end of the session. *got < @len
+ * only at the end of what is there (in STOP_COPY: the end of the stream;
+ * 0 then) or when @max pieces were not enough. -EINVAL in other states,
+ * or a section's save error.
  */
-int mig_data_view(struct migration *m, size_t len, const uint8_t **data,
-		  size_t *got);
+int mig_data_gather(struct migration *m, size_t len, struct iovec *iov,
+		    unsigned int max, unsigned int *n, size_t *got);
 
-/** The same, copied into @buf. */
+/** The same, copied into @buf: *got < @len only at the end. */
 int mig_data_read(struct migration *m, void *buf, size_t len, size_t *got);
 
 /** Append stream bytes (RESUMING). -EINVAL in other states, -EFBIG. */

@@ -18,6 +18,16 @@ VUS_EXPORT int vus_mig_put(vus_mig_out *out, const void *data, size_t len)
 	return mig_buf_put(out->buf, data, len);
 }
 
+VUS_EXPORT int vus_mig_put_ref(vus_mig_out *out, const void *data, size_t len)
+{
+	if (out == NULL || (data == NULL && len > 0))
+		return -EINVAL;
+	/* Small blocks are cheaper copied than sent as a piece of their own. */
+	if (out->refs == NULL || len < MIG_REF_MIN)
+		return mig_buf_put(out->buf, data, len);
+	return mig_refs_add(out->refs, out->buf, data, len);
+}
+
 static int put_le(vus_mig_out *out, uint64_t v, size_t n)
 {
 	uint8_t x[8];

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mig_priv: the migration state shared by mig.c (state machine and
- * sessions), mig_sections.c (sections, save, two-phase load) and mig_io.c
- * (the put/get helpers) only.
+ * sessions), mig_sections.c (sections, save, two-phase load), mig_io.c
+ * (the put/get helpers) and mig_refs.c (blocks sent by reference) only.
  */
 #ifndef VUS_MIG_PRIV_H
 #define VUS_MIG_PRIV_H
@@ -22,6 +22,26 @@ struct mig_section {
 	uint64_t bound;  /* most bytes a stream may carry; 0: the config's */
 };
 
+/* A block of a STOP_COPY save sent from where it is (mig_refs.c). */
+struct mig_ref {
+	size_t at;        /* it comes before byte @at of the save buffer */
+	const uint8_t *p;
+	size_t len;
+};
+
+/* The save session's referenced blocks, in stream order. */
+struct mig_refs {
+	struct mig_ref *v;
+	unsigned int nr, cap;
+	unsigned int next; /* the reader: block being sent, and how far */
+	size_t off;
+	uint64_t bytes;    /* all blocks' bytes, and those sent */
+	uint64_t sent;
+};
+
+/* From this size vus_mig_put_ref() refers instead of copying. */
+#define MIG_REF_MIN (64u << 10)
+
 struct migration {
 	vus_ctx *ctx;
 	struct vus_mig_config cfg;
@@ -35,6 +55,7 @@ struct migration {
 	/* Save session. */
 	struct mig_buf out;
 	size_t out_pos;
+	struct mig_refs refs;    /* final parts' large blocks, not copied */
 	bool save_open;
 	bool final_done;
 	uint64_t last_final_size;
@@ -49,6 +70,18 @@ struct migration {
  * (@live, save_live) or its final part (save). 0 or -errno.
  */
 int mig_save_section(struct migration *m, struct mig_section *s, bool live);
+
+/*
+ * Referenced blocks: add one that comes at @b's end (0 or -ENOMEM), trim
+ * those added after byte @at (a record dropped), fold them into @b's CRC
+ * (before the end record), clear them (all sent), free the list.
+ */
+int mig_refs_add(struct mig_refs *r, const struct mig_buf *b, const void *p,
+		 size_t len);
+void mig_refs_trim(struct mig_refs *r, size_t at);
+void mig_refs_crc(const struct mig_refs *r, struct mig_buf *b);
+void mig_refs_clear(struct mig_refs *r);
+void mig_refs_free(struct mig_refs *r);
 
 /*
  * The resume session (mig_load.c): begin on entering RESUMING, write as

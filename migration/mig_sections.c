@@ -88,7 +88,11 @@ VUS_EXPORT int vus_mig_add_section(vus_ctx *ctx, const char *name,
 
 int mig_save_section(struct migration *m, struct mig_section *s, bool live)
 {
-	struct vus_mig_out out = { .buf = &m->out };
+	/* Only a final part may refer: the device is stopped until the
+	 * session ends, while a live part's memory still changes. */
+	struct vus_mig_out out = { .buf = &m->out,
+				   .refs = live ? NULL : &m->refs };
+	uint64_t by_ref = m->refs.bytes;
 	size_t at, before;
 	int ret;
 
@@ -99,6 +103,7 @@ int mig_save_section(struct migration *m, struct mig_section *s, bool live)
 	ret = live ? s->ops.save_live(m->ctx, s->opaque, &out)
 		   : s->ops.save(m->ctx, s->opaque, &out);
 	if (ret < 0) {
+		mig_refs_trim(&m->refs, at);
 		mig_stream_record_drop(&m->out, at);
 		return ret;
 	}
@@ -109,7 +114,8 @@ int mig_save_section(struct migration *m, struct mig_section *s, bool live)
 		mig_stream_record_drop(&m->out, at);
 		return 0;
 	}
+	by_ref = m->refs.bytes - by_ref;
 	if (!live)
-		m->last_final_size += m->out.len - at;
-	return mig_stream_record_end(&m->out, at);
+		m->last_final_size += m->out.len - at + by_ref;
+	return mig_stream_record_end_ref(&m->out, at, by_ref);
 }

@@ -129,7 +129,14 @@ static size_t len_field(const struct mig_buf *b, size_t rec_at)
 
 int mig_stream_record_end(struct mig_buf *b, size_t rec_at)
 {
-	size_t at = len_field(b, rec_at), len = b->len - (at + 4);
+	return mig_stream_record_end_ref(b, rec_at, 0);
+}
+
+int mig_stream_record_end_ref(struct mig_buf *b, size_t rec_at,
+			      uint64_t by_ref)
+{
+	size_t at = len_field(b, rec_at);
+	uint64_t len = b->len - (at + 4) + by_ref;
 
 	if (len > UINT32_MAX)
 		return -EFBIG;

@@ -53,8 +53,13 @@ void mig_buf_drop(struct mig_buf *b);
  * a buffer, or bytes with a cursor. Other streams in this format (the
  * hand-over's records) use them too.
  */
+struct mig_refs;
+
 struct vus_mig_out {
 	struct mig_buf *buf;
+	/* Where vus_mig_put_ref() records large blocks (a STOP_COPY save,
+	 * mig_priv.h); NULL: every byte is copied into @buf. */
+	struct mig_refs *refs;
 };
 
 struct vus_mig_in {
@@ -84,6 +89,9 @@ int mig_stream_record_begin(struct mig_buf *b, const char *name,
 			    uint32_t version, size_t *rec_at);
 /** Patch the record's data length (bytes appended since begin). */
 int mig_stream_record_end(struct mig_buf *b, size_t rec_at);
+/** The same, for a record that also has @by_ref bytes not in @b. -EFBIG. */
+int mig_stream_record_end_ref(struct mig_buf *b, size_t rec_at,
+			      uint64_t by_ref);
 /** Drop the record begun at @rec_at and everything appended after it. */
 void mig_stream_record_drop(struct mig_buf *b, size_t rec_at);
 

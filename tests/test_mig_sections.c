@@ -38,11 +38,15 @@ static int big_live(vus_ctx *ctx, void *o, vus_mig_out *out)
 	return s->big_sent == s->big_size ? 1 : 0;
 }
 
-/* Final part: whatever pre-copy did not send (all of it without PRE_COPY). */
+/*
+ * Final part: whatever pre-copy did not send (all of it without
+ * PRE_COPY), sent from the array itself: the device is stopped.
+ */
 static int big_save(vus_ctx *ctx, void *o, vus_mig_out *out)
 {
 	struct tmig_state *s = o;
-	int ret = vus_mig_put(out, s->big + s->big_sent, s->big_size - s->big_sent);
+	int ret = vus_mig_put_ref(out, s->big + s->big_sent,
+				  s->big_size - s->big_sent);
 
 	s->big_sent = 0;
 	return ret;

@@ -36,10 +36,24 @@ typedef struct vus_mig_out vus_mig_out;
 typedef struct vus_mig_in vus_mig_in;
 
 /**
- * Append bytes to the section being saved. Integers are written
- * little-endian. 0, or -ENOMEM / -EFBIG (the stream limit).
+ * Append bytes to the section being saved: they are copied, so @data may
+ * change or go once it returns. Integers are written little-endian. 0, or
+ * -ENOMEM / -EFBIG (the stream limit).
  */
 int vus_mig_put(vus_mig_out *out, const void *data, size_t len);
+/**
+ * Append bytes that stay where they are, unchanged, until the save ends:
+ * in a save() for STOP_COPY, a block of 64 KiB or more is not copied; the
+ * stream refers to it and the client's reads are sent straight from it
+ * (for large state, e.g. device memory, this saves a buffer of the
+ * state's size and the page faults of filling it). So @data must stay
+ * valid and unchanged until the client leaves STOP_COPY, resets or
+ * disconnects, or the context is destroyed; the device is stopped all that
+ * time. Bytes changed anyway make the destination refuse the stream (its
+ * check sum is taken when save() returns). Elsewhere (save_live, smaller
+ * blocks) it is vus_mig_put(). 0, -ENOMEM, -EFBIG, -EINVAL.
+ */
+int vus_mig_put_ref(vus_mig_out *out, const void *data, size_t len);
 int vus_mig_put_u8(vus_mig_out *out, uint8_t v);
 int vus_mig_put_u16(vus_mig_out *out, uint16_t v);
 int vus_mig_put_u32(vus_mig_out *out, uint32_t v);
