@@ -506,6 +506,14 @@ static void benchmark(void **state)
 		}
 	if (selected(&modes[0]) && link_selected("shm") && link_selected("dgram"))
 		shm_vs_dgram();
+	/* The shm link alone (BENCH_B2B_LINK=shm): its own lines. */
+	for (size_t s = 0; s < 2 && selected(&modes[0]) && !link_selected("dgram");
+	     s++) {
+		link_shm = true;
+		stream(&modes[0], sizes[s], false);
+		stream(&modes[0], sizes[s], true);
+		link_shm = false;
+	}
 	printf("\nround trip of a 64-byte frame A -> B -> A (us), sleeping on "
 	       "interrupts, %d rounds\n", RTT_ROUNDS);
 	printf("%-12s %-5s %10s %10s %10s\n", "doorbell", "link", "median", "p90",
