@@ -87,6 +87,7 @@ static bool repair(void *addr)
 			return false;
 		atomic_store(&dt->fault_addr, m.addr);
 		atomic_fetch_add(&dt->faults, 1);
+		atomic_fetch_add(&dt->repairs, 1);
 		wake = atomic_load(&dt->fault_wake_fd);
 		if (wake >= 0)
 			(void)!write(wake, &one, sizeof(one));
@@ -178,7 +179,6 @@ void dma_fault_report(struct dma_table *dt)
 
 	if (n == 0)
 		return;
-	dt->fault_seen = true;
 	log_client(dt->log, VUS_LOG_WARNING,
 		   "client memory at DMA address 0x%" PRIx64 " vanished under "
 		   "an access (file shrunk, or a hole that cannot be filled): "

@@ -43,6 +43,7 @@ struct dma_share {
 	void *map;
 	size_t len;
 	uint32_t refs;   /* mappings using it; 0: idle (@map set) or free */
+	uint32_t repairs; /* the table's repairs when mapped (see find()) */
 };
 
 /*
@@ -82,7 +83,7 @@ struct dma_table {
 	atomic_uint faults;
 	_Atomic uint64_t fault_addr;
 	atomic_int fault_wake_fd;
-	bool fault_seen;   /* a repair was reported (context thread) */
+	atomic_uint repairs; /* ever: shares mapped before one are suspect */
 	struct dma_share shares[DMA_MAX_SHARES]; /* context thread */
 	uint64_t share_va; /* bytes of the shares' mmaps */
 	struct dma_file files[DMA_MAX_FILES]; /* context thread */

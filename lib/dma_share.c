@@ -25,8 +25,8 @@
  * touched is not cheap. Bounded: one idle file at most (the next one to
  * go idle replaces it), dropped when a slot is needed, when a larger
  * mapping of its file exists, at DMA_UNMAP_ALL, reset, disconnection and
- * hand-over, and never kept once a SIGBUS was repaired on the table (the
- * mapping might be anonymous memory by then). Nothing points into an idle
+ * hand-over, and not kept when a SIGBUS was repaired on the table since it
+ * was mapped. Nothing points into an idle
  * mapping, so nothing can fault in it; a grant that reuses it has its
  * range checked against the file's size now, as any grant.
  * Context thread only: readers never look at this table.
@@ -38,16 +38,27 @@
 #include "common.h"
 #include "dma_priv.h"
 
-/* The slot (live or idle) mapping @dev/@ino with @prot and covering
- * [0, @end), or -1; not @skip. */
-static int32_t find(const struct dma_table *dt, uint64_t dev, uint64_t ino,
+/* No SIGBUS repair on the table since @s was mapped. */
+static bool intact(struct dma_table *dt, const struct dma_share *s)
+{
+	return s->repairs == atomic_load(&dt->repairs);
+}
+
+/*
+ * The slot (live or idle) mapping @dev/@ino with @prot and covering
+ * [0, @end), or -1; not @skip. A repair may have made any mapping of the
+ * table anonymous memory (the handler does not say which): those mapped
+ * before one serve the grants they have, never a new one.
+ */
+static int32_t find(struct dma_table *dt, uint64_t dev, uint64_t ino,
 		    uint32_t prot, uint64_t end, int32_t skip)
 {
 	for (uint32_t i = 0; i < DMA_MAX_SHARES; i++) {
 		const struct dma_share *s = &dt->shares[i];
 
 		if (s->map != NULL && s->dev == dev && s->ino == ino &&
-		    s->prot == prot && end <= s->len && (int32_t)i != skip)
+		    s->prot == prot && end <= s->len && (int32_t)i != skip &&
+		    intact(dt, s))
 			return (int32_t)i;
 	}
 	return -1;
@@ -110,6 +121,7 @@ int32_t dma_share_get(struct dma_table *dt, int fd, const struct stat *st,
 	dt->shares[i] = (struct dma_share){
 		.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino,
 		.prot = prot, .map = p, .len = (size_t)len, .refs = 1,
+		.repairs = atomic_load(&dt->repairs),
 	};
 	dt->share_va += len;
 	*mapped = true;
@@ -132,8 +144,7 @@ void dma_share_put(struct dma_table *dt, int32_t i)
 		return;
 	/* After a repair it may be anonymous memory; a larger mapping of
 	 * the file serves its grants instead. */
-	if (dt->fault_seen || atomic_load(&dt->faults) > 0 ||
-	    find(dt, s->dev, s->ino, s->prot, s->len, i) >= 0) {
+	if (!intact(dt, s) || find(dt, s->dev, s->ino, s->prot, s->len, i) >= 0) {
 		unmap_slot(dt, s);
 		return;
 	}
