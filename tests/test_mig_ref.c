@@ -318,6 +318,39 @@ static void blocks_from_64k_are_sent_from_where_they_are(void **state)
 	free(ref);
 }
 
+/*
+ * A reply sends up to five pieces from where they are and copies the
+ * rest: a read of exactly five pieces from the start (framing, block,
+ * 1 byte, block, 1 byte) and one of six (one byte of the next block) both
+ * come back whole and as the copying save wrote them.
+ */
+static void reads_of_five_and_six_pieces(void **state)
+{
+	uint64_t size;
+	uint8_t *ref = reference(5, 3, &size), *buf;
+	struct dev a;
+	const uint8_t *first;
+	size_t five, got;
+
+	dev_start(&a, false);
+	fill(&a, 5, 3);
+	first = memmem(ref, size, a.big, 300); /* where block 0 starts */
+	assert_non_null(first);
+	five = (size_t)(first - ref) + 2 * BLK + 2;
+	buf = malloc(five + 1);
+	assert_non_null(buf);
+	for (size_t want = five; want <= five + 1; want++) {
+		assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP_COPY), 0);
+		assert_int_equal(vus_client_mig_read(a.c, buf, want, &got), 0);
+		assert_int_equal(got, want);
+		assert_memory_equal(buf, ref, want);
+		assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_RUNNING), 0);
+	}
+	dev_stop(&a);
+	free(buf);
+	free(ref);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +358,7 @@ int main(int argc, char **argv)
 		VTEST(leaving_stop_copy_mid_read_starts_over),
 		VTEST(a_read_after_reset_is_refused),
 		VTEST(blocks_from_64k_are_sent_from_where_they_are),
+		VTEST(reads_of_five_and_six_pieces),
 	};
 
 	return vtest_run("mig_ref", tests, argc, argv);
