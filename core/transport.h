@@ -89,6 +89,16 @@ struct transport_ops {
 		    const struct iovec *iov, int iovcnt, const int *fds,
 		    unsigned int nfds);
 	/**
+	 * As send without fds, for a reply with more to follow (@more: the
+	 * next request is in already): with @more its bytes may wait, up to
+	 * TRANSPORT_BATCH_MAX bytes of such replies, and go out with the
+	 * next send or flush in one system call, so requests in flight cost
+	 * one send per batch, not per reply. Held bytes count in
+	 * out_pending; the caller flushes when its batch ends.
+	 */
+	int (*send_more)(struct transport *t, const struct wire_hdr *h,
+			 const struct iovec *iov, int iovcnt, bool more);
+	/**
 	 * As send, with @own (malloc'd, @own_len bytes) as the message's
 	 * last part: the transport owns it from the call on and frees it
 	 * once written (at once if the socket took everything, also on
@@ -154,6 +164,10 @@ struct transport_limits {
  * this size can always be complete in our queue before we take any of it.
  */
 #define TRANSPORT_PEEK_MAX (64u * 1024u)
+
+/* Replies held back by send_more: a batch of small ones (64 4-byte reads
+ * take 2.8 KiB); a larger reply goes out at once, with the batch. */
+#define TRANSPORT_BATCH_MAX (8u * 1024u)
 
 /**
  * A transport over a connected AF_UNIX stream socket. Takes ownership of
@@ -238,6 +252,14 @@ static inline int transport_send(struct transport *t, const struct wire_hdr *h,
 				 const int *fds, unsigned int nfds)
 {
 	return t->ops->send(t, h, iov, iovcnt, fds, nfds);
+}
+
+static inline int transport_send_more(struct transport *t,
+				      const struct wire_hdr *h,
+				      const struct iovec *iov, int iovcnt,
+				      bool more)
+{
+	return t->ops->send_more(t, h, iov, iovcnt, more);
 }
 
 static inline int transport_send_owned(struct transport *t,

@@ -8,7 +8,16 @@
  *
  * Sending writes header + payload + fds with one sendmsg(); whatever the
  * socket does not take is copied to an output queue (fds dup'd if none of
- * the message went out) and written by flush().
+ * the message went out) and written by flush(). Small replies sent with
+ * "more to follow" (send_more) are held back in a batch buffer and go out
+ * in front of the next message, or at flush, in the same sendmsg(): a
+ * client with requests in flight gets its replies in one write per batch
+ * (and reads them with one receive), not one per reply. A message with
+ * fds never shares a write with the batch: the fds arrive with the first
+ * byte of a write, which must be that message's. The batch's bytes are
+ * newer than everything queued and older than any message not yet given,
+ * so while the socket is full a batch becomes one queue entry, not one
+ * per reply.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -127,27 +136,65 @@ static int enqueue(struct sock_transport *s, const struct iovec *iov,
 	return 0;
 }
 
-/* Send now what the socket takes, queue the rest; @own is ours either way. */
+/* The held-back replies as @v, to be written or queued next, after the
+ * queue (0 if none). They no longer count as held. */
+static int take_batch(struct sock_transport *s, struct iovec *v)
+{
+	if (s->blen == 0)
+		return 0;
+	*v = (struct iovec){ .iov_base = s->batch, .iov_len = s->blen };
+	s->out_bytes -= s->blen;
+	s->blen = 0;
+	return 1;
+}
+
+/* Write the held-back replies now; what the socket does not take is queued. */
+static int flush_batch(struct sock_transport *s)
+{
+	struct iovec v;
+	ssize_t n = 0;
+
+	if (take_batch(s, &v) == 0)
+		return 0;
+	if (s->head == NULL) {
+		n = tx(s, &v, 1, NULL, 0);
+		if (n == -EAGAIN)
+			n = 0;
+		if (n < 0 || (size_t)n == v.iov_len)
+			return n < 0 ? (int)n : 0;
+	}
+	return enqueue(s, &v, 1, (size_t)n, NULL, 0, NULL, 0);
+}
+
+/*
+ * Send now what the socket takes, queue the rest; @own is ours either
+ * way. Held-back replies go first, in the same write unless @fds.
+ */
 static int send_parts(struct sock_transport *s, const struct wire_hdr *h,
 		      const struct iovec *iov, int iovcnt, const int *fds,
 		      unsigned int nfds, void *own, size_t own_len)
 {
-	struct iovec v[9];
+	struct iovec v[10];
 	size_t total;
 	ssize_t n = 0;
-	int ret;
+	int ret = 0, b;
 
-	if (iovcnt < 0 || iovcnt > 7 || nfds > WIRE_MAX_FDS_LIMIT) {
+	if (iovcnt < 0 || iovcnt > 7 || nfds > WIRE_MAX_FDS_LIMIT)
+		ret = -EINVAL;
+	else if (nfds > 0)
+		ret = flush_batch(s);
+	if (ret < 0) {
 		free(own);
-		return -EINVAL;
+		return ret;
 	}
-	v[0] = (struct iovec){ .iov_base = (void *)h, .iov_len = WIRE_HDR_SIZE };
+	b = take_batch(s, v);
+	v[b] = (struct iovec){ .iov_base = (void *)h, .iov_len = WIRE_HDR_SIZE };
 	if (iovcnt > 0) /* iov may be NULL then */
-		memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
-	v[iovcnt + 1] = (struct iovec){ .iov_base = own, .iov_len = own_len };
-	total = iov_bytes(v, iovcnt + 2);
+		memcpy(v + b + 1, iov, (size_t)iovcnt * sizeof(*iov));
+	v[b + iovcnt + 1] = (struct iovec){ .iov_base = own, .iov_len = own_len };
+	total = iov_bytes(v, b + iovcnt + 2);
 	if (s->head == NULL) {
-		n = tx(s, v, iovcnt + 2, fds, nfds);
+		n = tx(s, v, b + iovcnt + 2, fds, nfds);
 		if (n == -EAGAIN)
 			n = 0;
 		if (n < 0 || (size_t)n == total) {
@@ -155,10 +202,33 @@ static int send_parts(struct sock_transport *s, const struct wire_hdr *h,
 			return n < 0 ? (int)n : 0;
 		}
 	}
-	ret = enqueue(s, v, iovcnt + 1, (size_t)n, fds, nfds, own, own_len);
+	ret = enqueue(s, v, b + iovcnt + 1, (size_t)n, fds, nfds, own, own_len);
 	if (ret < 0)
 		free(own);
 	return ret;
+}
+
+static int sock_send_more(struct transport *t, const struct wire_hdr *h,
+			  const struct iovec *iov, int iovcnt, bool more)
+{
+	struct sock_transport *s = to_sock(t);
+	size_t len = iovcnt >= 0 && iovcnt <= 7
+		     ? WIRE_HDR_SIZE + iov_bytes(iov, iovcnt) : SIZE_MAX;
+
+	if (!more || len > TRANSPORT_BATCH_MAX - s->blen)
+		return send_parts(s, h, iov, iovcnt, NULL, 0, NULL, 0);
+	if (s->batch == NULL && (s->batch = malloc(TRANSPORT_BATCH_MAX)) == NULL)
+		return send_parts(s, h, iov, iovcnt, NULL, 0, NULL, 0);
+	memcpy(s->batch + s->blen, h, WIRE_HDR_SIZE);
+	len = s->blen + WIRE_HDR_SIZE;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > 0) /* an empty one may be NULL */
+			memcpy(s->batch + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	s->out_bytes += len - s->blen;
+	s->blen = len;
+	return 0;
 }
 
 static int sock_send(struct transport *t, const struct wire_hdr *h,
@@ -201,7 +271,10 @@ static void consumed(struct sock_transport *s, struct outq *q, size_t n)
 static int sock_flush(struct transport *t)
 {
 	struct sock_transport *s = to_sock(t);
+	int ret = flush_batch(s);
 
+	if (ret < 0)
+		return ret;
 	while (s->head != NULL) {
 		struct outq *q = s->head;
 		struct iovec v[2] = {
@@ -250,6 +323,7 @@ static void sock_destroy(struct transport *t)
 		s->head = q->next;
 		outq_free(q);
 	}
+	free(s->batch);
 	sock_rx_destroy(s);
 	close_fd(&s->fd);
 	free(s);
@@ -267,6 +341,10 @@ int transport_sock_save_out(struct transport *t, transport_out_fn *fn,
 		ret = fn(opaque, q->data + q->off, q->len - q->off,
 			 q->own ? q->own + q->own_off : NULL,
 			 q->own_len - q->own_off, q->fds, q->nfds);
+	/* Held back: the newest bytes. */
+	if (ret == 0 && to_sock(t)->blen > 0)
+		ret = fn(opaque, to_sock(t)->batch, to_sock(t)->blen, NULL, 0,
+			 NULL, 0);
 	return ret;
 }
 
@@ -306,6 +384,7 @@ static const struct transport_ops sock_ops = {
 	.recv_more = sock_recv_more,
 	.buffered = sock_rx_buffered,
 	.send = sock_send,
+	.send_more = sock_send_more,
 	.send_owned = sock_send_owned,
 	.keep = sock_rx_keep,
 	.flush = sock_flush,

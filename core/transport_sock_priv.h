@@ -62,6 +62,10 @@ struct sock_transport {
 	struct outq *tail;
 	size_t out_bytes;
 	size_t out_fds;
+	/* Replies held back by send_more: newer than the queue, they go
+	 * after it and before the next message. */
+	uint8_t *batch; /* TRANSPORT_BATCH_MAX bytes, allocated on first use */
+	size_t blen;
 };
 
 static inline struct sock_transport *to_sock(struct transport *t)

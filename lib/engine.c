@@ -341,6 +341,7 @@ static void answer(struct engine *e, uint32_t changes, struct msg *m,
 	};
 	int n = r->tail_len ? 2 : 1, ret;
 	size_t total = r->len + r->tail_len;
+	bool more;
 
 	for (unsigned int i = 0; i < r->iovcnt && !r->tail_len; i++) {
 		iov[n++] = r->iov[i];
@@ -358,13 +359,20 @@ static void answer(struct engine *e, uint32_t changes, struct msg *m,
 	if (!reply)
 		return;
 	engine_kept_sending(e);
+	/* The next request is in already: this reply may wait for its
+	 * reply (or the batch's end, after_batch) and share its write.
+	 * Not when kept: recovery's journal counts a reply sent once the
+	 * socket has it. */
+	more = !e->kept && transport_buffered(e->t);
 	if (err < 0)
-		ret = transport_send(e->t, &h, iov, 0, NULL, 0);
+		ret = transport_send_more(e->t, &h, iov, 0, more);
 	else if (r->tail_own != NULL)
 		ret = transport_send_owned(e->t, &h, iov, 1, r->fds, r->nfds,
 					   r->tail_own, r->tail_len);
-	else
+	else if (r->nfds > 0)
 		ret = transport_send(e->t, &h, iov, n, r->fds, r->nfds);
+	else
+		ret = transport_send_more(e->t, &h, iov, n, more);
 	if (err == 0)
 		r->tail_own = NULL; /* the transport's now */
 	engine_trace(e, VUS_TRACE_TX, &h, err < 0 ? 0 : r->nfds);

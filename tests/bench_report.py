@@ -149,21 +149,31 @@ def plot_mig(outdir, csv):
 
 
 def plot_devices(outdir, csv):
-    r = rows(csv)
-    one = {x["devices"]: float(x["rate"]) for x in r if x["threads"] == "1"}
+    r = [x for x in rows(csv) if x["mode"] == "pipelined"]
+    closed = [x for x in rows(csv) if x["mode"] == "closed"]
+
+    def at(d, t, key):
+        return [x[key] for x in r if x["devices"] == d and x["threads"] == t][0]
+    devs = [x["devices"] for x in r if x["threads"] == "1"]
     data(outdir, "devices.dat",
-         ["%s %s %s %s" % (d, one[d],
-                           [x["rate"] for x in r if x["threads"] == "2" and
-                            x["devices"] == d][0],
-                           one[d] * min(2, int(d))) for d in one])
+         ["%s %s %s %s %s" % (d, at(d, "1", "rate"), at(d, "2", "rate"),
+                              at(d, "1", "ideal"), at(d, "2", "ideal"))
+          for d in devs])
+    data(outdir, "devices_closed.dat",
+         ["%s %s %s" % (x["devices"], x["threads"], x["rate"]) for x in closed])
     gnuplot("set terminal svg size 720,420 dynamic noenhanced\nset output 'devices.svg'\n"
             "set logscale x 2\nset xlabel 'devices (contexts, one client each)'\n"
             "set ylabel 'aggregate 4-byte REGION_READs/s'\nset grid\n"
-            "set title 'Requests/s vs devices and server threads (ideal: "
-            "one thread times min(2, devices))'\n"
-            "set key top left\nset yrange [0:*]\n"
+            "set title 'Requests/s vs devices and server threads, 512 requests "
+            "in flight per connection (ideal: the server CPU per request on "
+            "the CPUs the client leaves)' noenhanced font ',10'\n"
+            "set key bottom right\nset logscale y\n"
             "plot 'devices.dat' u 1:2 w lp t '1 thread', '' u 1:3 w lp t "
-            "'2 threads', '' u 1:4 w l dt 2 t 'ideal for 2 threads'\n",
+            "'2 threads', '' u 1:4 w l dt 2 t 'ideal, 1 thread', "
+            "'' u 1:5 w l dt 3 t 'ideal, 2 threads', "
+            "'devices_closed.dat' u 1:($2 == 1 ? $3 : 1/0) w p pt 6 "
+            "t 'closed loop, 1 thread', '' u 1:($2 == 2 ? $3 : 1/0) w p pt 8 "
+            "t 'closed loop, 2 threads'\n",
             outdir)
     return ["devices.svg"]
 
