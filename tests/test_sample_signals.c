@@ -6,20 +6,28 @@
  * virtio-net sample's worker is born blocking them, and the loop's thread
  * unblocks them even when its parent had them blocked. Read from
  * /proc/PID/task/TID/status; the race itself is not reproduced (the masks
- * are what rule it out).
+ * are what rule it out). And one sent while the sample sets up waits for
+ * that handler instead of killing the process halfway.
  *
  *   test_sample_signals VUS-VIRTIO-NET-PCI [TEST]
  */
 #include <dirent.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "vtest.h"
 
 #include "test_virtio_util.h"
+
+#define STOP_MASK (1ull << (SIGINT - 1) | 1ull << (SIGTERM - 1))
 
 /* SigBlk of thread @tid of @pid. */
 static unsigned long long sig_blocked(pid_t pid, const char *tid)
@@ -42,7 +50,7 @@ static unsigned long long sig_blocked(pid_t pid, const char *tid)
  * its main thread takes SIGINT and SIGTERM; SIGTERM stops it (exit 0). */
 static void check_stop_masks(const sigset_t *blocked)
 {
-	const unsigned long long stop = 1ull << (SIGINT - 1) | 1ull << (SIGTERM - 1);
+	const unsigned long long stop = STOP_MASK;
 	struct dirent *e;
 	unsigned int others = 0;
 	char dir[64];
@@ -91,11 +99,53 @@ static void loop_thread_takes_them_though_inherited_blocked(void **state)
 	check_stop_masks(&stop);
 }
 
+/*
+ * Setup held in a take-over whose old process (the test) never answers:
+ * the sample blocks SIGTERM from its first line, so the signal stays
+ * pending, and the sample ends by its own error (exit 1: the take-over
+ * failed) once the test hangs up, not by the signal.
+ */
+static void a_stop_signal_during_setup_waits_for_the_loop(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd, cfd, status;
+	char tid[16];
+	pid_t pid;
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", vtest_sock_path("old"));
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(vnet_exe, vnet_exe, "--take-over", sa.sun_path, (char *)NULL);
+		_exit(127);
+	}
+	/* Connected: it waits for our answer. */
+	assert_int_equal(poll(&(struct pollfd){ .fd = lfd, .events = POLLIN },
+			      1, vtest_ms(10000)), 1);
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(cfd >= 0);
+	snprintf(tid, sizeof(tid), "%d", (int)pid);
+	assert_int_equal(sig_blocked(pid, tid) & STOP_MASK, STOP_MASK);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	close(cfd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	close(lfd);
+	unlink(sa.sun_path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		VTEST(worker_never_takes_the_stop_signals),
 		VTEST(loop_thread_takes_them_though_inherited_blocked),
+		VTEST(a_stop_signal_during_setup_waits_for_the_loop),
 	};
 
 	if (argc < 2) {

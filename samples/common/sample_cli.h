@@ -155,6 +155,17 @@ int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
  */
 void sample_stop_signals(sigset_t *set);
 
+/**
+ * Block those signals: called first in main(), so that one sent while the
+ * sample sets up waits for sample_cli_run()'s handler and then stops the
+ * loop as soon as it starts (exit 0), rather than killing the process
+ * halfway (a supervisor stopping a server it has just restarted, whose
+ * device may already be moving traffic). Threads created meanwhile
+ * inherit the block. Setup is bounded: a take-over waits at most its
+ * timeout for each step.
+ */
+void sample_hold_stop_signals(void);
+
 /** Allow each of @nrs[0..n): a helper for sample_sandbox_fn. */
 int sample_allow_all(vus_sandbox *sb, const long *nrs, size_t n);
 

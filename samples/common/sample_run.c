@@ -28,6 +28,14 @@ void sample_stop_signals(sigset_t *set)
 		sigaddset(set, stop_signals[i]);
 }
 
+void sample_hold_stop_signals(void)
+{
+	sigset_t stop;
+
+	sample_stop_signals(&stop);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -121,7 +129,8 @@ int sample_cli_run(vus_ctx *ctx, const struct sample_cli *c,
 	/* Before the sandbox: rt_sigaction is not on its list. */
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
 		signal(stop_signals[i], on_signal);
-	/* This thread takes them (the sample's own threads block them). */
+	/* This thread takes them (the sample's own threads block them); one
+	 * held since sample_hold_stop_signals() stops the loop at once. */
 	sample_stop_signals(&stop);
 	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 	/* Listening: a service manager waiting for us may go on. Before the

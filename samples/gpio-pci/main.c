@@ -135,6 +135,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	int ret;
 
+	sample_hold_stop_signals();
 	if (sample_takeover_prepare(&argc, &argv) < 0)
 		return 1;
 	if (parse_opts(argc, argv, &o) < 0) {
