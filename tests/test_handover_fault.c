@@ -86,24 +86,6 @@ static int wait_status(pid_t pid)
 	return status;
 }
 
-static int region_rw(struct tserver *s, uint32_t region, uint64_t off,
-		     void *buf, uint32_t len, bool write)
-{
-	uint8_t req[sizeof(struct wire_region_access) + 16];
-	struct wire_region_access a = { .offset = off, .region = region,
-					.count = len };
-	int ret;
-
-	memcpy(req, &a, sizeof(a));
-	if (write)
-		memcpy(req + sizeof(a), buf, len);
-	ret = peer_call(s, write ? WIRE_CMD_REGION_WRITE : WIRE_CMD_REGION_READ,
-			req, sizeof(a) + (write ? len : 0), NULL, 0, m);
-	if (ret == 0 && !write)
-		memcpy(buf, m->payload + sizeof(a), len);
-	return ret;
-}
-
 /* A session worth keeping. */
 static void build_session(struct tserver *c, int *trig)
 {
@@ -124,8 +106,8 @@ static void build_session(struct tserver *c, int *trig)
 		trig[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_int_equal(peer_call(c, WIRE_CMD_DEVICE_SET_IRQS, &set, sizeof(set),
 				   trig, 4, m), 0);
-	assert_int_equal(region_rw(c, 0, 0, "session!", 8, true), 0);
-	assert_int_equal(region_rw(c, 1, 0x9000, "mem!", 4, true), 0);
+	assert_int_equal(peer_region_rw(c, 0, 0, "session!", 8, true, m), 0);
+	assert_int_equal(peer_region_rw(c, 1, 0x9000, "mem!", 4, true, m), 0);
 }
 
 /* Whoever serves now serves the same session. */
@@ -136,9 +118,9 @@ static void assert_session(struct tserver *c)
 
 	assert_int_equal(peer_call(c, WIRE_CMD_DEVICE_GET_INFO, &di, sizeof(di),
 				   NULL, 0, m), 0);
-	assert_int_equal(region_rw(c, 0, 0, buf, 8, false), 0);
+	assert_int_equal(peer_region_rw(c, 0, 0, buf, 8, false, m), 0);
 	assert_memory_equal(buf, "session!", 8);
-	assert_int_equal(region_rw(c, 1, 0x9000, buf, 4, false), 0);
+	assert_int_equal(peer_region_rw(c, 1, 0x9000, buf, 4, false, m), 0);
 	assert_memory_equal(buf, "mem!", 4);
 }
 

@@ -443,3 +443,24 @@ void peer_negotiate(struct tserver *s)
 	assert_int_equal(peer_call(s, WIRE_CMD_VERSION, buf, sizeof(buf), NULL, 0, m), 0);
 	free(m);
 }
+
+int peer_region_rw(struct tserver *s, uint32_t region, uint64_t off,
+		   void *buf, uint32_t len, bool write, struct peer_msg *m)
+{
+	uint8_t req[sizeof(struct wire_region_access) + 64];
+	struct wire_region_access a = { .offset = off, .region = region,
+					.count = len };
+	int ret;
+
+	assert_true(len <= 64);
+	memcpy(req, &a, sizeof(a));
+	if (write)
+		memcpy(req + sizeof(a), buf, len);
+	ret = peer_call(s, write ? WIRE_CMD_REGION_WRITE : WIRE_CMD_REGION_READ,
+			req, sizeof(a) + (write ? len : 0), NULL, 0, m);
+	if (ret == 0 && !write) {
+		assert_int_equal(m->len, sizeof(a) + len);
+		memcpy(buf, m->payload + sizeof(a), len);
+	}
+	return ret;
+}

@@ -118,4 +118,12 @@ int peer_call(struct tserver *s, uint16_t cmd, const void *payload, size_t len,
 	      const int *fds, unsigned int nfds, struct peer_msg *m);
 void peer_negotiate(struct tserver *s);
 
+/**
+ * REGION_WRITE @len bytes of @buf (at most 64), or REGION_READ them into
+ * @buf (asserting the reply's size), at @off of @region. Returns
+ * peer_call()'s result; @m receives the reply.
+ */
+int peer_region_rw(struct tserver *s, uint32_t region, uint64_t off,
+		   void *buf, uint32_t len, bool write, struct peer_msg *m);
+
 #endif /* TSERVER_H */
