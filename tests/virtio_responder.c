@@ -8,6 +8,10 @@
  *
  *   get "blob"       SIZE bytes of a fixed pseudo-random stream
  *   get "NAME.crc"   "CRC32 LENGTH" of blob, or of the last upload NAME
+ *   get "boot"       how many times "boot" was asked for, this one
+ *                    included: a guest learns whether it is the first
+ *                    boot this host has seen (a reset or a new VM comes
+ *                    back to the same responder)
  *   put NAME         any data: its CRC-32 and length are recorded
  *
  * CRC-32 is zlib's (busybox crc32 prints the same). Every IPv4, ICMP and
@@ -77,7 +81,8 @@ static struct {
 	uint32_t ip;
 	uint64_t blob_size;
 	uint32_t blob_crc;
-	char blob_text[64], up_text[64], up_name[64];
+	char blob_text[64], up_text[64], up_name[64], boot_text[16];
+	unsigned int boots;
 	uint16_t ip_id;
 	uint16_t next_tid;
 	struct xfer x;
@@ -445,6 +450,11 @@ static int get_open(const char *name)
 	g.x.size = 0;
 	if (strcmp(name, "blob") == 0) {
 		g.x.size = g.blob_size;
+		return 0;
+	}
+	if (strcmp(name, "boot") == 0) {
+		snprintf(g.boot_text, sizeof(g.boot_text), "%u\n", ++g.boots);
+		g.x.text = g.boot_text;
 		return 0;
 	}
 	if (n > 4 && strcmp(name + n - 4, ".crc") == 0) {

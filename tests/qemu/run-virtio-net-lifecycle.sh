@@ -31,13 +31,15 @@ mac0=02:00:00:00:0a:02 mac1=02:00:00:00:0b:02
 vnet_ready "$harness"
 
 # guest N [run-guest.sh options]: a guest on device 0's link, the traffic
-# script, output to $work/guestN.log.
+# script, output to $work/guestN.log. vnet.hold=1: the first boot moves
+# bulk data until it is reset or killed, so the act below cannot come
+# after a transfer that already ended, on a machine of any speed.
 guest() {
   local n=$1
   shift
   "$harness/run-guest.sh" --socket "$work/net0.sock" --timeout "$(scaled 240)" \
     --wait-socket "$(scaled 10)" "$@" \
-    --append "vnet.mac=$mac0 vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib vus.scale=$(scaled 1)" \
+    --append "vnet.mac=$mac0 vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib vnet.hold=1 vus.scale=$(scaled 1)" \
     --script "$here/guest-virtio-net-traffic.sh" > "$work/guest$n.log" 2>&1
 }
 
