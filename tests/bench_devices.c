@@ -30,7 +30,9 @@
  * they waited for a CPU (run-queue delay), from their schedstat; the
  * client's CPU per request; the ideal, what the server's CPU per request
  * allows on the CPUs the clients leave: min(T, CPUs - client CPUs) / server
- * CPU per request; for D = 64 the ratio of two threads to one. And the
+ * CPU per request; how many CPUs the server threads and every other
+ * process on the machine used during the run (/proc/stat); for D = 64 the
+ * ratio of two threads to one. And the
  * resident memory per idle device (after VERSION on every connection,
  * before the load: the server's RSS growth from before the contexts
  * existed, divided by D).
@@ -414,7 +416,24 @@ static int closed(struct conn *c, int n)
 
 struct figure {
 	double rate, cpu_us, client_us, wait_share, ideal, rss_per_dev, per_sweep;
+	double server_cpus, other_cpus; /* CPUs used on average during the run */
 };
+
+/* CPU seconds the whole machine has spent busy (all CPUs), /proc/stat. */
+static double machine_busy(void)
+{
+	unsigned long long v[8];
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (f == NULL || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+				&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+				&v[7]) != 8)
+		exit(1);
+	fclose(f);
+	/* user, nice, system, irq, softirq, steal: not idle or iowait */
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
+	       (double)sysconf(_SC_CLK_TCK);
+}
 
 /* Fork the server with @d contexts on @t threads; negotiate every
  * connection (VERSION) and report the server's RSS growth. */
@@ -458,7 +477,7 @@ static struct figure run(enum mode m, int d, int t, unsigned int total)
 	static struct conn c[MAX_DEV];
 	int ctl[2], out[2], ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	struct server_report rep;
-	double t0, c0, wall, client, sweeps = 0, n, rss;
+	double t0, c0, b0, wall, client, sweeps = 0, n, rss, others;
 	struct figure f;
 	pid_t pid;
 
@@ -469,6 +488,7 @@ static struct figure run(enum mode m, int d, int t, unsigned int total)
 		c[i].quota = total / (unsigned int)d + 1;
 	t0 = bench_now();
 	c0 = bench_cpu_process();
+	b0 = machine_busy();
 	if ((m == PIPELINED ? pipelined(c, d, &sweeps) : closed(c, d)) < 0) {
 		fprintf(stderr, "bench_devices: a wrong or missing reply\n");
 		exit(1);
@@ -480,6 +500,8 @@ static struct figure run(enum mode m, int d, int t, unsigned int total)
 	if (read(out[0], &rep, sizeof(rep)) != sizeof(rep) ||
 	    waitpid(pid, NULL, 0) != pid)
 		exit(1);
+	/* Everyone else's CPU meanwhile (ticks: about +-0.01 s). */
+	others = machine_busy() - b0 - rep.cpu - client;
 	close(ctl[1]);
 	close(out[0]);
 	n = (double)c[0].quota * d;
@@ -493,6 +515,8 @@ static struct figure run(enum mode m, int d, int t, unsigned int total)
 		  (rep.cpu / n);
 	f.rss_per_dev = rss / d;
 	f.per_sweep = sweeps > 0 ? n / sweeps : 0;
+	f.server_cpus = rep.cpu / wall;
+	f.other_cpus = others > 0 ? others / wall : 0;
 	return f;
 }
 
@@ -512,7 +536,7 @@ static double loadavg(void)
 static struct figure measure(enum mode m, int d, int t, const struct bench_opts *o,
 			     double *lo, double *hi)
 {
-	double v[7][BENCH_MAX_REPEAT];
+	double v[9][BENCH_MAX_REPEAT];
 	struct figure f[BENCH_MAX_REPEAT], r;
 
 	for (int k = 0; k < o->repeat; k++) {
@@ -525,15 +549,18 @@ static struct figure measure(enum mode m, int d, int t, const struct bench_opts 
 		v[4][k] = f[k].ideal;
 		v[5][k] = f[k].rss_per_dev;
 		v[6][k] = f[k].per_sweep;
+		v[7][k] = f[k].server_cpus;
+		v[8][k] = f[k].other_cpus;
 	}
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 9; i++)
 		bench_sort(v[i], o->repeat);
 	*lo = v[0][0];
 	*hi = v[0][o->repeat - 1];
 	r = (struct figure){ v[0][o->repeat / 2], v[1][o->repeat / 2],
 			     v[2][o->repeat / 2], v[3][o->repeat / 2],
 			     v[4][o->repeat / 2], v[5][o->repeat / 2],
-			     v[6][o->repeat / 2] };
+			     v[6][o->repeat / 2], v[7][o->repeat / 2],
+			     v[8][o->repeat / 2] };
 	return r;
 }
 
@@ -544,15 +571,16 @@ static struct figure report(enum mode m, int d, int t,
 	double lo, hi;
 	struct figure f = measure(m, d, t, o, &lo, &hi);
 
-	printf("%-9s %4d %3d %10.0f (%7.0f-%7.0f) %8.2f %8.2f %7.0f%% "
-	       "%9.0f %5.1f KiB %9.0f\n", mode_name[m], d, t, f.rate, lo, hi,
-	       f.cpu_us, f.client_us, f.wait_share * 100, f.ideal,
-	       f.rss_per_dev / 1024, f.per_sweep);
+	printf("%-9s %4d %3d %10.0f (%7.0f-%7.0f) %7.2f %6.2f %6.0f%% %5.2f %5.2f "
+	       "%9.0f %5.1f KiB %7.0f\n", mode_name[m], d, t, f.rate, lo, hi,
+	       f.cpu_us, f.client_us, f.wait_share * 100, f.server_cpus,
+	       f.other_cpus, f.ideal, f.rss_per_dev / 1024, f.per_sweep);
 	fflush(stdout);
 	if (csv)
-		fprintf(csv, "%s,%d,%d,%.0f,%.0f,%.0f,%.3f,%.3f,%.3f,%.0f,%.1f\n",
+		fprintf(csv, "%s,%d,%d,%.0f,%.0f,%.0f,%.3f,%.3f,%.3f,%.0f,%.1f,%.3f,%.3f\n",
 			mode_name[m], d, t, f.rate, lo, hi, f.cpu_us,
-			f.client_us, f.wait_share, f.ideal, f.rss_per_dev / 1024);
+			f.client_us, f.wait_share, f.ideal, f.rss_per_dev / 1024,
+			f.server_cpus, f.other_cpus);
 	return f;
 }
 
@@ -564,9 +592,13 @@ static void header(const struct bench_opts *o)
 	       "pipelined: %u requests in flight per connection, one client thread "
 	       "(throughput, not latency)\nclosed: one request outstanding per "
 	       "connection, %d client threads\n", o->repeat, WINDOW, CLOSED_THREADS);
-	printf("%-9s %4s %3s %28s %8s %8s %7s %9s %9s %9s\n", "mode", "devs", "thr",
-	       "requests/s (range)", "srv us", "cli us", "srv wait", "ideal/s",
-	       "RSS/dev", "per sweep");
+	printf("srv/cli us: server threads' / client's CPU per request; srv wait: "
+	       "share of the run the server threads waited for a CPU; srv/other "
+	       "CPUs: CPUs used on average by the server threads / by every "
+	       "other process\n");
+	printf("%-9s %4s %3s %28s %7s %6s %7s %5s %5s %9s %9s %7s\n", "mode",
+	       "devs", "thr", "requests/s (range)", "srv us", "cli us", "srv wait",
+	       "srv", "other", "ideal/s", "RSS/dev", "/sweep");
 }
 
 /* "--only MODE:D" (pipelined:64, closed:64), taken out of argv: that
@@ -617,7 +649,8 @@ int main(int argc, char **argv)
 	}
 	if (csv)
 		fprintf(csv, "mode,devices,threads,rate,rate_lo,rate_hi,cpu_us,"
-			"client_us,server_wait,ideal,rss_kib_per_device\n");
+			"client_us,server_wait,ideal,rss_kib_per_device,server_cpus,"
+			"other_cpus\n");
 	header(&o);
 	if (only) {
 		for (int t = 1; t <= 2; t++)
@@ -639,9 +672,10 @@ int main(int argc, char **argv)
 				rss64 = f.rss_per_dev * MAX_DEV;
 		}
 	printf("64 devices, pipelined: two threads / one = %.2fx (goal >= 1.8x); "
-	       "the ideal for two threads is %.2fx one thread's measured rate\n",
+	       "ideal two / ideal one = %.2fx (what the server's and the "
+	       "client's CPU per request allow on these CPUs)\n",
 	       at64[PIPELINED][1].rate / at64[PIPELINED][0].rate,
-	       at64[PIPELINED][1].ideal / at64[PIPELINED][0].rate);
+	       at64[PIPELINED][1].ideal / at64[PIPELINED][0].ideal);
 	printf("64 devices, closed loop: two threads / one = %.2fx\n",
 	       at64[CLOSED][1].rate / at64[CLOSED][0].rate);
 	printf("load average %.2f after the runs\n", loadavg());
