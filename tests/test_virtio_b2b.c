@@ -407,6 +407,29 @@ static void check_after_reset(const struct rig *r, const struct end *down,
 }
 
 /*
+ * Pump until A's receive ring is full and B has frames it could not send,
+ * each look after 100 ms without an interrupt (traffic settled). Once was
+ * not enough: a loaded machine can stop a device for longer than that
+ * half-way there.
+ */
+static void run_until_backed_up(struct rig *r)
+{
+	long long deadline = vtest_deadline(DEADLINE_MS);
+
+	for (;;) {
+		run(r, NULL, 100);
+		if ((uint16_t)(tv_used_idx(&r->a, 0) - r->da.rx_used) ==
+			    r->da.cfg.qsize &&
+		    tvd_tx_inflight(&r->db) > 0)
+			return;
+		if (vtest_expired(deadline)) {
+			dump(r);
+			fail_msg("A's ring never filled with B's frames backed up");
+		}
+	}
+}
+
+/*
  * A stops taking frames until its receive ring is full: its device holds
  * one frame, B's frames back up in A's socket and B's transmit path
  * blocks. Then one end is reset (status 0, or DEVICE_RESET): A, whose
@@ -426,10 +449,7 @@ static void reset_mid_traffic(const struct side *s, bool device_reset,
 	r.da.rx_paused = true;
 	/* A keeps frames for B to send while B is down. */
 	r.ab.held = reset_sender;
-	run(&r, NULL, 100);
-	assert_int_equal((uint16_t)(tv_used_idx(&r.a, 0) - r.da.rx_used),
-			 r.da.cfg.qsize);
-	assert_true(tvd_tx_inflight(&r.db) > 0);
+	run_until_backed_up(&r);
 	/* The one frame a device may hold when its ring is full. */
 	down.in->max_loss = 1;
 	if (!reset_sender)
