@@ -29,7 +29,7 @@ for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$rpc" ] && break; s
 
 case $mode in
 driver)
-  "$harness/run-guest.sh" --socket "$sock" --append "idio16.strict=1 vus.scale=$(scaled 1)" \
+  "$harness/run-guest.sh" --socket "$sock" --append "idio16.strict=1 vus.scale=$(scaled 1) no_timer_check" \
     --timeout "$(scaled 120)" --wait-socket "$(scaled 10)" --quiet \
     --script "$harness/examples/guest-gpio-idio16.sh"
   rc=$?
@@ -40,7 +40,7 @@ irq)
   ( v=false; while sleep 0.3; do [ $v = true ] && v=false || v=true
     "$VUS_CTL" --rpc "$rpc" gpio.set-input line=0 level=$v >/dev/null || exit; done ) &
   toggler=$!
-  "$harness/run-guest.sh" --socket "$sock" --quiet --append "vus.scale=$(scaled 1)" \
+  "$harness/run-guest.sh" --socket "$sock" --quiet --append "vus.scale=$(scaled 1) no_timer_check" \
     --timeout "$(scaled 120)" --wait-socket "$(scaled 10)" --script "$here/guest-gpio-irq.sh"
   rc=$?
   echo "device state: $("$VUS_CTL" --rpc "$rpc" --json gpio.get)"

@@ -36,7 +36,7 @@ trap cleanup EXIT
 sup=$!
 for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$rpc" ] && break; sleep 0.1; done
 
-"$harness/run-guest.sh" --socket "$sock" --append "vus.scale=$(scaled 1)" \
+"$harness/run-guest.sh" --socket "$sock" --append "vus.scale=$(scaled 1) no_timer_check" \
   --timeout "$(scaled 180)" --wait-socket "$(scaled 10)" --workdir "$work/vm" \
   --keep --quiet --script "$here/guest-gpio-recover.sh" > "$work/guest.log" 2>&1 &
 guest=$!

@@ -36,7 +36,7 @@ shared)
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
 for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && break; sleep 0.1; done
-"$harness/run-guest.sh" --socket "$sock" --quiet --append "vus.scale=$(scaled 1)" \
+"$harness/run-guest.sh" --socket "$sock" --quiet --append "vus.scale=$(scaled 1) no_timer_check" \
   --timeout "$(scaled 120)" --wait-socket "$(scaled 10)" ${extra:+--extra "$extra"} \
   --script "$here/guest-msgdma.sh"
 rc=$?

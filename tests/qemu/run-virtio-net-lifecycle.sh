@@ -39,7 +39,7 @@ guest() {
   shift
   "$harness/run-guest.sh" --socket "$work/net0.sock" --timeout "$(scaled 240)" \
     --wait-socket "$(scaled 10)" "$@" \
-    --append "vnet.mac=$mac0 vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib vnet.hold=1 vus.scale=$(scaled 1)" \
+    --append "vnet.mac=$mac0 vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib vnet.hold=1 vus.scale=$(scaled 1) no_timer_check" \
     --script "$here/guest-virtio-net-traffic.sh" > "$work/guest$n.log" 2>&1
 }
 
@@ -106,7 +106,7 @@ two)
   "$harness/run-guest.sh" --socket "$work/net0.sock" --socket "$work/net1.sock" \
     --timeout "$(scaled 240)" --wait-socket "$(scaled 10)" \
     --file "$here/guest-virtio-net-traffic.sh:/root/traffic.sh" \
-    --append "vnet.mac0=$mac0 vnet.mac1=$mac1 vnet.mb=$mib vus.scale=$(scaled 1)" \
+    --append "vnet.mac0=$mac0 vnet.mac1=$mac1 vnet.mb=$mib vus.scale=$(scaled 1) no_timer_check" \
     --script "$here/guest-virtio-net-two.sh" > "$work/guest1.log" 2>&1 || rc=1
   cat "$work/guest1.log"
   ;;

@@ -36,7 +36,7 @@ srv=$((${#vnet_pids[@]} - 1))
 
 "$harness/run-guest.sh" --socket "$work/net0.sock" --quiet --timeout "$(scaled 300)" \
   --wait-socket "$(scaled 10)" --workdir "$work/vm" --keep \
-  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.pings=$pings vus.scale=$(scaled 1)" \
+  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.pings=$pings vus.scale=$(scaled 1) no_timer_check" \
   --script "$here/guest-virtio-net-traffic.sh" > "$work/guest.log" 2>&1 &
 guest=$!
 

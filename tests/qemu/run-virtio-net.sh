@@ -43,7 +43,7 @@ srv=${vnet_pids[1]}
 start=$(date +%s.%N)
 "$harness/run-guest.sh" --socket "$work/net0.sock" --quiet --timeout "$(scaled 240)" \
   --wait-socket "$(scaled 10)" "${qemu_args[@]}" \
-  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib vus.scale=$(scaled 1) $guest_opts" \
+  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.mb=$mib vus.scale=$(scaled 1) no_timer_check $guest_opts" \
   --script "$here/guest-virtio-net-traffic.sh" > "$work/guest.log" 2>&1
 rc=$?
 end=$(date +%s.%N)
