@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "test_client_util.h"
 #include "vus.h"
 #include "vus/client.h"
 #include "vtest.h"
@@ -42,12 +43,6 @@ static int regs_write(vus_ctx *ctx, void *opaque, uint64_t off, const void *buf,
 	return 0;
 }
 
-static void *serve(void *arg)
-{
-	(void)vus_ctx_run(((struct pdev *)arg)->ctx);
-	return NULL;
-}
-
 /* @express: a PCIe endpoint with PM, MSI, MSI-X and a serial number. */
 static vus_client *pdev_start_as(struct pdev *d, bool express)
 {
@@ -65,8 +60,6 @@ static vus_client *pdev_start_as(struct pdev *d, bool express)
 		.nr_vectors = NR_MSIX,
 		.table_bar = 0, .table_offset = TABLE, .pba_bar = 0,
 		.pba_offset = PBA };
-	vus_client *c = NULL;
-	int sv[2];
 
 	assert_int_equal(vus_ctx_create(&cfg, &d->ctx), 0);
 	vus_ctx_set_log(d->ctx, VUS_LOG_OFF, NULL, NULL);
@@ -86,11 +79,7 @@ static vus_client *pdev_start_as(struct pdev *d, bool express)
 	}
 	assert_true(vus_pci_add_cap_msix(d->ctx, &msix) > 0);
 	assert_int_equal(vus_ctx_realize(d->ctx), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
-	assert_int_equal(pthread_create(&d->thread, NULL, serve, d), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &c), 0);
-	return c;
+	return tc_serve(d->ctx, &d->thread);
 }
 
 static vus_client *pdev_start(struct pdev *d)
@@ -101,16 +90,8 @@ static vus_client *pdev_start(struct pdev *d)
 /* The client goes; the next one comes on a new socketpair. */
 static vus_client *pdev_next_client(struct pdev *d, vus_client *c)
 {
-	int sv[2];
-
-	vus_client_close(c);
-	/* Without a listener the loop ends once the client is torn down. */
-	pthread_join(d->thread, NULL);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
-	assert_int_equal(pthread_create(&d->thread, NULL, serve, d), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &c), 0);
-	return c;
+	tc_serve_end(c, d->thread);
+	return tc_serve(d->ctx, &d->thread);
 }
 
 static void pdev_stop(struct pdev *d, vus_client *c)

@@ -302,6 +302,37 @@ void tc_dev_fini(struct tc_dev *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
+static void *tc_serve_run(void *ctx)
+{
+	(void)vus_ctx_run(ctx);
+	return NULL;
+}
+
+int tc_serve_fd(vus_ctx *ctx, pthread_t *th)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(vus_ctx_attach_fd(ctx, sv[0]), 0);
+	assert_int_equal(pthread_create(th, NULL, tc_serve_run, ctx), 0);
+	return sv[1];
+}
+
+vus_client *tc_serve(vus_ctx *ctx, pthread_t *th)
+{
+	vus_client *c = NULL;
+
+	assert_int_equal(vus_client_attach_fd(tc_serve_fd(ctx, th),
+					      VTEST_CLIENT_CFG, &c), 0);
+	return c;
+}
+
+void tc_serve_end(vus_client *c, pthread_t th)
+{
+	vus_client_close(c);
+	pthread_join(th, NULL);
+}
+
 vus_client *tc_setup(struct tc_dev *d)
 {
 	return tc_setup_flags(d, 0);

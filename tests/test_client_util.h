@@ -111,6 +111,17 @@ vus_client *tc_setup(struct tc_dev *d);
 vus_client *tc_setup_flags(struct tc_dev *d, uint32_t ctx_flags);
 void tc_teardown(struct tc_dev *d, vus_client *c);
 
+/*
+ * Any realized @ctx (the tests' own devices): serve it on a new thread
+ * (*@th runs vus_ctx_run) over a new socketpair and return the client's end
+ * (tc_serve_fd), or a negotiated client on it (tc_serve). The loop has no
+ * listener, so it ends when that client goes: tc_serve_end closes @c and
+ * joins @th; @ctx stays the caller's, and may serve again.
+ */
+int tc_serve_fd(vus_ctx *ctx, pthread_t *th);
+vus_client *tc_serve(vus_ctx *ctx, pthread_t *th);
+void tc_serve_end(vus_client *c, pthread_t th);
+
 /* Run a device command through the command register; returns its result. */
 int tc_run(vus_client *c, uint32_t op, uint64_t addr, uint32_t len);
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "test_client_util.h"
 #include "vtest.h"
 #include "vus.h"
 #include "vus/client.h"
@@ -22,12 +22,6 @@ struct dev {
 	pthread_t th;
 	vus_client *c;
 };
-
-static void *run(void *arg)
-{
-	vus_ctx_run(arg);
-	return NULL;
-}
 
 /* Memory BARs: BAR0 (4 KiB unless @bar0_size; migrates unless
  * @bar0_stays), BAR2 (4 KiB, opted out unless @bar2_moves). */
@@ -66,7 +60,6 @@ static void dev_start_with(struct dev *d, const struct layout *l)
 					.nr_vectors = 4 };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc),
 				     .compat_version = 1 };
-	int sv[2];
 
 	memset(d, 0, sizeof(*d));
 	assert_int_equal(vus_ctx_create(&cfg, &d->ctx), 0);
@@ -76,10 +69,7 @@ static void dev_start_with(struct dev *d, const struct layout *l)
 	memory_bars(d->ctx, l);
 	assert_int_equal(vus_mig_setup(d->ctx, &mc), 0);
 	assert_int_equal(vus_ctx_realize(d->ctx), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
-	assert_int_equal(pthread_create(&d->th, NULL, run, d->ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &d->c), 0);
+	d->c = tc_serve(d->ctx, &d->th);
 }
 
 static void dev_start(struct dev *d)
@@ -89,8 +79,7 @@ static void dev_start(struct dev *d)
 
 static void dev_stop(struct dev *d)
 {
-	vus_client_close(d->c);
-	pthread_join(d->th, NULL);
+	tc_serve_end(d->c, d->th);
 	vus_ctx_destroy(d->ctx);
 }
 

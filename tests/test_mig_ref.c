@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "test_client_util.h"
 #include "vtest.h"
 #include "vus.h"
 #include "vus/client.h"
@@ -80,12 +80,6 @@ static int bar_read(vus_ctx *ctx, void *o, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static void *run(void *arg)
-{
-	vus_ctx_run(arg);
-	return NULL;
-}
-
 static void dev_start(struct dev *d, bool copy)
 {
 	static const struct vus_region_ops bar_ops = {
@@ -99,7 +93,6 @@ static void dev_start(struct dev *d, bool copy)
 	struct vus_region_desc bar = { .struct_size = sizeof(bar), .size = 0x1000,
 		.flags = VUS_REGION_READ, .ops = &bar_ops };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc), .compat_version = 1 };
-	int sv[2];
 
 	memset(d, 0, sizeof(*d));
 	d->copy = copy;
@@ -113,16 +106,12 @@ static void dev_start(struct dev *d, bool copy)
 	assert_int_equal(vus_mig_setup(d->ctx, &mc), 0);
 	assert_int_equal(vus_mig_add_section(d->ctx, "blocks", 1, &ops, d), 0);
 	assert_int_equal(vus_ctx_realize(d->ctx), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
-	assert_int_equal(pthread_create(&d->th, NULL, run, d->ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &d->c), 0);
+	d->c = tc_serve(d->ctx, &d->th);
 }
 
 static void dev_stop(struct dev *d)
 {
-	vus_client_close(d->c);
-	pthread_join(d->th, NULL);
+	tc_serve_end(d->c, d->th);
 	vus_ctx_destroy(d->ctx);
 	free(d->big);
 }
@@ -198,30 +187,44 @@ static void load_into_new(const uint8_t *s, uint64_t size, uint64_t counter,
 	dev_stop(&b);
 }
 
+/* A device in the state (@counter, @seed), stopped (STOP_COPY) to save. */
+static void dev_stopped(struct dev *d, uint64_t counter, uint8_t seed)
+{
+	dev_start(d, false);
+	fill(d, counter, seed);
+	assert_int_equal(vus_client_mig_set_state(d->c, VUS_MIG_STOP_COPY), 0);
+}
+
+/* A whole new save of @d is @ref (@size bytes), byte for byte. */
+static void saves_as(struct dev *d, const uint8_t *ref, uint64_t size)
+{
+	uint64_t got;
+	uint8_t *s = save_all(d, &got);
+
+	assert_int_equal(got, size);
+	assert_memory_equal(s, ref, size);
+	free(s);
+}
+
 static void stream_is_the_same_in_any_read_sizes(void **state)
 {
 	static const size_t sizes[] = { 1, 2, BLK, 3, 4093, 1u << 20, BLK + 1,
 					7, 200003, 1 };
-	uint64_t size, again;
-	uint8_t *ref = reference(5, 3, &size), *s, *buf = malloc(size + (2u << 20));
+	uint64_t size;
+	uint8_t *ref = reference(5, 3, &size), *buf = malloc(size + (2u << 20));
 	struct dev a;
 
 	assert_non_null(buf);
 	assert_int_equal(vus_client_mig_stream_check(ref, size, NULL), 0);
-	dev_start(&a, false);
-	fill(&a, 5, 3);
-	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP_COPY), 0);
+	dev_stopped(&a, 5, 3);
 	assert_int_equal(read_rest(&a, buf, size + (2u << 20), sizes,
 				   sizeof(sizes) / sizeof(sizes[0])), size);
 	assert_memory_equal(buf, ref, size);
 	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_RUNNING), 0);
 	/* Whole-MiB reads: many blocks in each reply. */
-	s = save_all(&a, &again);
-	assert_int_equal(again, size);
-	assert_memory_equal(s, ref, size);
-	load_into_new(s, size, 5, 3);
+	saves_as(&a, ref, size);
+	load_into_new(ref, size, 5, 3);
 	dev_stop(&a);
-	free(s);
 	free(buf);
 	free(ref);
 }
@@ -229,51 +232,41 @@ static void stream_is_the_same_in_any_read_sizes(void **state)
 /* Leaving STOP_COPY mid-stream ends the session; the next one starts over. */
 static void leaving_stop_copy_mid_read_starts_over(void **state)
 {
-	uint64_t size, got_size;
-	uint8_t *ref = reference(9, 77, &size), *s, buf[100000];
+	uint64_t size;
+	uint8_t *ref = reference(9, 77, &size), buf[100000];
 	struct dev a;
 	size_t got;
 
-	dev_start(&a, false);
-	fill(&a, 1, 1);
-	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP_COPY), 0);
+	dev_stopped(&a, 1, 1);
 	assert_int_equal(vus_client_mig_read(a.c, buf, sizeof(buf), &got), 0);
 	assert_int_equal(got, sizeof(buf));
 	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_RUNNING), 0);
 	assert_int_equal(vus_client_mig_read(a.c, buf, 1, &got), -EINVAL);
 	fill(&a, 9, 77);
-	s = save_all(&a, &got_size);
-	assert_int_equal(got_size, size);
-	assert_memory_equal(s, ref, size);
-	load_into_new(s, size, 9, 77);
+	saves_as(&a, ref, size);
+	load_into_new(ref, size, 9, 77);
 	dev_stop(&a);
-	free(s);
 	free(ref);
 }
 
 /* A reset mid-stream ends the session: reads are refused, then a new save. */
 static void a_read_after_reset_is_refused(void **state)
 {
-	uint64_t size, got_size;
-	uint8_t *ref = reference(4, 2, &size), *s, buf[BLK + 5];
+	uint64_t size;
+	uint8_t *ref = reference(4, 2, &size), buf[BLK + 5];
 	struct dev a;
 	uint32_t st;
 	size_t got;
 
-	dev_start(&a, false);
-	fill(&a, 4, 2);
-	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP_COPY), 0);
+	dev_stopped(&a, 4, 2);
 	assert_int_equal(vus_client_mig_read(a.c, buf, sizeof(buf), &got), 0);
 	assert_int_equal(got, sizeof(buf));
 	assert_int_equal(vus_client_reset(a.c), 0);
 	assert_int_equal(vus_client_mig_get_state(a.c, &st), 0);
 	assert_int_equal(st, VUS_MIG_RUNNING);
 	assert_int_equal(vus_client_mig_read(a.c, buf, sizeof(buf), &got), -EINVAL);
-	s = save_all(&a, &got_size);
-	assert_int_equal(got_size, size);
-	assert_memory_equal(s, ref, size);
+	saves_as(&a, ref, size);
 	dev_stop(&a);
-	free(s);
 	free(ref);
 }
 
@@ -293,9 +286,7 @@ static void blocks_from_64k_are_sent_from_where_they_are(void **state)
 	int fd = memfd_create("stream", MFD_CLOEXEC);
 
 	assert_non_null(buf);
-	dev_start(&a, false);
-	fill(&a, 5, 3);
-	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP_COPY), 0);
+	dev_stopped(&a, 5, 3);
 	a.big[NR_BLK * BLK + 10] ^= 0xff;   /* in the copied block */
 	a.big[(NR_BLK - 1) * BLK] ^= 0xff;  /* first byte of the last 64 KiB one */
 	assert_int_equal(read_rest(&a, buf, size + (1u << 20), sizes, 1), size);

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mig_fsm.h"
 #include "mig_stream.h"
+#include "test_client_util.h"
 #include "vtest.h"
 #include "vus.h"
 #include "vus/client.h"
@@ -91,12 +91,6 @@ static void count_tx(void *o, const struct vus_trace_event *ev)
 		atomic_fetch_add(&((struct dev *)o)->feature_replies, 1);
 }
 
-static void *run(void *arg)
-{
-	vus_ctx_run(arg);
-	return NULL;
-}
-
 /* max_stream_size of the next dev_start() (0: the default). */
 static uint64_t next_max_stream;
 
@@ -120,7 +114,6 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 	struct vus_device_ops ops = { .struct_size = sizeof(ops), .reset = reset,
 				      .quiesce = quiesce, .resume = resume,
 				      .client_lost = client_lost };
-	int sv[2];
 
 	memset(d, 0, sizeof(*d));
 	next_max_stream = 0;
@@ -140,16 +133,12 @@ static void dev_start(struct dev *d, uint32_t compat, bool pre_copy,
 	assert_int_equal(vus_ctx_set_device_ops(d->ctx, &ops, d), 0);
 	assert_int_equal(vus_ctx_realize(d->ctx), 0);
 	vus_ctx_set_trace(d->ctx, count_tx, d);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(d->ctx, sv[0]), 0);
-	assert_int_equal(pthread_create(&d->th, NULL, run, d->ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &d->c), 0);
+	d->c = tc_serve(d->ctx, &d->th);
 }
 
 static void dev_stop(struct dev *d)
 {
-	vus_client_close(d->c);
-	pthread_join(d->th, NULL);
+	tc_serve_end(d->c, d->th);
 	vus_ctx_destroy(d->ctx);
 	free(d->m.big);
 }
@@ -829,17 +818,13 @@ static void bitmaps_stay_within_the_clients_limit(void **state)
 	uint64_t bm[8] = { 0 };
 	struct dev d;
 	void *mem;
-	int sv[2];
 
 	(void)state;
 	dev_start(&d, 1, false, 1);
 	/* A second client, of the small kind, after the first leaves. */
-	vus_client_close(d.c);
-	pthread_join(d.th, NULL);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(d.ctx, sv[0]), 0);
-	assert_int_equal(pthread_create(&d.th, NULL, run, d.ctx), 0);
-	assert_int_equal(vus_client_attach_fd_raw(sv[1], NULL, &d.c), 0);
+	tc_serve_end(d.c, d.th);
+	assert_int_equal(vus_client_attach_fd_raw(tc_serve_fd(d.ctx, &d.th), NULL,
+					  &d.c), 0);
 	assert_int_equal(vus_client_negotiate(d.c, 0, 0, small), 0);
 	assert_int_equal(vus_client_dma_map_memfd(d.c, base, 4u << 20,
 		VUS_CLIENT_DMA_READ | VUS_CLIENT_DMA_WRITE, &mem), 0);
@@ -936,7 +921,6 @@ static void client_vanishing_mid_stop_copy(void **state)
 	struct dev d;
 	uint8_t buf[4096];
 	size_t got;
-	int sv[2];
 
 	(void)state;
 	dev_start(&d, 1, false, 1);
@@ -944,18 +928,14 @@ static void client_vanishing_mid_stop_copy(void **state)
 	assert_int_equal(vus_client_mig_set_state(d.c, VUS_MIG_STOP_COPY), 0);
 	assert_int_equal(vus_client_mig_read(d.c, buf, sizeof(buf), &got), 0);
 	assert_int_equal(atomic_load(&d.quiesced), 1);
-	vus_client_close(d.c);
-	pthread_join(d.th, NULL);
+	tc_serve_end(d.c, d.th);
 	/* The device went back to running, not stuck stopped, and was told. */
 	assert_int_equal(vus_mig_state(d.ctx), VUS_MIG_RUNNING);
 	assert_int_equal(atomic_load(&d.quiesced), 0);
 	assert_int_equal(d.client_losts, 1);
 	assert_int_equal(d.resets, 0);
 	/* And serves the next client. */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(d.ctx, sv[0]), 0);
-	assert_int_equal(pthread_create(&d.th, NULL, run, d.ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &d.c), 0);
+	d.c = tc_serve(d.ctx, &d.th);
 	assert_int_equal(vus_client_mig_get_state(d.c, &(uint32_t){ 0 }), 0);
 	dev_stop(&d);
 }

@@ -9,9 +9,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "test_client_util.h"
 #include "vtest.h"
 #include "vus.h"
 #include "vus/client.h"
@@ -51,12 +51,6 @@ static const struct vus_region_ops regs_ops = {
 	.struct_size = sizeof(regs_ops), .read = regs_read, .write = regs_write,
 };
 
-static void *run(void *arg)
-{
-	vus_ctx_run(arg);
-	return NULL;
-}
-
 static vus_ctx *new_ctx(enum vus_bus bus)
 {
 	struct vus_ctx_config cfg = { .struct_size = sizeof(cfg), .bus = bus };
@@ -70,19 +64,13 @@ static vus_ctx *new_ctx(enum vus_bus bus)
 /* Realize s->ctx, serve it on a thread, connect the client. */
 static void serve(struct srv *s)
 {
-	int sv[2];
-
 	assert_int_equal(vus_ctx_realize(s->ctx), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vus_ctx_attach_fd(s->ctx, sv[0]), 0);
-	assert_int_equal(pthread_create(&s->th, NULL, run, s->ctx), 0);
-	assert_int_equal(vus_client_attach_fd(sv[1], VTEST_CLIENT_CFG, &s->c), 0);
+	s->c = tc_serve(s->ctx, &s->th);
 }
 
 static void stop(struct srv *s)
 {
-	vus_client_close(s->c);
-	pthread_join(s->th, NULL);
+	tc_serve_end(s->c, s->th);
 	vus_ctx_destroy(s->ctx);
 }
 
