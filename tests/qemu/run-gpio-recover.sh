@@ -14,13 +14,8 @@ set -u
 sup_bin=$1 sample=$2 harness=$3
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../timescale.sh"
-if [ ! -x "$harness/run-guest.sh" ]; then
-  echo "qemu-harness not found at '$harness': skipping"; exit 77
-fi
-if ! out=$("$harness/ensure.sh" --no-apt 2>&1); then
-  echo "$out" | tail -5
-  echo "qemu-harness is not built (run make test as root once): skipping"; exit 77
-fi
+. "$here/harness.sh"
+harness_ready "$harness"
 [ -x "${VUS_CTL:-}" ] || { echo "vus-ctl is not built (libpci-dev): skipping"; exit 77; }
 work=$(mktemp -d /tmp/vus-qemu-gpio-rec.XXXXXX)
 sock=$work/gpio.sock rpc=$work/gpio.rpc
@@ -36,19 +31,12 @@ trap cleanup EXIT
 sup=$!
 for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$rpc" ] && break; sleep 0.1; done
 
-"$harness/run-guest.sh" --socket "$sock" --append "vus.scale=$(scaled 1) no_timer_check" \
-  --timeout "$(scaled 180)" --wait-socket "$(scaled 10)" --workdir "$work/vm" \
-  --keep --quiet --script "$here/guest-gpio-recover.sh" > "$work/guest.log" 2>&1 &
-guest=$!
+guest_start "$sock" 180 "" "$here/guest-gpio-recover.sh"
 
 # The guest has written its outputs: kill the server, wait for the next.
-for _ in $(seq "$(tries 120 0.1)"); do
-  grep -q GPIO-WRITTEN "$work/vm/serial.log" 2>/dev/null && break
-  kill -0 "$guest" 2>/dev/null || break
-  sleep 0.1
-done
+guest_wait GPIO-WRITTEN 120; written=$?
 old=$(pgrep -P "$sup" | head -1)
-if ! grep -q GPIO-WRITTEN "$work/vm/serial.log" 2>/dev/null || [ -z "$old" ]; then
+if [ $written -ne 0 ] || [ -z "$old" ]; then
   echo "FAIL: the guest did not get to write its outputs"
   wait "$guest"; cat "$work/guest.log"; tail -30 "$work/server.log"; exit 1
 fi
@@ -64,13 +52,8 @@ for _ in $(seq "$(tries 10 0.05)"); do
 done
 [ -n "$new" ] && echo "restarted as pid $new; input 4 raised" || echo "FAIL: no restarted server"
 
-wait "$guest"; rc=$?
-guest=""
-cat "$work/guest.log"
+guest_end; rc=$grc
 [ -n "$new" ] || rc=1
-if [ $rc -eq 125 ]; then
-  echo "FAIL: QEMU ended without a guest result (did it abort?)"
-fi
 if [ $rc -ne 0 ]; then
   echo "----- server log -----"; tail -40 "$work/server.log"
 fi

@@ -32,18 +32,10 @@ trap cleanup EXIT
 srv=$!
 for _ in $(seq "$(tries 5 0.1)"); do [ -S "$sock" ] && [ -S "$rpc" ] && break; sleep 0.1; done
 
-"$harness/run-guest.sh" --socket "$sock" --append "vus.scale=$(scaled 1) no_timer_check" \
-  --timeout "$(scaled 180)" --wait-socket "$(scaled 10)" --workdir "$work/vm" \
-  --keep --quiet --script "$here/guest-gpio-recover.sh" > "$work/guest.log" 2>&1 &
-guest=$!
+guest_start "$sock" 180 "" "$here/guest-gpio-recover.sh"
 
-for _ in $(seq "$(tries 120 0.1)"); do
-  grep -q GPIO-WRITTEN "$work/vm/serial.log" 2>/dev/null && break
-  kill -0 "$guest" 2>/dev/null || break
-  sleep 0.1
-done
 rc=0
-if ! grep -q GPIO-WRITTEN "$work/vm/serial.log" 2>/dev/null; then
+if ! guest_wait GPIO-WRITTEN 120; then
   echo "FAIL: the guest did not get to write its outputs"; rc=1
 else
   old=$srv
@@ -60,11 +52,7 @@ else
   fi
 fi
 
-wait "$guest"; grc=$?
-guest=""
-cat "$work/guest.log"
-[ $grc -eq 0 ] || rc=1
-[ $grc -eq 125 ] && echo "FAIL: QEMU ended without a guest result (did it abort?)"
+guest_end || rc=1
 cat "$work/server.log" "$work/server.1.log" 2>/dev/null > "$work/servers.log"
 grep -q "handed over to the new process" "$work/servers.log" ||
   { echo "FAIL: no hand-over logged"; rc=1; }

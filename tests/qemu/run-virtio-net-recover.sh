@@ -27,30 +27,15 @@ vnet_wrap=("$sup_bin" --burst 100 --)
 vnet_link 0 "$sample" "$responder" 1 $mac 10.0.2 --recover
 sup=${vnet_pids[1]}
 
-"$harness/run-guest.sh" --socket "$work/net0.sock" --quiet --timeout "$(scaled 300)" \
-  --wait-socket "$(scaled 10)" --workdir "$work/vm" --keep \
-  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.pings=$pings vus.scale=$(scaled 1) no_timer_check" \
-  --script "$here/guest-virtio-net-traffic.sh" > "$work/guest.log" 2>&1 &
-guest=$!
-
-for _ in $(seq "$(tries 180 0.1)"); do
-  grep -q PING-START "$work/vm/serial.log" 2>/dev/null && break
-  kill -0 "$guest" 2>/dev/null || break
-  sleep 0.1
-done
-# When each event came, in ms after the pings started (ping-pauses.awk).
-t0=$(date +%s%3N) at=()
 rc=0
-if ! grep -q PING-START "$work/vm/serial.log" 2>/dev/null; then
-  echo "FAIL: the guest did not start pinging"; rc=1
-fi
+ping_start "$pings" "$mac" || rc=1
 done_kills=0
 for k in $(seq "$kills"); do
   [ $rc -eq 0 ] || break
   sleep 5
   old=$(pgrep -P "$sup" | head -1)
   [ -n "$old" ] || { echo "FAIL: no server under vus-supervise"; rc=1; break; }
-  at+=($(( $(date +%s%3N) - t0 )))
+  ping_event
   kill -KILL "$old"
   new=""
   for _ in $(seq "$(tries 10 0.01)"); do
@@ -64,15 +49,11 @@ for k in $(seq "$kills"); do
   done_kills=$k
 done
 
-wait "$guest"; grc=$?
-[ $grc -eq 0 ] || rc=1
-[ $grc -eq 125 ] && echo "FAIL: QEMU ended without a guest result (did it abort?)"
-grep -v "^PING seq=" "$work/guest.log"
+guest_end || rc=1
 vnet_stop_all || rc=1
 echo "----- server (last lines) -----"; tail -15 "$work/server0.log"
 
-awk -v n="$pings" -v at="$(IFS=,; echo "${at[*]}")" -v max_lost_pct=2 -v what=kill \
-  -f "$here/ping-pauses.awk" "$work/guest.log" ||
+ping_pauses "$pings" 2 kill ||
   { echo "FAIL: more than 2% of the pings were lost"; rc=1; }
 [ "$done_kills" -eq "$kills" ] || rc=1
 exit $rc

@@ -34,29 +34,14 @@ rpc=$work/rpc0.sock
 vnet_link 0 "$sample" "$responder" 1 $mac 10.0.2 --rpc-path "$rpc"
 srv=$((${#vnet_pids[@]} - 1))
 
-"$harness/run-guest.sh" --socket "$work/net0.sock" --quiet --timeout "$(scaled 300)" \
-  --wait-socket "$(scaled 10)" --workdir "$work/vm" --keep \
-  --append "vnet.mac=$mac vnet.ip=10.0.2.2/24 vnet.host=10.0.2.1 vnet.pings=$pings vus.scale=$(scaled 1) no_timer_check" \
-  --script "$here/guest-virtio-net-traffic.sh" > "$work/guest.log" 2>&1 &
-guest=$!
-
-for _ in $(seq "$(tries 180 0.1)"); do
-  grep -q PING-START "$work/vm/serial.log" 2>/dev/null && break
-  kill -0 "$guest" 2>/dev/null || break
-  sleep 0.1
-done
-# When each event came, in ms after the pings started (ping-pauses.awk).
-t0=$(date +%s%3N) at=()
 rc=0
-if ! grep -q PING-START "$work/vm/serial.log" 2>/dev/null; then
-  echo "FAIL: the guest did not start pinging"; rc=1
-fi
+ping_start "$pings" "$mac" || rc=1
 done_n=0
 for i in $(seq "$takeovers"); do
   [ $rc -eq 0 ] || break
   sleep 5
   old=${vnet_pids[$srv]}
-  at+=($(( $(date +%s%3N) - t0 )))
+  ping_event
   # A log of its own: the first process does not write in append mode.
   "$sample" --take-over "$rpc" > "$work/server0.$i.log" 2>&1 &
   new=$!
@@ -73,10 +58,7 @@ for i in $(seq "$takeovers"); do
   fi
 done
 
-wait "$guest"; grc=$?
-[ $grc -eq 0 ] || rc=1
-[ $grc -eq 125 ] && echo "FAIL: QEMU ended without a guest result (did it abort?)"
-grep -v "^PING seq=" "$work/guest.log"
+guest_end || rc=1
 vnet_stop_all || rc=1
 logs=("$work/server0.log")
 for i in $(seq "$takeovers"); do
@@ -108,8 +90,7 @@ serving=$(sed -n 's/.*took the device over (.*, \([0-9]*\) ms from START).*/\1/p
   "$work/servers.log" | sort -n)
 echo "new process from START to serving per take-over (ms, sorted): $(echo $serving)"
 echo "$stopped" | awk 'NF { v[++n] = $1 } END { if (n) printf "FIGURE handover_stopped_ms_median=%s handover_stopped_ms_max=%s\n", v[int((n + 1) / 2)], v[n] }'
-awk -v n="$pings" -v at="$(IFS=,; echo "${at[*]}")" -v max_lost_pct=0 -v what=takeover \
-  -f "$here/ping-pauses.awk" "$work/guest.log" ||
+ping_pauses "$pings" 0 takeover ||
   { echo "FAIL: pings were lost"; rc=1; }
 [ "$done_n" -eq "$takeovers" ] || rc=1
 exit $rc
