@@ -2,10 +2,11 @@
 /*
  * dma: the client's DMA mappings and the device's access to them.
  *
- * Mappings live in an array sorted by address and searched by binary
- * search. Device threads translate without a lock: the array has a fixed
- * capacity (it never moves) and a sequence count that is odd while the
- * context thread changes it; a reader that saw it change retries. Entries
+ * Mappings live in sorted blocks listed by a sorted directory
+ * (dma_blocks.c), searched by binary search. Device threads translate
+ * without a lock: both have a fixed capacity (they never move) and a
+ * sequence count is odd while the context thread changes them; a reader
+ * that saw it change retries. Entries
  * are read and written with relaxed atomic accesses, so a reader racing a
  * change sees stale or mixed fields but never uses them unchecked. Removal
  * runs only after the engine has quiesced the device, so a pointer a
@@ -39,11 +40,7 @@ int dma_table_create(struct log *log, uint32_t max_maps,
 		return -ENOMEM;
 	dt->log = log;
 	dt->max = max_maps ? max_maps : 1;
-	/* Reserved once so it never moves; pages are touched as used. */
-	dt->m_bytes = (size_t)dt->max * sizeof(struct dma_map);
-	dt->m = mmap(NULL, dt->m_bytes, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (dt->m == MAP_FAILED) {
+	if (dma_blocks_init(dt) < 0) {
 		free(dt);
 		return -ENOMEM;
 	}
@@ -66,34 +63,17 @@ void dma_table_destroy(struct dma_table *dt)
 {
 	if (dt == NULL)
 		return;
+	struct dma_map *m;
+
 	dma_fault_unregister(dt);
-	for (uint32_t i = 0; i < dt->n; i++) {
-		unmap_one(dt, &dt->m[i]);
-		free(dt->m[i].dirty);
+	DMA_EACH(dt, p, m) {
+		unmap_one(dt, m);
+		free(m->dirty);
 	}
 	dma_share_drop_idle(dt);
 	dma_files_close(dt);
-	munmap(dt->m, dt->m_bytes);
+	dma_blocks_fini(dt);
 	free(dt);
-}
-
-uint32_t dma_lower_bound(const struct dma_table *dt, uint32_t n,
-			 uint64_t addr)
-{
-	return interval_lower_bound(dt->m, n, DMA_LAYOUT, addr);
-}
-
-/* Look @addr up without regard to concurrent changes. */
-static bool find_racy(const struct dma_table *dt, uint64_t addr,
-		      struct dma_map *out)
-{
-	uint32_t n = MIN(LD(dt->n), dt->max);
-	uint32_t i = interval_find(dt->m, n, DMA_LAYOUT, addr);
-
-	if (i >= n)
-		return false;
-	map_load(&dt->m[i], out);
-	return true;
 }
 
 /* A consistent copy of the mapping containing @addr; false if none. */
@@ -108,7 +88,7 @@ bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out)
 			cpu_relax(); /* the context thread is mid-change */
 			continue;
 		}
-		found = find_racy(dt, addr, out);
+		found = dma_blocks_find_racy(dt, addr, out);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&dt->seq, memory_order_relaxed) == s1)
 			return found;
@@ -124,14 +104,18 @@ bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out)
 int dma_map_check(struct dma_table *dt, uint64_t addr, uint64_t size,
 		  uint32_t prot)
 {
+	struct dma_pos p;
+
 	if (!span_ok(addr, size))
 		return -EINVAL;
 	if (prot == 0 || (prot & ~DMA_PROT_ALL))
 		return -EINVAL;
-	if (interval_overlaps(dt->m, dt->n, DMA_LAYOUT, addr,
-			      span_last(addr, size)))
+	/* The first mapping ending at or after @addr must start past us. */
+	p = dma_blocks_seek(dt, addr);
+	if (dma_pos_ok(dt, p) && dma_at(dt, p)->addr <= span_last(addr, size))
 		return -EEXIST;
-	if (dt->n >= dt->max)
+	/* The pool always has a block then (dma_blocks.c); checked anyway. */
+	if (dt->n >= dt->max || dt->nfree == 0)
 		return -ENOSPC;
 	return 0;
 }
@@ -211,22 +195,6 @@ static int map_fd(struct dma_table *dt, int fd, const struct stat *st,
 	return map_range(fd, st, offset, size, prot, align, m, rdwr);
 }
 
-static void insert(struct dma_table *dt, const struct dma_map *m)
-{
-	uint32_t n = dt->n, i = dma_lower_bound(dt, n, m->addr);
-
-	write_begin(dt);
-	for (uint32_t j = n; j > i; j--) {
-		struct dma_map t;
-
-		map_load(&dt->m[j - 1], &t);
-		map_store(&dt->m[j], &t);
-	}
-	map_store(&dt->m[i], m);
-	ST(dt->n, n + 1);
-	write_end(dt);
-}
-
 int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 	    int fd, uint64_t offset, struct vus_dma_region *out)
 {
@@ -258,7 +226,7 @@ int dma_add(struct dma_table *dt, uint64_t addr, uint64_t size, uint32_t prot,
 		dt->unkept += m.file < 0;
 	}
 	/* Only the context thread adds, so the check still holds. */
-	insert(dt, &m);
+	dma_blocks_insert(dt, &m);
 	dt->maps_total++;
 	*out = (struct vus_dma_region){ .addr = addr, .size = size,
 					.prot = prot, .vaddr = m.vaddr };
@@ -280,38 +248,31 @@ static struct vus_dma_region to_region(const struct dma_map *m)
 int dma_remove_check(struct dma_table *dt, uint64_t addr, uint64_t size)
 {
 	uint64_t last;
-	uint32_t i;
+	struct dma_pos p;
 
 	if (!span_ok(addr, size))
 		return -EINVAL;
 	last = span_last(addr, size);
-	for (i = dma_lower_bound(dt, dt->n, addr); i < dt->n && dt->m[i].addr <= last; i++)
+	for (p = dma_blocks_seek(dt, addr);
+	     dma_pos_ok(dt, p) && dma_at(dt, p)->addr <= last;
+	     p = dma_pos_next(dt, p))
 		/* A range may cover whole mappings but never split one. */
-		if (dt->m[i].addr < addr || dt->m[i].last > last)
+		if (dma_at(dt, p)->addr < addr || dma_at(dt, p)->last > last)
 			return -EINVAL;
 	return 0; /* also when it covers none: nothing to do */
 }
 
-/* Remove mapping @i: tell the device, drop it, then unmap. */
-static void remove_at(struct dma_table *dt, uint32_t i, dma_region_fn *fn,
-		      void *opaque)
+/* Remove the mapping at @p: tell the device, drop it, then unmap. */
+static void remove_at(struct dma_table *dt, struct dma_pos p,
+		      dma_region_fn *fn, void *opaque)
 {
-	struct dma_map m = dt->m[i];
+	struct dma_map m = *dma_at(dt, p);
 	struct vus_dma_region r = to_region(&m);
-	uint32_t n = dt->n;
 
 	/* The device is quiesced: no reader holds a pointer into @m. */
 	if (fn != NULL)
 		fn(opaque, &r);
-	write_begin(dt);
-	for (uint32_t j = i; j + 1 < n; j++) {
-		struct dma_map t;
-
-		map_load(&dt->m[j + 1], &t);
-		map_store(&dt->m[j], &t);
-	}
-	ST(dt->n, n - 1);
-	write_end(dt);
+	dma_blocks_remove(dt, p);
 	unmap_one(dt, &m);
 	dma_file_drop(dt, &m);
 	dma_log_detach(dt, &m);
@@ -323,14 +284,14 @@ int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
 {
 	int ret = dma_remove_check(dt, addr, size);
 	int removed = 0;
-	uint32_t i;
+	struct dma_pos p;
 
 	if (ret < 0)
 		return ret;
-	/* Only the context thread removes: indexes are stable here. */
-	while ((i = dma_lower_bound(dt, dt->n, addr)) < dt->n &&
-	       dt->m[i].addr <= span_last(addr, size)) {
-		remove_at(dt, i, fn, opaque);
+	/* Only the context thread removes: positions are stable here. */
+	while (p = dma_blocks_seek(dt, addr), dma_pos_ok(dt, p) &&
+	       dma_at(dt, p)->addr <= span_last(addr, size)) {
+		remove_at(dt, p, fn, opaque);
 		removed++;
 	}
 	return removed;
@@ -338,8 +299,13 @@ int dma_remove(struct dma_table *dt, uint64_t addr, uint64_t size,
 
 void dma_remove_all(struct dma_table *dt, dma_region_fn *fn, void *opaque)
 {
-	while (dt->n > 0)
-		remove_at(dt, dt->n - 1, fn, opaque);
+	/* From the end, so that no block shifts. */
+	while (dt->nd > 0) {
+		uint32_t d = dt->nd - 1;
+
+		remove_at(dt, (struct dma_pos){ d, dt->dir[d].cnt - 1 }, fn,
+			  opaque);
+	}
 	/* The client withdrew everything (or is gone): keep none idle. */
 	dma_share_drop_idle(dt);
 }

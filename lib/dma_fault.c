@@ -44,6 +44,21 @@ static struct dma_table *_Atomic tables;
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction previous; /* under install_lock */
 
+/* Whether one of block @blk's @cnt mappings holds local address @p. */
+static bool block_holds(const struct dma_table *dt, uint32_t blk,
+			uint32_t cnt, const uint8_t *p, struct dma_map *out)
+{
+	if (blk >= dt->nblk)
+		return false; /* a torn read: the sequence count will tell */
+	for (uint32_t j = 0; j < MIN(cnt, DMA_BLOCK); j++) {
+		map_load(&dt->m[(size_t)blk * DMA_BLOCK + j], out);
+		if (out->map != NULL && p >= (uint8_t *)out->map &&
+		    (size_t)(p - (uint8_t *)out->map) < out->map_len)
+			return true;
+	}
+	return false;
+}
+
 /* The mapping of @dt that holds local address @p, read consistently. */
 static bool find_local(struct dma_table *dt, const uint8_t *p,
 		       struct dma_map *out)
@@ -51,16 +66,15 @@ static bool find_local(struct dma_table *dt, const uint8_t *p,
 	for (unsigned int t = 0; t < SNAPSHOT_TRIES; t++) {
 		unsigned int s1 = atomic_load_explicit(&dt->seq,
 						       memory_order_acquire);
-		uint32_t n = MIN(LD(dt->n), dt->max);
+		uint32_t nd = MIN(LD(dt->nd), dt->nblk);
 		bool found = false;
 
 		if (s1 & 1)
 			continue;
-		for (uint32_t i = 0; i < n && !found; i++) {
-			map_load(&dt->m[i], out);
-			found = out->map != NULL && p >= (uint8_t *)out->map &&
-				(size_t)(p - (uint8_t *)out->map) < out->map_len;
-		}
+		/* By local address, not DMA address: every block is looked at. */
+		for (uint32_t d = 0; d < nd && !found; d++)
+			found = block_holds(dt, LD(dt->dir[d].blk),
+					    LD(dt->dir[d].cnt), p, out);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&dt->seq, memory_order_relaxed) == s1)
 			return found;

@@ -113,13 +113,14 @@ uint32_t dma_kept_files(const struct dma_table *dt)
 	return n;
 }
 
-int dma_save(const struct dma_table *dt, uint32_t i, struct dma_saved *out)
+int dma_save(struct dma_table *dt, uint32_t i, struct dma_saved *out)
 {
 	const struct dma_map *m;
+	struct dma_pos p;
 
-	if (i >= dt->n)
+	if (!dma_blocks_nth(dt, i, &p))
 		return -ENOENT;
-	m = &dt->m[i];
+	m = dma_at(dt, p);
 	if (m->map != NULL && m->file < 0)
 		return -EMFILE;
 	*out = (struct dma_saved){

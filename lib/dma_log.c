@@ -84,7 +84,9 @@ bool dma_log_active(const struct dma_table *dt)
 
 int dma_log_start(struct dma_table *dt)
 {
+	struct dma_map *mp;
 	uint64_t **bms;
+	uint32_t i = 0;
 	int ret = 0;
 
 	if (dt->logging)
@@ -93,21 +95,22 @@ int dma_log_start(struct dma_table *dt)
 	if (bms == NULL)
 		return -ENOMEM;
 	/* Only writable mappings: the device cannot write the others. */
-	for (uint32_t i = 0; ret == 0 && i < dt->n; i++) {
-		struct dma_map m = dt->m[i];
+	DMA_EACH(dt, p, mp) {
+		struct dma_map m = *mp;
 
-		if (m.prot & VUS_DMA_WRITE)
+		if (ret == 0 && (m.prot & VUS_DMA_WRITE))
 			ret = dma_log_attach(dt, &m);
-		bms[i] = m.dirty;
+		bms[i++] = m.dirty;
 	}
+	i = 0;
 	if (ret == 0) {
 		write_begin(dt);
-		for (uint32_t i = 0; i < dt->n; i++)
-			ST(dt->m[i].dirty, bms[i]);
+		DMA_EACH(dt, p, mp)
+			ST(mp->dirty, bms[i++]);
 		write_end(dt);
 		dt->logging = true;
 	} else {
-		for (uint32_t i = 0; i < dt->n; i++)
+		for (i = 0; i < dt->n; i++)
 			free(bms[i]);
 		dt->log_words = 0;
 	}
@@ -120,12 +123,14 @@ void dma_log_stop(struct dma_table *dt)
 	if (!dt->logging)
 		return;
 	dt->logging = false;
+	struct dma_map *m;
+
 	/* The device is quiesced: nobody marks the bitmaps now. */
 	write_begin(dt);
-	for (uint32_t i = 0; i < dt->n; i++) {
-		uint64_t *old = dt->m[i].dirty;
+	DMA_EACH(dt, p, m) {
+		uint64_t *old = m->dirty;
 
-		ST(dt->m[i].dirty, NULL);
+		ST(m->dirty, NULL);
 		free(old);
 	}
 	write_end(dt);
@@ -183,9 +188,10 @@ int dma_log_report(struct dma_table *dt, uint64_t iova, uint64_t len,
 	if (!span_ok(iova, len) || !is_pow2_u64(page_size))
 		return -EINVAL;
 	end = span_last(iova, len);
-	for (uint32_t i = dma_lower_bound(dt, dt->n, iova);
-	     i < dt->n && dt->m[i].addr <= end; i++) {
-		const struct dma_map *m = &dt->m[i];
+	for (struct dma_pos p = dma_blocks_seek(dt, iova);
+	     dma_pos_ok(dt, p) && dma_at(dt, p)->addr <= end;
+	     p = dma_pos_next(dt, p)) {
+		const struct dma_map *m = dma_at(dt, p);
 
 		if (m->dirty != NULL)
 			dt->dirty_reported +=

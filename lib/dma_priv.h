@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "dma_table.h"
 #include "interval.h"
 
@@ -61,13 +62,38 @@ struct dma_file {
 	uint32_t refs;
 };
 
+/* Mappings per block of the table (dma_blocks.c). */
+#define DMA_BLOCK 64u
+
+/* A block of mappings, in the directory's address order. */
+struct dma_dir {
+	uint64_t last;   /* last byte of its last mapping */
+	uint32_t blk;    /* its mappings are m[blk * DMA_BLOCK ...] */
+	uint32_t cnt;    /* how many (0 only mid-change) */
+};
+
+/* Where a mapping is: block dir[d], its j-th. */
+struct dma_pos {
+	uint32_t d;
+	uint32_t j;
+};
+
 struct dma_table {
 	struct log *log;
 	atomic_uint seq;   /* odd while the context thread changes m[] */
 	uint32_t n;        /* accessed with LD/ST: readers race on it */
-	struct dma_map *m; /* room for @max entries; never moves */
-	size_t m_bytes;
 	uint32_t max;
+	/* Blocks (dma_blocks.c); m and dir never move. */
+	struct dma_map *m; /* the pool: @nblk blocks of DMA_BLOCK */
+	size_t m_bytes;
+	struct dma_dir *dir; /* @nd in use, in address order (LD/ST) */
+	uint32_t nd;
+	uint32_t nblk;
+	uint32_t *free_blk; /* free blocks, @nfree of them (context thread) */
+	uint32_t nfree;
+	unsigned int nth_seq; /* dma_blocks_nth()'s last answer */
+	uint32_t nth_i;
+	struct dma_pos nth_pos;
 	bool logging;      /* dirty logging is on (context thread) */
 	uint64_t log_words; /* bitmap words held now (context thread) */
 	dma_msg_fn *msg_fn;
@@ -143,11 +169,73 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/** Index of the first of @n mappings whose last byte is >= @addr. */
 #define DMA_LAYOUT INTERVAL_LAYOUT(struct dma_map, addr, last)
 
-uint32_t dma_lower_bound(const struct dma_table *dt, uint32_t n,
-			 uint64_t addr);
+/* dma_blocks.c: the mappings in address order (context thread unless
+ * said otherwise; changes are bracketed for readers inside). */
+/** Set up room for dt->max mappings: 0 or -ENOMEM. */
+int dma_blocks_init(struct dma_table *dt);
+void dma_blocks_fini(struct dma_table *dt);
+/** The first mapping whose last byte is >= @addr (invalid if none). */
+struct dma_pos dma_blocks_seek(const struct dma_table *dt, uint64_t addr);
+/** Add @m (fits: dma_map_check() said so). */
+void dma_blocks_insert(struct dma_table *dt, const struct dma_map *m);
+/** Remove the mapping at @p (valid). */
+void dma_blocks_remove(struct dma_table *dt, struct dma_pos p);
+/** The @i-th mapping in address order; false past the end. */
+bool dma_blocks_nth(struct dma_table *dt, uint32_t i, struct dma_pos *out);
+
+#define DMA_DIR_LAYOUT INTERVAL_LAYOUT(struct dma_dir, last, last)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/*
+ * Any thread: the mapping holding @addr, maybe torn (dma_find() retries).
+ * Inline: translation is the device's hot path.
+ */
+static inline bool dma_blocks_find_racy(const struct dma_table *dt,
+					uint64_t addr, struct dma_map *out)
+{
+	uint32_t nd = MIN(LD(dt->nd), dt->nblk), d, blk, cnt, j;
+	const struct dma_map *b;
+
+	d = interval_lower_bound(dt->dir, nd, DMA_DIR_LAYOUT, addr);
+	if (d >= nd)
+		return false;
+	blk = LD(dt->dir[d].blk);
+	cnt = MIN(LD(dt->dir[d].cnt), DMA_BLOCK);
+	if (blk >= dt->nblk)
+		return false;
+	b = &dt->m[(size_t)blk * DMA_BLOCK];
+	j = interval_find(b, cnt, DMA_LAYOUT, addr);
+	if (j >= cnt)
+		return false;
+	map_load(&b[j], out);
+	return true;
+}
+
+static inline bool dma_pos_ok(const struct dma_table *dt, struct dma_pos p)
+{
+	return p.d < dt->nd;
+}
+
+static inline struct dma_map *dma_at(const struct dma_table *dt,
+				     struct dma_pos p)
+{
+	return &dt->m[(size_t)dt->dir[p.d].blk * DMA_BLOCK + p.j];
+}
+
+static inline struct dma_pos dma_pos_next(const struct dma_table *dt,
+					  struct dma_pos p)
+{
+	if (++p.j >= dt->dir[p.d].cnt)
+		p = (struct dma_pos){ p.d + 1, 0 };
+	return p;
+}
+
+/* Each mapping in address order, as @m (the table unchanged meanwhile). */
+#define DMA_EACH(dt, p, m)                                                 \
+	for (struct dma_pos p = { 0, 0 }; dma_pos_ok(dt, p) &&             \
+	     ((m) = dma_at(dt, p), true); p = dma_pos_next(dt, p))
 
 /** A consistent copy of the mapping containing @addr; false if none. */
 bool dma_find(const struct dma_table *dt, uint64_t addr, struct dma_map *out);

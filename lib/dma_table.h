@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dma_table (internal): the client's DMA mappings. A sorted array searched by
- * binary search without a lock (a sequence count makes readers retry while
- * the context thread inserts): device threads translate while the context
+ * dma_table (internal): the client's DMA mappings. Sorted blocks
+ * (dma_blocks.c) searched by binary search without a lock (a sequence
+ * count makes readers retry while the context thread inserts): device threads translate while the context
  * thread adds mappings. Removing a mapping happens only after the engine
  * has quiesced the device, so readers never race a removal. Mappings with
  * an fd point into one mmap of their whole file, shared by all mappings of
@@ -139,10 +139,11 @@ struct dma_saved {
 uint32_t dma_count(const struct dma_table *dt);
 
 /**
- * Mapping @i in address order. -EMFILE if it has an fd whose file was not
+ * Mapping @i in address order (a walk from 0 up costs one step a
+ * mapping). -EMFILE if it has an fd whose file was not
  * kept (more than DMA_MAX_FILES distinct files), -ENOENT past the end.
  */
-int dma_save(const struct dma_table *dt, uint32_t i, struct dma_saved *out);
+int dma_save(struct dma_table *dt, uint32_t i, struct dma_saved *out);
 
 /** The most mappings the table holds. */
 uint32_t dma_max_maps(const struct dma_table *dt);

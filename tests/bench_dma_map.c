@@ -7,7 +7,9 @@
  * a libvus server process (max_dma_maps 65535) and the floor, which
  * answers the same two messages without acting on them (the fd the map
  * carries is dropped by its recv()). Prints, with L live 4 KiB mappings
- * of the memfd already granted (L = 0, 1000, 10000):
+ * of the memfd already granted (L = 1, 10, 100, 1000, 10000; the pair's
+ * address is below them all, so a table that shifts its later entries
+ * shifts all L):
  *   - the time per map of setting up those L mappings,
  *   - the server's virtual memory areas of that memfd (/proc/PID/maps):
  *     one mmap per file means one (or a few, where the kernel splits it),
@@ -132,7 +134,7 @@ static void row(unsigned int live, int repeat, bool quick, FILE *csv)
 
 int main(int argc, char **argv)
 {
-	static const unsigned int lives[] = { 0, 1000, 10000 };
+	static const unsigned int lives[] = { 1, 10, 100, 1000, 10000 };
 	struct bench_opts o;
 	FILE *csv = NULL;
 

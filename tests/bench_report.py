@@ -93,13 +93,13 @@ def plot_rtt(outdir, csv):
 def plot_dma_map(outdir, csv):
     r = rows(csv)
     data(outdir, "dma_map.dat", ["%d %s %s %s" % (max(int(x["live"]), 1),
-                                                  x["cpu_us"],
-                                                  x["floor_cpu_us"],
+                                                  x["pair_us"],
+                                                  x["floor_pair_us"],
                                                   x["vmas"]) for x in r])
     gnuplot("set terminal svg size 720,420 dynamic\nset output 'dma_map.svg'\n"
-            "set logscale x\nset xlabel 'live 4 KiB maps of the memfd (0 drawn at 1)'\n"
-            "set ylabel 'server CPU per DMA message, us'\nset grid\n"
-            "set title 'DMA_MAP/DMA_UNMAP cost vs live maps (floor: answered, not acted on)'\n"
+            "set logscale x\nset xlabel 'live 4 KiB maps of the memfd'\n"
+            "set ylabel 'DMA_MAP + DMA_UNMAP pair, both round trips, us'\nset grid\n"
+            "set title 'DMA_MAP/DMA_UNMAP pair vs live maps (floor: answered, not acted on)'\n"
             "set key top left\nset yrange [0:*]\n"
             "plot 'dma_map.dat' u 1:2 w lp t 'libvus', '' u 1:3 w lp dt 2 t 'floor'\n",
             outdir)
