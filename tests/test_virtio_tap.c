@@ -8,6 +8,12 @@
  * a bad transmit chain among them dropped alone: with the virtio-net header
  * on the TAP (IFF_VNET_HDR, --offload on) and without it.
  *
+ * With --queues N (a multi-queue TAP, one queue per pair): the control
+ * queue's commands, good and bad; frames on pair 1 both ways (the kernel
+ * spreads UDP flows over the TAP's attached queues by hash), none on it
+ * before the driver asks for two pairs or after it goes back to one; the
+ * bound on N, and what --queues N > 1 refuses at start.
+ *
  *   test_virtio_tap VUS-VIRTIO-NET-PCI [TEST]
  */
 #include <arpa/inet.h>
@@ -21,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vtest.h"
@@ -31,6 +38,9 @@
 /* VERSION_1, MAC, STATUS, MRG_RXBUF, EVENT_IDX: no offloads taken. */
 #define FEATURES (F(32) | F(5) | F(16) | F(15) | F(29))
 #define FRAME_LEN 100u
+#define F_CTRL_VQ F(17)
+#define F_MQ F(22)
+#define MAX_PAIRS 63u
 
 /* Whether this process may create a TAP interface. */
 static bool tap_usable(void)
@@ -183,11 +193,404 @@ static void frames_without_a_header(void **state)
 	frames_both_ways("off");
 }
 
+/* Multiqueue: --queues N. */
+
+/* Control buffers and pair 1's receive buffers, apart from the others. */
+#define CTRL_BUF(i) TV_TXBUF(200 + (i))
+#define RX1_SLOT 64u
+
+struct piece {
+	const void *data; /* NULL: device-writable, 0xee-filled */
+	uint32_t len;
+};
+
+/* Start a device with --queues @queues on TAP @name (ours, named after
+ * @tag), its output kept with @logged; skipped without a TAP. */
+static void mq_start(struct tv *t, char *name, char tag, const char *queues,
+		     bool logged)
+{
+	const char *const args[] = { "--tap", name, "--queues", queues, NULL };
+
+	if (!tap_usable())
+		skip();
+	snprintf(name, IFNAMSIZ, "vusm%d%c", (int)(getpid() % 100000), tag);
+	if (logged)
+		tv_start_logged(t, args);
+	else
+		tv_start(t, args);
+}
+
+/* DRIVER_OK with MQ and CTRL_VQ: pairs' queues 0..2*@layout-1 of 64
+ * entries, the control queue at 2 * @pairs. */
+static void mq_init(struct tv *t, unsigned int pairs, unsigned int layout)
+{
+	assert_int_equal(tv_negotiate(t, FEATURES | F_MQ | F_CTRL_VQ), 0x0b);
+	for (unsigned int q = 0; q < 2 * layout; q++)
+		tv_setup_queue(t, q, 64, TV_RAM + q * 0x10000ull);
+	tv_setup_queue(t, 2 * pairs, 64, TV_RAM + 2 * layout * 0x10000ull);
+	tv_set_status(t, 0x0f);
+	assert_int_equal(tv_status(t), 0x0f);
+}
+
+/* Post chain @pc[0, n) on control queue @cq and kick. */
+static void ctrl_post(struct tv *t, unsigned int cq, const struct piece *pc,
+		      unsigned int n)
+{
+	struct tvq *v = &t->q[cq];
+	uint16_t base = (uint16_t)((v->avail_idx * 4u) % v->size);
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *p = tv_gp(t, CTRL_BUF(i));
+		uint16_t flags = (pc[i].data ? 0 : 2) | (i + 1 < n ? 1 : 0);
+
+		if (pc[i].data != NULL)
+			memcpy(p, pc[i].data, pc[i].len);
+		else
+			memset(p, 0xee, pc[i].len);
+		tv_desc(t, cq, (uint16_t)(base + i), CTRL_BUF(i), pc[i].len, flags,
+			(uint16_t)(base + i + 1));
+	}
+	tv_offer(t, cq, base);
+	tv_kick(t, cq);
+}
+
+/* A command the device answers: its ack (the used length must be 1). */
+static int ctrl_cmd(struct tv *t, unsigned int cq, const struct piece *pc,
+		    unsigned int n)
+{
+	uint16_t used = tv_used_idx(t, cq);
+	uint32_t id, len;
+	int ack = -1;
+
+	ctrl_post(t, cq, pc, n);
+	assert_true(tv_wait_used(t, cq, (uint16_t)(used + 1), 5000));
+	tv_used_elem(t, cq, used, &id, &len);
+	assert_int_equal(len, 1);
+	for (unsigned int i = 0; i < n && ack < 0; i++)
+		if (pc[i].data == NULL)
+			ack = tv_gp(t, CTRL_BUF(i))[0];
+	return ack;
+}
+
+/* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET @pairs, as Linux sends it (header,
+ * data, ack in three pieces). */
+static int pairs_set(struct tv *t, unsigned int cq, uint16_t pairs)
+{
+	const uint8_t hdr[2] = { 4, 0 }, data[2] = { (uint8_t)pairs,
+						     (uint8_t)(pairs >> 8) };
+	const struct piece pc[] = { { hdr, 2 }, { data, 2 }, { NULL, 1 } };
+
+	return ctrl_cmd(t, cq, pc, 3);
+}
+
+static void wait_needs_reset(struct tv *t)
+{
+	long long end = tv_now_ns() + vtest_ms(5000) * 1000000ll;
+
+	while (!(tv_status(t) & 0x40)) {
+		assert_true(tv_now_ns() < end);
+		usleep(200);
+	}
+}
+
+static uint16_t max_pairs(struct tv *t)
+{
+	uint16_t v = 0;
+
+	assert_int_equal(vus_client_region_read(t->c, TV_BAR, TV_DEVCFG + 8,
+						&v, 2), 0);
+	return le16toh(v);
+}
+
+static void mq_control_queue(void **state)
+{
+	static const uint8_t one[4] = { 4, 0, 1, 0 }, zero[4] = { 4, 0, 0, 0 },
+			     three[4] = { 4, 0, 3, 0 }, rx_class[3] = { 0, 0, 1 },
+			     rss[4] = { 4, 1, 2, 0 }, longer[5] = { 4, 0, 2, 0, 0 };
+	const struct piece good[] = { { one, 4 }, { NULL, 1 } },
+			   pairs0[] = { { zero, 4 }, { NULL, 1 } },
+			   pairs3[] = { { three, 4 }, { NULL, 1 } },
+			   unknown[] = { { rx_class, 3 }, { NULL, 1 } },
+			   cmd1[] = { { rss, 4 }, { NULL, 1 } },
+			   shorter[] = { { one, 1 }, { NULL, 1 } },
+			   ack_only[] = { { NULL, 1 } },
+			   too_long[] = { { longer, 5 }, { NULL, 1 } };
+	char name[IFNAMSIZ];
+	struct tv t;
+
+	(void)state;
+	mq_start(&t, name, 'c', "2", false);
+	assert_true((tv_device_features(&t) & (F_MQ | F_CTRL_VQ)) ==
+		    (F_MQ | F_CTRL_VQ));
+	assert_int_equal(tv_rd(&t, 0x12, 2), 5); /* num_queues */
+	assert_int_equal(max_pairs(&t), 2);
+	/* MQ needs the control queue; the control queue needs MQ here. */
+	assert_int_equal(tv_negotiate(&t, FEATURES | F_MQ) & 0x08, 0);
+	assert_int_equal(tv_negotiate(&t, FEATURES | F_CTRL_VQ) & 0x08, 0);
+	mq_init(&t, 2, 2);
+	assert_int_equal(pairs_set(&t, 4, 2), 0);
+	assert_int_equal(ctrl_cmd(&t, 4, good, 2), 0);    /* in one piece */
+	assert_int_equal(pairs_set(&t, 4, 0), 1);         /* below MIN */
+	assert_int_equal(ctrl_cmd(&t, 4, pairs0, 2), 1);
+	assert_int_equal(pairs_set(&t, 4, 3), 1);         /* N + 1 */
+	assert_int_equal(ctrl_cmd(&t, 4, pairs3, 2), 1);
+	assert_int_equal(pairs_set(&t, 4, 0x8000), 1);    /* the spec's MAX */
+	assert_int_equal(ctrl_cmd(&t, 4, unknown, 2), 1); /* VIRTIO_NET_CTRL_RX */
+	assert_int_equal(ctrl_cmd(&t, 4, cmd1, 2), 1);    /* MQ, not PAIRS_SET */
+	assert_int_equal(ctrl_cmd(&t, 4, shorter, 2), 1); /* class only */
+	assert_int_equal(ctrl_cmd(&t, 4, ack_only, 1), 1);
+	assert_int_equal(ctrl_cmd(&t, 4, too_long, 2), 1);
+	assert_int_equal(pairs_set(&t, 4, 1), 0);
+	/* Refusals are answers: the device is still fine. */
+	assert_int_equal(tv_status(&t), 0x0f);
+	tv_stop(&t);
+}
+
+/* Chains the device cannot answer stop the queue: DEVICE_NEEDS_RESET,
+ * and a reset brings it back. */
+static void mq_control_queue_broken(void **state)
+{
+	static const uint8_t cmd[4] = { 4, 0, 2, 0 };
+	const struct piece no_ack[] = { { cmd, 4 } },
+			   backwards[] = { { NULL, 1 }, { cmd, 4 } };
+	char name[IFNAMSIZ];
+	struct tv t;
+
+	(void)state;
+	mq_start(&t, name, 'b', "2", false);
+	mq_init(&t, 2, 2);
+	ctrl_post(&t, 4, no_ack, 1);
+	wait_needs_reset(&t);
+	mq_init(&t, 2, 2); /* a reset first */
+	assert_int_equal(pairs_set(&t, 4, 2), 0);
+	ctrl_post(&t, 4, backwards, 2);
+	wait_needs_reset(&t);
+	mq_init(&t, 2, 2);
+	assert_int_equal(pairs_set(&t, 4, 2), 0);
+	tv_stop(&t);
+}
+
+/* An IPv4/UDP frame of flow @flow (its source port): the kernel's TAP
+ * picks a queue by the flow's hash. */
+static void udp_frame(uint8_t *f, uint16_t flow)
+{
+	static const uint8_t head[34] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2,
+		0x08, 0x00, 0x45, 0, 0, FRAME_LEN - 14, 0, 0, 0, 0, 64, 17, 0, 0,
+		10, 9, 0, 2, 10, 9, 0, 1 };
+
+	memset(f, 0, FRAME_LEN);
+	memcpy(f, head, sizeof(head));
+	f[34] = (uint8_t)(flow >> 8);
+	f[35] = (uint8_t)flow;
+	f[37] = 9;
+	f[39] = FRAME_LEN - 34;
+	f[FRAME_LEN - 1] = (uint8_t)flow;
+}
+
+/* Receive buffers on queue @q in slots [first, first + n), ring entries
+ * from @head; one kick. */
+static void post_rx_on(struct tv *t, unsigned int q, uint16_t first,
+		       uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t head = (uint16_t)(t->q[q].avail_idx % t->q[q].size);
+
+		tv_desc(t, q, head, TV_RXBUF(first + i), TV_BUF_SIZE, 2, 0);
+		tv_offer(t, q, head);
+	}
+	tv_kick(t, q);
+}
+
+/* Send flows [first, first + n) into the interface; wait until queues 0
+ * and 2 together used @total entries. */
+static void inject_flows(struct tv *t, int pfd, uint16_t first, uint16_t n,
+			 uint16_t total)
+{
+	long long end = tv_now_ns() + vtest_ms(10000) * 1000000ll;
+	uint8_t frame[FRAME_LEN];
+
+	for (uint16_t i = first; i < first + n; i++) {
+		udp_frame(frame, (uint16_t)(1000 + i));
+		assert_int_equal(send(pfd, frame, FRAME_LEN, 0), FRAME_LEN);
+	}
+	while ((uint16_t)(tv_used_idx(t, 0) + tv_used_idx(t, 2)) != total) {
+		assert_true(tv_now_ns() < end);
+		usleep(200);
+	}
+}
+
+/* Transmit @n frames on pair @pair's transmit queue; each reaches the
+ * interface. */
+static void send_on_pair(struct tv *t, int pfd, unsigned int pair, uint8_t n)
+{
+	unsigned int q = 2 * pair + 1;
+	uint16_t used = tv_used_idx(t, q);
+	uint8_t frame[FRAME_LEN], got[2048];
+
+	for (uint8_t i = 0; i < n; i++) {
+		uint16_t head = (uint16_t)(t->q[q].avail_idx % t->q[q].size);
+		uint64_t buf = TV_TXBUF(8 * pair + i);
+
+		frame_make(frame, (uint8_t)(40 * pair + i));
+		memset(tv_gp(t, buf), 0, 12);
+		memcpy(tv_gp(t, buf) + 12, frame, FRAME_LEN);
+		tv_desc(t, q, head, buf, 12 + FRAME_LEN, 0, 0);
+		tv_offer(t, q, head);
+	}
+	tv_kick(t, q);
+	for (uint8_t i = 0; i < n; i++) {
+		frame_make(frame, (uint8_t)(40 * pair + i));
+		assert_int_equal(packet_recv(pfd, got, sizeof(got)), FRAME_LEN);
+		assert_memory_equal(got, frame, FRAME_LEN);
+	}
+	assert_true(tv_wait_used(t, q, (uint16_t)(used + n), 5000));
+}
+
+/* The counters of pair @pair the server printed at its end. */
+static void pair_stats(int log_fd, unsigned int pair, unsigned long long *tx,
+		       unsigned long long *rx)
+{
+	char out[8192], key[48];
+	ssize_t n = pread(log_fd, out, sizeof(out) - 1, 0);
+	const char *p;
+
+	assert_true(n > 0);
+	out[n] = '\0';
+	snprintf(key, sizeof(key), "pair %u: ", pair);
+	p = strstr(out, key);
+	assert_non_null(p);
+	assert_int_equal(sscanf(p + strlen(key), "tx %llu frames, rx %llu frames",
+				tx, rx), 2);
+}
+
+static void mq_frames_on_both_pairs(void **state)
+{
+	char name[IFNAMSIZ];
+	unsigned long long tx[2], rx[2];
+	struct tv_dev_stats st;
+	uint16_t rx1;
+	struct tv t;
+	int pfd, log;
+
+	(void)state;
+	mq_start(&t, name, 'f', "2", true);
+	pfd = packet_open(tap_up(name));
+	mq_init(&t, 2, 2);
+	post_rx_on(&t, 0, 0, 64);
+	post_rx_on(&t, 2, RX1_SLOT, 32);
+	/* One pair until the driver asks for more: pair 1's TAP queue is
+	 * detached, so every flow reaches queue 0. */
+	inject_flows(&t, pfd, 0, 16, 16);
+	assert_int_equal(tv_used_idx(&t, 2), 0);
+	assert_int_equal(pairs_set(&t, 4, 2), 0);
+	inject_flows(&t, pfd, 16, 32, 48);
+	rx1 = tv_used_idx(&t, 2);
+	assert_true(rx1 > 0 && rx1 < 32);
+	send_on_pair(&t, pfd, 1, 3);
+	send_on_pair(&t, pfd, 0, 2);
+	/* Back to one pair: nothing more on pair 1. */
+	assert_int_equal(pairs_set(&t, 4, 1), 0);
+	inject_flows(&t, pfd, 48, 16, 64);
+	assert_int_equal(tv_used_idx(&t, 2), rx1);
+	close(pfd);
+	log = dup(t.log_fd);
+	assert_true(log >= 0);
+	tv_stop_stats(&t, &st);
+	pair_stats(log, 0, &tx[0], &rx[0]);
+	pair_stats(log, 1, &tx[1], &rx[1]);
+	close(log);
+	assert_int_equal(tx[0], 2);
+	assert_int_equal(tx[1], 3);
+	assert_int_equal(rx[1], rx1);
+	assert_int_equal(rx[0], 64 - rx1);
+	assert_int_equal(st.tx_packets, 5);
+	assert_int_equal(st.rx_packets, 64);
+}
+
+/* 63 pairs (127 queues, 128 MSI-X vectors): all usable, 64 not. */
+static void mq_pairs_at_the_bound(void **state)
+{
+	char name[IFNAMSIZ], n[8];
+	struct tv t;
+
+	(void)state;
+	snprintf(n, sizeof(n), "%u", MAX_PAIRS);
+	mq_start(&t, name, 'm', n, false);
+	assert_int_equal(tv_rd(&t, 0x12, 2), 2 * MAX_PAIRS + 1);
+	assert_int_equal(max_pairs(&t), MAX_PAIRS);
+	mq_init(&t, MAX_PAIRS, 1);
+	assert_int_equal(pairs_set(&t, 2 * MAX_PAIRS, MAX_PAIRS), 0);
+	assert_int_equal(pairs_set(&t, 2 * MAX_PAIRS, MAX_PAIRS + 1), 1);
+	assert_int_equal(pairs_set(&t, 2 * MAX_PAIRS, 1), 0);
+	tv_stop(&t);
+}
+
+/* Run the server with @args; its exit status, its stderr in @out. */
+static int run_server(const char *const *args, char *out, size_t len)
+{
+	const char *argv[16] = { vnet_exe, "--socket-path",
+				 vtest_sock_path("vnet-refused") };
+	unsigned int k = 3;
+	int p[2], status;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	for (; *args != NULL && k < 15; args++)
+		argv[k++] = *args;
+	argv[k] = NULL;
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((size_t)got < len - 1 && (n = read(p[0], out + got, len - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void mq_refused_at_start(void **state)
+{
+	static const struct {
+		const char *args[8];
+		const char *says;
+	} cases[] = {
+		{ { "--tap", "vusmr0", "--queues", "64" }, "--queues 64: from 1 to 63" },
+		{ { "--tap", "vusmr0", "--queues", "0" }, "--queues 0: from 1 to 63" },
+		{ { "--peer", "/tmp/vus-no-peer", "--queues", "2" }, "needs --tap" },
+		{ { "--shm-listen", "/tmp/vus-no-shm", "--queues", "2" }, "needs --tap" },
+		{ { "--tap", "vusmr0", "--queues", "2", "--notify", "mmap" },
+		  "needs --notify ioeventfd" },
+		{ { "--tap", "vusmr0", "--queues", "2", "--recover" },
+		  "cannot be used with --recover" },
+	};
+	char out[4096];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(run_server(cases[i].args, out, sizeof(out)), 2);
+		if (strstr(out, cases[i].says) == NULL)
+			fail_msg("case %zu: \"%s\" not in: %s", i, cases[i].says, out);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		VTEST(frames_with_the_vnet_header),
 		VTEST(frames_without_a_header),
+		VTEST(mq_control_queue),
+		VTEST(mq_control_queue_broken),
+		VTEST(mq_frames_on_both_pairs),
+		VTEST(mq_pairs_at_the_bound),
+		VTEST(mq_refused_at_start),
 	};
 
 	if (argc < 2) {

@@ -345,8 +345,8 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 
 /* Rings at @base: descriptors, then the driver area, then the device
  * area, each at least 16 KiB apart (64 KiB in all up to 1024 entries). */
-static void setup_queue(struct tv *t, unsigned int q, uint32_t size,
-			uint64_t base)
+void tv_setup_queue(struct tv *t, unsigned int q, uint32_t size,
+		    uint64_t base)
 {
 	struct tvq *v = &t->q[q];
 	uint64_t avail = base + max_u64(16ull * size, 0x4000);
@@ -379,6 +379,18 @@ uint8_t tv_init(struct tv *t, uint64_t features, uint16_t qsize)
 uint8_t tv_init_layout(struct tv *t, uint64_t features,
 		       const uint32_t sizes[2], const uint64_t bases[2])
 {
+	uint8_t st = tv_negotiate(t, features);
+
+	if (!(st & 0x08))
+		return st;
+	tv_setup_queue(t, 0, sizes[0], bases[0]);
+	tv_setup_queue(t, 1, sizes[1], bases[1]);
+	tv_set_status(t, 0x0f);
+	return tv_status(t);
+}
+
+uint8_t tv_negotiate(struct tv *t, uint64_t features)
+{
 	uint8_t st;
 
 	tv_set_status(t, 0);
@@ -394,10 +406,7 @@ uint8_t tv_init_layout(struct tv *t, uint64_t features,
 		return st;
 	t->features = features;
 	tv_wr(t, MSIX_CONFIG, 2, TV_VEC_CONFIG);
-	setup_queue(t, 0, sizes[0], bases[0]);
-	setup_queue(t, 1, sizes[1], bases[1]);
-	tv_set_status(t, 0x0f);
-	return tv_status(t);
+	return st;
 }
 
 void tv_kick(struct tv *t, unsigned int q)

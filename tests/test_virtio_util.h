@@ -48,6 +48,9 @@ extern const char *vus_supervise;
 #define TV_VEC_RX 1u
 #define TV_VEC_TX 2u
 
+/* Queues a device may have (2 x 63 pairs + a control queue). */
+#define TV_MAX_QUEUES 127u
+
 struct tvq {
 	uint16_t size;
 	uint64_t desc, avail, used;
@@ -63,7 +66,7 @@ struct tv {
 	int ram_fd;      /* its memfd when ours (tv_start_pair), else -1 */
 	uint8_t *notify; /* mmap'd notification page, or NULL */
 	void *bar_map;
-	struct tvq q[2];
+	struct tvq q[TV_MAX_QUEUES];
 	uint64_t features;
 	int log_fd;      /* the server's stderr (tv_start_pair), or 0 */
 };
@@ -109,6 +112,17 @@ uint8_t tv_init(struct tv *t, uint64_t features, uint16_t qsize);
  */
 uint8_t tv_init_layout(struct tv *t, uint64_t features,
 		       const uint32_t sizes[2], const uint64_t bases[2]);
+
+/**
+ * The first steps of tv_init: reset, ACKNOWLEDGE, DRIVER, @features,
+ * FEATURES_OK (MSI-X configuration vector set if accepted). Returns the
+ * status read back; then tv_setup_queue() each queue and set 0x0f.
+ */
+uint8_t tv_negotiate(struct tv *t, uint64_t features);
+/** Lay queue @q out with @size entries at @base (as tv_init_layout)
+ * and enable it; its MSI-X vector is TV_VEC_RX for queue 0, else TV_VEC_TX. */
+void tv_setup_queue(struct tv *t, unsigned int q, uint32_t size,
+		    uint64_t base);
 
 /** Ring queue @q's doorbell (REGION_WRITE, or a store to the mmap page). */
 void tv_kick(struct tv *t, unsigned int q);

@@ -65,7 +65,8 @@ struct backend {
 	struct shm_link *shm;
 };
 
-int backend_open_tap(const char *name, bool vnet_hdr, struct backend **out)
+int backend_open_tap(const char *name, bool vnet_hdr, bool multi_queue,
+		     struct backend **out)
 {
 	struct ifreq ifr = { 0 };
 	int hdr_len = BACKEND_VNET_HDR_LEN;
@@ -78,7 +79,8 @@ int backend_open_tap(const char *name, bool vnet_hdr, struct backend **out)
 	if (fd < 0)
 		return -errno;
 	strcpy(ifr.ifr_name, name);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0) |
+			(multi_queue ? IFF_MULTI_QUEUE : 0);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
 		ret = -errno;
 	/* The virtio 1.x header, num_buffers included. */
@@ -309,6 +311,18 @@ size_t backend_hdr_len(const struct backend *b)
 	return b->vnet_hdr ? BACKEND_VNET_HDR_LEN : 0;
 }
 
+int backend_tap_queue(struct backend *b, bool attach)
+{
+	struct ifreq ifr = { .ifr_flags = attach ? IFF_ATTACH_QUEUE
+						 : IFF_DETACH_QUEUE };
+
+	if (b->kind != KIND_TAP)
+		return -EOPNOTSUPP;
+	if (ioctl(b->fd, TUNSETQUEUE, &ifr) < 0)
+		return -errno;
+	return 0;
+}
+
 int backend_set_offloads(struct backend *b, unsigned int offloads)
 {
 	if (!b->vnet_hdr)
@@ -496,11 +510,16 @@ int backend_sandbox(const struct backend *b, vus_sandbox *sb)
 {
 	const struct vus_sandbox_arg offload[] = { VUS_SANDBOX_ARG_INT(0, b->fd),
 		VUS_SANDBOX_ARG_INT(1, TUNSETOFFLOAD) };
+	const struct vus_sandbox_arg queue[] = { VUS_SANDBOX_ARG_INT(0, b->fd),
+		VUS_SANDBOX_ARG_INT(1, TUNSETQUEUE) };
+	int ret;
 
 	if (b->kind == KIND_SHM)
 		return shm_link_sandbox(b->shm, sb);
 	if (b->kind == KIND_DGRAM)
 		return dgram_sandbox(b, sb);
-	/* The TAP: frames with read/readv/writev; the guest's offloads. */
-	return vus_sandbox_allow_args(sb, SYS_ioctl, offload, 2);
+	/* The TAP: frames with read/readv/writev; the guest's offloads;
+	 * a queue of a multi-queue TAP attached or detached. */
+	ret = vus_sandbox_allow_args(sb, SYS_ioctl, offload, 2);
+	return ret ? ret : vus_sandbox_allow_args(sb, SYS_ioctl, queue, 2);
 }

@@ -32,9 +32,19 @@ struct backend;
 
 /**
  * Open TAP interface @name (created if missing; needs CAP_NET_ADMIN).
- * With @vnet_hdr frames carry a virtio-net header. 0 or -errno.
+ * With @vnet_hdr frames carry a virtio-net header. With @multi_queue
+ * (IFF_MULTI_QUEUE) the fd is one queue of the interface: open it once
+ * per queue, and the kernel spreads flows over them. 0 or -errno.
  */
-int backend_open_tap(const char *name, bool vnet_hdr, struct backend **out);
+int backend_open_tap(const char *name, bool vnet_hdr, bool multi_queue,
+		     struct backend **out);
+
+/**
+ * Attach a multi-queue TAP's queue to its interface or detach it
+ * (TUNSETQUEUE): the kernel steers frames to attached queues only, and
+ * a detached one polls EPOLLERR. 0, -EOPNOTSUPP (not a TAP), ioctl's errno.
+ */
+int backend_tap_queue(struct backend *b, bool attach);
 
 /**
  * Open a datagram socket bound at @bind_path (NULL: unbound, send only;
@@ -154,7 +164,7 @@ int backend_recv_batch(struct backend *b, struct mmsghdr *msgs, unsigned int n);
 
 /**
  * Add to @sb what this backend needs once confined, and no more: a TAP
- * only its offload ioctl on its own fd; a datagram socket connect() to
+ * only its offload and queue (TUNSETQUEUE) ioctls on its own fd; a datagram socket connect() to
  * its peer (or AF_UNSPEC) and nothing else, getsockopt(SO_ERROR) and
  * recv on its fd, and sendmsg() refused on it (frames leave with
  * writev() on the connected socket). Read/readv/writev are the caller's

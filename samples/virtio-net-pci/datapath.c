@@ -59,54 +59,54 @@ static unsigned int iov_skip(const struct iovec *iov, unsigned int n,
 }
 
 /* A queue that broke is reported once: NEEDS_RESET and a log line. */
-static void check_queue(struct vnet *n, unsigned int q)
+static void check_queue(struct vnet_pair *p, unsigned int q)
 {
-	struct virtqueue *vq = &n->vq[q];
+	struct virtqueue *vq = &p->vq[q];
 
-	if (vq_ready(vq) || vq->error == VQ_OK || n->reported[q])
+	if (vq_ready(vq) || vq->error == VQ_OK || p->reported[q])
 		return;
-	n->reported[q] = true;
-	n->st.queue_errors++;
-	vnet_log_limited(n, VUS_LOG_WARNING, "%s queue stopped: %s; device needs reset",
+	p->reported[q] = true;
+	p->st.queue_errors++;
+	vnet_log_limited(p->n, VUS_LOG_WARNING, "%s queue stopped: %s; device needs reset",
 		 q == VNET_RXQ ? "receive" : "transmit", vq_error_str(vq->error));
-	vpci_needs_reset(n->pci);
+	vpci_needs_reset(p->n->pci);
 }
 
-static void publish(struct vnet *n, unsigned int q)
+static void publish(struct vnet_pair *p, unsigned int q)
 {
-	if (vq_publish(&n->vq[q])) {
-		vpci_notify_queue(n->pci, q);
-		n->st.interrupts++;
+	if (vq_publish(&p->vq[q])) {
+		vpci_notify_queue(p->n->pci, 2 * p->idx + q);
+		p->st.interrupts++;
 	}
-	check_queue(n, q);
+	check_queue(p, q);
 }
 
 /* The link's peer came or went: the status's LINK_UP follows. */
-static void check_carrier(struct vnet *n)
+static void check_carrier(struct vnet_pair *p)
 {
-	bool down = !backend_carrier(n->be);
+	bool down = !backend_carrier(p->be);
 
-	if (down == atomic_load(&n->carrier_down))
+	if (down == atomic_load(&p->n->carrier_down))
 		return;
-	atomic_store(&n->carrier_down, down);
-	vnet_log_limited(n, VUS_LOG_INFO, "link %s (peer)", down ? "down" : "up");
-	vpci_config_changed(n->pci);
+	atomic_store(&p->n->carrier_down, down);
+	vnet_log_limited(p->n, VUS_LOG_INFO, "link %s (peer)", down ? "down" : "up");
+	vpci_config_changed(p->n->pci);
 }
 
-void datapath_update_events(struct vnet *n)
+void datapath_update_events(struct vnet_pair *p)
 {
-	uint32_t ev = (n->rx_watch ? EPOLLIN : 0u) | (n->tx_blocked ? EPOLLOUT : 0u);
+	uint32_t ev = (p->rx_watch ? EPOLLIN : 0u) | (p->tx_blocked ? EPOLLOUT : 0u);
 
-	if (n->be_failed)
+	if (p->be_failed)
 		return;
-	check_carrier(n);
+	check_carrier(p);
 	/* A shm link's peer kicks only one that said it sleeps. */
-	backend_arm(n->be, ev);
-	if (ev == n->be_events)
+	backend_arm(p->be, ev);
+	if (ev == p->be_events)
 		return;
-	if (worker_set_events(n->w, backend_fd(n->be),
-			      backend_poll_events(n->be, ev)) == 0)
-		n->be_events = ev;
+	if (worker_set_events(p->w, backend_fd(p->be),
+			      backend_poll_events(p->be, ev)) == 0)
+		p->be_events = ev;
 }
 
 /*
@@ -116,7 +116,7 @@ void datapath_update_events(struct vnet *n)
  * the frame's length, or 0 for a chain without header and frame: the
  * driver's error, dropped.
  */
-static uint32_t tx_msg(struct vnet *n, const struct vq_elem *e,
+static uint32_t tx_msg(struct vnet_pair *p, const struct vq_elem *e,
 		       struct mmsghdr *m, struct iovec *iov,
 		       struct virtio_net_hdr_v1 *hdr)
 {
@@ -125,8 +125,8 @@ static uint32_t tx_msg(struct vnet *n, const struct vq_elem *e,
 
 	if (e->out_len < VNET_HDR_LEN + VNET_ETH_HLEN || frame > VNET_MAX_FRAME)
 		return 0;
-	if (backend_hdr_len(n->be) != 0) {
-		vq_elem_read(&n->vq[VNET_TXQ], e, 0, hdr, VNET_HDR_LEN);
+	if (backend_hdr_len(p->be) != 0) {
+		vq_elem_read(&p->vq[VNET_TXQ], e, 0, hdr, VNET_HDR_LEN);
 		hdr->num_buffers = 0;
 		iov[cnt].iov_base = hdr;
 		iov[cnt++].iov_len = VNET_HDR_LEN;
@@ -141,20 +141,20 @@ static uint32_t tx_msg(struct vnet *n, const struct vq_elem *e,
  * shared pool: a chain is popped only while the pool has room for the
  * longest one, so a batch never breaks a queue a single chain would not.
  */
-static unsigned int tx_fill(struct vnet *n)
+static unsigned int tx_fill(struct vnet_pair *p)
 {
-	struct virtqueue *vq = &n->vq[VNET_TXQ];
+	struct virtqueue *vq = &p->vq[VNET_TXQ];
 	unsigned int k = 0, used = 0;
 
-	while (k < VNET_TX_BATCH && used + n->tx_chain_max <= n->tx_pool_max) {
-		struct vq_elem *e = &n->tx_elem[k];
+	while (k < VNET_TX_BATCH && used + p->tx_chain_max <= p->tx_pool_max) {
+		struct vq_elem *e = &p->tx_elem[k];
 
 		/* Asked to park: stop here; the run after it goes on. */
-		if (worker_park_requested(n->w))
+		if (worker_park_requested(p->w))
 			break;
-		e->iov = n->tx_pool + used;
-		e->sg = n->tx_sg + used;
-		e->max_iov = n->tx_chain_max;
+		e->iov = p->tx_pool + used;
+		e->sg = p->tx_sg + used;
+		e->max_iov = p->tx_chain_max;
 		if (vq_pop(vq, e) <= 0)
 			break;
 		used += e->out_num + e->in_num;
@@ -164,16 +164,16 @@ static unsigned int tx_fill(struct vnet *n)
 }
 
 /* Count chain @i of the batch: sent (@sent) or dropped. */
-static void tx_count(struct vnet *n, unsigned int i, bool sent)
+static void tx_count(struct vnet_pair *p, unsigned int i, bool sent)
 {
 	if (!sent) {
-		n->st.tx_dropped++;
-		if (n->tx_len[i] != 0)
-			vnet_log(n, VUS_LOG_DEBUG, "frame dropped by the backend");
+		p->st.tx_dropped++;
+		if (p->tx_len[i] != 0)
+			vnet_log(p->n, VUS_LOG_DEBUG, "frame dropped by the backend");
 		return;
 	}
-	n->st.tx_packets++;
-	n->st.tx_bytes += n->tx_len[i];
+	p->st.tx_packets++;
+	p->st.tx_bytes += p->tx_len[i];
 }
 
 /*
@@ -181,87 +181,87 @@ static void tx_count(struct vnet *n, unsigned int i, bool sent)
  * dropped, give the others back (the backend is full: wait for
  * EPOLLOUT). false if the backend filled up or the queue broke.
  */
-static bool tx_send(struct vnet *n, unsigned int k)
+static bool tx_send(struct vnet_pair *p, unsigned int k)
 {
-	struct virtqueue *vq = &n->vq[VNET_TXQ];
+	struct virtqueue *vq = &p->vq[VNET_TXQ];
 	unsigned int m = 0, iovs = 0, taken, i;
 
 	for (i = 0; i < k; i++) {
-		n->tx_len[i] = tx_msg(n, &n->tx_elem[i], &n->tx_msgs[m],
-				      n->tx_iov + iovs, &n->tx_hdr[m]);
-		if (n->tx_len[i] != 0)
-			iovs += (unsigned int)n->tx_msgs[m++].msg_hdr.msg_iovlen;
+		p->tx_len[i] = tx_msg(p, &p->tx_elem[i], &p->tx_msgs[m],
+				      p->tx_iov + iovs, &p->tx_hdr[m]);
+		if (p->tx_len[i] != 0)
+			iovs += (unsigned int)p->tx_msgs[m++].msg_hdr.msg_iovlen;
 	}
-	if (atomic_load(&n->link_down)) {
+	if (atomic_load(&p->n->link_down)) {
 		/* A pulled cable: what the driver sends goes nowhere. */
 		for (i = 0; i < m; i++)
-			n->tx_msgs[i].msg_len = 0;
+			p->tx_msgs[i].msg_len = 0;
 		taken = m;
 	} else {
-		taken = backend_send_batch(n->be, n->tx_msgs, m);
+		taken = backend_send_batch(p->be, p->tx_msgs, m);
 	}
 	for (i = 0, m = 0; i < k; i++) {
-		if (n->tx_len[i] != 0 && m == taken)
+		if (p->tx_len[i] != 0 && m == taken)
 			break; /* the first frame the backend did not take */
-		tx_count(n, i, n->tx_len[i] != 0 && n->tx_msgs[m++].msg_len != 0);
-		if (vq_push(vq, n->tx_elem[i].head, 0) < 0)
+		tx_count(p, i, p->tx_len[i] != 0 && p->tx_msgs[m++].msg_len != 0);
+		if (vq_push(vq, p->tx_elem[i].head, 0) < 0)
 			return false;
 	}
 	if (i == k)
 		return true;
 	vq_unpop(vq, (uint16_t)(k - i));
-	n->tx_blocked = true;
+	p->tx_blocked = true;
 	return false;
 }
 
 /* One budget of transmit chains; false when the queue is drained. */
-static bool tx_batch(struct vnet *n)
+static bool tx_batch(struct vnet_pair *p)
 {
 	for (unsigned int done = 0; done < TX_BUDGET;) {
-		unsigned int k = tx_fill(n);
+		unsigned int k = tx_fill(p);
 
 		if (k == 0)
 			return false;
-		n->busy = true;
-		if (!tx_send(n, k))
+		p->busy = true;
+		if (!tx_send(p, k))
 			return false;
 		done += k;
 	}
 	return true;
 }
 
-void datapath_tx(struct vnet *n)
+void datapath_tx(struct vnet_pair *p)
 {
-	struct virtqueue *vq = &n->vq[VNET_TXQ];
+	struct virtqueue *vq = &p->vq[VNET_TXQ];
 
-	n->tx_more = false;
-	if (!vq_ready(vq) || n->tx_blocked) {
-		datapath_update_events(n);
+	p->tx_more = false;
+	if (!vq_ready(vq) || p->tx_blocked) {
+		datapath_update_events(p);
 		return;
 	}
 	(void)vq_kick_enable(vq, false);
 	for (;;) {
-		if (tx_batch(n)) {
-			n->tx_more = true; /* yield; the poll hook continues */
+		if (tx_batch(p)) {
+			p->tx_more = true; /* yield; the poll hook continues */
 			break;
 		}
-		if (n->tx_blocked || !vq_ready(vq) ||
-		    worker_park_requested(n->w))
+		if (p->tx_blocked || !vq_ready(vq) ||
+		    worker_park_requested(p->w))
 			break;
 		/* Drained: ask for kicks, unless more came meanwhile. */
 		if (vq_kick_enable(vq, true) != 1)
 			break;
 	}
-	publish(n, VNET_TXQ);
-	datapath_update_events(n);
+	publish(p, VNET_TXQ);
+	datapath_update_events(p);
 }
 
 /* Deliver @buf (@len bytes, header included) into a single buffer (no
  * mergeable buffers). 1 delivered, 0 dropped, -EAGAIN, -EIO. */
-static int rx_one(struct vnet *n, uint8_t *buf, size_t len)
+static int rx_one(struct vnet_pair *p, uint8_t *buf, size_t len)
 {
-	struct virtqueue *vq = &n->vq[VNET_RXQ];
-	struct vq_elem *e = &n->rx_elem[0];
+	struct virtqueue *vq = &p->vq[VNET_RXQ];
+	struct vq_elem *e = &p->rx_elem[0];
 	uint16_t one = htole16(1);
 	int r = vq_pop(vq, e);
 
@@ -270,7 +270,7 @@ static int rx_one(struct vnet *n, uint8_t *buf, size_t len)
 	if (e->in_len < len) {
 		/* This buffer can never hold the frame: drop the frame. */
 		vq_unpop(vq, 1);
-		n->st.rx_dropped++;
+		p->st.rx_dropped++;
 		return 0;
 	}
 	memcpy(buf + offsetof(struct virtio_net_hdr_v1, num_buffers), &one,
@@ -287,9 +287,9 @@ static int rx_one(struct vnet *n, uint8_t *buf, size_t len)
  * frame cost queue size x queue size reads (2^30 at 32768); past this it
  * loses the frame instead.
  */
-static uint64_t rx_desc_max(const struct vnet *n, size_t len)
+static uint64_t rx_desc_max(const struct vnet_pair *p, size_t len)
 {
-	return 2 * (uint64_t)len + n->vq[VNET_RXQ].l.size + 1;
+	return 2 * (uint64_t)len + p->vq[VNET_RXQ].l.size + 1;
 }
 
 /* Give back the @nbufs buffers a frame took (and one more just popped). */
@@ -302,10 +302,10 @@ static void rx_give_back(struct virtqueue *vq, uint16_t nbufs, bool popped)
 /* Deliver @buf (@len bytes) across as many buffers as needed. 1
  * delivered, 0 dropped, -EAGAIN (no room yet), -EINTR (asked to park: try
  * again later), -EIO. */
-static int rx_merged(struct vnet *n, const uint8_t *buf, size_t len)
+static int rx_merged(struct vnet_pair *p, const uint8_t *buf, size_t len)
 {
-	struct virtqueue *vq = &n->vq[VNET_RXQ];
-	struct vq_elem *e = &n->rx_elem[0];
+	struct virtqueue *vq = &p->vq[VNET_RXQ];
+	struct vq_elem *e = &p->rx_elem[0];
 	uint16_t nbufs = 0, nb;
 	uint64_t cost = 0;
 	size_t off = 0;
@@ -314,18 +314,18 @@ static int rx_merged(struct vnet *n, const uint8_t *buf, size_t len)
 		int r = 0;
 		size_t chunk;
 
-		if (worker_park_requested(n->w)) {
+		if (worker_park_requested(p->w)) {
 			rx_give_back(vq, nbufs, false);
 			return -EINTR;
 		}
 		if (nbufs < vq->l.size && (r = vq_pop(vq, e)) > 0)
 			cost += e->ndesc;
-		if (r > 0 && cost > rx_desc_max(n, len)) {
+		if (r > 0 && cost > rx_desc_max(p, len)) {
 			rx_give_back(vq, nbufs, true);
-			vnet_log_limited(n, VUS_LOG_WARNING, "receive buffers cost "
+			vnet_log_limited(p->n, VUS_LOG_WARNING, "receive buffers cost "
 					 "over %llu descriptor reads: frame dropped",
-					 (unsigned long long)rx_desc_max(n, len));
-			n->st.rx_dropped++;
+					 (unsigned long long)rx_desc_max(p, len));
+			p->st.rx_dropped++;
 			return 0;
 		}
 		if (r <= 0 || (nbufs == 0 && e->in_len < VNET_HDR_LEN)) {
@@ -335,7 +335,7 @@ static int rx_merged(struct vnet *n, const uint8_t *buf, size_t len)
 				return -EIO;
 			/* Never enough, or a first buffer too small for the header. */
 			if (r > 0 || nbufs == vq->l.size) {
-				n->st.rx_dropped++;
+				p->st.rx_dropped++;
 				return 0;
 			}
 			return -EAGAIN;
@@ -346,26 +346,26 @@ static int rx_merged(struct vnet *n, const uint8_t *buf, size_t len)
 			return -EIO;
 		off += chunk;
 		nbufs++;
-		e = &n->rx_elem[1];
+		e = &p->rx_elem[1];
 	}
 	nb = htole16(nbufs);
-	e = &n->rx_elem[0];
+	e = &p->rx_elem[0];
 	vq_elem_write(vq, e, offsetof(struct virtio_net_hdr_v1, num_buffers),
 		      &nb, sizeof(nb));
 	return 1;
 }
 
 /* Slot @i of the receive batch. */
-static uint8_t *rx_slot(const struct vnet *n, unsigned int i)
+static uint8_t *rx_slot(const struct vnet_pair *p, unsigned int i)
 {
-	return n->rx_buf + (size_t)i * n->rx_buf_size;
+	return p->rx_buf + (size_t)i * p->rx_buf_size;
 }
 
 /* Frames worth reading now: as many as the ring has chains for (each
  * frame takes at least one), at least one, at most @budget. */
-static unsigned int rx_want(struct vnet *n, unsigned int budget)
+static unsigned int rx_want(struct vnet_pair *p, unsigned int budget)
 {
-	int avail = vq_avail(&n->vq[VNET_RXQ]);
+	int avail = vq_avail(&p->vq[VNET_RXQ]);
 	unsigned int want = avail > 1 ? (unsigned int)avail : 1;
 
 	want = want < VNET_RX_BATCH ? want : VNET_RX_BATCH;
@@ -375,13 +375,13 @@ static unsigned int rx_want(struct vnet *n, unsigned int budget)
 /* Check received frame @i and give it our header. Its length, or 0 if
  * it is dropped (cut short: too long for the slot; too short; or the
  * link is down: a pulled cable hears nothing). */
-static uint32_t rx_check(struct vnet *n, unsigned int i, size_t hl, size_t room)
+static uint32_t rx_check(struct vnet_pair *p, unsigned int i, size_t hl, size_t room)
 {
-	uint8_t *slot = rx_slot(n, i);
-	size_t len = n->rx_msgs[i].msg_len;
+	uint8_t *slot = rx_slot(p, i);
+	size_t len = p->rx_msgs[i].msg_len;
 
-	if (len > room || len < hl + VNET_ETH_HLEN || atomic_load(&n->link_down)) {
-		n->st.rx_dropped++;
+	if (len > room || len < hl + VNET_ETH_HLEN || atomic_load(&p->n->link_down)) {
+		p->st.rx_dropped++;
 		return 0;
 	}
 	/* A header of our own (zeros: nothing offloaded), or the TAP's. */
@@ -393,63 +393,63 @@ static uint32_t rx_check(struct vnet *n, unsigned int i, size_t hl, size_t room)
 
 /* Read up to @want frames from the backend into the slots, with one call.
  * How many came (dropped ones included), 0 (none), -errno. */
-static int rx_read(struct vnet *n, unsigned int want)
+static int rx_read(struct vnet_pair *p, unsigned int want)
 {
-	size_t hl = backend_hdr_len(n->be);
-	size_t room = n->rx_buf_size - VNET_HDR_LEN + hl;
+	size_t hl = backend_hdr_len(p->be);
+	size_t room = p->rx_buf_size - VNET_HDR_LEN + hl;
 	int got;
 
 	for (unsigned int i = 0; i < want; i++) {
-		n->rx_iov[i].iov_base = rx_slot(n, i) + (hl ? 0 : VNET_HDR_LEN);
-		n->rx_iov[i].iov_len = room;
-		n->rx_msgs[i] = (struct mmsghdr){ .msg_hdr = {
-			.msg_iov = &n->rx_iov[i], .msg_iovlen = 1 } };
+		p->rx_iov[i].iov_base = rx_slot(p, i) + (hl ? 0 : VNET_HDR_LEN);
+		p->rx_iov[i].iov_len = room;
+		p->rx_msgs[i] = (struct mmsghdr){ .msg_hdr = {
+			.msg_iov = &p->rx_iov[i], .msg_iovlen = 1 } };
 	}
-	got = backend_recv_batch(n->be, n->rx_msgs, want);
+	got = backend_recv_batch(p->be, p->rx_msgs, want);
 	if (got == -EAGAIN)
 		return 0;
 	if (got < 0) {
-		n->st.rx_dropped++;
+		p->st.rx_dropped++;
 		return got;
 	}
 	for (int i = 0; i < got; i++)
-		n->rx_len[i] = rx_check(n, (unsigned int)i, hl, room);
-	n->rx_head = 0;
-	n->rx_count = (unsigned int)got;
+		p->rx_len[i] = rx_check(p, (unsigned int)i, hl, room);
+	p->rx_head = 0;
+	p->rx_count = (unsigned int)got;
 	return got;
 }
 
 /* Deliver the next frame held. 0 done (delivered or dropped), -EAGAIN,
  * -EINTR (asked to park; still held), -EIO. */
-static int rx_deliver(struct vnet *n)
+static int rx_deliver(struct vnet_pair *p)
 {
-	uint8_t *buf = rx_slot(n, n->rx_head);
-	size_t len = n->rx_len[n->rx_head];
+	uint8_t *buf = rx_slot(p, p->rx_head);
+	size_t len = p->rx_len[p->rx_head];
 	int r = 0;
 
 	if (len != 0)
-		r = n->mrg_rxbuf ? rx_merged(n, buf, len) : rx_one(n, buf, len);
+		r = p->mrg_rxbuf ? rx_merged(p, buf, len) : rx_one(p, buf, len);
 	if (r < 0)
 		return r;
-	n->rx_head++;
-	n->rx_count--;
-	n->busy = true;
+	p->rx_head++;
+	p->rx_count--;
+	p->busy = true;
 	if (r == 1) {
-		n->st.rx_packets++;
-		n->st.rx_bytes += len - VNET_HDR_LEN;
+		p->st.rx_packets++;
+		p->st.rx_bytes += len - VNET_HDR_LEN;
 	}
 	return 0;
 }
 
 /* Out of buffers: ask for a kick. true if buffers came meanwhile. */
-static bool rx_more_came(struct vnet *n)
+static bool rx_more_came(struct vnet_pair *p)
 {
-	return vq_kick_enable(&n->vq[VNET_RXQ], true) == 1;
+	return vq_kick_enable(&p->vq[VNET_RXQ], true) == 1;
 }
 
-void datapath_rx(struct vnet *n)
+void datapath_rx(struct vnet_pair *p)
 {
-	struct virtqueue *vq = &n->vq[VNET_RXQ];
+	struct virtqueue *vq = &p->vq[VNET_RXQ];
 	bool starved = false;
 
 	if (vq_ready(vq))
@@ -457,89 +457,87 @@ void datapath_rx(struct vnet *n)
 	for (unsigned int budget = RX_BUDGET; budget > 0 && vq_ready(vq); budget--) {
 		int r;
 
-		if (worker_park_requested(n->w))
+		if (worker_park_requested(p->w))
 			break; /* the run after the park reads on */
-		if (n->rx_count == 0) {
-			r = rx_read(n, rx_want(n, budget));
+		if (p->rx_count == 0) {
+			r = rx_read(p, rx_want(p, budget));
 			if (r == 0)
 				break; /* backend empty: keep watching it */
 			if (r < 0)
 				continue; /* bad frame, dropped */
 		}
-		r = rx_deliver(n);
+		r = rx_deliver(p);
 		if (r == -EINTR)
 			break;
-		if (r == -EAGAIN && !rx_more_came(n)) {
+		if (r == -EAGAIN && !rx_more_came(p)) {
 			starved = true;
 			break;
 		}
 	}
 	/* Read the backend only while the ring has room (backpressure). */
-	n->rx_watch = vq_ready(vq) && !starved;
-	publish(n, VNET_RXQ);
-	datapath_update_events(n);
+	p->rx_watch = vq_ready(vq) && !starved;
+	publish(p, VNET_RXQ);
+	datapath_update_events(p);
 }
 
 /* The backend is gone for good: stop watching it (EPOLLERR never ends). */
-static void backend_failed(struct vnet *n, int err)
+static void backend_failed(struct vnet_pair *p, int err)
 {
-	vnet_log_limited(n, VUS_LOG_ERR, "backend failed: %s; frames are dropped",
+	vnet_log_limited(p->n, VUS_LOG_ERR, "backend failed: %s; frames are dropped",
 			 strerror(-err));
-	(void)worker_unwatch(n->w, backend_fd(n->be));
-	n->be_failed = true;
-	n->tx_blocked = false;
-	n->rx_watch = false;
+	(void)worker_unwatch(p->w, backend_fd(p->be));
+	p->be_failed = true;
+	p->tx_blocked = false;
+	p->rx_watch = false;
 }
 
-void datapath_backend_event(struct vnet *n, uint32_t events)
+void datapath_backend_event(struct vnet_pair *p, uint32_t events)
 {
 	/* Only what we wait for: a shm link says what it is ready for. */
-	events = backend_ready(n->be, events) &
-		 (n->be_events | EPOLLERR | EPOLLHUP);
+	events = backend_ready(p->be, events) &
+		 (p->be_events | EPOLLERR | EPOLLHUP);
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		int err = backend_take_error(n->be);
+		int err = backend_take_error(p->be);
 
 		if (err < 0 || (events & EPOLLHUP)) {
-			backend_failed(n, err < 0 ? err : -EPIPE);
+			backend_failed(p, err < 0 ? err : -EPIPE);
 			return;
 		}
 	}
-	if ((events & EPOLLOUT) && n->tx_blocked) {
-		n->tx_blocked = false;
-		datapath_tx(n);
+	if ((events & EPOLLOUT) && p->tx_blocked) {
+		p->tx_blocked = false;
+		datapath_tx(p);
 	}
 	if (events & EPOLLIN)
-		datapath_rx(n);
-	datapath_update_events(n);
+		datapath_rx(p);
+	datapath_update_events(p);
 }
 
-int datapath_init(struct vnet *n)
+int datapath_init(struct vnet_pair *p, unsigned int qs)
 {
-	unsigned int qs = n->cfg.queue_size;
-
 	/* Room for the longest chain (each descriptor may span two
 	 * mappings), and then some for the rest of a batch of short ones. */
-	n->tx_chain_max = 2 * qs;
-	n->tx_pool_max = n->tx_chain_max + 4 * VNET_TX_BATCH;
-	n->tx_pool = calloc(n->tx_pool_max, sizeof(*n->tx_pool));
-	n->tx_sg = calloc(n->tx_pool_max, sizeof(*n->tx_sg));
-	n->tx_iov = calloc(n->tx_pool_max + VNET_TX_BATCH, sizeof(*n->tx_iov));
+	p->tx_chain_max = 2 * qs;
+	p->tx_pool_max = p->tx_chain_max + 4 * VNET_TX_BATCH;
+	p->tx_pool = calloc(p->tx_pool_max, sizeof(*p->tx_pool));
+	p->tx_sg = calloc(p->tx_pool_max, sizeof(*p->tx_sg));
+	p->tx_iov = calloc(p->tx_pool_max + VNET_TX_BATCH, sizeof(*p->tx_iov));
 	/* Untouched slots cost address space only. */
-	n->rx_buf_size = VNET_HDR_LEN + VNET_MAX_FRAME;
-	n->rx_buf = malloc(VNET_RX_BATCH * n->rx_buf_size);
-	if (n->rx_buf == NULL || n->tx_pool == NULL || n->tx_sg == NULL ||
-	    n->tx_iov == NULL || vq_elem_init(&n->rx_elem[0], qs) < 0 ||
-	    vq_elem_init(&n->rx_elem[1], qs) < 0)
+	p->rx_buf_size = VNET_HDR_LEN + VNET_MAX_FRAME;
+	p->rx_buf = malloc(VNET_RX_BATCH * p->rx_buf_size);
+	if (p->rx_buf == NULL || p->tx_pool == NULL || p->tx_sg == NULL ||
+	    p->tx_iov == NULL || vq_elem_init(&p->rx_elem[0], qs) < 0 ||
+	    vq_elem_init(&p->rx_elem[1], qs) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-void datapath_free(struct vnet *n)
+void datapath_free(struct vnet_pair *p)
 {
-	vq_elem_free(&n->rx_elem[0]);
-	vq_elem_free(&n->rx_elem[1]);
-	free(n->tx_pool);
-	free(n->tx_sg);
-	free(n->tx_iov);
-	free(n->rx_buf);
+	vq_elem_free(&p->rx_elem[0]);
+	vq_elem_free(&p->rx_elem[1]);
+	free(p->tx_pool);
+	free(p->tx_sg);
+	free(p->tx_iov);
+	free(p->rx_buf);
 }

@@ -91,7 +91,10 @@ static void usage(FILE *f)
 		"  --poll-max-us N       mmap mode: poll at least every N us when idle\n"
 		"                        (default 250)\n"
 		"  --mtu N               offer VIRTIO_NET_F_MTU with this MTU\n"
-		"  --offload on|off      TAP checksum/segmentation offloads (default on)\n");
+		"  --offload on|off      TAP checksum/segmentation offloads (default on)\n"
+		"  --queues N            queue pairs, 1..%u (default 1); N > 1: a\n"
+		"                        multi-queue TAP, one worker thread per pair\n",
+		VNET_MAX_PAIRS);
 	sample_cli_usage(f, 24);
 }
 
@@ -115,6 +118,7 @@ static int parse_one(struct opts *o, int c, const char *arg)
 	case 'u': o->net.poll_spin_us = (uint32_t)parse_num(arg, 1000000, &err); break;
 	case 'U': o->net.poll_max_us = (uint32_t)parse_num(arg, 1000000, &err); break;
 	case 'M': o->net.mtu = (uint16_t)parse_num(arg, 65535, &err); break;
+	case 'Q': o->net.queue_pairs = (uint16_t)parse_num(arg, 65535, &err); break;
 	case 'n':
 		if (strcmp(arg, "mmap") == 0)
 			o->net.notify = VPCI_NOTIFY_MMAP;
@@ -140,6 +144,36 @@ static const struct sample_caps caps = {
 	.methods = vnet_rpc_methods, .n_methods = VNET_RPC_N_METHODS,
 };
 
+/* --queues: what several pairs need, said clearly (not just usage). */
+static int check_queues(const struct opts *o)
+{
+	unsigned int n = o->net.queue_pairs;
+	const char *why = NULL;
+
+	if (n < 1 || n > VNET_MAX_PAIRS) {
+		fprintf(stderr, "vus-virtio-net-pci: --queues %u: from 1 to %u "
+			"(2 x pairs + a control queue, each with its MSI-X "
+			"vector, fill the device's %u queues)\n", n,
+			VNET_MAX_PAIRS, VPCI_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (n == 1)
+		return 0;
+	if (o->tap == NULL)
+		why = "needs --tap (one TAP queue per pair)";
+	else if (o->net.notify != VPCI_NOTIFY_IOEVENTFD)
+		why = "needs --notify ioeventfd (the control queue's doorbell "
+		      "is served by the main loop)";
+	else if (o->cli.recover)
+		why = "cannot be used with --recover yet";
+	else if (sample_taking_over())
+		why = "cannot take a device over yet";
+	if (why == NULL)
+		return 0;
+	fprintf(stderr, "vus-virtio-net-pci: --queues %u %s\n", n, why);
+	return -EINVAL;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -156,6 +190,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "poll-max-us", required_argument, NULL, 'U' },
 		{ "mtu", required_argument, NULL, 'M' },
 		{ "offload", required_argument, NULL, 'o' },
+		{ "queues", required_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -164,6 +199,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	*o = (struct opts){ 0 };
 	sample_cli_init(&o->cli);
 	o->net = (struct vnet_config){ .queue_size = 256, .offloads = true,
+				       .queue_pairs = 1,
 				       .notify = VPCI_NOTIFY_IOEVENTFD,
 				       .poll_spin_us = 50, .poll_max_us = 250 };
 	default_mac(o->net.mac);
@@ -192,14 +228,24 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return -EINVAL;
 	if (o->net.mtu != 0 && o->net.mtu < 68)
 		return -EINVAL;
-	return 0;
+	return check_queues(o);
 }
 
 static void print_stats(const struct vnet *n)
 {
 	struct vnet_stats s;
 
-	vnet_get_stats(n, &s);
+	/* Per pair first: the totals stay the last line (tests read it). */
+	for (unsigned int i = 0; vnet_pairs(n) > 1 && i < vnet_pairs(n); i++) {
+		vnet_get_stats(n, (int)i, &s);
+		fprintf(stderr, "vus-virtio-net-pci: pair %u: tx %llu frames, "
+			"rx %llu frames, %llu kicks, %llu interrupts\n", i,
+			(unsigned long long)s.tx_packets,
+			(unsigned long long)s.rx_packets,
+			(unsigned long long)s.kicks,
+			(unsigned long long)s.interrupts);
+	}
+	vnet_get_stats(n, -1, &s);
 	fprintf(stderr,
 		"vus-virtio-net-pci: tx %llu frames %llu bytes %llu dropped, "
 		"rx %llu frames %llu bytes %llu dropped, %llu kicks, "
@@ -241,11 +287,31 @@ static int open_backend(const struct opts *o, vus_ctx *ctx,
 		}
 		return backend_adopt(*be, fd);
 	}
-	ret = o->tap != NULL ? backend_open_tap(o->tap, o->net.offloads, be)
+	ret = o->tap != NULL ? backend_open_tap(o->tap, o->net.offloads, false, be)
 			     : backend_open_dgram(o->bind, o->peer, be);
 	if (ret == 0 && o->cli.recover)
 		ret = vus_ctx_keep_fd(ctx, "backend", backend_fd(*be));
 	return ret;
+}
+
+/* One backend per queue pair into @be: several only as queues of a
+ * multi-queue TAP (check_queues). */
+static int open_backends(const struct opts *o, vus_ctx *ctx,
+			 struct backend **be)
+{
+	int ret = 0;
+
+	if (o->net.queue_pairs == 1)
+		return open_backend(o, ctx, &be[0]);
+	for (unsigned int i = 0; ret == 0 && i < o->net.queue_pairs; i++)
+		ret = backend_open_tap(o->tap, o->net.offloads, true, &be[i]);
+	return ret;
+}
+
+static void close_backends(struct backend **be)
+{
+	for (unsigned int i = 0; be[i] != NULL; i++)
+		backend_close(be[i]);
 }
 
 /*
@@ -260,9 +326,13 @@ static int sandbox_calls(vus_sandbox *sb, void *opaque)
 	static const long calls[] = {
 		SYS_readv, SYS_writev, SYS_timerfd_settime, SYS_sched_yield,
 	};
+	struct backend *const *be = opaque;
 	int ret = sample_allow_all(sb, calls, sizeof(calls) / sizeof(calls[0]));
 
-	return ret ? ret : backend_sandbox(opaque, sb);
+	/* Each pair's backend, on its own fd. */
+	for (unsigned int i = 0; ret == 0 && be[i] != NULL; i++)
+		ret = backend_sandbox(be[i], sb);
+	return ret;
 }
 
 static int serve(const struct opts *o)
@@ -271,7 +341,8 @@ static int serve(const struct opts *o)
 				      .bus = VUS_BUS_PCI, .name = "virtio-net",
 				      .flags = sample_cli_ctx_flags(&o->cli) };
 	const uint8_t *m = o->net.mac;
-	struct backend *be = NULL;
+	/* NULL-terminated: one per queue pair. */
+	struct backend *be[VNET_MAX_PAIRS + 1] = { NULL };
 	struct dma_stats dst;
 	struct vnet *n = NULL;
 	vus_ctx *ctx = NULL;
@@ -283,7 +354,7 @@ static int serve(const struct opts *o)
 		ret = sample_cli_recovery(ctx, &o->cli);
 	}
 	if (ret == 0) {
-		ret = open_backend(o, ctx, &be);
+		ret = open_backends(o, ctx, be);
 		if (ret < 0)
 			fprintf(stderr, "vus-virtio-net-pci: backend: %s\n",
 				strerror(-ret));
@@ -312,7 +383,7 @@ static int serve(const struct opts *o)
 		dma_stats_print(&dst, stderr);
 	}
 	vnet_destroy(n);
-	backend_close(be);
+	close_backends(be);
 	return ret;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * net: the virtio-net device model (features, configuration space) and
- * its glue between the transport (context thread) and the worker.
+ * its glue between the transport (context thread) and the workers, one
+ * per queue pair (net_pair.c).
  *
  * The worker runs while the driver has set DRIVER_OK and libvus has not
  * asked us to quiesce. Everything the worker uses is handed over while it
@@ -28,9 +29,6 @@
 /* At most this many guest-triggered log lines per window. */
 #define LOG_PER_WINDOW 5
 #define LOG_WINDOW_S 10
-
-/* Idle polling in mmap mode: from this interval, doubling up to the max. */
-#define POLL_IDLE_MIN_NS 20000
 
 void vnet_log(const struct vnet *n, int level, const char *fmt, ...)
 {
@@ -81,11 +79,15 @@ static const struct {
 	{ VIRTIO_NET_F_HOST_TSO6, BIT(VIRTIO_NET_F_CSUM) },
 	{ VIRTIO_NET_F_HOST_ECN,
 	  BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) },
+	/* The spec's rule; and ours: the control queue sits after all the
+	 * pairs, where a driver without MQ would look for pair 1's. */
+	{ VIRTIO_NET_F_MQ, BIT(VIRTIO_NET_F_CTRL_VQ) },
+	{ VIRTIO_NET_F_CTRL_VQ, BIT(VIRTIO_NET_F_MQ) },
 };
 
-static uint64_t features_offered(const struct vnet_config *cfg,
-				 const struct backend *be)
+static uint64_t features_offered(const struct vnet *n, const struct backend *be)
 {
+	const struct vnet_config *cfg = &n->cfg;
 	uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) |
 		     BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
 		     BIT(VIRTIO_F_EVENT_IDX) | BIT(VIRTIO_F_INDIRECT_DESC) |
@@ -99,6 +101,8 @@ static uint64_t features_offered(const struct vnet_config *cfg,
 		     BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |
 		     BIT(VIRTIO_NET_F_HOST_ECN) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
 		     BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN);
+	if (n->nr_pairs > 1)
+		f |= BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_MQ);
 	return f;
 }
 
@@ -138,7 +142,7 @@ static void config_read(void *opaque, uint32_t off, void *buf, uint32_t len)
 	v = htole16(atomic_load(&n->link_down) || atomic_load(&n->carrier_down)
 		    ? 0 : VIRTIO_NET_S_LINK_UP);
 	memcpy(img + VNET_CFG_STATUS, &v, 2);
-	v = htole16(1);
+	v = htole16((uint16_t)n->nr_pairs);
 	memcpy(img + VNET_CFG_MAX_PAIRS, &v, 2);
 	v = htole16(n->cfg.mtu);
 	memcpy(img + VNET_CFG_MTU, &v, 2);
@@ -154,12 +158,38 @@ static void config_write(void *opaque, uint32_t off, const void *buf,
 
 /* Data path control (context thread). */
 
-void vnet_update_run(struct vnet *n)
+/* Queue pair @p's rings from the driver's registers @q (its two). */
+static void pair_start(struct vnet_pair *p, const struct vpci_queue *q,
+		       uint32_t flags)
 {
-	if (n->started && !n->quiesced && !n->mig_stopped && !n->client_gone)
-		worker_run(n->w);
-	else
-		(void)worker_park(n->w, false);
+	struct vnet *n = p->n;
+
+	p->mrg_rxbuf = n->features & BIT(VIRTIO_NET_F_MRG_RXBUF);
+	for (unsigned int i = 0; i < 2; i++) {
+		/* Without a client (a hand-over's new process) there is no
+		 * guest memory yet: the rings are checked when it comes. */
+		p->reported[i] = vnet_queue_start(n, &p->vq[i], &q[i], flags,
+						  2 * p->idx + i) < 0;
+	}
+	if (backend_hdr_len(p->be) != 0)
+		(void)backend_set_offloads(p->be, guest_offloads(n->features));
+}
+
+int vnet_queue_start(struct vnet *n, struct virtqueue *vq,
+		     const struct vpci_queue *q, uint32_t flags, unsigned int idx)
+{
+	const struct vq_layout l = { .size = q->size, .desc = q->desc,
+				     .avail = q->driver, .used = q->device };
+	int (*start)(struct virtqueue *, vus_ctx *, const struct vq_layout *,
+		     uint32_t) = n->client_gone ? vq_start_unmapped : vq_start;
+
+	vq_stop(vq);
+	if (!q->enabled || start(vq, n->ctx, &l, flags) == 0)
+		return 0;
+	vnet_log_limited(n, VUS_LOG_WARNING, "queue %u: bad layout; device needs reset",
+			 idx);
+	vpci_needs_reset(n->pci);
+	return -EINVAL;
 }
 
 static void net_start(void *opaque, uint64_t features,
@@ -168,38 +198,19 @@ static void net_start(void *opaque, uint64_t features,
 	struct vnet *n = opaque;
 	uint32_t flags = 0;
 
-	/* Only FAILED-then-DRIVER_OK can get here with the worker busy. */
-	if (!worker_parked(n->w)) {
+	/* Only FAILED-then-DRIVER_OK can get here with a worker busy. */
+	if (!vnet_pairs_parked(n) || nr != 2 * n->nr_pairs + (n->nr_pairs > 1)) {
 		vpci_needs_reset(n->pci);
 		return;
 	}
 	n->features = features;
-	n->mrg_rxbuf = features & BIT(VIRTIO_NET_F_MRG_RXBUF);
 	if (features & BIT(VIRTIO_F_EVENT_IDX))
 		flags |= VQ_F_EVENT_IDX;
 	if (features & BIT(VIRTIO_F_INDIRECT_DESC))
 		flags |= VQ_F_INDIRECT;
-	for (unsigned int i = 0; i < nr && i < VNET_NR_QUEUES; i++) {
-		const struct vq_layout l = { .size = q[i].size, .desc = q[i].desc,
-					     .avail = q[i].driver,
-					     .used = q[i].device };
-		/* Without a client (a hand-over's new process) there is no
-		 * guest memory yet: the rings are checked when it comes. */
-		int (*start)(struct virtqueue *, vus_ctx *,
-			     const struct vq_layout *, uint32_t) =
-			n->client_gone ? vq_start_unmapped : vq_start;
-
-		n->reported[i] = false;
-		vq_stop(&n->vq[i]);
-		if (q[i].enabled && start(&n->vq[i], n->ctx, &l, flags) < 0) {
-			vnet_log_limited(n, VUS_LOG_WARNING,
-					 "queue %u: bad layout; device needs reset", i);
-			n->reported[i] = true;
-			vpci_needs_reset(n->pci);
-		}
-	}
-	if (backend_hdr_len(n->be) != 0)
-		(void)backend_set_offloads(n->be, guest_offloads(features));
+	for (unsigned int i = 0; i < n->nr_pairs; i++)
+		pair_start(&n->pairs[i], q + 2 * i, flags);
+	vnet_ctrl_start(n, q, flags);
 	vnet_log(n, VUS_LOG_INFO, "driver ready: features %#llx",
 		 (unsigned long long)features);
 	n->started = true;
@@ -216,9 +227,7 @@ static void net_stop(void *opaque)
 
 static bool net_stopped(void *opaque)
 {
-	struct vnet *n = opaque;
-
-	return worker_parked(n->w);
+	return vnet_pairs_parked(opaque);
 }
 
 /* Parked: forget the queues and anything in flight. */
@@ -226,19 +235,27 @@ static void net_reset(void *opaque)
 {
 	struct vnet *n = opaque;
 
-	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++) {
-		vq_stop(&n->vq[i]);
-		n->reported[i] = false;
+	for (unsigned int k = 0; k < n->nr_pairs; k++) {
+		struct vnet_pair *p = &n->pairs[k];
+
+		for (unsigned int i = 0; i < 2; i++) {
+			vq_stop(&p->vq[i]);
+			p->reported[i] = false;
+		}
+		p->mrg_rxbuf = false;
+		p->rx_count = 0;
+		p->rx_watch = false;
+		p->tx_blocked = false;
+		p->tx_more = false;
+		if (backend_hdr_len(p->be) != 0)
+			(void)backend_set_offloads(p->be, 0);
 	}
+	vnet_ctrl_reset(n);
 	n->features = 0;
-	n->mrg_rxbuf = false;
 	n->client_gone = false; /* nothing left to wait for */
-	n->rx_count = 0;
-	n->rx_watch = false;
-	n->tx_blocked = false;
-	n->tx_more = false;
-	if (backend_hdr_len(n->be) != 0)
-		(void)backend_set_offloads(n->be, 0);
+	/* Only the first pair until the driver says otherwise. */
+	atomic_store(&n->active_pairs, 1);
+	vnet_update_run(n);
 }
 
 /* Resets from outside the driver are rare and worth a line in the log. */
@@ -262,7 +279,7 @@ static int net_quiesce(void *opaque)
 	struct vnet *n = opaque;
 
 	n->quiesced = true;
-	return worker_park(n->w, true);
+	return vnet_pairs_quiesce(n);
 }
 
 static void net_resume(void *opaque)
@@ -293,16 +310,22 @@ static void net_client_lost(void *opaque)
  * device realizes, and binds MSI-X vectors when the guest enables them),
  * so the buffers the rings point to are there too.
  */
+/* Every started queue's rings are in granted memory again. */
+static bool queues_mapped(struct vnet *n)
+{
+	for (unsigned int k = 0; k < n->nr_pairs; k++)
+		for (unsigned int i = 0; i < 2; i++)
+			if (!vq_mapped(&n->pairs[k].vq[i]))
+				return false;
+	return vq_mapped(&n->ctrl);
+}
+
 static void net_client_progress(void *opaque)
 {
 	struct vnet *n = opaque;
 
-	if (!n->client_gone || !worker_parked(n->w))
-		return;
-	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++)
-		if (!vq_mapped(&n->vq[i]))
-			return;
-	if (!vpci_irqs_bound(n->pci))
+	if (!n->client_gone || !vnet_pairs_parked(n) || !queues_mapped(n) ||
+	    !vpci_irqs_bound(n->pci))
 		return;
 	/*
 	 * The rings say how far we got; after a crash (crash recovery),
@@ -310,143 +333,42 @@ static void net_client_progress(void *opaque)
 	 * taken again (a frame sent twice, a frame received lost), and an
 	 * interrupt it may not have sent is sent (a spare one is harmless).
 	 */
-	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++)
-		(void)vq_resync(&n->vq[i]);
+	for (unsigned int k = 0; k < n->nr_pairs; k++)
+		for (unsigned int i = 0; i < 2; i++)
+			(void)vq_resync(&n->pairs[k].vq[i]);
+	(void)vq_resync(&n->ctrl);
 	n->client_gone = false;
 	vnet_log(n, VUS_LOG_INFO, "client is back: queues carry on");
 	vnet_update_run(n);
-	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++)
-		if (vq_ready(&n->vq[i]))
-			vpci_notify_queue(n->pci, i);
-}
-
-/* Worker hooks (worker thread). */
-
-static void worker_started(void *opaque)
-{
-	struct vnet *n = opaque;
-
-	/* Whatever was kicked while we were parked: look at everything. */
-	vpci_kick_clear(n->pci);
-	n->idle_ns = POLL_IDLE_MIN_NS;
-	n->last_busy_ns = worker_now_ns();
-	datapath_tx(n);
-	datapath_rx(n);
-}
-
-static void worker_parking(void *opaque)
-{
-	/*
-	 * Nothing to drop: no guest pointer outlives a batch, used entries
-	 * are published at the end of each, and a held receive frame is in
-	 * our own buffer. Backend readiness simply waits in epoll.
-	 */
-}
-
-static void worker_has_parked(void *opaque)
-{
-	struct vnet *n = opaque;
-
-	vus_ctx_quiesced(n->ctx);
-}
-
-static void kick(struct vnet *n, unsigned int q)
-{
-	n->st.kicks++;
-	if (q == VNET_TXQ)
-		datapath_tx(n);
-	else
-		datapath_rx(n);
-}
-
-/* Next wait: spin while busy lately, then back off towards the maximum. */
-static int64_t poll_interval(struct vnet *n)
-{
-	int64_t now = worker_now_ns(), max;
-
-	if (n->busy) {
-		n->busy = false;
-		n->last_busy_ns = now;
-		n->idle_ns = POLL_IDLE_MIN_NS;
-	}
-	if (now - n->last_busy_ns < (int64_t)n->cfg.poll_spin_us * 1000)
-		return 0;
-	max = (int64_t)n->cfg.poll_max_us * 1000;
-	n->idle_ns = n->idle_ns * 2 > max ? max : n->idle_ns * 2;
-	return n->idle_ns > 0 ? n->idle_ns : 1000;
-}
-
-static int64_t worker_poll(void *opaque)
-{
-	struct vnet *n = opaque;
-
-	if (n->cfg.notify == VPCI_NOTIFY_MMAP)
-		for (unsigned int q = 0; q < VNET_NR_QUEUES; q++)
-			if (vpci_kick_poll(n->pci, q)) {
-				n->busy = true;
-				kick(n, q);
-			}
-	if (n->tx_more)
-		datapath_tx(n);
-	if (n->cfg.notify != VPCI_NOTIFY_MMAP)
-		return n->tx_more ? 0 : -1;
-	return n->tx_more ? 0 : poll_interval(n);
-}
-
-static void kick_event(struct vnet *n, unsigned int q)
-{
-	eventfd_t v;
-
-	(void)eventfd_read(vpci_kick_fd(n->pci, q), &v);
-	kick(n, q);
-}
-
-static void rx_kick_event(void *opaque, uint32_t events)
-{
-	kick_event(opaque, VNET_RXQ);
-}
-
-static void tx_kick_event(void *opaque, uint32_t events)
-{
-	kick_event(opaque, VNET_TXQ);
-}
-
-static void backend_event(void *opaque, uint32_t events)
-{
-	datapath_backend_event(opaque, events);
-}
-
-int vnet_watch_backend(struct vnet *n)
-{
-	return worker_watch(n->w, backend_fd(n->be),
-			    backend_poll_events(n->be, 0), backend_event, n);
+	for (unsigned int k = 0; k < n->nr_pairs; k++)
+		for (unsigned int i = 0; i < 2; i++)
+			if (vq_ready(&n->pairs[k].vq[i]))
+				vpci_notify_queue(n->pci, 2 * k + i);
+	if (vq_ready(&n->ctrl))
+		vpci_notify_queue(n->pci, vnet_ctrl_queue(n));
 }
 
 /* Setup. */
 
-static int setup_worker(struct vnet *n)
+static int pairs_create(struct vnet *n, struct backend *const *be)
 {
-	static const struct worker_ops ops = {
-		.run = worker_started, .park = worker_parking,
-		.parked = worker_has_parked, .poll = worker_poll,
-	};
-	int ret = worker_create(&ops, n, &n->w);
+	int ret = 0;
 
-	if (ret == 0 && n->cfg.notify == VPCI_NOTIFY_IOEVENTFD) {
-		ret = worker_watch(n->w, vpci_kick_fd(n->pci, VNET_RXQ), EPOLLIN,
-				   rx_kick_event, n);
-		if (ret == 0)
-			ret = worker_watch(n->w, vpci_kick_fd(n->pci, VNET_TXQ),
-					   EPOLLIN, tx_kick_event, n);
+	n->pairs = calloc(n->nr_pairs, sizeof(*n->pairs));
+	if (n->pairs == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; ret == 0 && i < n->nr_pairs; i++) {
+		n->pairs[i].n = n;
+		n->pairs[i].idx = i;
+		n->pairs[i].be = be[i];
+		atomic_init(&n->pairs[i].detached, false);
+		ret = datapath_init(&n->pairs[i], n->cfg.queue_size);
 	}
-	/* Taking over, the backend's fd comes later (net_handover.c). */
-	if (ret == 0 && backend_fd(n->be) >= 0)
-		ret = vnet_watch_backend(n);
 	return ret;
 }
 
-int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
-		struct vnet **out)
+int vnet_create(vus_ctx *ctx, struct backend *const *be,
+		const struct vnet_config *cfg, struct vnet **out)
 {
 	static const struct vpci_ops ops = {
 		.features_check = features_check, .config_read = config_read,
@@ -455,63 +377,89 @@ int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
 		.quiesce = net_quiesce, .resume = net_resume,
 		.client_lost = net_client_lost,
 		.client_progress = net_client_progress,
-		.bus_reset = net_bus_reset,
+		.bus_reset = net_bus_reset, .ctx_kick = vnet_ctrl_kick,
 	};
+	unsigned int pairs = cfg->queue_pairs ? cfg->queue_pairs : 1;
 	struct vnet *n;
 	int ret;
 
 	if (cfg->queue_size < 2 || cfg->queue_size > VQ_MAX_SIZE ||
-	    (cfg->queue_size & (cfg->queue_size - 1)))
+	    (cfg->queue_size & (cfg->queue_size - 1)) || pairs > VNET_MAX_PAIRS)
 		return -EINVAL;
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return -ENOMEM;
 	n->ctx = ctx;
-	n->be = be;
-	atomic_init(&n->carrier_down, !backend_carrier(be));
+	n->nr_pairs = pairs;
+	atomic_init(&n->active_pairs, 1);
+	atomic_init(&n->carrier_down, !backend_carrier(be[0]));
 	n->cfg = *cfg;
-	n->offered = features_offered(cfg, be);
+	n->offered = features_offered(n, be[0]);
+	/* With several pairs, the control queue comes last; its doorbell
+	 * is served on the context thread (net_ctrl.c). */
 	const struct vpci_desc desc = {
 		.device_id = 1, .class_code = 0x020000, .features = n->offered,
-		.nr_queues = VNET_NR_QUEUES, .queue_size = cfg->queue_size,
+		.nr_queues = (uint16_t)(2 * pairs + (pairs > 1)),
+		.nr_ctx_queues = pairs > 1, .queue_size = cfg->queue_size,
 		.config_size = VNET_CFG_SIZE, .notify = cfg->notify,
 		.ops = &ops, .opaque = n,
 	};
-	ret = datapath_init(n);
-	if (ret == 0)
-		ret = vpci_create(ctx, &desc, &n->pci);
-	if (ret == 0)
-		ret = vnet_mig_setup(n);
-	if (ret == 0)
-		ret = vnet_rpc_setup(n);
-	if (ret == 0)
-		ret = vnet_handover_setup(n);
-	if (ret == 0)
-		ret = setup_worker(n);
+	ret = pairs_create(n, be);
+	ret = ret ? ret : vnet_ctrl_init(n);
+	ret = ret ? ret : vpci_create(ctx, &desc, &n->pci);
+	/* Several pairs' state is not in the sections yet: such a device
+	 * says it cannot migrate (QEMU then blocks migrating the guest). */
+	ret = ret || pairs > 1 ? ret : vnet_mig_setup(n);
+	ret = ret ? ret : vnet_rpc_setup(n);
+	ret = ret ? ret : vnet_handover_setup(n);
+	ret = ret ? ret : vnet_pairs_setup(n);
 	if (ret < 0) {
 		vnet_destroy(n);
 		return ret;
 	}
+	/* Parked, the unused pairs give their TAP queues up. */
+	vnet_update_run(n);
 	*out = n;
 	return 0;
 }
 
 void vnet_shutdown(struct vnet *n)
 {
-	worker_stop(n->w);
+	for (unsigned int i = 0; i < n->nr_pairs; i++)
+		worker_stop(n->pairs[i].w);
 }
 
 void vnet_destroy(struct vnet *n)
 {
 	if (n == NULL)
 		return;
-	worker_destroy(n->w);
+	vnet_pairs_destroy(n);
 	vpci_destroy(n->pci);
-	datapath_free(n);
+	vnet_ctrl_free(n);
 	free(n);
 }
 
-void vnet_get_stats(const struct vnet *n, struct vnet_stats *out)
+unsigned int vnet_pairs(const struct vnet *n)
 {
-	*out = n->st;
+	return n->nr_pairs;
+}
+
+void vnet_get_stats(const struct vnet *n, int pair, struct vnet_stats *out)
+{
+	*out = (struct vnet_stats){ 0 };
+	for (unsigned int i = 0; i < n->nr_pairs; i++) {
+		const struct vnet_stats *s = &n->pairs[i].st;
+
+		if (pair >= 0 && (unsigned int)pair != i)
+			continue;
+		out->tx_packets += s->tx_packets;
+		out->tx_bytes += s->tx_bytes;
+		out->tx_dropped += s->tx_dropped;
+		out->rx_packets += s->rx_packets;
+		out->rx_bytes += s->rx_bytes;
+		out->rx_dropped += s->rx_dropped;
+		out->kicks += s->kicks;
+		out->interrupts += s->interrupts;
+		out->queue_errors += s->queue_errors;
+	}
 }

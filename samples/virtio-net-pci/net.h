@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * net: a virtio 1.x network device (virtio device type 1) on the modern
- * PCI transport. One receive and one transmit queue; the data path runs on
- * a worker thread that moves frames between the queues and a backend.
+ * PCI transport. One receive and one transmit queue per queue pair (with
+ * several pairs, VIRTIO_NET_F_MQ and a control queue); the data path of
+ * each pair runs on a worker thread of its own that moves frames between
+ * its queues and its backend.
  *
  * Features offered: VERSION_1, ACCESS_PLATFORM, MAC, STATUS, MRG_RXBUF,
  * EVENT_IDX, INDIRECT_DESC, MTU (with a configured MTU), and with a vnet-header
@@ -35,12 +37,18 @@
 #define VIRTIO_NET_F_HOST_ECN 13
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_F_MQ 22
 
 #define VIRTIO_NET_S_LINK_UP 1u
 
+/* Within a queue pair: pair i's are queues 2i and 2i + 1. */
 #define VNET_RXQ 0u
 #define VNET_TXQ 1u
-#define VNET_NR_QUEUES 2u
+
+/** Most queue pairs: 2 x pairs + the control queue, one MSI-X vector
+ * each plus one, fit the transport's VPCI_MAX_QUEUES. */
+#define VNET_MAX_PAIRS ((VPCI_MAX_QUEUES - 1u) / 2u)
 
 /** The virtio-net header (virtio 1.x: always with num_buffers). */
 struct virtio_net_hdr_v1 {
@@ -71,6 +79,7 @@ struct vnet_config {
 	uint8_t mac[6];
 	uint16_t queue_size;         /**< power of two, 2 .. 32768 */
 	uint16_t mtu;                /**< 0: do not offer VIRTIO_NET_F_MTU */
+	uint16_t queue_pairs;        /**< 1 .. VNET_MAX_PAIRS (0: 1); > 1: MQ */
 	bool offloads;               /**< offer offloads if the backend can */
 	enum vpci_notify_mode notify;
 	uint32_t poll_spin_us;       /**< mmap mode: spin after activity */
@@ -94,11 +103,12 @@ extern const struct vus_rpc_method vnet_rpc_methods[VNET_RPC_N_METHODS];
 
 /**
  * Make @ctx (created for PCI, not realized) a virtio-net device using
- * @be (still the caller's; close it after vnet_destroy()). Starts the
- * worker thread, parked. 0 or -errno.
+ * backends @be[0, cfg->queue_pairs), one per queue pair (still the
+ * caller's; close them after vnet_destroy()). Starts one worker thread
+ * per pair, parked. 0 or -errno (-EINVAL: a bad queue size or count).
  */
-int vnet_create(vus_ctx *ctx, struct backend *be, const struct vnet_config *cfg,
-		struct vnet **out);
+int vnet_create(vus_ctx *ctx, struct backend *const *be,
+		const struct vnet_config *cfg, struct vnet **out);
 
 /**
  * Stop the worker thread for good (joined): nothing touches guest memory
@@ -110,8 +120,14 @@ void vnet_shutdown(struct vnet *n);
 /** Free everything (vnet_shutdown() included). After vus_ctx_destroy(). */
 void vnet_destroy(struct vnet *n);
 
-/** Counters so far; call with the worker stopped (after the context ended). */
-void vnet_get_stats(const struct vnet *n, struct vnet_stats *out);
+/** How many queue pairs the device has. */
+unsigned int vnet_pairs(const struct vnet *n);
+
+/**
+ * Counters so far of pair @pair, or of all pairs (@pair < 0); call with
+ * the workers stopped (after the context ended).
+ */
+void vnet_get_stats(const struct vnet *n, int pair, struct vnet_stats *out);
 
 /** Log at @level (VUS_LOG_*) if the configured level lets it through. */
 void vnet_log(const struct vnet *n, int level, const char *fmt, ...)

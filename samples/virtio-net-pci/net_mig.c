@@ -36,14 +36,14 @@
 struct image {
 	uint8_t mac[6];
 	uint16_t mtu;
-	struct vq_state q[VNET_NR_QUEUES];
+	struct vq_state q[2];
 	uint8_t link_down; /* 0 or 1; version 1: the destination's own */
 	uint8_t nr_frames;
 	uint32_t len[VNET_RX_BATCH];
 };
 
 /* The frames held: the slots from rx_head, less the ones dropped. */
-static int save_frames(const struct vnet *n, vus_mig_out *out)
+static int save_frames(const struct vnet_pair *n, vus_mig_out *out)
 {
 	unsigned int nr = 0;
 	int ret;
@@ -63,7 +63,8 @@ static int save_frames(const struct vnet *n, vus_mig_out *out)
 
 /* The held frames' count and lengths; their bytes must be all that is
  * left, each frame at least a header and an Ethernet header long. */
-static int parse_frames(const struct vnet *n, vus_mig_in *in, struct image *m)
+static int parse_frames(const struct vnet_pair *n, vus_mig_in *in,
+			struct image *m)
 {
 	uint64_t total = 0;
 
@@ -82,18 +83,19 @@ static int parse_frames(const struct vnet *n, vus_mig_in *in, struct image *m)
 static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
 	struct vnet *n = opaque;
+	struct vnet_pair *p = &n->pairs[0];
 	int ret;
 
 	/* Only a parked worker has no chain half done. */
-	if (!worker_parked(n->w))
+	if (!worker_parked(p->w))
 		return -EBUSY;
 	ret = vus_mig_put(out, n->cfg.mac, 6);
 	ret = ret ? ret : vus_mig_put_u16(out, n->cfg.mtu);
-	ret = ret ? ret : vus_mig_put_u8(out, VNET_NR_QUEUES);
-	for (unsigned int i = 0; ret == 0 && i < VNET_NR_QUEUES; i++) {
+	ret = ret ? ret : vus_mig_put_u8(out, 2);
+	for (unsigned int i = 0; ret == 0 && i < 2; i++) {
 		struct vq_state s;
 
-		vq_get_state(&n->vq[i], &s);
+		vq_get_state(&p->vq[i], &s);
 		ret = vus_mig_put_u16(out, s.last_avail);
 		ret = ret ? ret : vus_mig_put_u16(out, s.used_idx);
 		ret = ret ? ret : vus_mig_put_u16(out, s.signalled);
@@ -101,7 +103,7 @@ static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 		ret = ret ? ret : vus_mig_put_u8(out, s.error);
 	}
 	ret = ret ? ret : vus_mig_put_u8(out, atomic_load(&n->link_down));
-	return ret ? ret : save_frames(n, out);
+	return ret ? ret : save_frames(p, out);
 }
 
 /* Parse everything but the frame bytes, which are left in @in. */
@@ -114,9 +116,9 @@ static int parse(const struct vnet *n, vus_mig_in *in, uint32_t version,
 	ret = vus_mig_get(in, m->mac, 6);
 	ret = ret ? ret : vus_mig_get_u16(in, &m->mtu);
 	ret = ret ? ret : vus_mig_get_u8(in, &nr);
-	if (ret == 0 && nr != VNET_NR_QUEUES)
+	if (ret == 0 && (nr != 2 || n->nr_pairs != 1))
 		return -ENODEV;
-	for (unsigned int i = 0; ret == 0 && i < VNET_NR_QUEUES; i++) {
+	for (unsigned int i = 0; ret == 0 && i < 2; i++) {
 		struct vq_state *s = &m->q[i];
 
 		ret = vus_mig_get_u16(in, &s->last_avail);
@@ -134,7 +136,7 @@ static int parse(const struct vnet *n, vus_mig_in *in, uint32_t version,
 		if (ret == 0 && m->link_down > 1)
 			return -EBADMSG;
 	}
-	ret = ret ? ret : parse_frames(n, in, m);
+	ret = ret ? ret : parse_frames(&n->pairs[0], in, m);
 	if (ret < 0)
 		return ret;
 	/* A station address is unicast (as --mac requires). */
@@ -154,6 +156,7 @@ static int check(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct vnet *n = opaque;
+	struct vnet_pair *p = &n->pairs[0];
 	struct image m;
 	int ret = parse(n, in, version, &m);
 
@@ -172,24 +175,24 @@ static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 	 * queues a running driver had (worker parked): carry on where the
 	 * source stopped instead of from index 0.
 	 */
-	for (unsigned int i = 0; i < VNET_NR_QUEUES; i++) {
-		if (!vq_ready(&n->vq[i]))
+	for (unsigned int i = 0; i < 2; i++) {
+		if (!vq_ready(&p->vq[i]))
 			continue;
-		if (vq_set_state(&n->vq[i], &m.q[i]) < 0) {
+		if (vq_set_state(&p->vq[i], &m.q[i]) < 0) {
 			/* More in flight than this ring holds: the source's
 			 * queue size differs from what the transport said. */
 			vnet_log(n, VUS_LOG_WARNING,
 				 "queue %u: migrated state does not fit; device needs reset",
 				 i);
-			vq_stop(&n->vq[i]);
+			vq_stop(&p->vq[i]);
 			vpci_needs_reset(n->pci);
 		}
 	}
-	n->rx_head = 0;
-	n->rx_count = m.nr_frames;
+	p->rx_head = 0;
+	p->rx_count = m.nr_frames;
 	for (unsigned int i = 0; i < m.nr_frames; i++) {
-		n->rx_len[i] = m.len[i];
-		(void)vus_mig_get(in, n->rx_buf + (size_t)i * n->rx_buf_size,
+		p->rx_len[i] = m.len[i];
+		(void)vus_mig_get(in, p->rx_buf + (size_t)i * p->rx_buf_size,
 				  m.len[i]);
 	}
 	return 0;

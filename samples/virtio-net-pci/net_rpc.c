@@ -6,7 +6,8 @@
  *                              (VIRTIO_NET_S_LINK_UP); a change raises
  *                              the configuration-change interrupt
  *   net.query-link             {"up": bool}
- *   net.query-stats            frames, bytes and drops per queue, kicks,
+ *   net.query-stats            frames, bytes and drops per queue (rx and
+ *                              tx of every pair, by queue index), kicks,
  *                              interrupts, queue errors
  *
  * The counters belong to the worker thread: net.query-stats runs with the
@@ -45,7 +46,7 @@ static void queue_out(vus_rpc_out *res, unsigned int q, uint64_t frames,
 {
 	vus_rpc_out_begin_object(res, NULL);
 	vus_rpc_out_uint(res, "index", q);
-	vus_rpc_out_str(res, "name", q == VNET_RXQ ? "rx" : "tx");
+	vus_rpc_out_str(res, "name", q % 2 == VNET_RXQ ? "rx" : "tx");
 	vus_rpc_out_uint(res, "frames", frames);
 	vus_rpc_out_uint(res, "bytes", bytes);
 	vus_rpc_out_uint(res, "dropped", dropped);
@@ -55,17 +56,24 @@ static void queue_out(vus_rpc_out *res, unsigned int q, uint64_t frames,
 static int query_stats(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
 		       vus_rpc_out *res)
 {
-	const struct vnet_stats *s = &((struct vnet *)opaque)->st;
+	const struct vnet *n = opaque;
+	struct vnet_stats s;
 
 	(void)ctx;
 	(void)req;
 	vus_rpc_out_begin_array(res, "queues");
-	queue_out(res, VNET_RXQ, s->rx_packets, s->rx_bytes, s->rx_dropped);
-	queue_out(res, VNET_TXQ, s->tx_packets, s->tx_bytes, s->tx_dropped);
+	for (unsigned int i = 0; i < n->nr_pairs; i++) {
+		vnet_get_stats(n, (int)i, &s);
+		queue_out(res, 2 * i + VNET_RXQ, s.rx_packets, s.rx_bytes,
+			  s.rx_dropped);
+		queue_out(res, 2 * i + VNET_TXQ, s.tx_packets, s.tx_bytes,
+			  s.tx_dropped);
+	}
 	vus_rpc_out_end(res);
-	vus_rpc_out_uint(res, "kicks", s->kicks);
-	vus_rpc_out_uint(res, "interrupts", s->interrupts);
-	return vus_rpc_out_uint(res, "queue-errors", s->queue_errors);
+	vnet_get_stats(n, -1, &s);
+	vus_rpc_out_uint(res, "kicks", s.kicks);
+	vus_rpc_out_uint(res, "interrupts", s.interrupts);
+	return vus_rpc_out_uint(res, "queue-errors", s.queue_errors);
 }
 
 static const struct vus_rpc_param up_p[] = {

@@ -174,7 +174,9 @@ static void notify_write(struct vpci *vp, uint32_t rel)
 
 	if (q >= vp->d.nr_queues)
 		return;
-	if (vp->kick_fds != NULL)
+	if (q >= (unsigned int)vp->d.nr_queues - vp->d.nr_ctx_queues)
+		vp->ops.ctx_kick(vp->d.opaque, q);
+	else if (vp->kick_fds != NULL)
 		(void)eventfd_write(vp->kick_fds[q], 1);
 	else
 		__atomic_store_n(notify_word(vp, q), (uint16_t)q,
@@ -358,7 +360,8 @@ static int setup_doorbells(struct vpci *vp)
 		return -ENOMEM;
 	for (unsigned int q = 0; q < n; q++)
 		vp->kick_fds[q] = -1;
-	for (unsigned int q = 0; q < n; q++) {
+	/* The context thread's queues: their writes reach bar_write(). */
+	for (unsigned int q = 0; q < n - vp->d.nr_ctx_queues; q++) {
 		struct vus_ioeventfd io = { .struct_size = sizeof(io),
 			.offset = VPCI_NOTIFY_OFF + q * VPCI_NOTIFY_MULT,
 			.size = 2,
@@ -537,6 +540,9 @@ static int desc_check(const struct vpci_desc *d)
 	    d->nr_queues > VPCI_MAX_QUEUES)
 		return -EINVAL;
 	if (d->queue_size == 0 || (d->queue_size & (d->queue_size - 1)))
+		return -EINVAL;
+	if (d->nr_ctx_queues >= d->nr_queues || (d->nr_ctx_queues > 0 &&
+	    (d->notify != VPCI_NOTIFY_IOEVENTFD || d->ops->ctx_kick == NULL)))
 		return -EINVAL;
 	if (d->config_size > VPCI_NOTIFY_OFF - VPCI_DEVCFG_OFF)
 		return -EINVAL;

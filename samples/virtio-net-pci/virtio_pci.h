@@ -108,6 +108,11 @@ struct vpci_ops {
 	void (*client_progress)(void *opaque);
 	/** Optional: libvus resets the function (@why), before reset(). */
 	void (*bus_reset)(void *opaque, enum vus_reset_reason why);
+	/**
+	 * The driver kicked queue @q, one of the last nr_ctx_queues: those
+	 * have no eventfd and are served here, on the context thread.
+	 */
+	void (*ctx_kick)(void *opaque, unsigned int q);
 };
 
 /** Transport description. */
@@ -116,6 +121,9 @@ struct vpci_desc {
 	uint32_t class_code;
 	uint64_t features;      /**< offered, VERSION_1 included */
 	uint16_t nr_queues;     /**< 1 .. VPCI_MAX_QUEUES */
+	/** The last this many queues are kicked through ops->ctx_kick
+	 * (ioeventfd mode only; < nr_queues). */
+	uint16_t nr_ctx_queues;
 	uint16_t queue_size;    /**< maximum, power of two */
 	uint32_t config_size;   /**< device configuration bytes, <= 0x1000 */
 	enum vpci_notify_mode notify;
