@@ -30,6 +30,7 @@
 #include "rpc_util.h"
 #include "vtest.h"
 
+#include "test_virtio_stream.h"
 #include "test_virtio_util.h"
 
 #define F(b) (1ull << (b))
@@ -418,57 +419,9 @@ static void source_resumes_after_a_cancelled_migration(void **state)
 	close(fd);
 }
 
-/* CRC32C (Castagnoli, reflected), bit by bit: the stream's trailer. */
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-
-	while (n--) {
-		c ^= *p++;
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
-	}
-	return ~c;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-/* Offset of section @name's data in a stream of one record per section. */
-static size_t section_at(const uint8_t *s, size_t len, const char *name,
-			 uint32_t *data_len)
-{
-	size_t off = 18 + (size_t)(s[16] | s[17] << 8); /* header, identity */
-
-	while (off + 1 < len && s[off] == 1) {
-		size_t nl = s[off + 1];
-		uint32_t dl = le32(s + off + 2 + nl + 4);
-
-		if (nl == strlen(name) && memcmp(s + off + 2, name, nl) == 0) {
-			*data_len = dl;
-			return off + 2 + nl + 8;
-		}
-		off += 2 + nl + 8 + dl;
-	}
-	fail_msg("no section %s", name);
-	return 0;
-}
-
 /* The virtio-net section without held frames (version 2): 25 bytes of
  * MAC, MTU and queues, the link byte, the frame count. */
 #define NET_FIXED 27u
-
-/* Rewrite the trailer's CRC so that only the sections' checks can object. */
-static void fix_crc(uint8_t *s, size_t len)
-{
-	uint32_t c = crc32c(s, len - 4);
-
-	for (int i = 0; i < 4; i++)
-		s[len - 4 + i] = (uint8_t)(c >> (8 * i));
-}
 
 static void hostile_sections_are_refused(void **state)
 {
@@ -512,17 +465,17 @@ static void hostile_sections_are_refused(void **state)
 
 	(void)state;
 	/* The offsets above assume these layouts. */
-	section_at(stream, (size_t)len, "virtio-pci", &dl);
+	tv_section_at(stream, (size_t)len, "virtio-pci", &dl);
 	assert_int_equal(dl, 26 + 2 * 29);
-	section_at(stream, (size_t)len, "virtio-net", &dl);
+	tv_section_at(stream, (size_t)len, "virtio-net", &dl);
 	assert_int_equal(dl, NET_FIXED);
 	tv_start(&b, NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		size_t at = section_at(stream, (size_t)len, bad[i].sec, &dl);
+		size_t at = tv_section_at(stream, (size_t)len, bad[i].sec, &dl);
 
 		memcpy(copy, stream, (size_t)len);
 		copy[at + bad[i].off] = bad[i].val;
-		fix_crc(copy, (size_t)len);
+		tv_fix_crc(copy, (size_t)len);
 		bfd = memfd();
 		assert_int_equal(write(bfd, copy, (size_t)len), len);
 		assert_int_equal(lseek(bfd, 0, SEEK_SET), 0);
@@ -533,7 +486,7 @@ static void hostile_sections_are_refused(void **state)
 		assert_int_equal(vus_client_reset(b.c), 0);
 	}
 	/* The stream itself, CRC recomputed, is fine: the CRC code agrees. */
-	fix_crc(stream, (size_t)len);
+	tv_fix_crc(stream, (size_t)len);
 	bfd = memfd();
 	assert_int_equal(write(bfd, stream, (size_t)len), len);
 	assert_int_equal(lseek(bfd, 0, SEEK_SET), 0);
@@ -587,7 +540,7 @@ static void held_frames_survive_migration(void **state)
 	tv_stop(&a);
 	len = pread(fd, stream, sizeof(stream), 0);
 	assert_true(len > 0 && len < (ssize_t)sizeof(stream));
-	at = section_at(stream, (size_t)len, "virtio-net", &dl);
+	at = tv_section_at(stream, (size_t)len, "virtio-net", &dl);
 	assert_int_equal(stream[at + NET_FIXED - 1], 5);
 	assert_int_equal(dl, NET_FIXED + 5 * (4 + 12 + FRAME_LEN));
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
@@ -600,12 +553,6 @@ static void held_frames_survive_migration(void **state)
 	close(fd);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /*
  * @s (@len bytes, its virtio-net section holding no frames) rebuilt into
  * @out with @nr held frames of 72 bytes (header and frame) in that
@@ -615,35 +562,22 @@ static size_t with_frames(const uint8_t *s, size_t len, uint8_t *out,
 			  unsigned int nr)
 {
 	uint32_t dl;
-	size_t at = section_at(s, len, "virtio-net", &dl), o = at + NET_FIXED;
+	size_t at = tv_section_at(s, len, "virtio-net", &dl), o = at + NET_FIXED;
 
 	assert_int_equal(dl, NET_FIXED);
 	memcpy(out, s, o);
 	out[o - 1] = (uint8_t)nr;
 	for (unsigned int i = 0; i < nr; i++, o += 4)
-		put_le32(out + o, 72);
+		tv_put_le32(out + o, 72);
 	for (unsigned int i = 0; i < nr; i++, o += 72) {
 		memset(out + o, 0, 12);
 		tv_frame_make(out + o + 12, 60, dev_mac, peer_mac, RX_STREAM, i);
 	}
 	memcpy(out + o, s + at + dl, len - at - dl);
 	o += len - at - dl;
-	put_le32(out + at - 4, NET_FIXED + nr * (4 + 72));
-	fix_crc(out, o);
+	tv_put_le32(out + at - 4, NET_FIXED + nr * (4 + 72));
+	tv_fix_crc(out, o);
 	return o;
-}
-
-/* Load @len bytes of @s into @b: the load's result; @b reset after. */
-static int load_bytes(struct tv *b, const uint8_t *s, size_t len)
-{
-	int fd = memfd(), ret;
-
-	assert_int_equal(write(fd, s, len), (ssize_t)len);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	ret = vus_client_mig_load(b->c, fd);
-	close(fd);
-	assert_int_equal(vus_client_reset(b->c), 0);
-	return ret;
 }
 
 /* The device holds at most one read batch (32 frames): a section with 32
@@ -656,8 +590,8 @@ static void held_frames_at_the_batch_bound(void **state)
 
 	(void)state;
 	tv_start(&b, NULL);
-	assert_int_equal(load_bytes(&b, big, with_frames(stream, (size_t)len, big, 32)), 0);
-	assert_int_equal(load_bytes(&b, big, with_frames(stream, (size_t)len, big, 33)),
+	assert_int_equal(tv_load_stream(&b, big, with_frames(stream, (size_t)len, big, 32)), 0);
+	assert_int_equal(tv_load_stream(&b, big, with_frames(stream, (size_t)len, big, 33)),
 			 -EBADMSG);
 	tv_stop(&b);
 }
@@ -696,7 +630,7 @@ static void link_status_travels(void **state)
 	tv_stop(&a);
 	len = pread(fd, stream, sizeof(stream), 0);
 	assert_true(len > 0 && len < (ssize_t)sizeof(stream));
-	at = section_at(stream, (size_t)len, "virtio-net", &dl);
+	at = tv_section_at(stream, (size_t)len, "virtio-net", &dl);
 	assert_int_equal(stream[at + 25], 1);
 	tv_start(&b, NULL);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
@@ -707,12 +641,12 @@ static void link_status_travels(void **state)
 	/* The same stream as version 1 would have written it. */
 	memcpy(v1, stream, at + 25);
 	memcpy(v1 + at + 25, stream + at + 26, (size_t)len - at - 26);
-	put_le32(v1 + at - 8, 1);
-	put_le32(v1 + at - 4, dl - 1);
-	fix_crc(v1, (size_t)len - 1);
+	tv_put_le32(v1 + at - 8, 1);
+	tv_put_le32(v1 + at - 4, dl - 1);
+	tv_fix_crc(v1, (size_t)len - 1);
 	tv_stop(&b);
 	tv_start(&b, NULL);
-	assert_int_equal(load_bytes(&b, v1, (size_t)len - 1), 0);
+	assert_int_equal(tv_load_stream(&b, v1, (size_t)len - 1), 0);
 	assert_int_equal(vus_client_region_read(b.c, TV_BAR, TV_DEVCFG + 6, &link, 2), 0);
 	assert_int_equal(le16toh(link), 1);
 	tv_stop(&b);

@@ -12,11 +12,13 @@
  * queue's commands, good and bad; frames on pair 1 both ways (the kernel
  * spreads UDP flows over the TAP's attached queues by hash), none on it
  * before the driver asks for two pairs or after it goes back to one; the
- * bound on N, and what --queues N > 1 refuses at start.
+ * bound on N, and what --queues N > 1 refuses at start; its state through
+ * a migration (all pairs' queues, the control queue, the pairs in use).
  *
  *   test_virtio_tap VUS-VIRTIO-NET-PCI [TEST]
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
@@ -26,12 +28,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "vtest.h"
 
+#include "test_virtio_stream.h"
 #include "test_virtio_util.h"
 
 #define F(b) (1ull << (b))
@@ -525,6 +529,123 @@ static void mq_pairs_at_the_bound(void **state)
 	tv_stop(&t);
 }
 
+static int stream_memfd(void)
+{
+	int fd = memfd_create("stream", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* A saved stream of device @t into @s (room @cap); its length. */
+static size_t save_stream(struct tv *t, uint8_t *s, size_t cap)
+{
+	uint64_t size;
+	int fd = stream_memfd();
+	ssize_t len;
+
+	assert_int_equal(vus_client_mig_save(t->c, fd, &size), 0);
+	len = pread(fd, s, cap, 0);
+	assert_true(len > 0 && (size_t)len < cap);
+	close(fd);
+	return (size_t)len;
+}
+
+/*
+ * Migration with two pairs (section virtio-net version 3): every queue's
+ * progress, the control queue's and the pairs in use travel. The guest's
+ * memory and the driver's view are copied to a second device, which
+ * carries on: flows arrive on both pairs after the used entries the
+ * source made, both transmit queues and the control queue go on.
+ */
+static void mq_state_travels(void **state)
+{
+	static uint8_t s[8192];
+	char na[IFNAMSIZ], nb[IFNAMSIZ];
+	struct tv a, b;
+	uint16_t rx1, used;
+	uint32_t id, ulen;
+	size_t len;
+	int pa, pb, fd;
+
+	(void)state;
+	mq_start(&a, na, 'a', "2", false);
+	pa = packet_open(tap_up(na));
+	mq_init(&a, 2, 2);
+	assert_int_equal(pairs_set(&a, 4, 2), 0);
+	post_rx_on(&a, 0, 0, 64);
+	post_rx_on(&a, 2, RX1_SLOT, 32);
+	inject_flows(&a, pa, 0, 32, 32);
+	rx1 = tv_used_idx(&a, 2);
+	send_on_pair(&a, pa, 1, 3);
+	len = save_stream(&a, s, sizeof(s));
+	close(pa);
+	mq_start(&b, nb, 'd', "2", false);
+	memcpy(b.ram, a.ram, TV_RAM_SIZE);
+	memcpy(b.q, a.q, sizeof(a.q));
+	tv_stop(&a);
+	/* Refused by a device of one pair: it reads version 2 at most. */
+	tv_start(&a, NULL);
+	assert_int_equal(tv_load_stream(&a, s, len), -EPROTONOSUPPORT);
+	tv_stop(&a);
+	fd = stream_memfd();
+	assert_int_equal(write(fd, s, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	close(fd);
+	pb = packet_open(tap_up(nb));
+	used = tv_used_idx(&b, 0);
+	assert_int_equal((uint16_t)(used + tv_used_idx(&b, 2)), 32);
+	post_rx_on(&b, 2, RX1_SLOT + 32, 32);
+	inject_flows(&b, pb, 100, 32, 64);
+	assert_true(tv_used_idx(&b, 2) > rx1 && tv_used_idx(&b, 0) > used);
+	send_on_pair(&b, pb, 1, 2);
+	send_on_pair(&b, pb, 0, 2);
+	/* The control queue goes on after the source's command, which it
+	 * must not run again: its used entry stays as we scribble it. */
+	memset(tv_gp(&b, b.q[4].used + 4), 0xff, 8);
+	assert_int_equal(pairs_set(&b, 4, 1), 0);
+	tv_used_elem(&b, 4, 0, &id, &ulen);
+	assert_int_equal(id, 0xffffffffu);
+	assert_int_equal(tv_status(&b), 0x0f);
+	close(pb);
+	tv_stop(&b);
+}
+
+/* The pairs in use in a version 3 section: 1..N load, 0 and N + 1 not;
+ * a one-pair stream does not load into two pairs, nor the reverse. */
+static void mq_state_pairs_at_the_bound(void **state)
+{
+	static uint8_t s[8192], one[8192];
+	/* MAC, MTU, queue count, 5 queues, link byte: then the pairs. */
+	const size_t pairs_off = 6 + 2 + 1 + 5 * 8 + 1;
+	char na[IFNAMSIZ];
+	size_t len, len1, at;
+	struct tv a;
+	uint32_t dl;
+
+	(void)state;
+	tv_start(&a, NULL);
+	len1 = save_stream(&a, one, sizeof(one));
+	tv_stop(&a);
+	mq_start(&a, na, 'p', "2", false);
+	mq_init(&a, 2, 2);
+	assert_int_equal(pairs_set(&a, 4, 2), 0);
+	len = save_stream(&a, s, sizeof(s));
+	at = tv_section_at(s, len, "virtio-net", &dl);
+	assert_int_equal(dl, pairs_off + 2 + 2); /* + a frame count per pair */
+	assert_int_equal(s[at + pairs_off], 2);
+	/* libvus's "pci" section objects first (another MSI-X table). */
+	assert_int_equal(tv_load_stream(&a, one, len1), -EBADMSG);
+	for (uint8_t k = 0; k <= 3; k++) {
+		s[at + pairs_off] = k;
+		tv_fix_crc(s, len);
+		assert_int_equal(tv_load_stream(&a, s, len),
+				 k >= 1 && k <= 2 ? 0 : -EBADMSG);
+	}
+	tv_stop(&a);
+}
+
 /* Run the server with @args; its exit status, its stderr in @out. */
 static int run_server(const char *const *args, char *out, size_t len)
 {
@@ -590,6 +711,8 @@ int main(int argc, char **argv)
 		VTEST(mq_control_queue_broken),
 		VTEST(mq_frames_on_both_pairs),
 		VTEST(mq_pairs_at_the_bound),
+		VTEST(mq_state_travels),
+		VTEST(mq_state_pairs_at_the_bound),
 		VTEST(mq_refused_at_start),
 	};
 

@@ -407,9 +407,7 @@ int vnet_create(vus_ctx *ctx, struct backend *const *be,
 	ret = pairs_create(n, be);
 	ret = ret ? ret : vnet_ctrl_init(n);
 	ret = ret ? ret : vpci_create(ctx, &desc, &n->pci);
-	/* Several pairs' state is not in the sections yet: such a device
-	 * says it cannot migrate (QEMU then blocks migrating the guest). */
-	ret = ret || pairs > 1 ? ret : vnet_mig_setup(n);
+	ret = ret ? ret : vnet_mig_setup(n);
 	ret = ret ? ret : vnet_rpc_setup(n);
 	ret = ret ? ret : vnet_handover_setup(n);
 	ret = ret ? ret : vnet_pairs_setup(n);

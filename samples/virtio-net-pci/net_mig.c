@@ -5,10 +5,10 @@
  * keeps: the data path reports every receive-buffer write); the transport
  * carries the driver's registers ("virtio-pci"); this section carries the
  * rest of what the guest can observe: the MAC it was shown, how far each
- * queue had got, its link status, and the received frames still waiting
- * for ring space.
+ * queue had got, its link status, the queue pairs in use, and the
+ * received frames still waiting for ring space.
  *
- * Section "virtio-net" version 2, little-endian:
+ * Section "virtio-net" version 2 (one queue pair), little-endian:
  *   u8 mac[6] | u16 mtu | u8 nr_queues (2) |
  *   nr_queues x (u16 last_avail | u16 used_idx | u16 signalled |
  *                u8 signalled_valid | u8 error) |
@@ -16,127 +16,187 @@
  *   u8 nr_frames (0..VNET_RX_BATCH) | nr_frames x u32 len |
  *   the frames' bytes, one after the other (each: virtio-net header +
  *   frame, len bytes)
+ * Version 3 (a device with N > 1 pairs) has 2N + 1 queues (the pairs',
+ * then the control queue), then after the link byte u16 pairs in use
+ * (1..N), then for each pair its u8 nr_frames and their lengths, then all
+ * the pairs' frame bytes, pair 0's first. A device of one pair still
+ * writes version 2, byte for byte as before; a device of N pairs takes
+ * only a version 3 stream of N pairs (-ENODEV otherwise).
  * Version 1 (still loaded) has no link byte and was read by a version
  * that held at most one frame; a stream of version 2 is refused by a
  * version 1 destination, which could not have taken its link status or
  * more than one held frame.
  *
- * The worker is parked whenever the migration state is not a running one
- * (STOP, STOP_COPY, RESUMING, ERROR): libvus quiesces the device for every
- * state change, and the state callback keeps it parked. Frames the
- * backend holds at the stop stay there; a real network drops them too.
+ * The workers are parked whenever the migration state is not a running
+ * one (STOP, STOP_COPY, RESUMING, ERROR): libvus quiesces the device for
+ * every state change, and the state callback keeps them parked. Frames
+ * the backend holds at the stop stay there; a real network drops them too.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "net_priv.h"
 
-#define SECTION_VERSION 2u
+#define SECTION_VERSION 2u    /* one pair */
+#define SECTION_VERSION_MQ 3u /* several */
 
 struct image {
 	uint8_t mac[6];
 	uint16_t mtu;
-	struct vq_state q[2];
+	struct vq_state q[VPCI_MAX_QUEUES];
 	uint8_t link_down; /* 0 or 1; version 1: the destination's own */
-	uint8_t nr_frames;
-	uint32_t len[VNET_RX_BATCH];
+	uint16_t pairs;    /* in use; version 3 only */
+	uint8_t nr_frames[VNET_MAX_PAIRS];
+	uint32_t len[VNET_MAX_PAIRS][VNET_RX_BATCH];
 };
 
-/* The frames held: the slots from rx_head, less the ones dropped. */
-static int save_frames(const struct vnet_pair *n, vus_mig_out *out)
+/* Queues in the section: the pairs', and the control queue if any. */
+static unsigned int section_queues(const struct vnet *n)
 {
-	unsigned int nr = 0;
-	int ret;
+	return 2 * n->nr_pairs + (n->nr_pairs > 1);
+}
 
-	for (unsigned int i = n->rx_head; i < n->rx_head + n->rx_count; i++)
-		nr += n->rx_len[i] != 0;
-	ret = vus_mig_put_u8(out, (uint8_t)nr);
-	for (unsigned int i = n->rx_head; ret == 0 && i < n->rx_head + n->rx_count; i++)
-		if (n->rx_len[i] != 0)
-			ret = vus_mig_put_u32(out, n->rx_len[i]);
-	for (unsigned int i = n->rx_head; ret == 0 && i < n->rx_head + n->rx_count; i++)
-		if (n->rx_len[i] != 0)
-			ret = vus_mig_put(out, n->rx_buf + (size_t)i * n->rx_buf_size,
-					  n->rx_len[i]);
+static struct virtqueue *queue_at(struct vnet *n, unsigned int q)
+{
+	return q < 2 * n->nr_pairs ? &n->pairs[q / 2].vq[q % 2] : &n->ctrl;
+}
+
+/* The frames pair @p holds: the slots from rx_head, less the ones
+ * dropped. Their count and lengths, or (@bytes) their bytes. */
+static int save_frames(const struct vnet_pair *p, vus_mig_out *out, bool bytes)
+{
+	unsigned int nr = 0, end = p->rx_head + p->rx_count;
+	int ret = 0;
+
+	for (unsigned int i = p->rx_head; i < end; i++)
+		nr += p->rx_len[i] != 0;
+	if (!bytes)
+		ret = vus_mig_put_u8(out, (uint8_t)nr);
+	for (unsigned int i = p->rx_head; ret == 0 && i < end; i++) {
+		if (p->rx_len[i] == 0)
+			continue;
+		ret = bytes ? vus_mig_put(out, p->rx_buf + (size_t)i * p->rx_buf_size,
+					  p->rx_len[i])
+			    : vus_mig_put_u32(out, p->rx_len[i]);
+	}
 	return ret;
 }
 
-/* The held frames' count and lengths; their bytes must be all that is
- * left, each frame at least a header and an Ethernet header long. */
-static int parse_frames(const struct vnet_pair *n, vus_mig_in *in,
-			struct image *m)
+/* Pair @k's held frames' count and lengths, each frame at least a header
+ * and an Ethernet header long; their total added to @total. */
+static int parse_frames(const struct vnet_pair *p, vus_mig_in *in,
+			struct image *m, uint64_t *total)
 {
-	uint64_t total = 0;
+	unsigned int k = p->idx;
 
-	if (vus_mig_get_u8(in, &m->nr_frames) < 0 || m->nr_frames > VNET_RX_BATCH)
+	if (vus_mig_get_u8(in, &m->nr_frames[k]) < 0 ||
+	    m->nr_frames[k] > VNET_RX_BATCH)
 		return -EBADMSG;
-	for (unsigned int i = 0; i < m->nr_frames; i++) {
-		if (vus_mig_get_u32(in, &m->len[i]) < 0 ||
-		    m->len[i] < VNET_HDR_LEN + VNET_ETH_HLEN ||
-		    m->len[i] > n->rx_buf_size)
+	for (unsigned int i = 0; i < m->nr_frames[k]; i++) {
+		if (vus_mig_get_u32(in, &m->len[k][i]) < 0 ||
+		    m->len[k][i] < VNET_HDR_LEN + VNET_ETH_HLEN ||
+		    m->len[k][i] > p->rx_buf_size)
 			return -EBADMSG;
-		total += m->len[i];
+		*total += m->len[k][i];
 	}
-	return vus_mig_remaining(in) == total ? 0 : -EBADMSG;
+	return 0;
+}
+
+static int save_queue(struct virtqueue *vq, vus_mig_out *out)
+{
+	struct vq_state s;
+	int ret;
+
+	vq_get_state(vq, &s);
+	ret = vus_mig_put_u16(out, s.last_avail);
+	ret = ret ? ret : vus_mig_put_u16(out, s.used_idx);
+	ret = ret ? ret : vus_mig_put_u16(out, s.signalled);
+	ret = ret ? ret : vus_mig_put_u8(out, s.signalled_valid);
+	return ret ? ret : vus_mig_put_u8(out, s.error);
 }
 
 static int save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
 {
 	struct vnet *n = opaque;
-	struct vnet_pair *p = &n->pairs[0];
 	int ret;
 
-	/* Only a parked worker has no chain half done. */
-	if (!worker_parked(p->w))
+	/* Only parked workers have no chain half done. */
+	if (!vnet_pairs_parked(n))
 		return -EBUSY;
 	ret = vus_mig_put(out, n->cfg.mac, 6);
 	ret = ret ? ret : vus_mig_put_u16(out, n->cfg.mtu);
-	ret = ret ? ret : vus_mig_put_u8(out, 2);
-	for (unsigned int i = 0; ret == 0 && i < 2; i++) {
-		struct vq_state s;
-
-		vq_get_state(&p->vq[i], &s);
-		ret = vus_mig_put_u16(out, s.last_avail);
-		ret = ret ? ret : vus_mig_put_u16(out, s.used_idx);
-		ret = ret ? ret : vus_mig_put_u16(out, s.signalled);
-		ret = ret ? ret : vus_mig_put_u8(out, s.signalled_valid);
-		ret = ret ? ret : vus_mig_put_u8(out, s.error);
-	}
+	ret = ret ? ret : vus_mig_put_u8(out, (uint8_t)section_queues(n));
+	for (unsigned int i = 0; ret == 0 && i < section_queues(n); i++)
+		ret = save_queue(queue_at(n, i), out);
 	ret = ret ? ret : vus_mig_put_u8(out, atomic_load(&n->link_down));
-	return ret ? ret : save_frames(p, out);
+	if (ret == 0 && n->nr_pairs > 1)
+		ret = vus_mig_put_u16(out, (uint16_t)atomic_load(&n->active_pairs));
+	for (unsigned int k = 0; ret == 0 && k < n->nr_pairs; k++)
+		ret = save_frames(&n->pairs[k], out, false);
+	for (unsigned int k = 0; ret == 0 && k < n->nr_pairs; k++)
+		ret = save_frames(&n->pairs[k], out, true);
+	return ret;
+}
+
+static int parse_queue(vus_mig_in *in, struct vq_state *s)
+{
+	uint8_t valid = 0;
+	int ret;
+
+	ret = vus_mig_get_u16(in, &s->last_avail);
+	ret = ret ? ret : vus_mig_get_u16(in, &s->used_idx);
+	ret = ret ? ret : vus_mig_get_u16(in, &s->signalled);
+	ret = ret ? ret : vus_mig_get_u8(in, &valid);
+	ret = ret ? ret : vus_mig_get_u8(in, &s->error);
+	if (ret == 0 && (valid > 1 || s->error > VQ_ERR_MAX))
+		return -EBADMSG;
+	s->signalled_valid = valid;
+	return ret;
+}
+
+/* After the queues: the link, the pairs in use, the frames' lengths. */
+static int parse_tail(const struct vnet *n, vus_mig_in *in, uint32_t version,
+		      struct image *m)
+{
+	uint64_t total = 0;
+	int ret = 0;
+
+	m->link_down = atomic_load(&n->link_down);
+	if (version >= 2) {
+		ret = vus_mig_get_u8(in, &m->link_down);
+		if (ret == 0 && m->link_down > 1)
+			return -EBADMSG;
+	}
+	m->pairs = 1;
+	if (ret == 0 && version >= SECTION_VERSION_MQ) {
+		ret = vus_mig_get_u16(in, &m->pairs);
+		if (ret == 0 && (m->pairs < 1 || m->pairs > n->nr_pairs))
+			return -EBADMSG;
+	}
+	for (unsigned int k = 0; ret == 0 && k < n->nr_pairs; k++)
+		ret = parse_frames(&n->pairs[k], in, m, &total);
+	if (ret < 0)
+		return ret;
+	return vus_mig_remaining(in) == total ? 0 : -EBADMSG;
 }
 
 /* Parse everything but the frame bytes, which are left in @in. */
 static int parse(const struct vnet *n, vus_mig_in *in, uint32_t version,
 		 struct image *m)
 {
-	uint8_t nr = 0, valid = 0;
+	uint8_t nr = 0;
 	int ret;
 
 	ret = vus_mig_get(in, m->mac, 6);
 	ret = ret ? ret : vus_mig_get_u16(in, &m->mtu);
 	ret = ret ? ret : vus_mig_get_u8(in, &nr);
-	if (ret == 0 && (nr != 2 || n->nr_pairs != 1))
+	/* A stream of as many pairs, in the version that can say so. */
+	if (ret == 0 && (nr != section_queues(n) ||
+			 (version >= SECTION_VERSION_MQ) != (n->nr_pairs > 1)))
 		return -ENODEV;
-	for (unsigned int i = 0; ret == 0 && i < 2; i++) {
-		struct vq_state *s = &m->q[i];
-
-		ret = vus_mig_get_u16(in, &s->last_avail);
-		ret = ret ? ret : vus_mig_get_u16(in, &s->used_idx);
-		ret = ret ? ret : vus_mig_get_u16(in, &s->signalled);
-		ret = ret ? ret : vus_mig_get_u8(in, &valid);
-		ret = ret ? ret : vus_mig_get_u8(in, &s->error);
-		if (ret == 0 && (valid > 1 || s->error > VQ_ERR_MAX))
-			return -EBADMSG;
-		s->signalled_valid = valid;
-	}
-	m->link_down = atomic_load(&n->link_down);
-	if (ret == 0 && version >= 2) {
-		ret = vus_mig_get_u8(in, &m->link_down);
-		if (ret == 0 && m->link_down > 1)
-			return -EBADMSG;
-	}
-	ret = ret ? ret : parse_frames(&n->pairs[0], in, m);
+	for (unsigned int i = 0; ret == 0 && i < nr; i++)
+		ret = parse_queue(in, &m->q[i]);
+	ret = ret ? ret : parse_tail(n, in, version, m);
 	if (ret < 0)
 		return ret;
 	/* A station address is unicast (as --mac requires). */
@@ -148,15 +208,41 @@ static int parse(const struct vnet *n, vus_mig_in *in, uint32_t version,
 
 static int check(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
-	struct image m;
+	struct image m; /* ~9 KiB */
 
 	return parse(opaque, in, version, &m);
+}
+
+/* Carry queue @i on where the source stopped. */
+static void load_queue(struct vnet *n, unsigned int i, const struct vq_state *s)
+{
+	struct virtqueue *vq = queue_at(n, i);
+
+	if (!vq_ready(vq) || vq_set_state(vq, s) == 0)
+		return;
+	/* More in flight than this ring holds: the source's queue size
+	 * differs from what the transport said. */
+	vnet_log(n, VUS_LOG_WARNING,
+		 "queue %u: migrated state does not fit; device needs reset", i);
+	vq_stop(vq);
+	vpci_needs_reset(n->pci);
+}
+
+static void load_frames(struct vnet_pair *p, vus_mig_in *in,
+			const struct image *m)
+{
+	p->rx_head = 0;
+	p->rx_count = m->nr_frames[p->idx];
+	for (unsigned int i = 0; i < p->rx_count; i++) {
+		p->rx_len[i] = m->len[p->idx][i];
+		(void)vus_mig_get(in, p->rx_buf + (size_t)i * p->rx_buf_size,
+				  p->rx_len[i]);
+	}
 }
 
 static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 {
 	struct vnet *n = opaque;
-	struct vnet_pair *p = &n->pairs[0];
 	struct image m;
 	int ret = parse(n, in, version, &m);
 
@@ -172,33 +258,20 @@ static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 	atomic_store(&n->link_down, m.link_down != 0);
 	/*
 	 * The transport's section, loaded before this one, restarted the
-	 * queues a running driver had (worker parked): carry on where the
+	 * queues a running driver had (workers parked): carry on where the
 	 * source stopped instead of from index 0.
 	 */
-	for (unsigned int i = 0; i < 2; i++) {
-		if (!vq_ready(&p->vq[i]))
-			continue;
-		if (vq_set_state(&p->vq[i], &m.q[i]) < 0) {
-			/* More in flight than this ring holds: the source's
-			 * queue size differs from what the transport said. */
-			vnet_log(n, VUS_LOG_WARNING,
-				 "queue %u: migrated state does not fit; device needs reset",
-				 i);
-			vq_stop(&p->vq[i]);
-			vpci_needs_reset(n->pci);
-		}
-	}
-	p->rx_head = 0;
-	p->rx_count = m.nr_frames;
-	for (unsigned int i = 0; i < m.nr_frames; i++) {
-		p->rx_len[i] = m.len[i];
-		(void)vus_mig_get(in, p->rx_buf + (size_t)i * p->rx_buf_size,
-				  m.len[i]);
-	}
+	for (unsigned int i = 0; i < section_queues(n); i++)
+		load_queue(n, i, &m.q[i]);
+	for (unsigned int k = 0; k < n->nr_pairs; k++)
+		load_frames(&n->pairs[k], in, &m);
+	/* The pairs the driver asked for; the others' TAP queues detached. */
+	atomic_store(&n->active_pairs, m.pairs);
+	vnet_update_run(n);
 	return 0;
 }
 
-/* Park the worker in the stopped states; let it run in the others. */
+/* Park the workers in the stopped states; let them run in the others. */
 static void state_changed(vus_ctx *ctx, void *opaque, enum vus_mig_state from,
 			  enum vus_mig_state to)
 {
@@ -224,6 +297,8 @@ int vnet_mig_setup(struct vnet *n)
 	/* Order matters: the transport's section is loaded first. */
 	ret = ret ? ret : vpci_mig_setup(n->pci);
 	ret = ret ? ret : vus_mig_add_section(n->ctx, "virtio-net",
-					      SECTION_VERSION, &ops, n);
+					      n->nr_pairs > 1 ? SECTION_VERSION_MQ
+							      : SECTION_VERSION,
+					      &ops, n);
 	return ret ? ret : vus_mig_set_state_cb(n->ctx, state_changed, n);
 }
