@@ -132,6 +132,22 @@ static void load_error(vus_ctx *ctx, vus_rpc_out *res)
 	vus_rpc_out_end(res);
 }
 
+/* What the current or last load staged in memory and spilled to disk. */
+static void load_staged(vus_ctx *ctx, vus_rpc_out *res)
+{
+	uint64_t mem, disk;
+
+	if (ctx_mig(ctx) == NULL)
+		return;
+	mig_stage_stats(ctx_mig(ctx), &mem, &disk);
+	if (mem == 0 && disk == 0)
+		return;
+	vus_rpc_out_begin_object(res, "staged");
+	vus_rpc_out_uint(res, "memory-bytes", mem);
+	vus_rpc_out_uint(res, "disk-bytes", disk);
+	vus_rpc_out_end(res);
+}
+
 int rpc_query_status(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
 		     vus_rpc_out *res)
 {
@@ -144,6 +160,7 @@ int rpc_query_status(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
 	vus_rpc_out_str(res, "state", (unsigned int)st < ARRAY_SIZE(mig_names)
 				      ? mig_names[st] : "unknown");
 	load_error(ctx, res);
+	load_staged(ctx, res);
 	vus_rpc_out_end(res);
 	vus_rpc_out_begin_object(res, "management");
 	vus_rpc_out_uint(res, "clients", req->rpc->nconns);

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include "common.h"
+#include "mig_spill.h"
 #include "sandbox_priv.h"
 
 static const long base_calls[] = {
@@ -68,6 +69,10 @@ static const long base_calls[] = {
 #ifdef SYS_access
 	SYS_access,
 #endif
+	/* A migration destination reads back the sections it spilled to
+	 * its stage directory (migration/mig_spill.c), which it creates
+	 * with openat() of exactly MIG_SPILL_OPEN_FLAGS (sandbox_add_base). */
+	SYS_pread64,
 	/* A hand-over to a new process (live upgrade) served from the
 	 * loop: its deadline. */
 	SYS_timerfd_create,
@@ -190,6 +195,10 @@ int sandbox_add_base(vus_sandbox *sb)
 	 * message has in the socket (FIONREAD, i.e. SIOCINQ). */
 	if (ret == 0)
 		ret = vus_sandbox_allow_if(sb, SYS_ioctl, 1, FIONREAD);
+	/* Only an unnamed file in a directory opened before confinement
+	 * (the migration stage directory): no path is opened, no name made. */
+	if (ret == 0)
+		ret = vus_sandbox_allow_if(sb, SYS_openat, 2, MIG_SPILL_OPEN_FLAGS);
 #ifdef SANDBOX_ASAN
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(sanitizer_calls); i++)
 		ret = vus_sandbox_allow(sb, sanitizer_calls[i]);

@@ -8,7 +8,8 @@
  * running ones drop it. A save session begins in PRE_COPY (live parts of
  * sections, on demand) or STOP_COPY and ends when the saving group is left.
  * A resume session parses the stream as it comes and stages each
- * section's bytes (mig_load.c); leaving RESUMING checks it (format, CRC,
+ * section's bytes (mig_load.c: in memory, or on disk in the stage
+ * directory, mig_spill.c); leaving RESUMING checks it (format, CRC,
  * identity, compatibility version, every section known and accepted by
  * its check callback) before any section is loaded, so a bad stream never
  * half-applies.
@@ -26,8 +27,11 @@
 #include "mig.h"
 #include "mig_fsm.h"
 #include "mig_priv.h"
+#include "mig_spill.h"
 
 #define MIG_DEFAULT_MAX_STREAM (64ull << 20)
+#define MIG_DEFAULT_STAGE_MEM (256ull << 20)
+#define MIG_DEFAULT_STAGE_DISK (4ull << 30)
 /* What a save session may grow to before the client reads it. */
 #define MIG_OUT_LIMIT (1ull << 30)
 
@@ -303,15 +307,44 @@ void mig_destroy(struct migration *m)
 		return;
 	end_save(m);
 	mig_load_end(m);
+	close_fd(&m->stage_dirfd);
+	free(m->stage_dir);
 	free(m->sec);
 	free(m);
 }
 
 /* Public API. */
 
+/* Where a load stages what memory does not take; the defaults. */
+static int stage_setup(struct migration *m)
+{
+	struct vus_mig_config *c = &m->cfg;
+
+	m->stage_dirfd = -1;
+	if (c->stage_disk_max == 0)
+		c->stage_disk_max = MIG_DEFAULT_STAGE_DISK;
+	if (c->stage_mem_max == 0)
+		c->stage_mem_max = c->stage_dir ? MIG_DEFAULT_STAGE_MEM : UINT64_MAX;
+	if (c->stage_dir == NULL)
+		return 0;
+	m->stage_dir = strdup(c->stage_dir);
+	if (m->stage_dir == NULL)
+		return -ENOMEM;
+	c->stage_dir = m->stage_dir;
+	m->stage_dirfd = mig_spill_dir_open(m->ctx, m->stage_dir);
+	if (m->stage_dirfd < 0) {
+		int err = m->stage_dirfd;
+
+		free(m->stage_dir);
+		return err;
+	}
+	return 0;
+}
+
 VUS_EXPORT int vus_mig_setup(vus_ctx *ctx, const struct vus_mig_config *cfg)
 {
 	struct migration *m;
+	int ret;
 
 	if (ctx == NULL || cfg == NULL)
 		return -EINVAL;
@@ -329,6 +362,11 @@ VUS_EXPORT int vus_mig_setup(vus_ctx *ctx, const struct vus_mig_config *cfg)
 	if (m->cfg.max_stream_size == 0)
 		m->cfg.max_stream_size = MIG_DEFAULT_MAX_STREAM;
 	m->ctx = ctx;
+	ret = stage_setup(m);
+	if (ret < 0) {
+		free(m);
+		return ret;
+	}
 	m->state = VUS_MIG_RUNNING;
 	ctx_set_mig(ctx, m);
 	return 0;

@@ -30,6 +30,12 @@ struct mig_refusal {
 /** The last load's refusal (err 0 if it loaded, or none was tried). */
 const struct mig_refusal *mig_last_refusal(const struct migration *m);
 
+/**
+ * Bytes the current or last load staged: the most in memory at once and
+ * the most spilled to the stage directory (management status, tests).
+ */
+void mig_stage_stats(const struct migration *m, uint64_t *mem, uint64_t *disk);
+
 /** The context's migration, or NULL if the device is not migratable. */
 struct migration *mig_of(vus_ctx *ctx);
 

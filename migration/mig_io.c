@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "mig_priv.h"
+#include "mig_spill.h"
 
 VUS_EXPORT int vus_mig_put(vus_mig_out *out, const void *data, size_t len)
 {
@@ -48,8 +49,14 @@ VUS_EXPORT int vus_mig_get(vus_mig_in *in, void *data, size_t len)
 		return -EINVAL;
 	if (len > in->len - in->pos)
 		return -EBADMSG;
-	if (len)
+	if (in->spill != NULL && len > 0) {
+		int ret = mig_spill_read(in->spill, in->pos, data, len, in->len);
+
+		if (ret < 0)
+			return ret;
+	} else if (len) {
 		memcpy(data, in->p + in->pos, len);
+	}
 	in->pos += len;
 	return 0;
 }

@@ -11,8 +11,12 @@
  *
  * Memory: the staged sections, each at most its bound (the library's
  * region section: the memory it migrates; every other one: the config's
- * max_stream_size), allocated to the size its records announce. The
- * stream itself may be longer than any bound.
+ * max_stream_size), allocated to the size its records announce, all
+ * together at most stage_mem_max. A section that would pass either goes
+ * to an unnamed file in the stage directory instead (mig_spill.c; its
+ * bytes so far moved there), all files together at most stage_disk_max;
+ * without a stage directory it is refused (EFBIG). The stream itself may
+ * be longer than any bound. Staging and disk faults are refused at once.
  *
  * Errors keep the old precedence: a malformed stream (framing, CRC,
  * truncation) is refused as EBADMSG whatever it claims; what it claims
@@ -28,6 +32,7 @@
 #include "ctx_internal.h"
 #include "log.h"
 #include "mig_priv.h"
+#include "mig_spill.h"
 
 /* The fixed part of the header: magic, format, compat, identity length. */
 #define HDR_FIXED 18u
@@ -37,11 +42,13 @@
 enum ld_phase { LD_HEADER, LD_KIND, LD_RECHEAD, LD_DATA, LD_CRC, LD_DONE };
 
 struct stage {
-	uint8_t *p;
-	size_t len;
+	uint8_t *p;       /* in memory: cap bytes allocated */
+	uint64_t len;
 	size_t cap;
 	uint32_t version;
 	bool present;
+	bool spilled;     /* the bytes are in the file @fd instead */
+	int fd;
 };
 
 struct mig_load {
@@ -57,6 +64,8 @@ struct mig_load {
 	int claim;            /* an intact stream would still be refused */
 	char why[128];        /* what the claim error is about */
 	char why_section[MIG_NAME_MAX + 1]; /* the section it is about, or "" */
+	uint64_t mem;         /* bytes allocated for staging in memory */
+	uint64_t disk;        /* and spilled (announced by the records) */
 	unsigned int nr;
 	struct stage st[];
 };
@@ -100,8 +109,18 @@ static void stage_free_all(struct mig_load *l)
 {
 	for (unsigned int i = 0; i < l->nr; i++) {
 		mig_mem_free(l->st[i].p, l->st[i].cap);
+		if (l->st[i].spilled)
+			close_fd(&l->st[i].fd);
 		l->st[i] = (struct stage){ 0 };
 	}
+	l->mem = 0;
+	l->disk = 0;
+}
+
+void mig_stage_stats(const struct migration *m, uint64_t *mem, uint64_t *disk)
+{
+	*mem = m->staged_mem;
+	*disk = m->staged_disk;
 }
 
 void mig_load_end(struct migration *m)
@@ -117,6 +136,8 @@ int mig_load_begin(struct migration *m)
 {
 	mig_load_end(m);
 	m->refused = (struct mig_refusal){ 0 };
+	m->staged_mem = 0;
+	m->staged_disk = 0;
 	m->load = calloc(1, sizeof(*m->load) +
 			    (m->nr_sec ? m->nr_sec : 1) * sizeof(struct stage));
 	if (m->load == NULL)
@@ -199,29 +220,121 @@ static uint64_t bound_of(const struct migration *m, const struct mig_section *s)
 	return s->bound ? s->bound : m->cfg.max_stream_size;
 }
 
-/* Room for @add more bytes of section @i: its bound, then memory. */
-static int stage_room(struct migration *m, unsigned int i, uint32_t add)
+/*
+ * Room in memory for @add more bytes of @st: 0, 1 when they pass @bound
+ * or the memory budget, -ENOMEM.
+ */
+static int mem_room(struct migration *m, struct stage *st, uint64_t bound,
+		    uint32_t add)
 {
-	struct stage *st = &m->load->st[i];
-	uint64_t bound = bound_of(m, &m->sec[i]);
-	size_t need, cap;
+	struct mig_load *l = m->load;
+	uint64_t left = m->cfg.stage_mem_max - l->mem;
+	uint64_t need = st->len + add, cap;
 	void *p;
 
 	if (add > bound || st->len > bound - add)
-		return refuse(m, "stream", m->sec[i].name, -EFBIG, "longer than "
-			      "%llu bytes", (unsigned long long)bound);
-	need = st->len + add;
+		return 1;
 	if (need <= st->cap)
 		return 0;
+	if (need - st->cap > left)
+		return 1;
 	/* The first record's own size; later parts (pre-copy) grow it. */
-	cap = st->cap ? (size_t)MIN(MAX((uint64_t)need, 2 * (uint64_t)st->cap),
-				    bound) : need;
-	p = mig_mem_resize(st->p, st->cap, cap);
+	cap = st->cap ? MIN(MIN(MAX(need, 2 * (uint64_t)st->cap), bound),
+			    st->cap + left) : need;
+	p = mig_mem_resize(st->p, st->cap, (size_t)cap);
 	if (p == NULL)
 		return -ENOMEM;
+	l->mem += cap - st->cap;
+	m->staged_mem = MAX(m->staged_mem, l->mem);
 	st->p = p;
-	st->cap = cap;
+	st->cap = (size_t)cap;
 	return 0;
+}
+
+/* Move section @i's staged bytes to a new file in the stage directory. */
+static int spill_start(struct migration *m, unsigned int i)
+{
+	struct stage *st = &m->load->st[i];
+	int fd = mig_spill_create(m->stage_dirfd);
+	int ret = fd < 0 ? fd : write_all(fd, st->p, (size_t)st->len);
+
+	if (ret < 0) {
+		close_fd(&fd);
+		return refuse(m, "stream", m->sec[i].name, ret, "cannot spill "
+			      "to the stage directory: %s", strerror(-ret));
+	}
+	mig_mem_free(st->p, st->cap);
+	m->load->mem -= st->cap;
+	st->p = NULL;
+	st->cap = 0;
+	st->fd = fd;
+	st->spilled = true;
+	return 0;
+}
+
+/*
+ * Room for @add more bytes of section @i: in memory within its bound and
+ * the budget, else on disk within the stage directory's limit. A refusal
+ * is logged here (and reported at once); -ENOMEM is not.
+ */
+static int stage_room(struct migration *m, unsigned int i, uint32_t add)
+{
+	struct mig_load *l = m->load;
+	struct stage *st = &l->st[i];
+	struct mig_section *s = &m->sec[i];
+	uint64_t bound = bound_of(m, s), disk_max = m->cfg.stage_disk_max;
+	uint64_t more = add;
+	int ret;
+
+	/* A library section's bound is its exact size: never more. */
+	if (s->bound && (add > s->bound || st->len > s->bound - add))
+		return refuse(m, "stream", s->name, -EFBIG, "longer than %llu "
+			      "bytes", (unsigned long long)s->bound);
+	if (!st->spilled) {
+		ret = mem_room(m, st, bound, add);
+		if (ret <= 0)
+			return ret;
+		if (m->stage_dirfd < 0)
+			return refuse(m, "stream", s->name, -EFBIG, "longer than "
+				      "%llu bytes, or past the staging budget "
+				      "of %llu", (unsigned long long)bound,
+				      (unsigned long long)m->cfg.stage_mem_max);
+		more += st->len;
+	}
+	if (more > disk_max - l->disk)
+		return refuse(m, "stream", s->name, -EFBIG, "past the stage "
+			      "directory's limit of %llu bytes",
+			      (unsigned long long)disk_max);
+	if (!st->spilled) {
+		ret = spill_start(m, i);
+		if (ret < 0)
+			return ret;
+	}
+	l->disk += more;
+	m->staged_disk = MAX(m->staged_disk, l->disk);
+	return 0;
+}
+
+/* @k bytes of the current record's data to where its section is staged. */
+static void stage_put(struct migration *m, struct mig_load *l,
+		      const uint8_t *p, size_t k)
+{
+	struct stage *st = l->cur;
+	int ret;
+
+	if (!st->spilled) {
+		memcpy(st->p + st->len, p, k);
+		st->len += k;
+		return;
+	}
+	ret = write_all(st->fd, p, k);
+	if (ret < 0) {
+		refuse(m, "stream", m->sec[st - l->st].name, ret, "spilling to "
+		       "the stage directory: %s", strerror(-ret));
+		fail(l, ret);
+		return;
+	}
+	st->len += k;
 }
 
 /* A record's head is complete: where do its bytes go? */
@@ -328,10 +441,8 @@ int mig_load_write(struct migration *m, const void *buf, size_t len)
 		if (l->phase == LD_DATA) {
 			k = MIN(len, (size_t)l->data_left);
 			l->crc = mig_crc32c(l->crc, p, k);
-			if (l->cur != NULL) {
-				memcpy(l->cur->p + l->cur->len, p, k);
-				l->cur->len += k;
-			}
+			if (l->cur != NULL)
+				stage_put(m, l, p, k);
 			l->data_left -= (uint32_t)k;
 			if (l->data_left == 0)
 				l->phase = LD_KIND;
@@ -344,28 +455,46 @@ int mig_load_write(struct migration *m, const void *buf, size_t len)
 		p += k;
 		len -= k;
 	}
-	/* A stream past a section's bound is refused at once, as before. */
-	return l->err == -EFBIG ? -EFBIG : 0;
+	/* Staging refused (a bound, the disk) is reported at once, as before. */
+	return m->refused.err ? l->err : 0;
+}
+
+/* Run section @i's check() or load() on its staged bytes. */
+static int run_section(struct migration *m, unsigned int i, bool load,
+		       struct vus_mig_in *in)
+{
+	struct mig_section *s = &m->sec[i];
+	struct stage *st = &m->load->st[i];
+	struct mig_spill_view view;
+	int ret = 0;
+
+	/* A spilled section reads through a window of its file. */
+	if (st->spilled) {
+		ret = mig_spill_view_init(&view, st->fd);
+		in->spill = &view;
+	}
+	if (ret == 0 && load)
+		ret = s->ops.load(m->ctx, s->opaque, in, st->version);
+	else if (ret == 0 && s->ops.check != NULL)
+		ret = s->ops.check(m->ctx, s->opaque, in, st->version);
+	if (st->spilled)
+		mig_spill_view_free(&view);
+	return ret;
 }
 
 /* Phase 1 (check) or phase 2 (load) over every staged section. */
 static int each_section(struct migration *m, bool load)
 {
 	for (unsigned int i = 0; i < m->nr_sec; i++) {
-		struct mig_section *s = &m->sec[i];
 		struct stage *st = &m->load->st[i];
 		char why[sizeof(m->refused.reason)] = "";
-		struct vus_mig_in in = { .p = st->p, .len = st->len,
+		struct vus_mig_in in = { .p = st->p, .len = (size_t)st->len,
 					 .why = why, .why_len = sizeof(why) };
-		int ret = 0;
+		int ret = run_section(m, i, load, &in);
 
-		if (load)
-			ret = s->ops.load(m->ctx, s->opaque, &in, st->version);
-		else if (s->ops.check != NULL)
-			ret = s->ops.check(m->ctx, s->opaque, &in, st->version);
 		if (ret < 0)
-			return refuse(m, load ? "load" : "check", s->name, ret,
-				      "%s", why[0] ? why : strerror(-ret));
+			return refuse(m, load ? "load" : "check", m->sec[i].name,
+				      ret, "%s", why[0] ? why : strerror(-ret));
 	}
 	return 0;
 }
@@ -377,8 +506,8 @@ static int judge(struct migration *m)
 
 	if (l->err == 0 && l->phase != LD_DONE)
 		l->err = -EBADMSG; /* truncated */
-	if (l->err == -EFBIG)
-		return l->err; /* kept where it was found */
+	if (m->refused.err)
+		return l->err; /* refused where it was found */
 	if (l->err < 0)
 		return refuse(m, "stream", "", l->err, "refusing a malformed "
 			      "stream (%llu bytes): %s",

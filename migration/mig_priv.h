@@ -62,6 +62,10 @@ struct migration {
 	/* Resume session (mig_load.c). */
 	struct mig_load *load;
 	struct mig_refusal refused; /* why the last load failed */
+	int stage_dirfd;         /* cfg.stage_dir, open; -1: no spilling */
+	char *stage_dir;         /* cfg.stage_dir points here (a copy) */
+	uint64_t staged_mem;     /* the last load's most bytes in memory */
+	uint64_t staged_disk;    /* and spilled */
 };
 
 

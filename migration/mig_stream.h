@@ -54,6 +54,7 @@ void mig_buf_drop(struct mig_buf *b);
  * hand-over's records) use them too.
  */
 struct mig_refs;
+struct mig_spill_view;
 
 struct vus_mig_out {
 	struct mig_buf *buf;
@@ -68,6 +69,9 @@ struct vus_mig_in {
 	size_t pos;
 	char *why;      /* vus_mig_refuse() writes here, if not NULL */
 	size_t why_len;
+	/* A section spilled to disk (mig_spill.h): @len bytes in its file,
+	 * @p unused. NULL: the bytes are at @p. */
+	struct mig_spill_view *spill;
 };
 
 /** Write the header. */

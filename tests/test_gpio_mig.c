@@ -3,7 +3,9 @@
  * Migrating the vus-gpio-pci sample between two real processes: the
  * card's registers and latched interrupt, the PCI state libvus carries
  * (BAR, command register, INTx level), input changes held back while the
- * source is stopped, and destinations that must refuse the stream.
+ * source is stopped, destinations that must refuse the stream, and one
+ * that stages the stream on disk (a 1-byte memory budget: run with
+ * --sandbox too, it proves the confined server may spill).
  *
  *   test_gpio_mig VUS_GPIO_PCI [TEST-FILTER]
  */
@@ -39,6 +41,10 @@ struct card {
 
 static struct card a, b;
 
+/* The stage directory, and whether the next card_start() spills to it. */
+static char stage_dir[] = "/var/tmp/vus-gpio-mig-XXXXXX";
+static bool spill_next;
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -66,9 +72,11 @@ static void card_start(struct card *k, const char *compat)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(exe, exe, "--socket-path", k->sock, "--rpc-path", k->rpc,
 		      "--compat-version", compat, "--log-level", "error",
-		      (char *)NULL);
+		      "--mig-stage-dir", stage_dir, "--mig-stage-mem",
+		      spill_next ? "1" : "0", (char *)NULL);
 		_exit(127);
 	}
+	spill_next = false;
 	while ((ret = vus_client_connect(k->sock, VTEST_CLIENT_CFG, &k->c)) < 0 &&
 	       now_ms() < end)
 		usleep(2000);
@@ -229,18 +237,57 @@ static void other_versions_refuse(void **state)
 	card_stop(&b);
 }
 
+/*
+ * A destination that may stage 1 byte in memory spills every section to
+ * its stage directory and still loads the card; the status says where
+ * the bytes went, and no file is left.
+ */
+static void state_moves_through_spilled_sections(void **state)
+{
+	struct json_object *r;
+	int fd;
+
+	(void)state;
+	card_start(&a, "1");
+	spill_next = true;
+	card_start(&b, "1");
+	set_reg(&a, IDIO16_REG_OUT0_7, 0x3c);
+	set_reg(&a, IDIO16_REG_OUT8_15, 0xc3);
+	fd = save(&a);
+	load(&b, fd, 0);
+	assert_int_equal(reg(&b, IDIO16_REG_OUT0_7), 0x3c);
+	assert_int_equal(reg(&b, IDIO16_REG_OUT8_15), 0xc3);
+	r = call(&b, "query-status", "{}");
+	assert_true(json_object_get_int64(trpc_get(r, "result.migration.staged.disk-bytes")) > 256);
+	assert_true(json_object_get_int64(trpc_get(r, "result.migration.staged.memory-bytes")) <= 1);
+	json_object_put(r);
+	assert_int_equal(vtest_dir_entries(stage_dir), 0);
+	close(fd);
+	card_stop(&a);
+	card_stop(&b);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		VTEST(card_and_pci_state_move),
 		VTEST(inputs_wait_while_stopped),
 		VTEST(other_versions_refuse),
+		VTEST(state_moves_through_spilled_sections),
 	};
+	int ret;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: test_gpio_mig VUS_GPIO_PCI [FILTER]\n");
 		return 2;
 	}
 	exe = argv[1];
-	return vtest_run("gpio_mig", tests, argc - 1, argv + 1);
+	if (mkdtemp(stage_dir) == NULL) {
+		perror(stage_dir);
+		return 1;
+	}
+	ret = vtest_run("gpio_mig", tests, argc - 1, argv + 1);
+	if (rmdir(stage_dir) < 0)
+		ret = 1;
+	return ret;
 }

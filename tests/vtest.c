@@ -30,6 +30,19 @@ int vtest_count_fds(void)
 
 static int fds_before;
 
+unsigned int vtest_dir_entries(const char *path)
+{
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	unsigned int n = 0;
+
+	assert_non_null(dir);
+	while ((e = readdir(dir)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(dir);
+	return n;
+}
+
 int vtest_setup(void **state)
 {
 	(void)state;

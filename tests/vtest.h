@@ -24,6 +24,9 @@
 /** Count open fds of this process (via /proc/self/fd). */
 int vtest_count_fds(void);
 
+/** Entries of directory @path besides . and .. (asserts it opens). */
+unsigned int vtest_dir_entries(const char *path);
+
 /** cmocka setup/teardown pair that fails a test leaking fds. */
 int vtest_setup(void **state);
 int vtest_teardown(void **state);

@@ -61,7 +61,9 @@ int vus_mig_put_u64(vus_mig_out *out, uint64_t v);
 
 /**
  * Take bytes from the section being checked or loaded. -EBADMSG when the
- * section has fewer left (nothing is taken then).
+ * section has fewer left (nothing is taken then); -EIO (or another
+ * errno of reading) if the section was spilled to disk and reading it
+ * back failed.
  */
 int vus_mig_get(vus_mig_in *in, void *data, size_t len);
 int vus_mig_get_u8(vus_mig_in *in, uint8_t *v);
@@ -131,18 +133,46 @@ struct vus_mig_config {
 	/** Offer the P2P states (the device initiates no peer-to-peer DMA). */
 	bool p2p;
 	/**
-	 * Largest section accepted while RESUMING (its records together):
-	 * the destination stages each section, not the stream, so a stream
-	 * may be longer. The library's region section is bounded by the
-	 * memory it migrates instead. 0: 64 MiB.
+	 * Largest section staged in memory while RESUMING (its records
+	 * together): the destination stages each section, not the stream,
+	 * so a stream may be longer. A longer section is spilled to
+	 * @stage_dir if there is one, else refused (EFBIG). The library's
+	 * region section is bounded by the memory it migrates instead,
+	 * wherever it is staged. 0: 64 MiB.
 	 */
 	uint64_t max_stream_size;
+	/**
+	 * Where a destination spills sections that do not fit in memory
+	 * (@stage_mem_max, max_stream_size): a directory, opened by
+	 * vus_mig_setup() (so before a sandbox confines the process); each
+	 * spilled section is an unnamed file in it (O_TMPFILE, gone when
+	 * the load ends or the process dies). Prefer a disk (e.g.
+	 * /var/tmp): on tmpfs spilling still takes memory (logged). The
+	 * string is copied. NULL: no spilling.
+	 */
+	const char *stage_dir;
+	/**
+	 * Most bytes a destination stages in memory, all sections of one
+	 * stream together (what it allocates for them). A section that
+	 * would pass it is spilled, or without @stage_dir refused (EFBIG).
+	 * 0: 256 MiB with @stage_dir; without, no total bound (each
+	 * section's alone).
+	 */
+	uint64_t stage_mem_max;
+	/**
+	 * Most bytes a destination spills to @stage_dir for one stream, so
+	 * a client cannot fill the disk: a stream needing more is refused
+	 * (EFBIG; a full disk: ENOSPC), its files dropped, the device left
+	 * as it was. 0: 4 GiB.
+	 */
+	uint64_t stage_disk_max;
 };
 
 /**
  * Make the device migratable: the client then sees the MIGRATION feature.
  * Once, after vus_pci_init()/vus_sysbus_init() and before realize.
- * -EINVAL, -EEXIST, -EBUSY, -ENOMEM.
+ * -EINVAL, -EEXIST, -EBUSY, -ENOMEM, or the errno of opening
+ * @cfg->stage_dir (e.g. -ENOENT, -ENOTDIR, -EACCES).
  */
 int vus_mig_setup(vus_ctx *ctx, const struct vus_mig_config *cfg);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "sample_cli.h"
 
@@ -83,10 +84,32 @@ int sample_cli_option(struct sample_cli *c, int code, const char *arg)
 	case SAMPLE_OPT_CAPS:
 		c->print_caps = true;
 		break;
+	case SAMPLE_OPT_MIG_STAGE_DIR:
+		c->mig_stage_dir = arg;
+		break;
+	case SAMPLE_OPT_MIG_STAGE_MEM:
+		ret = parse_num(arg, UINT64_MAX, &v);
+		c->mig_stage_mem = v;
+		break;
 	default:
 		return 0;
 	}
 	return ret < 0 ? ret : 1;
+}
+
+void sample_cli_mig_config(const struct sample_cli *c,
+			   struct vus_mig_config *mc)
+{
+	const char *dir = c->mig_stage_dir;
+
+	/* The default only where there is one (not in every container). */
+	if (dir == NULL && access("/var/tmp", W_OK | X_OK) == 0)
+		dir = "/var/tmp";
+	else if (dir != NULL && strcmp(dir, "none") == 0)
+		dir = NULL;
+	*mc = (struct vus_mig_config){ .struct_size = sizeof(*mc),
+		.compat_version = c->compat_version, .stage_dir = dir,
+		.stage_mem_max = c->mig_stage_mem };
 }
 
 int sample_cli_check(const struct sample_cli *c)
@@ -119,6 +142,10 @@ void sample_cli_usage(FILE *f, int col)
 		{ "--reset-on-disconnect", "reset the device when its client leaves" },
 		{ "", "(default: keep its state for the next client)" },
 		{ "--print-capabilities", "print what this program offers (JSON), exit" },
+		{ "--mig-stage-dir DIR", "a migration destination spills state past its" },
+		{ "", "memory budget to DIR (default /var/tmp if there is" },
+		{ "", "one; none: off)" },
+		{ "--mig-stage-mem BYTES", "that budget (default 256 MiB)" },
 		{ "--take-over RPC_PATH", "replace the server managed at RPC_PATH:" },
 		{ "", "take its device, client and options over" },
 	};

@@ -3,7 +3,8 @@
  * sample_cli: what the sample device servers share on their command line
  * and around vus_ctx_run(): the options every sample takes (--socket-path,
  * --fd, --rpc-path, --log-level, --compat-version, --sandbox,
- * --reset-on-disconnect, --print-capabilities), a log sink on stderr, listening, SIGINT/SIGTERM
+ * --reset-on-disconnect, --print-capabilities, --mig-stage-dir,
+ * --mig-stage-mem), a log sink on stderr, listening, SIGINT/SIGTERM
  * stopping the context, and the sandbox.
  *
  * A sample lists SAMPLE_CLI_LONGOPTS in its getopt_long() table, passes
@@ -33,6 +34,8 @@ enum {
 	SAMPLE_OPT_RESET_ON_DISCONNECT,
 	SAMPLE_OPT_RPC,
 	SAMPLE_OPT_CAPS,
+	SAMPLE_OPT_MIG_STAGE_DIR,
+	SAMPLE_OPT_MIG_STAGE_MEM,
 };
 
 #define SAMPLE_CLI_LONGOPTS                                                     \
@@ -45,7 +48,9 @@ enum {
 	{ "reset-on-disconnect", no_argument, NULL,                             \
 	  SAMPLE_OPT_RESET_ON_DISCONNECT },                                     \
 	{ "rpc-path", required_argument, NULL, SAMPLE_OPT_RPC },                \
-	{ "print-capabilities", no_argument, NULL, SAMPLE_OPT_CAPS }
+	{ "print-capabilities", no_argument, NULL, SAMPLE_OPT_CAPS },          \
+	{ "mig-stage-dir", required_argument, NULL, SAMPLE_OPT_MIG_STAGE_DIR }, \
+	{ "mig-stage-mem", required_argument, NULL, SAMPLE_OPT_MIG_STAGE_MEM }
 
 /* --sandbox: off unless given; bare --sandbox kills on a forbidden call. */
 enum sample_sandbox {
@@ -65,7 +70,17 @@ struct sample_cli {
 	bool recover;            /* --recover: crash recovery (fd store) */
 	bool reset_on_disconnect;
 	bool print_caps;        /* --print-capabilities (sample_caps.h) */
+	/* --mig-stage-dir: where a migration destination spills what does
+	 * not fit in memory (vus_mig_config.stage_dir); NULL: /var/tmp if it
+	 * is there, "none": no spilling. */
+	const char *mig_stage_dir;
+	/* --mig-stage-mem: vus_mig_config.stage_mem_max (0: its default). */
+	uint64_t mig_stage_mem;
 };
+
+/** The migration parameters the options give (compat, staging). */
+void sample_cli_mig_config(const struct sample_cli *c,
+			   struct vus_mig_config *mc);
 
 /** Defaults for every shared option. */
 void sample_cli_init(struct sample_cli *c);

@@ -79,8 +79,9 @@ void idio16_reset(struct idio16 *d);
 
 /**
  * Make the card migratable (section "idio16": registers and latches) with
- * guest-visible version @compat_version. Before realize. 0 or -errno.
+ * the migration parameters @cfg (guest-visible version, where a load
+ * stages). Before realize. 0 or -errno.
  */
-int idio16_mig_setup(struct idio16 *d, uint32_t compat_version);
+int idio16_mig_setup(struct idio16 *d, const struct vus_mig_config *cfg);
 
 #endif /* IDIO16_H */

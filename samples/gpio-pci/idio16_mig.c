@@ -98,18 +98,15 @@ static void state_changed(vus_ctx *ctx, void *opaque, enum vus_mig_state from,
 		idio16_set_inputs(d, d->wires);
 }
 
-int idio16_mig_setup(struct idio16 *d, uint32_t compat_version)
+int idio16_mig_setup(struct idio16 *d, const struct vus_mig_config *cfg)
 {
 	static const struct vus_mig_section_ops ops = {
 		.struct_size = sizeof(ops), .save = save, .check = check,
 		.load = load,
 	};
-	const struct vus_mig_config cfg = {
-		.struct_size = sizeof(cfg), .compat_version = compat_version,
-	};
 	int ret;
 
-	ret = vus_mig_setup(d->ctx, &cfg);
+	ret = vus_mig_setup(d->ctx, cfg);
 	ret = ret ? ret : vus_mig_add_section(d->ctx, "idio16", SECTION_VERSION,
 					      &ops, d);
 	return ret ? ret : vus_mig_set_state_cb(d->ctx, state_changed, d);

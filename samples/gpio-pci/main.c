@@ -94,6 +94,7 @@ static int serve(const struct opts *o)
 				      .flags = sample_cli_ctx_flags(&o->cli) };
 	const char *what = "device set-up"; /* names what failed */
 	struct idio16 dev;
+	struct vus_mig_config mc;
 	vus_ctx *ctx;
 	int ret;
 
@@ -106,8 +107,9 @@ static int serve(const struct opts *o)
 	ret = sample_cli_recovery(ctx, &o->cli);
 	if (ret == 0)
 		ret = idio16_setup(&dev, ctx);
+	sample_cli_mig_config(&o->cli, &mc);
 	if (ret == 0)
-		ret = idio16_mig_setup(&dev, o->cli.compat_version);
+		ret = idio16_mig_setup(&dev, &mc);
 	if (ret == 0)
 		ret = gpio_rpc_setup(ctx, &dev);
 	/* Before realize: state a crashed process kept replaces it there. */

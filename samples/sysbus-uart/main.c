@@ -142,10 +142,12 @@ static int start(const struct opts *o, vus_ctx *ctx, struct port *port,
 				     .log_level = o->cli.log_level,
 				     .kick = port_sync, .opaque = port };
 	const char *what = "device set-up";
+	struct vus_mig_config mc;
 	int ret = port_setup(port, ctx, &o->port);
 
+	sample_cli_mig_config(&o->cli, &mc);
 	if (ret == 0)
-		ret = port_mig_setup(port, o->cli.compat_version);
+		ret = port_mig_setup(port, &mc);
 	if (ret == 0)
 		ret = port_rpc_setup(port);
 	if (ret == 0)

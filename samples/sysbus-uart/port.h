@@ -60,10 +60,11 @@ void port_sync(void *opaque);
 
 /**
  * Make the port migratable (section "uart16550": registers, latches and
- * both FIFOs) with guest-visible version @compat_version. After
+ * both FIFOs) with the migration parameters @cfg (guest-visible
+ * version, where a load stages). After
  * port_setup(), before realize. 0 or -errno.
  */
-int port_mig_setup(struct port *p, uint32_t compat_version);
+int port_mig_setup(struct port *p, const struct vus_mig_config *cfg);
 
 /** The management methods (port_rpc.c), for --print-capabilities too. */
 #define PORT_RPC_N_METHODS 1

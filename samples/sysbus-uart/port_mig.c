@@ -161,18 +161,15 @@ static void state_changed(vus_ctx *ctx, void *opaque, enum vus_mig_state from,
 	port_sync(p);
 }
 
-int port_mig_setup(struct port *p, uint32_t compat_version)
+int port_mig_setup(struct port *p, const struct vus_mig_config *cfg)
 {
 	static const struct vus_mig_section_ops ops = {
 		.struct_size = sizeof(ops), .save = save, .check = check,
 		.load = load,
 	};
-	const struct vus_mig_config cfg = {
-		.struct_size = sizeof(cfg), .compat_version = compat_version,
-	};
 	int ret;
 
-	ret = vus_mig_setup(p->ctx, &cfg);
+	ret = vus_mig_setup(p->ctx, cfg);
 	ret = ret ? ret : vus_mig_add_section(p->ctx, "uart16550",
 					      SECTION_VERSION, &ops, p);
 	return ret ? ret : vus_mig_set_state_cb(p->ctx, state_changed, p);

@@ -219,6 +219,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (optind != argc || sample_cli_check(&o->cli) < 0)
 		return -EINVAL;
 	o->net.compat_version = o->cli.compat_version;
+	o->net.mig_stage_dir = o->cli.mig_stage_dir;
+	o->net.mig_stage_mem = o->cli.mig_stage_mem;
 	o->net.log_level = o->cli.log_level;
 	/* Exactly one backend; --bind only with --peer. */
 	if ((o->tap != NULL) + (o->peer != NULL) + (o->shm != NULL) != 1 ||

@@ -85,6 +85,8 @@ struct vnet_config {
 	uint32_t poll_spin_us;       /**< mmap mode: spin after activity */
 	uint32_t poll_max_us;        /**< mmap mode: longest sleep when idle */
 	uint32_t compat_version;     /**< migration: guest-visible version, >= 1 */
+	const char *mig_stage_dir;   /**< migration: where a load spills, or NULL */
+	uint64_t mig_stage_mem;      /**< migration: its memory budget (0: default) */
 	int log_level;               /**< VUS_LOG_*: what vnet_log prints */
 };
 

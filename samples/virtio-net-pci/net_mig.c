@@ -291,6 +291,8 @@ int vnet_mig_setup(struct vnet *n)
 	const struct vus_mig_config mc = {
 		.struct_size = sizeof(mc),
 		.compat_version = n->cfg.compat_version ? n->cfg.compat_version : 1,
+		.stage_dir = n->cfg.mig_stage_dir,
+		.stage_mem_max = n->cfg.mig_stage_mem,
 	};
 	int ret = vus_mig_setup(n->ctx, &mc);
 

@@ -7,7 +7,8 @@
  * and load() of the sections a real device has:
  *
  *   0  gpio-pci: libvus's "pci" section (a conventional PCI function with
- *      an I/O BAR and INTx) and the sample's "idio16"
+ *      an I/O BAR and INTx) and the sample's "idio16", with a 64-byte
+ *      memory budget: sections past it are spilled to /var/tmp files
  *   1  sysbus-uart: the sample's "uart16550" (registers, latches, FIFOs)
  *   2  the PCI fuzz device: "pci" with PM, MSI, MSI-X, Express and
  *      extended capabilities, then "fz.regs" (v1 and v2) and "fz.ctrl"
@@ -101,6 +102,11 @@ static int create_sample(struct target *t)
 	};
 	const struct port_config pc = { .clock_hz = 1843200, .speed = 115200,
 					.base = VUS_SYSBUS_NO_BASE };
+	/* The card stages all but the smallest sections on disk, so the
+	 * spill path meets hostile streams too; the UART stays in memory. */
+	const struct vus_mig_config mc = { .struct_size = sizeof(mc),
+		.compat_version = 1, .stage_dir = t->kind == 0 ? "/var/tmp" : NULL,
+		.stage_mem_max = 64 };
 	int ret = vus_ctx_create(&cfg, &t->ctx);
 
 	if (ret < 0)
@@ -109,10 +115,10 @@ static int create_sample(struct target *t)
 	if (t->kind == 0) {
 		memset(&t->gpio, 0, sizeof(t->gpio));
 		ret = idio16_setup(&t->gpio, t->ctx);
-		ret = ret ? ret : idio16_mig_setup(&t->gpio, 1);
+		ret = ret ? ret : idio16_mig_setup(&t->gpio, &mc);
 	} else {
 		ret = port_setup(&t->uart, t->ctx, &pc);
-		ret = ret ? ret : port_mig_setup(&t->uart, 1);
+		ret = ret ? ret : port_mig_setup(&t->uart, &mc);
 	}
 	return ret ? ret : vus_ctx_realize(t->ctx);
 }
