@@ -46,6 +46,9 @@
 #define F_MQ F(22)
 #define MAX_PAIRS 63u
 
+/* vus-supervise (--supervise=PATH), or NULL: crash recovery skipped. */
+static const char *supervise_exe;
+
 /* Whether this process may create a TAP interface. */
 static bool tap_usable(void)
 {
@@ -209,11 +212,13 @@ struct piece {
 };
 
 /* Start a device with --queues @queues on TAP @name (ours, named after
- * @tag), its output kept with @logged; skipped without a TAP. */
+ * @tag) and option @extra (or NULL), its output kept with @logged;
+ * skipped without a TAP. */
 static void mq_start(struct tv *t, char *name, char tag, const char *queues,
-		     bool logged)
+		     const char *extra, bool logged)
 {
-	const char *const args[] = { "--tap", name, "--queues", queues, NULL };
+	const char *const args[] = { "--tap", name, "--queues", queues, extra,
+				     NULL };
 
 	if (!tap_usable())
 		skip();
@@ -323,7 +328,7 @@ static void mq_control_queue(void **state)
 	struct tv t;
 
 	(void)state;
-	mq_start(&t, name, 'c', "2", false);
+	mq_start(&t, name, 'c', "2", NULL, false);
 	assert_true((tv_device_features(&t) & (F_MQ | F_CTRL_VQ)) ==
 		    (F_MQ | F_CTRL_VQ));
 	assert_int_equal(tv_rd(&t, 0x12, 2), 5); /* num_queues */
@@ -361,7 +366,7 @@ static void mq_control_queue_broken(void **state)
 	struct tv t;
 
 	(void)state;
-	mq_start(&t, name, 'b', "2", false);
+	mq_start(&t, name, 'b', "2", NULL, false);
 	mq_init(&t, 2, 2);
 	ctrl_post(&t, 4, no_ack, 1);
 	wait_needs_reset(&t);
@@ -477,7 +482,7 @@ static void mq_frames_on_both_pairs(void **state)
 	int pfd, log;
 
 	(void)state;
-	mq_start(&t, name, 'f', "2", true);
+	mq_start(&t, name, 'f', "2", NULL, true);
 	pfd = packet_open(tap_up(name));
 	mq_init(&t, 2, 2);
 	post_rx_on(&t, 0, 0, 64);
@@ -519,7 +524,7 @@ static void mq_pairs_at_the_bound(void **state)
 
 	(void)state;
 	snprintf(n, sizeof(n), "%u", MAX_PAIRS);
-	mq_start(&t, name, 'm', n, false);
+	mq_start(&t, name, 'm', n, NULL, false);
 	assert_int_equal(tv_rd(&t, 0x12, 2), 2 * MAX_PAIRS + 1);
 	assert_int_equal(max_pairs(&t), MAX_PAIRS);
 	mq_init(&t, MAX_PAIRS, 1);
@@ -551,6 +556,18 @@ static size_t save_stream(struct tv *t, uint8_t *s, size_t cap)
 	return (size_t)len;
 }
 
+/* Two pairs in use, receive buffers on both, 32 flows in through @pfd
+ * (the interface's far end): how many reached pair 1. */
+static uint16_t two_pairs_busy(struct tv *t, int pfd)
+{
+	mq_init(t, 2, 2);
+	assert_int_equal(pairs_set(t, 4, 2), 0);
+	post_rx_on(t, 0, 0, 64);
+	post_rx_on(t, 2, RX1_SLOT, 32);
+	inject_flows(t, pfd, 0, 32, 32);
+	return tv_used_idx(t, 2);
+}
+
 /*
  * Migration with two pairs (section virtio-net version 3): every queue's
  * progress, the control queue's and the pairs in use travel. The guest's
@@ -569,18 +586,13 @@ static void mq_state_travels(void **state)
 	int pa, pb, fd;
 
 	(void)state;
-	mq_start(&a, na, 'a', "2", false);
+	mq_start(&a, na, 'a', "2", NULL, false);
 	pa = packet_open(tap_up(na));
-	mq_init(&a, 2, 2);
-	assert_int_equal(pairs_set(&a, 4, 2), 0);
-	post_rx_on(&a, 0, 0, 64);
-	post_rx_on(&a, 2, RX1_SLOT, 32);
-	inject_flows(&a, pa, 0, 32, 32);
-	rx1 = tv_used_idx(&a, 2);
+	rx1 = two_pairs_busy(&a, pa);
 	send_on_pair(&a, pa, 1, 3);
 	len = save_stream(&a, s, sizeof(s));
 	close(pa);
-	mq_start(&b, nb, 'd', "2", false);
+	mq_start(&b, nb, 'd', "2", NULL, false);
 	memcpy(b.ram, a.ram, TV_RAM_SIZE);
 	memcpy(b.q, a.q, sizeof(a.q));
 	tv_stop(&a);
@@ -628,7 +640,7 @@ static void mq_state_pairs_at_the_bound(void **state)
 	tv_start(&a, NULL);
 	len1 = save_stream(&a, one, sizeof(one));
 	tv_stop(&a);
-	mq_start(&a, na, 'p', "2", false);
+	mq_start(&a, na, 'p', "2", NULL, false);
 	mq_init(&a, 2, 2);
 	assert_int_equal(pairs_set(&a, 4, 2), 0);
 	len = save_stream(&a, s, sizeof(s));
@@ -644,6 +656,43 @@ static void mq_state_pairs_at_the_bound(void **state)
 				 k >= 1 && k <= 2 ? 0 : -EBADMSG);
 	}
 	tv_stop(&a);
+}
+
+/*
+ * Crash recovery (--recover under vus-supervise): the pairs in use and
+ * every TAP queue survive a SIGKILL. The restarted device carries on with
+ * two pairs without being asked again: new flows reach both, pair 1 still
+ * transmits, the control queue answers.
+ */
+static void mq_pairs_survive_a_crash(void **state)
+{
+	static const uint8_t rx_class[3] = { 0, 0, 1 };
+	const struct piece unknown[] = { { rx_class, 3 }, { NULL, 1 } };
+	char name[IFNAMSIZ];
+	uint16_t rx1;
+	struct tv t;
+	int pfd;
+
+	(void)state;
+	if (supervise_exe == NULL)
+		skip();
+	vus_supervise = supervise_exe;
+	mq_start(&t, name, 'r', "2", "--recover", false);
+	pfd = packet_open(tap_up(name));
+	/* The restarted device runs once every queue's vector is bound. */
+	tv_enable_msix(&t);
+	rx1 = two_pairs_busy(&t, pfd);
+	vtest_kill_child(t.pid);
+	/* Answered by the restarted process: it is serving. */
+	assert_int_equal(ctrl_cmd(&t, 4, unknown, 2), 1);
+	post_rx_on(&t, 2, RX1_SLOT + 32, 32);
+	inject_flows(&t, pfd, 100, 32, 64);
+	assert_true(tv_used_idx(&t, 2) > rx1);
+	send_on_pair(&t, pfd, 1, 2);
+	assert_int_equal(pairs_set(&t, 4, 1), 0);
+	close(pfd);
+	tv_stop(&t);
+	vus_supervise = NULL;
 }
 
 /* Run the server with @args; its exit status, its stderr in @out. */
@@ -689,8 +738,6 @@ static void mq_refused_at_start(void **state)
 		{ { "--shm-listen", "/tmp/vus-no-shm", "--queues", "2" }, "needs --tap" },
 		{ { "--tap", "vusmr0", "--queues", "2", "--notify", "mmap" },
 		  "needs --notify ioeventfd" },
-		{ { "--tap", "vusmr0", "--queues", "2", "--recover" },
-		  "cannot be used with --recover" },
 	};
 	char out[4096];
 
@@ -713,13 +760,21 @@ int main(int argc, char **argv)
 		VTEST(mq_pairs_at_the_bound),
 		VTEST(mq_state_travels),
 		VTEST(mq_state_pairs_at_the_bound),
+		VTEST(mq_pairs_survive_a_crash),
 		VTEST(mq_refused_at_start),
 	};
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s VUS-VIRTIO-NET-PCI [TEST]\n", argv[0]);
+		fprintf(stderr, "usage: %s VUS-VIRTIO-NET-PCI [--supervise=VUS-SUPERVISE] "
+			"[TEST]\n", argv[0]);
 		return 2;
 	}
 	vnet_exe = argv[1];
+	/* --supervise=PATH: vus-supervise, for the crash recovery case. */
+	if (argc > 2 && strncmp(argv[2], "--supervise=", 12) == 0) {
+		supervise_exe = argv[2] + 12;
+		argv[2] = argv[1];
+		return vtest_run("test_virtio_tap", tests, argc - 2, argv + 2);
+	}
 	return vtest_run("test_virtio_tap", tests, argc - 1, argv + 1);
 }

@@ -164,8 +164,6 @@ static int check_queues(const struct opts *o)
 	else if (o->net.notify != VPCI_NOTIFY_IOEVENTFD)
 		why = "needs --notify ioeventfd (the control queue's doorbell "
 		      "is served by the main loop)";
-	else if (o->cli.recover)
-		why = "cannot be used with --recover yet";
 	else if (sample_taking_over())
 		why = "cannot take a device over yet";
 	if (why == NULL)
@@ -296,6 +294,30 @@ static int open_backend(const struct opts *o, vus_ctx *ctx,
 	return ret;
 }
 
+/* TAP queue @i of a multi-queue TAP: after a crash (--recover) the dead
+ * process's (fd store name "backend.I"), else a new one, kept there. */
+static int open_tap_queue(const struct opts *o, vus_ctx *ctx, unsigned int i,
+			  struct backend **be)
+{
+	char name[32];
+	int fd, ret;
+
+	snprintf(name, sizeof(name), "backend.%u", i);
+	fd = o->cli.recover ? vus_ctx_take_fd(ctx, name) : -ENOENT;
+	if (fd >= 0) {
+		ret = backend_prepare(true, o->net.offloads, NULL, NULL, be);
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
+		return backend_adopt(*be, fd);
+	}
+	ret = backend_open_tap(o->tap, o->net.offloads, true, be);
+	if (ret == 0 && o->cli.recover)
+		ret = vus_ctx_keep_fd(ctx, name, backend_fd(*be));
+	return ret;
+}
+
 /* One backend per queue pair into @be: several only as queues of a
  * multi-queue TAP (check_queues). */
 static int open_backends(const struct opts *o, vus_ctx *ctx,
@@ -306,7 +328,7 @@ static int open_backends(const struct opts *o, vus_ctx *ctx,
 	if (o->net.queue_pairs == 1)
 		return open_backend(o, ctx, &be[0]);
 	for (unsigned int i = 0; ret == 0 && i < o->net.queue_pairs; i++)
-		ret = backend_open_tap(o->tap, o->net.offloads, true, &be[i]);
+		ret = open_tap_queue(o, ctx, i, &be[i]);
 	return ret;
 }
 

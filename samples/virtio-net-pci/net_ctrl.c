@@ -78,6 +78,8 @@ static uint8_t pairs_set(struct vnet *n, const struct vq_elem *e)
 		vnet_log(n, VUS_LOG_INFO, "the driver uses %u queue pairs", pairs);
 	atomic_store(&n->active_pairs, pairs);
 	vnet_update_run(n);
+	/* Crash recovery keeps it (a restarted device must use them too). */
+	(void)vus_ctx_state_changed(n->ctx, VNET_PAIRS_SECTION);
 	return VIRTIO_NET_OK;
 }
 

@@ -271,6 +271,49 @@ static int load(vus_ctx *ctx, void *opaque, vus_mig_in *in, uint32_t version)
 	return 0;
 }
 
+/*
+ * Section "virtio-net-pairs" version 1 (several pairs only): u16 pairs in
+ * use. Version 3 of "virtio-net" carries them too, but that section is
+ * saved only with the workers parked; crash recovery saves this one as
+ * soon as the driver asks for other pairs, whatever the workers do.
+ */
+static int pairs_save(vus_ctx *ctx, void *opaque, vus_mig_out *out)
+{
+	struct vnet *n = opaque;
+
+	return vus_mig_put_u16(out, (uint16_t)atomic_load(&n->active_pairs));
+}
+
+static int pairs_parse(const struct vnet *n, vus_mig_in *in, uint16_t *pairs)
+{
+	if (vus_mig_get_u16(in, pairs) < 0 || vus_mig_remaining(in) != 0 ||
+	    *pairs < 1 || *pairs > n->nr_pairs)
+		return -EBADMSG;
+	return 0;
+}
+
+static int pairs_check(vus_ctx *ctx, void *opaque, vus_mig_in *in,
+		       uint32_t version)
+{
+	uint16_t pairs;
+
+	return pairs_parse(opaque, in, &pairs);
+}
+
+static int pairs_load(vus_ctx *ctx, void *opaque, vus_mig_in *in,
+		      uint32_t version)
+{
+	struct vnet *n = opaque;
+	uint16_t pairs;
+	int ret = pairs_parse(n, in, &pairs);
+
+	if (ret < 0)
+		return ret;
+	atomic_store(&n->active_pairs, pairs);
+	vnet_update_run(n);
+	return 0;
+}
+
 /* Park the workers in the stopped states; let them run in the others. */
 static void state_changed(vus_ctx *ctx, void *opaque, enum vus_mig_state from,
 			  enum vus_mig_state to)
@@ -288,6 +331,10 @@ int vnet_mig_setup(struct vnet *n)
 		.struct_size = sizeof(ops), .save = save, .check = check,
 		.load = load,
 	};
+	static const struct vus_mig_section_ops pairs_ops = {
+		.struct_size = sizeof(pairs_ops), .save = pairs_save,
+		.check = pairs_check, .load = pairs_load,
+	};
 	const struct vus_mig_config mc = {
 		.struct_size = sizeof(mc),
 		.compat_version = n->cfg.compat_version ? n->cfg.compat_version : 1,
@@ -302,5 +349,8 @@ int vnet_mig_setup(struct vnet *n)
 					      n->nr_pairs > 1 ? SECTION_VERSION_MQ
 							      : SECTION_VERSION,
 					      &ops, n);
+	if (ret == 0 && n->nr_pairs > 1)
+		ret = vus_mig_add_section(n->ctx, VNET_PAIRS_SECTION, 1,
+					  &pairs_ops, n);
 	return ret ? ret : vus_mig_set_state_cb(n->ctx, state_changed, n);
 }

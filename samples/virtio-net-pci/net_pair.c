@@ -41,7 +41,8 @@ static void tap_queue(struct vnet_pair *p, bool attach)
 	if (p->n->nr_pairs == 1 || atomic_exchange(&p->detached, !attach) == !attach)
 		return;
 	ret = backend_tap_queue(p->be, attach);
-	if (ret < 0)
+	/* EINVAL: detached already (a dead process's queue, --recover). */
+	if (ret < 0 && !(ret == -EINVAL && !attach))
 		vnet_log_limited(p->n, VUS_LOG_WARNING, "pair %u: %s the TAP queue: %d",
 				 p->idx, attach ? "attaching" : "detaching", ret);
 }

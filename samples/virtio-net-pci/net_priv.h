@@ -119,6 +119,10 @@ void vnet_update_run(struct vnet *n);
 /** net_rpc.c: register the management methods (before realize). */
 int vnet_rpc_setup(struct vnet *n);
 
+/** net_mig.c: the section of the pairs in use (several pairs only),
+ * which the control queue marks changed for crash recovery. */
+#define VNET_PAIRS_SECTION "virtio-net-pairs"
+
 /** net_mig.c: make the device migratable (before realize). 0 or -errno. */
 int vnet_mig_setup(struct vnet *n);
 
