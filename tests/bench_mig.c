@@ -6,6 +6,9 @@
  *     downtime, also in client/server round trips;
  *   - stream throughput for a large state (256 MiB section; 1 to 256 MiB
  *     with --csv) on save and on load, against memcpy of the same bytes;
+ *   - the same load into a destination whose staging budget (64 MiB) is
+ *     below the state, so it spills to /var/tmp: time against memcpy and
+ *     the resident memory the load adds, beside a load staged in memory;
  *   - what dirty logging costs the datapath: a 64-byte vus_dma_write with
  *     logging off and on;
  *   - DMA_LOGGING_REPORT of 64 GiB of guest memory with 1% of its pages
@@ -31,6 +34,10 @@
 #define BIG_STATE (256ull << 20)
 #define GUEST (64ull << 30)
 #define PAGE 4096ull
+
+/* The staging of the next dev_start()'s device (NULL/0: in memory). */
+static const char *stage_dir_next;
+static uint64_t stage_mem_next;
 
 struct dev {
 	vus_ctx *ctx;
@@ -150,7 +157,9 @@ static void dev_start(struct dev *d, size_t size)
 		.nr_vectors = 16, .table_bar = 0,
 		.table_offset = 0x2000, .pba_bar = 0, .pba_offset = 0x3000 };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc), .compat_version = 1,
-				     .max_stream_size = BIG_STATE };
+				     .max_stream_size = BIG_STATE,
+				     .stage_dir = stage_dir_next,
+				     .stage_mem_max = stage_mem_next };
 	int sv[2], ret;
 
 	memset(d, 0, sizeof(*d));
@@ -427,6 +436,77 @@ static void big_state(size_t big, FILE *csv)
 	dev_stop(&b);
 }
 
+/* Load @fd into a new device (staging as @dir, @mem say): seconds taken,
+ * *@peak the MiB of resident memory it added at most. */
+static double load_staged(struct dev *a, int fd, size_t big, const char *dir,
+			  uint64_t mem, long *peak)
+{
+	struct dev b;
+	double t0, t;
+	long m0;
+	int ret;
+
+	stage_dir_next = dir;
+	stage_mem_next = mem;
+	dev_start(&b, big);
+	stage_dir_next = NULL;
+	stage_mem_next = 0;
+	memset(b.state, 0, big);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		die("lseek", -errno);
+	reset_peak();
+	m0 = peak_mib();
+	t0 = now_s();
+	ret = vus_client_mig_load(b.c, fd);
+	t = now_s() - t0;
+	*peak = peak_mib() - m0;
+	if (ret < 0 || memcmp(a->state, b.state, big) != 0)
+		die("staged load", ret < 0 ? ret : -EIO);
+	dev_stop(&b);
+	return t;
+}
+
+/*
+ * A destination with a 64 MiB staging budget and a state of @big bytes
+ * (more): the section goes to an unnamed file in /var/tmp and load()
+ * reads it back. Against memcpy and a load staged in memory, one run.
+ */
+static void spill_load(size_t big)
+{
+	const uint64_t budget = 64ull << 20;
+	uint8_t *copy = malloc(big);
+	double t_copy, t_mem, t_disk, t0;
+	long p_mem, p_disk;
+	uint64_t size;
+	struct dev a;
+	int fd = memfd(), ret;
+
+	if (copy == NULL)
+		die("malloc", -ENOMEM);
+	dev_start(&a, big);
+	for (size_t i = 0; i < big; i += 64)
+		a.state[i] = (uint8_t)(i >> 6);
+	memset(copy, 1, big);
+	t0 = now_s();
+	memcpy(copy, a.state, big);
+	__asm__ volatile("" : : "r"(copy) : "memory");
+	t_copy = now_s() - t0;
+	if ((ret = vus_client_mig_save(a.c, fd, &size)) < 0)
+		die("save", ret);
+	t_mem = load_staged(&a, fd, big, NULL, 0, &p_mem);
+	t_disk = load_staged(&a, fd, big, "/var/tmp", budget, &p_disk);
+	printf("load of a %zu MiB state, staging budget %llu MiB (spilled to "
+	       "/var/tmp) and in memory:\n", big >> 20,
+	       (unsigned long long)(budget >> 20));
+	printf("  spilled %.2f GB/s = %.1fx memcpy's time, resident peak +%ld "
+	       "MiB\n", big / t_disk / 1e9, t_disk / t_copy, p_disk);
+	printf("  in memory %.2f GB/s = %.1fx memcpy's time, resident peak +%ld "
+	       "MiB\n", big / t_mem / 1e9, t_mem / t_copy, p_mem);
+	close(fd);
+	free(copy);
+	dev_stop(&a);
+}
+
 static uint64_t rnd(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -499,7 +579,7 @@ static void dirty_logging(void)
 }
 
 /*
- * Arguments: a part to run alone (small, large or dirty); --csv PATH runs
+ * Arguments: a part to run alone (small, large, spill or dirty); --csv PATH runs
  * the large state at 1 to 256 MiB and writes its rates there.
  */
 int main(int argc, char **argv)
@@ -529,6 +609,8 @@ int main(int argc, char **argv)
 	}
 	if (csv != NULL)
 		fclose(csv);
+	if (only == NULL || strcmp(only, "spill") == 0)
+		spill_load(BIG_STATE);
 	if (only == NULL || strcmp(only, "dirty") == 0)
 		dirty_logging();
 	return 0;
