@@ -333,6 +333,21 @@ void tc_serve_end(vus_client *c, pthread_t th)
 	pthread_join(th, NULL);
 }
 
+size_t tc_mig_read_all(vus_client *c, int fd)
+{
+	uint8_t *buf = malloc(1 << 20);
+	size_t got, all = 0;
+
+	assert_non_null(buf);
+	do {
+		assert_int_equal(vus_client_mig_read(c, buf, 1 << 20, &got), 0);
+		assert_int_equal(write(fd, buf, got), (ssize_t)got);
+		all += got;
+	} while (got > 0);
+	free(buf);
+	return all;
+}
+
 vus_client *tc_setup(struct tc_dev *d)
 {
 	return tc_setup_flags(d, 0);

@@ -122,6 +122,13 @@ int tc_serve_fd(vus_ctx *ctx, pthread_t *th);
 vus_client *tc_serve(vus_ctx *ctx, pthread_t *th);
 void tc_serve_end(vus_client *c, pthread_t th);
 
+/*
+ * Read the stream a migrating device has for now (PRE_COPY: until it has
+ * nothing more; STOP_COPY: to its end) in 1 MiB reads and append it to
+ * @fd: the bytes read.
+ */
+size_t tc_mig_read_all(vus_client *c, int fd);
+
 /* Run a device command through the command register; returns its result. */
 int tc_run(vus_client *c, uint32_t op, uint64_t addr, uint32_t len);
 

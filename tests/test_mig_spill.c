@@ -3,7 +3,8 @@
  * A destination that stages what does not fit in memory on disk
  * (vus_mig_config.stage_dir), end to end over a real socket: a state past
  * the memory budget, or a section past max_stream_size, loads through
- * unnamed files and equals the source byte for byte; each bound at the
+ * unnamed files and equals the source byte for byte (also a section
+ * whose pre-copy parts pass the bound half-way); each bound at the
  * boundary and one past it (memory: exactly-fits stays in memory, one
  * byte less spills; disk: exactly-fits loads, one byte less is refused
  * with the device untouched); a corrupted spilled byte is refused as
@@ -42,6 +43,7 @@ struct dev {
 static struct {
 	const char *dir;
 	uint64_t mem, disk, max_stream;
+	bool pre_copy;
 } next;
 
 static char stage_dir[PATH_MAX];
@@ -102,7 +104,7 @@ static void dev_start(struct dev *d)
 	struct vus_region_desc bar = { .struct_size = sizeof(bar), .size = 0x1000,
 		.flags = VUS_REGION_READ, .ops = &bar_ops };
 	struct vus_mig_config mc = { .struct_size = sizeof(mc), .compat_version = 1,
-		.stage_dir = next.dir, .stage_mem_max = next.mem,
+		.pre_copy = next.pre_copy, .stage_dir = next.dir, .stage_mem_max = next.mem,
 		.stage_disk_max = next.disk, .max_stream_size = next.max_stream };
 
 	memset(d, 0, sizeof(*d));
@@ -415,6 +417,46 @@ static void an_abandoned_load_leaves_no_file(void **state)
 	dev_stop(&c);
 }
 
+/*
+ * A section that passes its bound half-way (pre-copy parts of 1 MiB, a
+ * bound of MIX_SIZE, just over 2 MiB): its first two parts are staged in memory, the
+ * third moves them to a file and follows, giving their memory back to
+ * the budget; all of it loads, and only it was spilled.
+ */
+static void a_section_spills_half_way(void **state)
+{
+	struct dev a, b;
+	uint64_t mem, disk;
+	int fd = memfd_create("stream", MFD_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	next.pre_copy = true;
+	dev_start(&a);
+	for (size_t i = 0; i < BIG_SIZE; i++)
+		a.m.big[i] = (uint8_t)(i ^ (i >> 12));
+	a.m.counter = 7;
+	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_PRE_COPY), 0);
+	assert_true(tc_mig_read_all(a.c, fd) >= BIG_SIZE);
+	assert_int_equal(vus_client_mig_set_state(a.c, VUS_MIG_STOP_COPY), 0);
+	(void)tc_mig_read_all(a.c, fd);
+	next.dir = stage_dir;
+	next.max_stream = MIX_SIZE; /* "mixed" fits, 3 parts of "big" do not */
+	/* Room for "mixed" only once "big" gave its 2 MiB back. */
+	next.mem = MIX_SIZE + (1u << 20);
+	dev_start(&b);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(vus_client_mig_load(b.c, fd), 0);
+	same_as(&b, &a);
+	staged(&b, &mem, &disk);
+	assert_int_equal(disk, BIG_SIZE);
+	assert_true(mem >= 2u << 20); /* two parts were in memory */
+	assert_int_equal(spill_fds(), 0);
+	close(fd);
+	dev_stop(&a);
+	dev_stop(&b);
+}
+
 /* A stage directory that is not there: vus_mig_setup() says so. */
 static void a_missing_stage_dir_is_refused(void **state)
 {
@@ -452,6 +494,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		VTEST(a_state_past_the_memory_budget_loads),
 		VTEST(a_section_past_max_stream_size_spills),
+		VTEST(a_section_spills_half_way),
 		VTEST(memory_budget_boundary),
 		VTEST(disk_limit_boundary),
 		VTEST(corruption_in_a_spilled_section),
