@@ -14,11 +14,15 @@
  * published are lost (at most a receive budget plus the batch read ahead
  * that it holds, per crash). Frames keep their order.
  *
+ * A driver on INTx without an eventfd (it polls) has nothing to bind
+ * again: the restarted device carries on for it too.
+ *
  *   test_recover_net VUS_SUPERVISE VUS_VIRTIO_NET_PCI [TEST]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vtest.h"
 
@@ -163,6 +167,54 @@ static void traffic_survives(const char *notify, enum tv_kick_mode kick)
 	tv_stop(&t);
 }
 
+/* Read-to-clear ISR until its queue bit shows (raised just after the
+ * device publishes); false if it never does. */
+static bool isr_queue_raised(struct tv *t)
+{
+	long long end = vtest_deadline(20000);
+	uint8_t isr = 0;
+
+	for (;;) {
+		assert_int_equal(vus_client_region_read(t->c, TV_BAR, TV_ISR,
+							&isr, 1), 0);
+		if ((isr & 1) || vtest_expired(end))
+			return isr & 1;
+		usleep(1000);
+	}
+}
+
+/*
+ * A driver on INTx that never binds an eventfd to it: it polls its rings
+ * and ISR. The restarted device has no interrupt to wait for and must
+ * carry on: a frame each way before the kill and after it, each raising
+ * the line the driver polls.
+ */
+static void intx_without_an_eventfd_survives_sigkill(void **state)
+{
+	const char *extra[] = { "--recover", "--mac", "02:00:00:00:00:0a", NULL };
+	struct tv t;
+
+	(void)state;
+	tv_start(&t, extra);
+	assert_int_equal(tv_init(&t, F(32) | F(5), 64), 0x0f);
+	tv_post_rx(&t, 0, 8);
+	for (uint16_t k = 1; k <= 2; k++) {
+		if (k == 2)
+			vtest_kill_child(t.pid);
+		tv_frame_make(buf, FRAME_LEN, mac_peer, mac_dev, 1, k);
+		tv_send(&t, k, buf, FRAME_LEN);
+		assert_int_equal(tv_peer_recv(&t, buf, sizeof(buf), 20000),
+				 FRAME_LEN);
+		assert_true(tv_wait_used(&t, 1, k, 20000));
+		assert_true(isr_queue_raised(&t));
+		tv_frame_make(buf, FRAME_LEN, mac_dev, mac_peer, 2, k);
+		tv_peer_send(&t, buf, FRAME_LEN);
+		assert_true(tv_wait_used(&t, 0, k, 20000));
+		assert_true(isr_queue_raised(&t));
+	}
+	tv_stop(&t);
+}
+
 static void traffic_survives_sigkill_ioeventfd(void **state)
 {
 	(void)state;
@@ -180,6 +232,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		VTEST(traffic_survives_sigkill_ioeventfd),
 		VTEST(traffic_survives_sigkill_mmap),
+		VTEST(intx_without_an_eventfd_survives_sigkill),
 	};
 
 	if (argc < 3) {

@@ -282,12 +282,18 @@ static int net_quiesce(void *opaque)
 	return vnet_pairs_quiesce(n);
 }
 
+static void net_client_progress(void *opaque);
+
 static void net_resume(void *opaque)
 {
 	struct vnet *n = opaque;
 
 	n->quiesced = false;
 	vnet_update_run(n);
+	/* A restored device (--recover) resumes after its client's memory
+	 * and eventfds came back: one with nothing to bind never shows
+	 * more progress, so look now. */
+	net_client_progress(n);
 }
 
 /*
@@ -304,8 +310,9 @@ static void net_client_lost(void *opaque)
 }
 
 /*
- * A client granted memory or bound interrupts. It is back once the rings
- * are all in granted memory and the queues' interrupts reach it: a VMM
+ * A client granted memory or bound interrupts, or a restored device
+ * resumed. It is back once the rings are all in granted memory and the
+ * queues' interrupts reach it (vpci_irqs_bound: MSI-X only): a VMM
  * grants all guest memory before it binds interrupts (QEMU maps while its
  * device realizes, and binds MSI-X vectors when the guest enables them),
  * so the buffers the rings point to are there too.

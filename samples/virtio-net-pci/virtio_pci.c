@@ -471,11 +471,12 @@ static void irq_bindings_changed(vus_ctx *ctx, void *opaque, uint32_t index,
 
 bool vpci_irqs_bound(struct vpci *vp)
 {
-	enum vus_pci_irq_mode mode = vus_pci_irq_mode(vp->ctx);
-
-	if (mode == VUS_PCI_IRQ_MODE_INTX)
-		return vus_irq_is_bound(vp->ctx, VUS_PCI_IRQ_INTX, 0);
-	if (mode != VUS_PCI_IRQ_MODE_MSIX)
+	/*
+	 * INTx needs no eventfd: a driver may poll ISR and the rings without
+	 * one, and the library holds a raised line and fires it when an
+	 * eventfd is bound later. Waiting for one could wait for ever.
+	 */
+	if (vus_pci_irq_mode(vp->ctx) != VUS_PCI_IRQ_MODE_MSIX)
 		return true;
 	for (unsigned int q = 0; q < vp->d.nr_queues; q++) {
 		uint16_t v = atomic_load(&vp->q[q].vector);

@@ -179,8 +179,10 @@ void vpci_config_changed(struct vpci *vp);
 void vpci_needs_reset(struct vpci *vp);
 
 /**
- * Whether every enabled queue's interrupt reaches the client: the MSI-X
- * vector it uses (none: nothing to bind), or the INTx line. Context thread.
+ * Whether every enabled queue's interrupt reaches the client: under MSI-X,
+ * the vector it uses is bound (no vector: nothing to bind). Under INTx (or
+ * none) always: a line raised while unbound fires on binding, and a driver
+ * without an eventfd polls. Context thread.
  */
 bool vpci_irqs_bound(struct vpci *vp);
 
