@@ -12,7 +12,9 @@
  * that goes away takes the link down (LINK_UP clears) and one that comes
  * back brings it up; a bad rendezvous is refused. A device restarted
  * after a crash (--recover under vus-supervise) meets its peer again; a
- * take-over is refused and the old process serves on. With "sandboxed"
+ * take-over is refused and the old process serves on. net.query-link
+ * tells the peer's absence (carrier) from the operator's net.set-link
+ * (up), and says what the driver reads. With "sandboxed"
  * after the two programs, every device but the take-over's runs under
  * --sandbox.
  *
@@ -33,6 +35,7 @@
 
 #include "vtest.h"
 
+#include "rpc_util.h"
 #include "shm_ring.h"
 #include "test_virtio_util.h"
 
@@ -577,6 +580,73 @@ static void take_over_is_refused_and_the_old_one_serves_on(void **state)
 	peer_fini(&p);
 }
 
+/* net.query-link says @up (set), @carrier (the peer) and @guest (read). */
+static void link_is(int m, bool up, bool carrier, bool guest)
+{
+	struct json_object *r = trpc_call(m, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+					     "\"method\":\"net.query-link\"}");
+
+	assert_int_equal(json_object_get_boolean(trpc_get(r, "result.up")), up);
+	assert_int_equal(json_object_get_boolean(trpc_get(r, "result.carrier")),
+			 carrier);
+	assert_int_equal(json_object_get_boolean(trpc_get(r,
+				"result.guest-link-up")), guest);
+	json_object_put(r);
+}
+
+static void set_link(int m, bool up)
+{
+	struct json_object *r = trpc_call(m, up ?
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"net.set-link\","
+		"\"params\":{\"up\":true}}" :
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"net.set-link\","
+		"\"params\":{\"up\":false}}");
+
+	assert_true(json_object_get_boolean(trpc_get(r, "result.changed")));
+	json_object_put(r);
+}
+
+/*
+ * net.query-link tells who holds the link down: the peer (carrier), the
+ * operator (up), or both; guest-link-up is what the driver reads.
+ */
+static void query_link_tells_peer_and_operator_apart(void **state)
+{
+	char rpc[256];
+	const char *args[] = { "--shm-listen", NULL, "--rpc-path", rpc,
+			       sandboxed ? "--sandbox" : NULL, NULL };
+	struct peer p;
+	struct tv t;
+	int m;
+
+	(void)state;
+	peer_init(&p);
+	snprintf(rpc, sizeof(rpc), "%s", vtest_sock_path("shm-rpc"));
+	args[1] = p.path;
+	tv_start(&t, args);
+	m = trpc_connect(rpc);
+	assert_true(m >= 0);
+	assert_int_equal(tv_init(&t, FEATURES, 64), 0x0f);
+	assert_false(tv_link_up(&t));
+	link_is(m, true, false, false);  /* no peer yet */
+	peer_connect(&p);
+	tv_wait_link(&t, true);
+	link_is(m, true, true, true);
+	set_link(m, false);
+	assert_false(tv_link_up(&t));
+	link_is(m, false, true, false);  /* cable pulled, peer there */
+	set_link(m, true);
+	assert_true(tv_link_up(&t));
+	peer_close(&p);
+	tv_wait_link(&t, false);
+	link_is(m, true, false, false);  /* the peer went */
+	set_link(m, false);
+	link_is(m, false, false, false); /* both */
+	close(m);
+	tv_stop(&t);
+	peer_fini(&p);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +656,7 @@ int main(int argc, char **argv)
 		VTEST(connecting_device_retries_and_refuses_bad_hellos),
 		VTEST(recovered_device_meets_its_peer_again),
 		VTEST(take_over_is_refused_and_the_old_one_serves_on),
+		VTEST(query_link_tells_peer_and_operator_apart),
 	};
 
 	if (argc < 3) {

@@ -132,6 +132,11 @@ static unsigned int guest_offloads(uint64_t f)
 
 /* Configuration space: mac, status, max_virtqueue_pairs, mtu. */
 
+bool vnet_link_up(struct vnet *n)
+{
+	return !atomic_load(&n->link_down) && !atomic_load(&n->carrier_down);
+}
+
 static void config_read(void *opaque, uint32_t off, void *buf, uint32_t len)
 {
 	struct vnet *n = opaque;
@@ -139,8 +144,7 @@ static void config_read(void *opaque, uint32_t off, void *buf, uint32_t len)
 	uint16_t v;
 
 	memcpy(img + VNET_CFG_MAC, n->cfg.mac, 6);
-	v = htole16(atomic_load(&n->link_down) || atomic_load(&n->carrier_down)
-		    ? 0 : VIRTIO_NET_S_LINK_UP);
+	v = htole16(vnet_link_up(n) ? VIRTIO_NET_S_LINK_UP : 0);
 	memcpy(img + VNET_CFG_STATUS, &v, 2);
 	v = htole16((uint16_t)n->nr_pairs);
 	memcpy(img + VNET_CFG_MAX_PAIRS, &v, 2);

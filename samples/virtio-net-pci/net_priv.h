@@ -116,6 +116,10 @@ void vnet_log_limited(struct vnet *n, int level, const char *fmt, ...)
 /** Let the worker run or park it, as the state now says (context thread). */
 void vnet_update_run(struct vnet *n);
 
+/** What the driver reads in the status (VIRTIO_NET_S_LINK_UP): the link
+ * is up (net.set-link) and has its carrier. Any thread. */
+bool vnet_link_up(struct vnet *n);
+
 /** net_rpc.c: register the management methods (before realize). */
 int vnet_rpc_setup(struct vnet *n);
 

@@ -5,7 +5,11 @@
  *   net.set-link {"up": bool}  the link status the driver reads
  *                              (VIRTIO_NET_S_LINK_UP); a change raises
  *                              the configuration-change interrupt
- *   net.query-link             {"up": bool}
+ *   net.query-link             {"up": bool, "carrier": bool,
+ *                              "guest-link-up": bool}: the operator's
+ *                              setting, the backend's peer (only a shm
+ *                              link can lack one), and what the driver
+ *                              reads (both)
  *   net.query-stats            frames, bytes and drops per queue (rx and
  *                              tx of every pair, by queue index), kicks,
  *                              interrupts, queue errors
@@ -23,7 +27,10 @@ static int query_link(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
 
 	(void)ctx;
 	(void)req;
-	return vus_rpc_out_bool(res, "up", !atomic_load(&n->link_down));
+	vus_rpc_out_bool(res, "up", !atomic_load(&n->link_down));
+	/* As the worker last saw it: the backend's own state is its. */
+	vus_rpc_out_bool(res, "carrier", !atomic_load(&n->carrier_down));
+	return vus_rpc_out_bool(res, "guest-link-up", vnet_link_up(n));
 }
 
 static int set_link(vus_ctx *ctx, void *opaque, vus_rpc_req *req,
@@ -88,7 +95,9 @@ const struct vus_rpc_method vnet_rpc_methods[VNET_RPC_N_METHODS] = {
 		     "(a change interrupts the guest)",
 	  .params = up_p, .n_params = 1, .handler = set_link },
 	{ .struct_size = sizeof(struct vus_rpc_method), .name = "net.query-link",
-	  .summary = "the link status", .handler = query_link },
+	  .summary = "the link status: set (up), the peer's (carrier) and "
+		     "what the driver reads (guest-link-up)",
+	  .handler = query_link },
 	{ .struct_size = sizeof(struct vus_rpc_method), .name = "net.query-stats",
 	  .summary = "frames, bytes and drops per queue (briefly "
 		     "quiesces the data path)",
