@@ -229,6 +229,17 @@ static void untouched(const struct dev *b)
 	assert_int_equal(vus_mig_state(b->ctx), VUS_MIG_ERROR);
 }
 
+/* Free the source's stream, stop the source and three destinations. */
+static void end4(uint8_t *s, struct dev *a, struct dev *b, struct dev *c,
+		 struct dev *d)
+{
+	free(s);
+	dev_stop(a);
+	dev_stop(b);
+	dev_stop(c);
+	dev_stop(d);
+}
+
 /* The sections together pass the memory budget: they load through disk. */
 static void a_state_past_the_memory_budget_loads(void **state)
 {
@@ -310,11 +321,31 @@ static void memory_budget_boundary(void **state)
 	staged(&d, &mem, &disk);
 	assert_int_equal(mem, all - MIX_SIZE);
 	assert_int_equal(disk, MIX_SIZE);
-	free(s);
-	dev_stop(&a);
-	dev_stop(&b);
-	dev_stop(&c);
-	dev_stop(&d);
+	end4(s, &a, &b, &c, &d);
+}
+
+/*
+ * A budget without a stage directory bounds memory all the same: the
+ * stream that takes exactly it loads, one byte less is refused (EFBIG)
+ * with the device untouched.
+ */
+static void memory_budget_without_a_stage_dir(void **state)
+{
+	struct dev a, b, c, d;
+	uint64_t size, all, disk;
+	uint8_t *s = source_stream(&a, &size);
+
+	(void)state;
+	assert_int_equal(load(&b, s, size), 0);
+	staged(&b, &all, &disk);
+	assert_int_equal(disk, 0);
+	next.mem = all;
+	assert_int_equal(load(&c, s, size), 0);
+	same_as(&c, &a);
+	next.mem = all - 1;
+	assert_int_equal(load(&d, s, size), -EFBIG);
+	untouched(&d);
+	end4(s, &a, &b, &c, &d);
 }
 
 /*
@@ -347,11 +378,7 @@ static void disk_limit_boundary(void **state)
 	next.disk = all - 1;
 	assert_int_equal(load(&d, s, size), -EFBIG);
 	untouched(&d);
-	free(s);
-	dev_stop(&a);
-	dev_stop(&b);
-	dev_stop(&c);
-	dev_stop(&d);
+	end4(s, &a, &b, &c, &d);
 }
 
 /* One flipped bit in a spilled section: EBADMSG, nothing loaded. */
@@ -496,6 +523,7 @@ int main(int argc, char **argv)
 		VTEST(a_section_past_max_stream_size_spills),
 		VTEST(a_section_spills_half_way),
 		VTEST(memory_budget_boundary),
+		VTEST(memory_budget_without_a_stage_dir),
 		VTEST(disk_limit_boundary),
 		VTEST(corruption_in_a_spilled_section),
 		VTEST(an_abandoned_load_leaves_no_file),
