@@ -25,10 +25,12 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -658,6 +660,18 @@ static void mq_state_pairs_at_the_bound(void **state)
 	tv_stop(&a);
 }
 
+/* After two_pairs_busy() (@rx1 frames on pair 1) and a new process: 32
+ * more flows reach both pairs, pair 1 transmits, the control queue
+ * answers. */
+static void still_two_pairs(struct tv *t, int pfd, uint16_t rx1)
+{
+	post_rx_on(t, 2, RX1_SLOT + 32, 32);
+	inject_flows(t, pfd, 100, 32, 64);
+	assert_true(tv_used_idx(t, 2) > rx1);
+	send_on_pair(t, pfd, 1, 2);
+	assert_int_equal(pairs_set(t, 4, 1), 0);
+}
+
 /*
  * Crash recovery (--recover under vus-supervise): the pairs in use and
  * every TAP queue survive a SIGKILL. The restarted device carries on with
@@ -685,14 +699,46 @@ static void mq_pairs_survive_a_crash(void **state)
 	vtest_kill_child(t.pid);
 	/* Answered by the restarted process: it is serving. */
 	assert_int_equal(ctrl_cmd(&t, 4, unknown, 2), 1);
-	post_rx_on(&t, 2, RX1_SLOT + 32, 32);
-	inject_flows(&t, pfd, 100, 32, 64);
-	assert_true(tv_used_idx(&t, 2) > rx1);
-	send_on_pair(&t, pfd, 1, 2);
-	assert_int_equal(pairs_set(&t, 4, 1), 0);
+	still_two_pairs(&t, pfd, rx1);
 	close(pfd);
 	tv_stop(&t);
 	vus_supervise = NULL;
+}
+
+/*
+ * A take-over (--take-over RPC_PATH) with two pairs in use: the new
+ * process gets every TAP queue and the pairs in use, the old one exits 0,
+ * and the new one carries on with both pairs (flows reach pair 1, it
+ * transmits, the control queue answers after the old one's commands).
+ */
+static void mq_taken_over(void **state)
+{
+	char name[IFNAMSIZ], rpc[256];
+	uint16_t rx1;
+	struct tv t;
+	int pfd, status;
+	pid_t n;
+
+	(void)state;
+	snprintf(rpc, sizeof(rpc), "--rpc-path=%s", vtest_sock_path("mq-rpc"));
+	mq_start(&t, name, 't', "2", rpc, false);
+	pfd = packet_open(tap_up(name));
+	rx1 = two_pairs_busy(&t, pfd);
+	n = fork();
+	assert_true(n >= 0);
+	if (n == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* should the test fail */
+		execl(vnet_exe, vnet_exe, "--take-over", rpc + strlen("--rpc-path="),
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(t.pid, &status, 0), t.pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	t.pid = n;
+	still_two_pairs(&t, pfd, rx1);
+	close(pfd);
+	tv_stop(&t);
 }
 
 /* Run the server with @args; its exit status, its stderr in @out. */
@@ -761,6 +807,7 @@ int main(int argc, char **argv)
 		VTEST(mq_state_travels),
 		VTEST(mq_state_pairs_at_the_bound),
 		VTEST(mq_pairs_survive_a_crash),
+		VTEST(mq_taken_over),
 		VTEST(mq_refused_at_start),
 	};
 

@@ -164,8 +164,6 @@ static int check_queues(const struct opts *o)
 	else if (o->net.notify != VPCI_NOTIFY_IOEVENTFD)
 		why = "needs --notify ioeventfd (the control queue's doorbell "
 		      "is served by the main loop)";
-	else if (sample_taking_over())
-		why = "cannot take a device over yet";
 	if (why == NULL)
 		return 0;
 	fprintf(stderr, "vus-virtio-net-pci: --queues %u %s\n", n, why);
@@ -294,8 +292,9 @@ static int open_backend(const struct opts *o, vus_ctx *ctx,
 	return ret;
 }
 
-/* TAP queue @i of a multi-queue TAP: after a crash (--recover) the dead
- * process's (fd store name "backend.I"), else a new one, kept there. */
+/* TAP queue @i of a multi-queue TAP: taking over, the running server's
+ * (net_handover.c); after a crash (--recover) the dead process's (fd
+ * store name "backend.I"); else a new one, kept there. */
 static int open_tap_queue(const struct opts *o, vus_ctx *ctx, unsigned int i,
 			  struct backend **be)
 {
@@ -303,6 +302,9 @@ static int open_tap_queue(const struct opts *o, vus_ctx *ctx, unsigned int i,
 	int fd, ret;
 
 	snprintf(name, sizeof(name), "backend.%u", i);
+	/* Taking over: the running server's fds come with its state. */
+	if (sample_taking_over())
+		return backend_prepare(true, o->net.offloads, NULL, NULL, be);
 	fd = o->cli.recover ? vus_ctx_take_fd(ctx, name) : -ENOENT;
 	if (fd >= 0) {
 		ret = backend_prepare(true, o->net.offloads, NULL, NULL, be);

@@ -1,17 +1,28 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * net_handover: the network device in a hand-over to a new process. Its
- * state travels in its migration sections; its one fd of its own, the
- * backend (TAP or datagram socket), travels as "backend": the new process
+ * state travels in its migration sections; its fds of its own, the
+ * backends (TAP or datagram socket; a TAP queue per pair with several
+ * pairs), travel as "backend", "backend.1", ...: the new process
  * prepared a backend without an fd (backend_prepare) and takes it here,
  * before its sections are loaded, so frames that arrived meanwhile are
  * still waiting in the same socket. The old process, once handed over,
  * closes its copy but leaves the bound path to the new one.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "net_priv.h"
+
+/* Pair @i's fd's name: "backend" for the first (as with one pair). */
+static const char *fd_name(unsigned int i, char *buf, size_t len)
+{
+	if (i == 0)
+		return "backend";
+	snprintf(buf, len, "backend.%u", i);
+	return buf;
+}
 
 static int save_fds(void *opaque, vus_handover_fds *h)
 {
@@ -23,24 +34,35 @@ static int save_fds(void *opaque, vus_handover_fds *h)
 		vnet_log(n, VUS_LOG_ERR, "a shm link cannot be handed over");
 		return -EOPNOTSUPP;
 	}
-	/* Nor, yet, a TAP queue per pair (main.c refuses --take-over). */
-	if (n->nr_pairs > 1) {
-		vnet_log(n, VUS_LOG_ERR, "a device with %u queue pairs cannot "
-			 "be handed over", n->nr_pairs);
-		return -EOPNOTSUPP;
+	for (unsigned int i = 0; i < n->nr_pairs; i++) {
+		char buf[32];
+		int ret;
+
+		be = n->pairs[i].be;
+		ret = vus_handover_put_fd(h, fd_name(i, buf, sizeof(buf)),
+					  backend_fd(be), backend_is_tap(be)
+					  ? VUS_FD_CHAR : VUS_FD_SOCKET);
+		if (ret < 0)
+			return ret;
 	}
-	return vus_handover_put_fd(h, "backend", backend_fd(be),
-				   backend_is_tap(be) ? VUS_FD_CHAR : VUS_FD_SOCKET);
+	return 0;
 }
 
 static int load_fds(void *opaque, vus_handover_fds *h)
 {
 	struct vnet *n = opaque;
-	int fd = vus_handover_take_fd(h, "backend");
-	int ret = fd < 0 ? fd : backend_adopt(n->pairs[0].be, fd);
+	int ret = 0;
 
-	if (ret == 0)
-		ret = vnet_watch_backend(&n->pairs[0]);
+	/* One per pair: the new process has as many (the old one's
+	 * command line). */
+	for (unsigned int i = 0; ret == 0 && i < n->nr_pairs; i++) {
+		char buf[32];
+		int fd = vus_handover_take_fd(h, fd_name(i, buf, sizeof(buf)));
+
+		ret = fd < 0 ? fd : backend_adopt(n->pairs[i].be, fd);
+		if (ret == 0)
+			ret = vnet_watch_backend(&n->pairs[i]);
+	}
 	if (ret < 0)
 		vnet_log(n, VUS_LOG_ERR, "the old process's backend: %s",
 			 strerror(-ret));

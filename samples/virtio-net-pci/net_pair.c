@@ -38,7 +38,9 @@ static void tap_queue(struct vnet_pair *p, bool attach)
 {
 	int ret;
 
-	if (p->n->nr_pairs == 1 || atomic_exchange(&p->detached, !attach) == !attach)
+	/* Taking over, the fd comes later, in the state the old one left. */
+	if (p->n->nr_pairs == 1 || backend_fd(p->be) < 0 ||
+	    atomic_exchange(&p->detached, !attach) == !attach)
 		return;
 	ret = backend_tap_queue(p->be, attach);
 	/* EINVAL: detached already (a dead process's queue, --recover). */
