@@ -121,7 +121,12 @@ static void random_kills_under_load(void **state)
  *     other: after a last restart, the supervisor hands over one client
  *     fd, of the mapped file, and holds no fd of the files unmapped or
  *     refused on the way.
- * No wall-clock deadline: the kills follow the acknowledgements.
+ * No wall-clock deadline: the kills follow the acknowledgements. Nor
+ * does the test's size depend on the scheduler: the client waits for the
+ * kill once it is a GAP past the kill point, so a round is at most
+ * 2 * GAP acknowledged requests, however late the killing thread runs
+ * (without that wait a starved killer let the client run thousands of
+ * steps, and map a file every 16, past SEEDED_FILES).
  */
 #define SEEDED_ROUNDS 16
 #define SEEDED_GAP 40
@@ -132,13 +137,14 @@ struct seeded {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned int acks, kills, seed;
+	unsigned int ack_limit;      /* the client waits for a kill here */
 	bool done;                   /* read with __atomic outside the lock */
 	pid_t sup;
 	/* The client's side (the test thread only). */
 	uint8_t out;                 /* the last value written */
 	struct stat files[SEEDED_FILES];
 	bool cand[SEEDED_FILES];     /* it may be the live mapping's file */
-	unsigned int nr_files, applied_anyway;
+	unsigned int nr_files, applied_anyway, map_eintr;
 	uint64_t map_addr;
 };
 
@@ -191,6 +197,11 @@ static void *seeded_kill_loop(void *arg)
 		/* Counted from the last kill, acknowledged by any process. */
 		unsigned int target = k->acks + 1 + rand_r(&k->seed) % SEEDED_GAP;
 
+		/* The client may run a gap past it, not more: however late
+		 * this thread gets the CPU, a round is a bounded number of
+		 * requests (the files the test can stat are bounded too). */
+		k->ack_limit = target + SEEDED_GAP;
+		pthread_cond_broadcast(&k->cond);
 		/* The process serving now (the last one was reaped). */
 		pthread_mutex_unlock(&k->lock);
 		victim = seeded_next_child(k, victim);
@@ -202,6 +213,7 @@ static void *seeded_kill_loop(void *arg)
 		if (kill(victim, SIGKILL) == 0)
 			k->kills++;
 	}
+	pthread_cond_broadcast(&k->cond); /* the client waits no longer */
 	pthread_mutex_unlock(&k->lock);
 	return NULL;
 }
@@ -244,6 +256,7 @@ static void seeded_remap(struct server *s, struct seeded *k)
 		ret = raw_dma_map_file(s->c, addr, SEEDED_MAP_SIZE,
 				       &k->files[k->nr_files]);
 		k->cand[k->nr_files++] = ret != -EEXIST;
+		k->map_eintr += ret == -EINTR;
 		seeded_acked(k, ret == -EEXIST && k->nr_files - first > 1 ? 0 : ret);
 	} while (ret == -EINTR);
 	if (ret == -EEXIST)
@@ -278,9 +291,12 @@ static void seeded_kills_keep_every_acknowledged_write(void **state)
 	k.sup = s.pid;
 	seeded_write_read(&s, &k, false);
 	seeded_remap(&s, &k);
+	k.ack_limit = k.acks + 1 + 2 * SEEDED_GAP; /* until the first target */
 	assert_int_equal(pthread_create(&th, NULL, seeded_kill_loop, &k), 0);
 	for (;;) {
 		pthread_mutex_lock(&k.lock);
+		while (k.kills < SEEDED_ROUNDS && k.acks >= k.ack_limit)
+			pthread_cond_wait(&k.cond, &k.lock);
 		__atomic_store_n(&k.done, k.kills >= SEEDED_ROUNDS, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&k.lock);
 		if (k.done)
@@ -306,8 +322,8 @@ static void seeded_kills_keep_every_acknowledged_write(void **state)
 	}
 	assert_int_equal(held, 1);
 	assert_int_equal(raw_dma_map(s.c, k.map_addr, SEEDED_MAP_SIZE), -EEXIST);
-	printf("seeded kills: %u kills, %u steps, %u DMA_MAPs (%u answered EINTR but applied)\n",
-	       k.kills, steps, k.nr_files, k.applied_anyway);
+	printf("seeded kills: %u kills, %u steps, %u DMA_MAPs (%u answered EINTR, %u of them applied)\n",
+	       k.kills, steps, k.nr_files, k.map_eintr, k.applied_anyway);
 	stop(&s);
 }
 
