@@ -2,6 +2,7 @@
 /* test_virtio_util: the vus-virtio-net-pci rig (see test_virtio_util.h). */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -194,10 +195,8 @@ static void start_one(struct tv *t, const char *const *extra, bool logged)
 	snprintf(t->bind, sizeof(t->bind), "%s", vtest_sock_path("vnet-dev"));
 	snprintf(t->peer, sizeof(t->peer), "%s", vtest_sock_path("vnet-peer"));
 	bind_peer(t);
-	if (logged) {
-		t->log_fd = memfd_create("vnet-log", MFD_CLOEXEC);
-		assert_true(t->log_fd > 2);
-	}
+	if (logged)
+		t->log_fd = tv_log_create();
 	spawn(t, extra);
 	wait_for_path(t->sock, t->pid);
 	connect_client(t);
@@ -561,8 +560,7 @@ void tv_start_pair(struct tv *a, struct tv *b, const char *const *extra_a,
 	memcpy(a->peer, b->bind, sizeof(a->peer));
 	memcpy(b->peer, a->bind, sizeof(b->peer));
 	for (int i = 0; i < 2; i++) {
-		both[i]->log_fd = memfd_create("vnet-log", MFD_CLOEXEC);
-		assert_true(both[i]->log_fd > 2);
+		both[i]->log_fd = tv_log_create();
 		spawn(both[i], extra[i]);
 	}
 	for (int i = 0; i < 2; i++) {
@@ -586,6 +584,18 @@ static void read_log(int fd, char *buf, size_t len)
 		from = st.st_size - ((off_t)len - 1);
 	n = pread(fd, buf, len - 1, from);
 	buf[n > 0 ? n : 0] = '\0';
+}
+
+int tv_log_create(void)
+{
+	int fd = memfd_create("vnet-log", MFD_CLOEXEC);
+
+	/* A memfd's offset is not serialized between the processes sharing
+	 * it (unlike a regular file's): two writing at once write at the
+	 * same offset, one line over the other. Appends are. */
+	assert_true(fd > 2);
+	assert_int_equal(fcntl(fd, F_SETFL, O_APPEND), 0);
+	return fd;
 }
 
 void tv_log_stats(int log_fd, struct tv_dev_stats *st)

@@ -185,6 +185,11 @@ struct tv_dev_stats {
  */
 void tv_stop_stats(struct tv *t, struct tv_dev_stats *st);
 
+/** A log for servers' stderr, which several processes may write at once
+ * (a take-over's old and new one, a supervisor's restarts) without
+ * losing a line: a memfd opened for appending. */
+int tv_log_create(void);
+
 /** The last counters a server printed into @log_fd (several processes
  * may share it: a take-over's new one writes after the old one). */
 void tv_log_stats(int log_fd, struct tv_dev_stats *st);
