@@ -198,7 +198,9 @@ static inline bool dma_blocks_find_racy(const struct dma_table *dt,
 	uint32_t nd = MIN(LD(dt->nd), dt->nblk), d, blk, cnt, j;
 	const struct dma_map *b;
 
-	d = interval_lower_bound(dt->dir, nd, DMA_DIR_LAYOUT, addr);
+	/* One block (up to DMA_BLOCK mappings, the usual case): its search
+	 * alone finds @addr or says it is not there. */
+	d = nd == 1 ? 0 : interval_lower_bound(dt->dir, nd, DMA_DIR_LAYOUT, addr);
 	if (d >= nd)
 		return false;
 	blk = LD(dt->dir[d].blk);
