@@ -127,6 +127,10 @@ const char *vtest_sock_path(const char *tag)
 
 	snprintf(buf, sizeof(buf), "%s/vus-test-%d-%s-%u.sock",
 		 dir ? dir : "/tmp", (int)getpid(), tag, seq++);
+	/* The path is this process's by its pid: a file there was left by a
+	 * killed run of an earlier process with the same pid, and would make
+	 * a test that checks the path is gone fail. */
+	unlink(buf);
 	return buf;
 }
 
